@@ -1,0 +1,40 @@
+import { Context, Layer } from "effect"
+
+/** Tunables of the broker. Every duration is in milliseconds; docs/operations.md lists them with the flags. */
+export interface BrokerConfigShape {
+  /** A peer not seen (heartbeat, wait, connect) for this long becomes stale. */
+  readonly staleAfterMs: number
+  /** … and offline after this long; the commands it held return to pending. */
+  readonly offlineAfterMs: number
+  /** How long a delivered command may stay unacked before it returns to pending. */
+  readonly leaseMs: number
+  /** Long-poll timeout when the client names none. */
+  readonly defaultWaitMs: number
+  /** Long-poll timeouts are clamped to this. */
+  readonly maxWaitMs: number
+  /** How often the sweeper looks for stale peers, lapsed leases and expired commands. */
+  readonly sweepIntervalMs: number
+  /** Events between in-memory checkpoints used by time travel (`/status?at=`). */
+  readonly checkpointEvery: number
+  /** Events between checkpoints written to the data dir, to make start-up fast. */
+  readonly persistCheckpointEvery: number
+  /** Request bodies above this are refused with 413. */
+  readonly maxBodyBytes: number
+}
+
+export const defaultConfig: BrokerConfigShape = {
+  staleAfterMs: 30_000,
+  offlineAfterMs: 120_000,
+  leaseMs: 600_000,
+  defaultWaitMs: 30_000,
+  maxWaitMs: 300_000,
+  sweepIntervalMs: 1_000,
+  checkpointEvery: 5_000,
+  persistCheckpointEvery: 50_000,
+  maxBodyBytes: 1024 * 1024
+}
+
+export class BrokerConfig extends Context.Tag("claude-ipc-broker/BrokerConfig")<BrokerConfig, BrokerConfigShape>() {
+  static layer = (overrides: Partial<BrokerConfigShape> = {}) =>
+    Layer.succeed(BrokerConfig, { ...defaultConfig, ...overrides })
+}

@@ -1,0 +1,34 @@
+import { Schema } from "effect"
+
+/**
+ * The catalogue of errors a client can see. Each has a stable `code` (what clients branch on) and
+ * the HTTP status it maps to; transports render them as `{"error":{"code","message"}}`.
+ */
+
+export class BadRequest extends Schema.TaggedError<BadRequest>()("BadRequest", { message: Schema.String }) {
+  readonly code = "bad_request"
+  readonly status = 400
+}
+export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", { message: Schema.String }) {
+  readonly code = "not_found"
+  readonly status = 404
+}
+export class Conflict extends Schema.TaggedError<Conflict>()("Conflict", { message: Schema.String }) {
+  readonly code = "conflict"
+  readonly status = 409
+}
+export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("PayloadTooLarge", {
+  message: Schema.String
+}) {
+  readonly code = "payload_too_large"
+  readonly status = 413
+}
+/** The log could not make an append durable (disk full, I/O error, lost connection). */
+export class LogUnavailable extends Schema.TaggedError<LogUnavailable>()("LogUnavailable", {
+  message: Schema.String
+}) {
+  readonly code = "log_unavailable"
+  readonly status = 503
+}
+
+export type BrokerError = BadRequest | NotFound | Conflict | PayloadTooLarge | LogUnavailable

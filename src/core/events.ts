@@ -1,0 +1,141 @@
+/**
+ * The event catalogue: every fact the broker records. The log is the store of record, so these
+ * shapes are a storage format — add fields and types, never change the meaning of existing ones.
+ * docs/events.md describes each type for people.
+ */
+
+export interface PeerConnected {
+  readonly type: "peer.connected"
+  readonly data: {
+    readonly peerId: string
+    readonly role: string
+    readonly capabilities: ReadonlyArray<string>
+    readonly name: string | null
+  }
+}
+export interface PeerHeartbeat {
+  readonly type: "peer.heartbeat"
+  readonly data: { readonly peerId: string }
+}
+export interface PeerWentStale {
+  readonly type: "peer.went_stale"
+  readonly data: { readonly peerId: string }
+}
+export interface PeerWentOffline {
+  readonly type: "peer.went_offline"
+  readonly data: { readonly peerId: string; readonly reason: "timeout" | "disconnected" | "session_closed" }
+}
+
+export interface CommandSent {
+  readonly type: "command.sent"
+  readonly data: {
+    readonly commandId: string
+    readonly from: string
+    readonly target: string
+    readonly action: string
+    readonly params: unknown
+    /** Milliseconds after which a command nobody acked expires; null for never. */
+    readonly ttlMs: number | null
+  }
+}
+/** A claim: the first `command.delivered` for a pending command in log order wins. */
+export interface CommandDelivered {
+  readonly type: "command.delivered"
+  readonly data: { readonly commandId: string; readonly peerId: string; readonly leaseMs: number }
+}
+export interface CommandAcked {
+  readonly type: "command.acked"
+  readonly data: { readonly commandId: string; readonly ok: boolean; readonly result: unknown; readonly by: string | null }
+}
+/** The holder kept a command past its lease without acking it: it returns to pending. */
+export interface CommandLeaseExpired {
+  readonly type: "command.lease_expired"
+  readonly data: { readonly commandId: string }
+}
+export interface CommandExpired {
+  readonly type: "command.expired"
+  readonly data: { readonly commandId: string }
+}
+export interface CommandCancelled {
+  readonly type: "command.cancelled"
+  readonly data: { readonly commandId: string; readonly by: string | null }
+}
+
+export interface MessageSent {
+  readonly type: "message.sent"
+  readonly data: { readonly channel: string; readonly from: string | null; readonly message: unknown }
+}
+
+export interface SignalFired {
+  readonly type: "signal.fired"
+  readonly data: { readonly name: string; readonly data: unknown; readonly by: string | null }
+}
+export interface SignalCleared {
+  readonly type: "signal.cleared"
+  readonly data: { readonly name: string }
+}
+
+export interface BrokerReset {
+  readonly type: "broker.reset"
+  readonly data: { readonly by: string | null }
+}
+
+/** What a writer hands to the log: the log assigns `seq` and `at`. */
+export type EventDraft =
+  | PeerConnected
+  | PeerHeartbeat
+  | PeerWentStale
+  | PeerWentOffline
+  | CommandSent
+  | CommandDelivered
+  | CommandAcked
+  | CommandLeaseExpired
+  | CommandExpired
+  | CommandCancelled
+  | MessageSent
+  | SignalFired
+  | SignalCleared
+  | BrokerReset
+
+export type EventType = EventDraft["type"]
+
+/** An event as stored: dense `seq` from 1, `at` an ISO-8601 UTC timestamp that never goes backwards. */
+export type BrokerEvent = EventDraft & { readonly seq: number; readonly at: string }
+
+export const eventTypes: ReadonlyArray<EventType> = [
+  "peer.connected",
+  "peer.heartbeat",
+  "peer.went_stale",
+  "peer.went_offline",
+  "command.sent",
+  "command.delivered",
+  "command.acked",
+  "command.lease_expired",
+  "command.expired",
+  "command.cancelled",
+  "message.sent",
+  "signal.fired",
+  "signal.cleared",
+  "broker.reset"
+]
+
+const knownTypes = new Set<string>(eventTypes)
+
+/**
+ * Structural check of a stored or imported event. The log uses it to find the valid prefix after a
+ * crash, and the dashboard uses it on imported files, so it must not trust its input.
+ */
+export const isBrokerEvent = (value: unknown): value is BrokerEvent => {
+  if (typeof value !== "object" || value === null) return false
+  const e = value as Record<string, unknown>
+  return (
+    typeof e.seq === "number" &&
+    Number.isSafeInteger(e.seq) &&
+    e.seq >= 1 &&
+    typeof e.at === "string" &&
+    typeof e.type === "string" &&
+    knownTypes.has(e.type) &&
+    typeof e.data === "object" &&
+    e.data !== null
+  )
+}

@@ -1,0 +1,238 @@
+import { initialTransition, transition } from "xstate"
+import type { BrokerEvent } from "./events.js"
+import { channelMachine, type ChannelSnapshot } from "./machines/channel.js"
+import { commandMachine, commandStatus, type CommandEvent, type CommandSnapshot, type CommandStatus } from "./machines/command.js"
+import { peerMachine, type PeerSnapshot } from "./machines/peer.js"
+import { signalMachine, type SignalSnapshot } from "./machines/signal.js"
+
+/**
+ * What an applied event changed, for whoever waits on the state: a command waiting room, a channel
+ * reader, a signal waiter. Derived from the machines' transitions, never from the wall clock.
+ */
+export type Change =
+  | { readonly kind: "peer"; readonly peerId: string }
+  | { readonly kind: "command.pending"; readonly commandId: string; readonly target: string }
+  | { readonly kind: "command.delivered"; readonly commandId: string; readonly peerId: string }
+  | { readonly kind: "command.settled"; readonly commandId: string }
+  | { readonly kind: "message"; readonly channel: string; readonly id: number }
+  | { readonly kind: "signal"; readonly name: string }
+  | { readonly kind: "reset" }
+
+/** The entity snapshots at one point of the log. Snapshots are immutable, so copying the maps is enough. */
+export interface Checkpoint {
+  readonly seq: number
+  readonly at: string | null
+  readonly peers: ReadonlyMap<string, PeerSnapshot>
+  readonly commands: ReadonlyMap<string, CommandSnapshot>
+  readonly channels: ReadonlyMap<string, ChannelSnapshot>
+  readonly signals: ReadonlyMap<string, SignalSnapshot>
+}
+
+const noChanges: ReadonlyArray<Change> = []
+
+/**
+ * The state of the broker as the fold of the log: one xstate machine snapshot per entity, advanced
+ * with the pure `transition`, plus indexes (derived, rebuilt on restore) so that waits never scan.
+ */
+export class Projection {
+  seq = 0
+  at: string | null = null
+  readonly peers = new Map<string, PeerSnapshot>()
+  /** Insertion order is send order. */
+  readonly commands = new Map<string, CommandSnapshot>()
+  readonly channels = new Map<string, ChannelSnapshot>()
+  readonly signals = new Map<string, SignalSnapshot>()
+  /** target (role or peer id) → pending command ids, oldest first. */
+  private readonly pendingByTarget = new Map<string, Array<string>>()
+  /** peer id → ids of commands delivered to it and not settled. */
+  private readonly heldByPeer = new Map<string, Set<string>>()
+
+  static fromCheckpoint(checkpoint: Checkpoint): Projection {
+    const projection = new Projection()
+    projection.seq = checkpoint.seq
+    projection.at = checkpoint.at
+    for (const [id, snapshot] of checkpoint.peers) projection.peers.set(id, snapshot)
+    for (const [name, snapshot] of checkpoint.channels) projection.channels.set(name, snapshot)
+    for (const [name, snapshot] of checkpoint.signals) projection.signals.set(name, snapshot)
+    for (const [id, snapshot] of checkpoint.commands) {
+      projection.commands.set(id, snapshot)
+      projection.index(snapshot)
+    }
+    return projection
+  }
+
+  static replay(events: Iterable<BrokerEvent>, from?: Checkpoint): Projection {
+    const projection = from ? Projection.fromCheckpoint(from) : new Projection()
+    for (const event of events) projection.apply(event)
+    return projection
+  }
+
+  checkpoint(): Checkpoint {
+    return {
+      seq: this.seq,
+      at: this.at,
+      peers: new Map(this.peers),
+      commands: new Map(this.commands),
+      channels: new Map(this.channels),
+      signals: new Map(this.signals)
+    }
+  }
+
+  /** Applies the next event of the log. Events must come in seq order, each once. */
+  apply(event: BrokerEvent): ReadonlyArray<Change> {
+    this.seq = event.seq
+    this.at = event.at
+    switch (event.type) {
+      case "peer.connected": {
+        const existing = this.peers.get(event.data.peerId)
+        const [next] = existing
+          ? transition(peerMachine, existing, event)
+          : initialTransition(peerMachine, { ...event.data, at: event.at })
+        this.peers.set(event.data.peerId, next)
+        return [{ kind: "peer", peerId: event.data.peerId }]
+      }
+      case "peer.heartbeat":
+      case "peer.went_stale":
+      case "peer.went_offline": {
+        const existing = this.peers.get(event.data.peerId)
+        if (!existing) return noChanges
+        const [next, actions] = transition(peerMachine, existing, event)
+        this.peers.set(event.data.peerId, next)
+        const changes: Array<Change> = [{ kind: "peer", peerId: event.data.peerId }]
+        if (actions.some((action) => action.type === "releaseHeldCommands")) {
+          for (const commandId of [...(this.heldByPeer.get(event.data.peerId) ?? [])]) {
+            changes.push(...this.advanceCommand(commandId, { type: "holder.gone" }))
+          }
+        }
+        return changes
+      }
+      case "command.sent": {
+        if (this.commands.has(event.data.commandId)) return noChanges
+        const [snapshot] = initialTransition(commandMachine, { ...event.data, at: event.at, seq: event.seq })
+        this.commands.set(event.data.commandId, snapshot)
+        this.index(snapshot)
+        return [{ kind: "command.pending", commandId: event.data.commandId, target: event.data.target }]
+      }
+      case "command.delivered": {
+        // A claim by a peer that is gone loses, so a command is never held by nobody.
+        const claimant = this.peers.get(event.data.peerId)
+        if (!claimant || claimant.value !== "online") return noChanges
+        return this.advanceCommand(event.data.commandId, event)
+      }
+      case "command.acked":
+      case "command.lease_expired":
+      case "command.expired":
+      case "command.cancelled":
+        return this.advanceCommand(event.data.commandId, event)
+      case "message.sent": {
+        const existing =
+          this.channels.get(event.data.channel) ?? initialTransition(channelMachine, { name: event.data.channel })[0]
+        const [next] = transition(channelMachine, existing, event)
+        this.channels.set(event.data.channel, next)
+        return [{ kind: "message", channel: event.data.channel, id: next.context.count }]
+      }
+      case "signal.fired":
+      case "signal.cleared": {
+        const existing =
+          this.signals.get(event.data.name) ?? initialTransition(signalMachine, { name: event.data.name })[0]
+        const [next] = transition(signalMachine, existing, event)
+        this.signals.set(event.data.name, next)
+        return [{ kind: "signal", name: event.data.name }]
+      }
+      case "broker.reset": {
+        this.peers.clear()
+        this.commands.clear()
+        this.channels.clear()
+        this.signals.clear()
+        this.pendingByTarget.clear()
+        this.heldByPeer.clear()
+        return [{ kind: "reset" }]
+      }
+    }
+  }
+
+  /** Pending commands a peer may take (addressed to its id or its role), oldest first. */
+  pendingFor(peerId: string, role: string): Array<CommandSnapshot> {
+    const byId = this.pendingByTarget.get(peerId) ?? []
+    const byRole = role === peerId ? [] : (this.pendingByTarget.get(role) ?? [])
+    const merged: Array<CommandSnapshot> = []
+    for (const id of [...byId, ...byRole]) merged.push(this.commands.get(id)!)
+    return merged.sort((a, b) => a.context.sentSeq - b.context.sentSeq)
+  }
+
+  /** The oldest pending command for a peer, without building the whole list. */
+  oldestPendingFor(peerId: string, role: string): CommandSnapshot | undefined {
+    const byId = this.pendingByTarget.get(peerId)?.[0]
+    const byRole = role === peerId ? undefined : this.pendingByTarget.get(role)?.[0]
+    const candidates = [byId, byRole].flatMap((id) => (id === undefined ? [] : [this.commands.get(id)!]))
+    return candidates.sort((a, b) => a.context.sentSeq - b.context.sentSeq)[0]
+  }
+
+  heldBy(peerId: string): Array<CommandSnapshot> {
+    return [...(this.heldByPeer.get(peerId) ?? [])].map((id) => this.commands.get(id)!)
+  }
+
+  private advanceCommand(commandId: string, event: CommandEvent): ReadonlyArray<Change> {
+    const before = this.commands.get(commandId)
+    if (!before) return noChanges
+    const [after] = transition(commandMachine, before, event)
+    if (after === before || after.value === before.value) {
+      this.commands.set(commandId, after)
+      return noChanges
+    }
+    this.unindex(before)
+    this.commands.set(commandId, after)
+    this.index(after)
+    return [changeFor(after)]
+  }
+
+  private index(snapshot: CommandSnapshot): void {
+    const { id, target, deliveredTo, sentSeq } = snapshot.context
+    const status = commandStatus(snapshot)
+    if (status === "pending") insertBySentSeq(this.pendingByTarget, target, id, sentSeq, this.commands)
+    if (status === "delivered" && deliveredTo !== null) {
+      const held = this.heldByPeer.get(deliveredTo) ?? new Set<string>()
+      held.add(id)
+      this.heldByPeer.set(deliveredTo, held)
+    }
+  }
+
+  private unindex(snapshot: CommandSnapshot): void {
+    const { id, target, deliveredTo } = snapshot.context
+    const status = commandStatus(snapshot)
+    if (status === "pending") {
+      const queue = this.pendingByTarget.get(target)
+      const at = queue?.indexOf(id) ?? -1
+      if (queue && at >= 0) queue.splice(at, 1)
+      if (queue?.length === 0) this.pendingByTarget.delete(target)
+    }
+    if (status === "delivered" && deliveredTo !== null) {
+      const held = this.heldByPeer.get(deliveredTo)
+      held?.delete(id)
+      if (held?.size === 0) this.heldByPeer.delete(deliveredTo)
+    }
+  }
+}
+
+const changeFor = (snapshot: CommandSnapshot): Change => {
+  const status: CommandStatus = commandStatus(snapshot)
+  const { id, target, deliveredTo } = snapshot.context
+  if (status === "pending") return { kind: "command.pending", commandId: id, target }
+  if (status === "delivered") return { kind: "command.delivered", commandId: id, peerId: deliveredTo! }
+  return { kind: "command.settled", commandId: id }
+}
+
+/** Commands usually arrive in order, so this is an append; a command back from a lease goes in its place. */
+const insertBySentSeq = (
+  queues: Map<string, Array<string>>,
+  target: string,
+  id: string,
+  sentSeq: number,
+  commands: ReadonlyMap<string, CommandSnapshot>
+): void => {
+  const queue = queues.get(target) ?? []
+  queues.set(target, queue)
+  let at = queue.length
+  while (at > 0 && commands.get(queue[at - 1]!)!.context.sentSeq > sentSeq) at--
+  queue.splice(at, 0, id)
+}

@@ -1,0 +1,157 @@
+import type { BrokerEvent, MessageSent } from "./events.js"
+import type { ChannelSnapshot } from "./machines/channel.js"
+import { commandStatus, commandStatuses, type CommandSnapshot, type CommandStatus } from "./machines/command.js"
+import { peerStatus, type PeerSnapshot, type PeerStatus } from "./machines/peer.js"
+import type { SignalSnapshot } from "./machines/signal.js"
+import type { Projection } from "./projection.js"
+
+/** The shapes clients see. One module so the server, `/status?at=` and the dashboard render alike. */
+
+export interface PeerView {
+  readonly id: string
+  readonly role: string
+  readonly capabilities: ReadonlyArray<string>
+  readonly name: string | null
+  readonly status: PeerStatus
+  readonly connectedAt: string
+  readonly lastSeenAt: string
+}
+
+export interface CommandView {
+  readonly id: string
+  readonly from: string
+  readonly target: string
+  readonly action: string
+  readonly params: unknown
+  readonly status: CommandStatus
+  readonly createdAt: string
+  readonly deliveredTo: string | null
+  readonly deliveredAt: string | null
+  readonly leaseExpiresAt: string | null
+  readonly expiresAt: string | null
+  readonly deliveries: number
+  readonly result: unknown
+  readonly ackedAt: string | null
+}
+
+export interface ChannelView {
+  readonly name: string
+  readonly count: number
+  readonly lastId: number
+  readonly lastAt: string | null
+}
+
+export interface MessageView {
+  readonly id: number
+  readonly channel: string
+  readonly from: string | null
+  readonly at: string
+  readonly data: unknown
+}
+
+export interface SignalView {
+  readonly name: string
+  readonly fired: boolean
+  readonly data: unknown
+  readonly firedAt: string | null
+  readonly firedBy: string | null
+  readonly count: number
+}
+
+export interface StateView {
+  readonly seq: number
+  readonly at: string | null
+  readonly peers: ReadonlyArray<PeerView>
+  readonly commands: ReadonlyArray<CommandView>
+  readonly commandCounts: Readonly<Record<CommandStatus, number>>
+  readonly channels: ReadonlyArray<ChannelView>
+  readonly signals: ReadonlyArray<SignalView>
+}
+
+const plus = (at: string | null, ms: number | null): string | null =>
+  at === null || ms === null ? null : new Date(Date.parse(at) + ms).toISOString()
+
+export const peerView = (snapshot: PeerSnapshot): PeerView => {
+  const { id, role, capabilities, name, connectedAt, lastSeenAt } = snapshot.context
+  return { id, role, capabilities, name, status: peerStatus(snapshot), connectedAt, lastSeenAt }
+}
+
+export const commandView = (snapshot: CommandSnapshot): CommandView => {
+  const c = snapshot.context
+  const status = commandStatus(snapshot)
+  return {
+    id: c.id,
+    from: c.from,
+    target: c.target,
+    action: c.action,
+    params: c.params,
+    status,
+    createdAt: c.createdAt,
+    deliveredTo: c.deliveredTo,
+    deliveredAt: c.deliveredAt,
+    leaseExpiresAt: status === "delivered" ? plus(c.deliveredAt, c.leaseMs) : null,
+    expiresAt: plus(c.createdAt, c.ttlMs),
+    deliveries: c.deliveries,
+    result: c.result,
+    ackedAt: c.ackedAt
+  }
+}
+
+export const channelView = (snapshot: ChannelSnapshot): ChannelView => ({
+  name: snapshot.context.name,
+  count: snapshot.context.count,
+  lastId: snapshot.context.count,
+  lastAt: snapshot.context.lastAt
+})
+
+export const messageView = (id: number, event: BrokerEvent & MessageSent): MessageView => ({
+  id,
+  channel: event.data.channel,
+  from: event.data.from,
+  at: event.at,
+  data: event.data.message
+})
+
+export const signalView = (name: string, snapshot: SignalSnapshot | undefined): SignalView =>
+  snapshot === undefined
+    ? { name, fired: false, data: null, firedAt: null, firedBy: null, count: 0 }
+    : {
+        name,
+        fired: snapshot.value === "fired",
+        data: snapshot.context.data,
+        firedAt: snapshot.context.firedAt,
+        firedBy: snapshot.context.firedBy,
+        count: snapshot.context.count
+      }
+
+/** Most recent first, as people read a list of commands. */
+export const recentCommands = (
+  projection: Projection,
+  limit: number,
+  status?: CommandStatus
+): Array<CommandView> => {
+  const out: Array<CommandView> = []
+  const all = [...projection.commands.values()]
+  for (let i = all.length - 1; i >= 0 && out.length < limit; i--) {
+    const snapshot = all[i]!
+    if (status === undefined || commandStatus(snapshot) === status) out.push(commandView(snapshot))
+  }
+  return out
+}
+
+export const commandCounts = (projection: Projection): Record<CommandStatus, number> => {
+  const counts = Object.fromEntries(commandStatuses.map((s) => [s, 0])) as Record<CommandStatus, number>
+  for (const snapshot of projection.commands.values()) counts[commandStatus(snapshot)]++
+  return counts
+}
+
+/** The whole state at the projection's position; commands capped to the most recent. */
+export const stateView = (projection: Projection, recentCommandLimit = 200): StateView => ({
+  seq: projection.seq,
+  at: projection.at,
+  peers: [...projection.peers.values()].map(peerView),
+  commands: recentCommands(projection, recentCommandLimit),
+  commandCounts: commandCounts(projection),
+  channels: [...projection.channels.values()].map(channelView),
+  signals: [...projection.signals.entries()].map(([name, s]) => signalView(name, s))
+})

@@ -1,0 +1,300 @@
+import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { NodeHttpServerRequest } from "@effect/platform-node"
+import { Effect } from "effect"
+import { BadRequest, type BrokerError } from "../core/errors.js"
+import { Broker } from "../broker/Broker.js"
+import { BrokerConfig } from "../broker/Config.js"
+import {
+  AckBody,
+  CommandsQuery,
+  ConnectBody,
+  decode,
+  FireBody,
+  FromQuery,
+  MessagesQuery,
+  Name,
+  SendCommandBody,
+  StatusQuery,
+  WaitQuery
+} from "./Api.js"
+import { parseJson, readBody } from "./body.js"
+import { eventStream, ndjsonExport } from "./Sse.js"
+import { dashboardRoutes } from "./Static.js"
+
+/** The REST API: each handler decodes its input, calls the Broker, and renders the answer. */
+
+export const json = (body: unknown, status = 200) => HttpServerResponse.unsafeJson(body, { status })
+
+export const errorResponse = (error: BrokerError) =>
+  json({ error: { code: error.code, message: error.message } }, error.status)
+
+/** Run a handler; tagged broker errors become `{"error":{code,message}}` with their status. */
+const handle = <A, R>(effect: Effect.Effect<A, BrokerError, R>) =>
+  effect.pipe(
+    Effect.map((body) => json(body)),
+    Effect.catchAll((error) => Effect.succeed(errorResponse(error)))
+  )
+
+const param = (name: string) =>
+  Effect.flatMap(HttpRouter.params, (params) => decode(Name, `path parameter '${name}'`)(params[name]))
+
+const query = <A, I>(schema: Parameters<typeof decode<A, I>>[0]) =>
+  Effect.flatMap(HttpServerRequest.ParsedSearchParams, decode(schema, "query"))
+
+/** The JSON body, or `undefined` when there is none. */
+const optionalBody = Effect.gen(function* () {
+  const request = yield* HttpServerRequest.HttpServerRequest
+  const config = yield* BrokerConfig
+  const raw = yield* readBody(NodeHttpServerRequest.toIncomingMessage(request), config.maxBodyBytes)
+  return yield* parseJson(raw)
+})
+
+const body = <A, I>(schema: Parameters<typeof decode<A, I>>[0]) =>
+  Effect.flatMap(optionalBody, (value) =>
+    value === undefined ? Effect.fail(new BadRequest({ message: "a JSON body is required" })) : decode(schema, "body")(value)
+  )
+
+/** Long-poll timeouts: the default when absent, clamped to the configured maximum. */
+const waitMs = (timeout: number | undefined) =>
+  Effect.map(BrokerConfig, (config) => Math.min(timeout ?? config.defaultWaitMs, config.maxWaitMs))
+
+/** Who sends a channel message: `X-Peer-Id`, else `?from=`, else nobody in particular. */
+const sender = Effect.gen(function* () {
+  const request = yield* HttpServerRequest.HttpServerRequest
+  const header = request.headers["x-peer-id"]
+  if (header !== undefined) return yield* decode(Name, "X-Peer-Id header")(header)
+  const { from } = yield* query(FromQuery)
+  return from ?? null
+})
+
+const peerRoutes = HttpRouter.empty.pipe(
+  HttpRouter.get(
+    "/peers/discover",
+    handle(
+      Effect.map(
+        Effect.flatMap(Broker, (broker) => broker.peers),
+        (peers) => {
+          const present = peers.filter((peer) => peer.status !== "offline")
+          return { peers: present, roles: [...new Set(present.map((peer) => peer.role))].sort() }
+        }
+      )
+    )
+  ),
+  HttpRouter.post(
+    "/peers/connect",
+    handle(
+      Effect.gen(function* () {
+        const request = yield* body(ConnectBody)
+        return yield* Effect.flatMap(Broker, (broker) => broker.connect(request))
+      })
+    )
+  ),
+  HttpRouter.post(
+    "/peers/:id/heartbeat",
+    handle(Effect.flatMap(param("id"), (id) => Effect.flatMap(Broker, (broker) => broker.heartbeat(id))))
+  ),
+  HttpRouter.post(
+    "/peers/:id/disconnect",
+    handle(Effect.flatMap(param("id"), (id) => Effect.flatMap(Broker, (broker) => broker.disconnect(id))))
+  ),
+  HttpRouter.get("/peers/:id", handle(Effect.flatMap(param("id"), (id) => Effect.flatMap(Broker, (b) => b.peer(id))))),
+  HttpRouter.get("/peers", handle(Effect.map(Effect.flatMap(Broker, (broker) => broker.peers), (peers) => ({ peers }))))
+)
+
+const commandRoutes = HttpRouter.empty.pipe(
+  HttpRouter.post(
+    "/commands/send",
+    handle(
+      Effect.gen(function* () {
+        const request = yield* body(SendCommandBody)
+        return yield* Effect.flatMap(Broker, (broker) => broker.sendCommand(request))
+      })
+    )
+  ),
+  HttpRouter.get(
+    "/commands",
+    handle(
+      Effect.gen(function* () {
+        const options = yield* query(CommandsQuery)
+        const commands = yield* Effect.flatMap(Broker, (broker) => broker.commands(options))
+        return { commands }
+      })
+    )
+  ),
+  HttpRouter.get(
+    "/commands/:peerId",
+    handle(
+      Effect.gen(function* () {
+        const peerId = yield* param("peerId")
+        const commands = yield* Effect.flatMap(Broker, (broker) => broker.commandsFor(peerId))
+        return { commands }
+      })
+    )
+  ),
+  HttpRouter.get(
+    "/commands/:peerId/wait",
+    handle(
+      Effect.gen(function* () {
+        const peerId = yield* param("peerId")
+        const timeout = yield* Effect.flatMap(query(WaitQuery), ({ timeout }) => waitMs(timeout))
+        const { value, timedOut } = yield* Effect.flatMap(Broker, (broker) => broker.waitForCommand(peerId, timeout))
+        return value === null ? { command: null, timedOut } : { command: value, timedOut: false }
+      })
+    )
+  ),
+  HttpRouter.post(
+    "/commands/:commandId/ack",
+    handle(
+      Effect.gen(function* () {
+        const commandId = yield* param("commandId")
+        const raw = yield* optionalBody
+        const { ok, result } = yield* decode(AckBody, "body")(raw ?? {})
+        const request = yield* HttpServerRequest.HttpServerRequest
+        const by = request.headers["x-peer-id"] ?? null
+        return yield* Effect.flatMap(Broker, (broker) =>
+          broker.ack(commandId, { ok, result: result ?? null, by: by === null ? null : String(by) })
+        )
+      })
+    )
+  ),
+  HttpRouter.post(
+    "/commands/:commandId/cancel",
+    handle(
+      Effect.gen(function* () {
+        const commandId = yield* param("commandId")
+        const request = yield* HttpServerRequest.HttpServerRequest
+        const by = request.headers["x-peer-id"]
+        return yield* Effect.flatMap(Broker, (broker) => broker.cancel(commandId, by === undefined ? null : String(by)))
+      })
+    )
+  ),
+  HttpRouter.get(
+    "/commands/:commandId/result",
+    handle(
+      Effect.gen(function* () {
+        const commandId = yield* param("commandId")
+        const timeout = yield* Effect.flatMap(query(WaitQuery), ({ timeout }) => waitMs(timeout))
+        const { value, timedOut } = yield* Effect.flatMap(Broker, (broker) => broker.waitForResult(commandId, timeout))
+        return { command: value, timedOut }
+      })
+    )
+  )
+)
+
+const channelRoutes = HttpRouter.empty.pipe(
+  HttpRouter.post(
+    "/channels/:name/send",
+    handle(
+      Effect.gen(function* () {
+        const channel = yield* param("name")
+        const message = yield* optionalBody
+        if (message === undefined) return yield* Effect.fail(new BadRequest({ message: "the message body is required" }))
+        const from = yield* sender
+        return yield* Effect.flatMap(Broker, (broker) => broker.publish(channel, from, message))
+      })
+    )
+  ),
+  HttpRouter.get(
+    "/channels/:name/messages",
+    handle(
+      Effect.gen(function* () {
+        const channel = yield* param("name")
+        const { since, limit, timeout } = yield* query(MessagesQuery)
+        const timeoutMs = yield* waitMs(timeout)
+        const read = yield* Effect.flatMap(Broker, (broker) =>
+          broker.readMessages(channel, { since, limit, timeoutMs })
+        )
+        return { channel, ...read }
+      })
+    )
+  ),
+  HttpRouter.get(
+    "/channels",
+    handle(Effect.map(Effect.flatMap(Broker, (broker) => broker.channels), (channels) => ({ channels })))
+  )
+)
+
+const signalRoutes = HttpRouter.empty.pipe(
+  HttpRouter.post(
+    "/signals/:name",
+    handle(
+      Effect.gen(function* () {
+        const name = yield* param("name")
+        const raw = yield* optionalBody
+        const { data } = yield* decode(FireBody, "body")(raw ?? {})
+        const by = (yield* HttpServerRequest.HttpServerRequest).headers["x-peer-id"]
+        return yield* Effect.flatMap(Broker, (broker) => broker.fire(name, data ?? null, by === undefined ? null : String(by)))
+      })
+    )
+  ),
+  HttpRouter.get(
+    "/signals/:name/wait",
+    handle(
+      Effect.gen(function* () {
+        const name = yield* param("name")
+        const timeout = yield* Effect.flatMap(query(WaitQuery), ({ timeout }) => waitMs(timeout))
+        const { value, timedOut } = yield* Effect.flatMap(Broker, (broker) => broker.waitForSignal(name, timeout))
+        return { signal: value, timedOut }
+      })
+    )
+  ),
+  HttpRouter.get("/signals/:name", handle(Effect.flatMap(param("name"), (name) => Effect.flatMap(Broker, (b) => b.signal(name))))),
+  HttpRouter.del(
+    "/signals/:name",
+    handle(Effect.flatMap(param("name"), (name) => Effect.flatMap(Broker, (broker) => broker.clearSignal(name))))
+  ),
+  HttpRouter.get(
+    "/signals",
+    handle(Effect.map(Effect.flatMap(Broker, (broker) => broker.signals), (signals) => ({ signals })))
+  )
+)
+
+const systemRoutes = HttpRouter.empty.pipe(
+  HttpRouter.get("/healthz", Effect.succeed(json({ ok: true }))),
+  HttpRouter.get(
+    "/status",
+    handle(
+      Effect.gen(function* () {
+        const { at } = yield* query(StatusQuery)
+        const broker = yield* Broker
+        return yield* at === undefined ? broker.status : broker.statusAt(at)
+      })
+    )
+  ),
+  HttpRouter.post(
+    "/reset",
+    handle(
+      Effect.gen(function* () {
+        const by = (yield* HttpServerRequest.HttpServerRequest).headers["x-peer-id"]
+        const broker = yield* Broker
+        yield* broker.reset(by === undefined ? null : String(by))
+        return { ok: true, head: yield* broker.head }
+      })
+    )
+  ),
+  HttpRouter.get("/events", eventStream),
+  HttpRouter.get("/log", ndjsonExport)
+)
+
+const notFound = (path: string) =>
+  json({ error: { code: "not_found", message: `no route for ${path}` } }, 404)
+
+export const router = HttpRouter.empty.pipe(
+  HttpRouter.concat(peerRoutes),
+  HttpRouter.concat(commandRoutes),
+  HttpRouter.concat(channelRoutes),
+  HttpRouter.concat(signalRoutes),
+  HttpRouter.concat(systemRoutes),
+  HttpRouter.concat(dashboardRoutes)
+)
+
+/** The whole HTTP app: unknown routes are JSON 404s, and a bug is a JSON 500, never a dropped socket. */
+export const httpApp = router.pipe(
+  Effect.catchTag("RouteNotFound", (error) => Effect.succeed(notFound(`${error.request.method} ${error.request.url}`))),
+  Effect.catchAllDefect((defect) =>
+    Effect.as(
+      Effect.logError("request failed", defect),
+      json({ error: { code: "internal", message: "the broker hit an internal error; see its log" } }, 500)
+    )
+  )
+)

@@ -1,0 +1,47 @@
+import { Effect } from "effect"
+import type { IncomingMessage } from "node:http"
+import { BadRequest, PayloadTooLarge } from "../core/errors.js"
+
+/** Past the limit we keep reading (and dropping) this much more so the 413 reaches the client. */
+const drainFactor = 4
+
+/**
+ * Read a request body with a size limit. We read the Node stream ourselves because the platform's
+ * reader destroys the socket at the limit, and the client would see a reset instead of a 413.
+ */
+export const readBody = (request: IncomingMessage, maxBytes: number): Effect.Effect<Buffer, PayloadTooLarge> => {
+  const tooLarge = () =>
+    new PayloadTooLarge({ message: `request body exceeds the limit of ${maxBytes} bytes` })
+  const declared = Number(request.headers["content-length"])
+  if (Number.isFinite(declared) && declared > maxBytes) return Effect.fail(tooLarge())
+  return Effect.async<Buffer, PayloadTooLarge>((resume) => {
+    const chunks: Array<Buffer> = []
+    let size = 0
+    const onData = (chunk: Buffer) => {
+      size += chunk.length
+      if (size <= maxBytes) chunks.push(chunk)
+      else if (size > maxBytes * drainFactor) request.destroy()
+    }
+    const onEnd = () => resume(size > maxBytes ? Effect.fail(tooLarge()) : Effect.succeed(Buffer.concat(chunks, size)))
+    const onError = () => resume(Effect.fail(tooLarge()))
+    request.on("data", onData)
+    request.once("end", onEnd)
+    request.once("error", onError)
+    return Effect.sync(() => {
+      request.off("data", onData)
+      request.off("end", onEnd)
+      request.off("error", onError)
+    })
+  })
+}
+
+/** Parse a body as JSON. An empty body is `undefined`, for endpoints where it is optional. */
+export const parseJson = (body: Buffer): Effect.Effect<unknown, BadRequest> => {
+  if (body.length === 0) return Effect.succeed(undefined)
+  const text = new TextDecoder("utf-8", { fatal: true })
+  return Effect.try({
+    try: () => JSON.parse(text.decode(body)) as unknown,
+    catch: (error) =>
+      new BadRequest({ message: `the body is not valid JSON: ${error instanceof Error ? error.message : String(error)}` })
+  })
+}

@@ -1,0 +1,32 @@
+import { Context, type Effect, type Stream } from "effect"
+import type { BrokerEvent, EventDraft } from "../core/events.js"
+import type { LogUnavailable } from "../core/errors.js"
+
+/**
+ * The one store of record. Every backend (memory, file, and later a distributed one) keeps the same
+ * contract, checked by test/log/contract.test.ts:
+ *
+ * - `append` assigns dense sequence numbers from 1 and a non-decreasing `at`, and succeeds only once
+ *   the events are durable for that backend. A batch is appended contiguously, in order.
+ * - `read(from, to)` returns the stored events with `from <= seq <= to` (to defaults to the head),
+ *   in order, at most `limit` of them.
+ * - `readSeqs` returns the events at the given positions, in the order asked.
+ * - `tail(from)` emits every event with `seq >= from`, first those already stored, then each new one
+ *   once it is durable, with no gap and no repeat, until the stream is interrupted.
+ * - `head` is the seq of the last durable event, 0 for an empty log.
+ */
+export interface EventLogService {
+  /** "memory" | "file" | …, shown in /status. */
+  readonly backend: string
+  readonly append: (drafts: ReadonlyArray<EventDraft>) => Effect.Effect<ReadonlyArray<BrokerEvent>, LogUnavailable>
+  readonly read: (
+    from: number,
+    to?: number,
+    limit?: number
+  ) => Effect.Effect<ReadonlyArray<BrokerEvent>, LogUnavailable>
+  readonly readSeqs: (seqs: ReadonlyArray<number>) => Effect.Effect<ReadonlyArray<BrokerEvent>, LogUnavailable>
+  readonly tail: (from: number) => Stream.Stream<BrokerEvent, LogUnavailable>
+  readonly head: Effect.Effect<number>
+}
+
+export class EventLog extends Context.Tag("claude-ipc-broker/EventLog")<EventLog, EventLogService>() {}

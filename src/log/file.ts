@@ -1,0 +1,331 @@
+import { constants } from "node:fs"
+import * as fs from "node:fs/promises"
+import * as nodePath from "node:path"
+import { Cause, Chunk, Deferred, Effect, Exit, FiberId, Layer, Option, Queue, type Scope } from "effect"
+import type { BrokerEvent, EventDraft } from "../core/events.js"
+import { LogUnavailable } from "../core/errors.js"
+import { EventLog, type EventLogService } from "./EventLog.js"
+import { io, readFully, writeFully } from "./fileIo.js"
+import { scanLog } from "./fileRecovery.js"
+import { LiveFeed } from "./liveFeed.js"
+import type { OffsetIndex } from "./offsetIndex.js"
+import type { RecentEvents } from "./recentEvents.js"
+import { nextTimestamp } from "./timestamps.js"
+
+/** The log and the export format are the same file: one `{"seq","at","type","data"}` per line. */
+export const logFileName = "events.ndjson"
+
+/** Appends waiting together are committed with one write and one fsync; this bounds one batch. */
+const maxAppendsPerBatch = 1024
+/** Keeping a few huge payloads in the cache would pin megabytes for little gain. */
+const maxCachedRecordBytes = 64 * 1024
+/** Long reads go to disk in pieces so that reading the whole log never needs one giant buffer. */
+const maxReadBytes = 4 * 1024 * 1024
+
+/** Test hooks: each is called at its point of the commit path, and throwing simulates that I/O failing. */
+export interface FileLogFaults {
+  readonly beforeWrite?: () => void
+  /** After the batch's bytes are written, before fdatasync: leaves bytes that must be undone. */
+  readonly beforeSync?: () => void
+  /** Before truncating a failed batch away: the undo failing too. */
+  readonly beforeTruncate?: () => void
+}
+
+export interface FileLogOptions {
+  /** How many of the latest events to keep in memory for tails and recent reads (default 4096). */
+  readonly recentEvents?: number
+  readonly faults?: FileLogFaults
+}
+
+export interface FileLogStats {
+  /** Successful fdatasyncs of appended batches: with group commit, fewer than `appends`. */
+  readonly fsyncs: number
+  /** Append calls made durable. */
+  readonly appends: number
+  readonly events: number
+}
+
+/** The file log adds a little introspection to the contract, for tests and /status. */
+export interface FileLogService extends EventLogService {
+  readonly path: string
+  readonly stats: () => FileLogStats
+}
+
+interface PendingAppend {
+  readonly drafts: ReadonlyArray<EventDraft>
+  /** Serialised by the caller, so that a payload JSON cannot encode fails only its own append. */
+  readonly bodies: ReadonlyArray<string>
+  readonly done: Deferred.Deferred<ReadonlyArray<BrokerEvent>, LogUnavailable>
+}
+
+/**
+ * The embedded log: an NDJSON file in `dataDir`, recovered to its longest valid prefix at open.
+ * Appends are group-committed (one write and one fdatasync for everything that queued up while the
+ * previous batch was on its way to disk) and become visible only once durable. Reads go to the
+ * file through an in-memory index of record offsets, so the log itself is never held in memory.
+ */
+export const makeFileLog = (
+  dataDir: string,
+  options: FileLogOptions = {}
+): Effect.Effect<FileLogService, LogUnavailable, Scope.Scope> =>
+  Effect.gen(function* () {
+    const path = nodePath.join(dataDir, logFileName)
+    const faults = options.faults ?? {}
+    const handle = yield* openLogFile(dataDir, path)
+    const { index, recent, lastAt: recoveredAt } = yield* recover(handle, path, options.recentEvents ?? 4096)
+
+    const feed = new LiveFeed()
+    const queue = yield* Queue.unbounded<PendingAppend>()
+    const stats = { fsyncs: 0, appends: 0, events: 0 }
+    let lastAt = recoveredAt
+    let closed = false
+    // Set while a failed batch's bytes may still lie past the valid end of the file; the next
+    // commit first retries removing them, so they can never resurface after a restart.
+    let undoPending = false
+
+    const undoFailedBatch = Effect.gen(function* () {
+      yield* io("truncate", path, async () => {
+        faults.beforeTruncate?.()
+        await handle.truncate(index.byteLength)
+      })
+      yield* io("fdatasync", path, () => handle.datasync())
+      undoPending = false
+    })
+
+    const writeDurably = (bytes: Buffer) =>
+      Effect.gen(function* () {
+        if (undoPending) yield* undoFailedBatch
+        yield* io("write", path, async () => {
+          faults.beforeWrite?.()
+          await writeFully(handle, bytes, index.byteLength)
+        })
+        yield* io("fdatasync", path, async () => {
+          faults.beforeSync?.()
+          await handle.datasync()
+        })
+      })
+
+    const commit = (batch: Chunk.Chunk<PendingAppend>) =>
+      Effect.gen(function* () {
+        const at = nextTimestamp(lastAt)
+        let seq = index.length
+        const lines: Array<string> = []
+        const results = Chunk.toReadonlyArray(batch).map((pending) =>
+          pending.drafts.map((draft, i) => {
+            seq += 1
+            lines.push(`{"seq":${seq},"at":${JSON.stringify(at)},${pending.bodies[i]!.slice(1)}\n`)
+            return { seq, at, type: draft.type, data: draft.data } as BrokerEvent
+          })
+        )
+        const written = yield* Effect.exit(writeDurably(Buffer.from(lines.join(""), "utf8")))
+        // Everything below is synchronous, so no reader can see the head moved without the index,
+        // and the head always moves before the live feed hears of the batch (LiveFeed.tail relies on it).
+        if (Exit.isSuccess(written)) {
+          let end = index.byteLength
+          for (const line of lines) index.push((end += Buffer.byteLength(line, "utf8")))
+          lastAt = at
+          const events = results.flat()
+          events.forEach((event, i) =>
+            recent.put(event.seq, lines[i]!.length <= maxCachedRecordBytes ? event : undefined)
+          )
+          stats.fsyncs += 1
+          stats.appends += results.length
+          stats.events += events.length
+          feed.publish(events)
+          Chunk.toReadonlyArray(batch).forEach((pending, i) =>
+            Deferred.unsafeDone(pending.done, Exit.succeed(results[i]!))
+          )
+        } else {
+          undoPending = true
+          const error = Option.getOrElse(
+            Cause.failureOption(written.cause),
+            () => new LogUnavailable({ message: `file log: append to ${path} failed: ${Cause.pretty(written.cause)}` })
+          )
+          for (const pending of batch) Deferred.unsafeDone(pending.done, Exit.fail(error))
+        }
+        // A failed undo is retried before the next write; the appends have already been answered.
+        if (undoPending) yield* Effect.ignore(undoFailedBatch)
+      })
+
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function* () {
+        closed = true
+        const stranded = yield* Queue.takeAll(queue)
+        for (const pending of stranded) Deferred.unsafeDone(pending.done, Exit.fail(closedError(path)))
+      })
+    )
+    // The take is interruptible, the commit is not: closing the scope lets an in-flight batch
+    // finish (and answer its appends) before the finalizer above fails whatever is still queued.
+    yield* Effect.forkScoped(
+      Effect.forever(
+        Effect.uninterruptibleMask((restore) =>
+          Effect.flatMap(restore(Queue.takeBetween(queue, 1, maxAppendsPerBatch)), commit)
+        )
+      )
+    )
+
+    const append = (drafts: ReadonlyArray<EventDraft>): Effect.Effect<ReadonlyArray<BrokerEvent>, LogUnavailable> =>
+      Effect.suspend(() => {
+        if (drafts.length === 0) return Effect.succeed([])
+        if (closed) return Effect.fail(closedError(path))
+        const pending: PendingAppend = {
+          drafts,
+          bodies: drafts.map(serializeBody),
+          done: Deferred.unsafeMake(FiberId.none)
+        }
+        Queue.unsafeOffer(queue, pending)
+        return Deferred.await(pending.done)
+      })
+
+    const readRange = readStored(handle, path, index, recent)
+
+    const read = (from: number, to?: number, limit?: number) =>
+      Effect.suspend(() => {
+        const first = Math.max(1, from)
+        const last = Math.min(to ?? index.length, index.length, first + (limit ?? Number.MAX_SAFE_INTEGER) - 1)
+        return first <= last ? readRange(first, last) : Effect.succeed([])
+      })
+
+    const readSeqs = (seqs: ReadonlyArray<number>) =>
+      Effect.gen(function* () {
+        const head = index.length
+        const found: Array<BrokerEvent> = []
+        const stored = (seq: number | undefined) => seq !== undefined && Number.isInteger(seq) && seq >= 1 && seq <= head
+        for (let i = 0; i < seqs.length; i++) {
+          if (!stored(seqs[i])) continue
+          // Runs of consecutive positions are read with one positional read.
+          const first = seqs[i]!
+          while (i + 1 < seqs.length && seqs[i + 1] === seqs[i]! + 1 && stored(seqs[i + 1])) i++
+          for (const event of yield* readRange(first, seqs[i]!)) found.push(event)
+        }
+        return found
+      })
+
+    const head = Effect.sync(() => index.length)
+
+    const service: FileLogService = {
+      backend: "file",
+      path,
+      stats: () => ({ ...stats }),
+      append,
+      read,
+      readSeqs,
+      head,
+      tail: (from) => feed.tail(from, read, head)
+    }
+    return service
+  })
+
+export const FileLogLive = (dataDir: string, options?: FileLogOptions): Layer.Layer<EventLog, LogUnavailable> =>
+  Layer.scoped(EventLog, makeFileLog(dataDir, options))
+
+/**
+ * `{"type":…,"data":…}` of a draft. A record recovery would reject (data not an object) must never
+ * reach the file, because recovery drops it and everything after it; such a draft is a bug in the
+ * caller, so it is a defect rather than a LogUnavailable.
+ */
+const serializeBody = (draft: EventDraft): string => {
+  if (typeof draft.data !== "object" || draft.data === null) {
+    throw new TypeError(`file log: ${draft.type} event data must be an object`)
+  }
+  return JSON.stringify({ type: draft.type, data: draft.data })
+}
+
+const closedError = (path: string) => new LogUnavailable({ message: `file log: ${path} is closed` })
+
+const openLogFile = (dataDir: string, path: string) =>
+  Effect.acquireRelease(
+    Effect.gen(function* () {
+      yield* io("create directory", dataDir, () => fs.mkdir(dataDir, { recursive: true }))
+      const handle = yield* io("open", path, () => fs.open(path, constants.O_RDWR | constants.O_CREAT, 0o644))
+      // A newly created file is only durable once its directory entry is; best effort, since some
+      // platforms cannot fsync a directory.
+      yield* Effect.ignore(
+        io("fsync", dataDir, async () => {
+          const dir = await fs.open(dataDir, constants.O_RDONLY)
+          try {
+            await dir.sync()
+          } finally {
+            await dir.close()
+          }
+        })
+      )
+      return handle
+    }),
+    (handle) => Effect.ignore(Effect.tryPromise(() => handle.close()))
+  )
+
+/** Cut the file back to its longest valid prefix before anything is appended after it. */
+const recover = (handle: fs.FileHandle, path: string, recentCapacity: number) =>
+  Effect.gen(function* () {
+    const { size } = yield* io("stat", path, () => handle.stat())
+    const recovered = yield* scanLog(handle, path, size, recentCapacity)
+    const valid = recovered.index.byteLength
+    if (valid < size) {
+      console.warn(
+        `file log: ${path}: dropped ${size - valid} bytes after event ${recovered.index.length} ` +
+          `(torn or invalid records left by a crash); keeping ${valid} bytes`
+      )
+      yield* io("truncate", path, () => handle.truncate(valid))
+      yield* io("fdatasync", path, () => handle.datasync())
+    }
+    return recovered
+  })
+
+/** Reads stored events `first..last` (all at most the head): from the cache where it has them, else from disk. */
+const readStored =
+  (handle: fs.FileHandle, path: string, index: OffsetIndex, recent: RecentEvents) =>
+  (first: number, last: number): Effect.Effect<ReadonlyArray<BrokerEvent>, LogUnavailable> =>
+    Effect.gen(function* () {
+      const events: Array<BrokerEvent> = []
+      let seq = first
+      while (seq <= last) {
+        const cached = recent.get(seq)
+        if (cached !== undefined) {
+          events.push(cached)
+          seq += 1
+          continue
+        }
+        let runEnd = seq
+        while (
+          runEnd < last &&
+          recent.get(runEnd + 1) === undefined &&
+          index.end(runEnd + 1) - index.start(seq) <= maxReadBytes
+        ) {
+          runEnd += 1
+        }
+        for (const event of yield* readFromDisk(handle, path, index, seq, runEnd)) events.push(event)
+        seq = runEnd + 1
+      }
+      return events
+    })
+
+const readFromDisk = (handle: fs.FileHandle, path: string, index: OffsetIndex, first: number, last: number) =>
+  Effect.gen(function* () {
+    const start = index.start(first)
+    const length = index.end(last) - start
+    const buffer = Buffer.allocUnsafe(length)
+    const got = yield* io("read", path, () => readFully(handle, buffer, length, start))
+    const events: Array<BrokerEvent> = []
+    let lineStart = 0
+    for (let seq = first; seq <= last; seq++) {
+      const lineEnd = index.end(seq) - start - 1
+      const event = lineEnd < got ? parseStored(buffer.toString("utf8", lineStart, lineEnd)) : undefined
+      if (event?.seq !== seq) {
+        return yield* new LogUnavailable({
+          message: `file log: ${path}: record ${seq} at byte ${start + lineStart} is unreadable (was the file changed underneath the broker?)`
+        })
+      }
+      events.push(event)
+      lineStart = lineEnd + 1
+    }
+    return events
+  })
+
+const parseStored = (line: string): BrokerEvent | undefined => {
+  try {
+    return JSON.parse(line) as BrokerEvent
+  } catch {
+    return undefined
+  }
+}

@@ -1,0 +1,194 @@
+import { describe, expect, it } from "vitest"
+import { decodeCheckpoint, encodeCheckpoint, type StoredCheckpoint } from "../../src/core/checkpointCodec.js"
+import type { BrokerEvent } from "../../src/core/events.js"
+import { eventTypes } from "../../src/core/events.js"
+import { Projection, type Change, type Checkpoint } from "../../src/core/projection.js"
+import { fullView, seqIndexOf } from "./given.js"
+import { generateLog, peerIds, roles } from "./generate.js"
+
+/** What stateView leaves out: the indexes behind waits, and each channel's seq index. */
+const indexView = (projection: Projection) => {
+  const ids = (list: ReadonlyArray<{ context: { id: string } }>) => list.map((s) => s.context.id)
+  const out: Record<string, unknown> = {}
+  for (const peer of [...peerIds, "ghost"]) {
+    out[`held:${peer}`] = ids(projection.heldBy(peer)).sort()
+    for (const role of [...roles, peer]) {
+      out[`pending:${peer}:${role}`] = ids(projection.pendingFor(peer, role))
+      out[`oldest:${peer}:${role}`] = projection.oldestPendingFor(peer, role)?.context.id
+    }
+  }
+  for (const [name, snapshot] of projection.channels) out[`seqs:${name}`] = seqIndexOf(snapshot)
+  return out
+}
+
+const observe = (projection: Projection) => ({ state: fullView(projection), indexes: indexView(projection) })
+
+const throughJson = (checkpoint: Checkpoint): Checkpoint =>
+  decodeCheckpoint(JSON.parse(JSON.stringify(encodeCheckpoint(checkpoint))) as StoredCheckpoint)
+
+/** Changes per event, order inside one event aside (a release of several held commands has no set order). */
+const applyAll = (projection: Projection, events: ReadonlyArray<BrokerEvent>): Array<Array<string>> =>
+  events.map((event) =>
+    projection
+      .apply(event)
+      .map((change: Change) => JSON.stringify(change))
+      .sort()
+  )
+
+const count = 400
+const resetAt = 250
+const log = generateLog({ seed: 20250101, count, resetAt })
+const ks = [0, 1, 2, 37, 100, 199, resetAt, resetAt + 1, resetAt + 2, 333, count - 1, count]
+
+describe("checkpoints", () => {
+  describe("the generated log", () => {
+    it("is deterministic", () => expect(generateLog({ seed: 20250101, count, resetAt })).toEqual(log))
+
+    it("has dense seqs and timestamps that never go backwards", () => {
+      expect(log.map((e) => e.seq)).toEqual(Array.from({ length: count }, (_, i) => i + 1))
+      for (let i = 1; i < log.length; i++) expect(log[i]!.at >= log[i - 1]!.at).toBe(true)
+    })
+
+    it("exercises every event type and the interesting paths", () => {
+      expect(new Set(log.map((e) => e.type))).toEqual(new Set(eventTypes))
+      const before = Projection.replay(log.slice(0, resetAt))
+      const counts = fullView(before).commandCounts
+      for (const status of ["pending", "delivered", "acked", "failed", "cancelled"] as const) {
+        expect(counts[status], status).toBeGreaterThan(0)
+      }
+      const redelivered = [...before.commands.values()].filter((s) => s.context.deliveries >= 2)
+      expect(redelivered.length).toBeGreaterThan(0)
+      // Some peer went offline holding a command, and some claim lost.
+      const live = new Projection()
+      let released = 0
+      let ignoredClaims = 0
+      for (const event of log) {
+        const changes = live.apply(event)
+        if (event.type === "peer.went_offline") released += changes.filter((c) => c.kind === "command.pending").length
+        if (event.type === "command.delivered" && changes.length === 0) ignoredClaims++
+      }
+      expect(released).toBeGreaterThan(0)
+      expect(ignoredClaims).toBeGreaterThan(0)
+    })
+  })
+
+  describe("replay from a checkpoint equals replay from the start", () => {
+    const full = Projection.replay(log)
+    const expected = observe(full)
+
+    for (const k of ks) {
+      it(`at k = ${k}`, () => {
+        const checkpoint = Projection.replay(log.slice(0, k)).checkpoint()
+        expect(checkpoint.seq).toBe(k)
+        const tail = log.slice(k)
+
+        expect(observe(Projection.replay(tail, checkpoint))).toEqual(expected)
+        expect(observe(Projection.replay(tail, throughJson(checkpoint)))).toEqual(expected)
+        expect(observe(Projection.replay(tail, decodeCheckpoint(encodeCheckpoint(checkpoint))))).toEqual(expected)
+      })
+    }
+
+    it("and every event of the tail reports the same changes", () => {
+      const fromStart = applyAll(new Projection(), log)
+      for (const k of ks) {
+        const checkpoint = throughJson(Projection.replay(log.slice(0, k)).checkpoint())
+        expect(applyAll(Projection.fromCheckpoint(checkpoint), log.slice(k)), `k = ${k}`).toEqual(fromStart.slice(k))
+      }
+    })
+
+    it("a restored projection at k looks like the projection at k", () => {
+      for (const k of ks) {
+        const atK = Projection.replay(log.slice(0, k))
+        expect(observe(Projection.fromCheckpoint(throughJson(atK.checkpoint()))), `k = ${k}`).toEqual(observe(atK))
+      }
+    })
+  })
+
+  describe("checkpoints taken from a live projection (as the broker does)", () => {
+    it("resume to the same state, and replaying from them leaves the live projection intact", () => {
+      const live = new Projection()
+      const taken = new Map<number, Checkpoint>()
+      if (ks.includes(0)) taken.set(0, live.checkpoint())
+      for (const event of log) {
+        live.apply(event)
+        if (ks.includes(event.seq)) taken.set(event.seq, live.checkpoint())
+      }
+      const expected = observe(Projection.replay(log))
+      expect(observe(live)).toEqual(expected)
+
+      for (const k of ks) {
+        const checkpoint = taken.get(k)!
+        // The checkpoint still shows the state at k, though the live projection moved on.
+        expect(encodeCheckpoint(checkpoint), `k = ${k}`).toEqual(encodeCheckpoint(Projection.replay(log.slice(0, k)).checkpoint()))
+        expect(observe(Projection.replay(log.slice(k), checkpoint)), `k = ${k}`).toEqual(expected)
+        expect(observe(Projection.replay(log.slice(k), throughJson(checkpoint))), `k = ${k}`).toEqual(expected)
+      }
+      // Replays from old checkpoints appended to shared seq indexes: the live one must not notice.
+      expect(observe(live)).toEqual(expected)
+    })
+
+    it("replaying a different history from an old checkpoint does not disturb the live projection", () => {
+      const k = 120
+      const live = Projection.replay(log.slice(0, k))
+      const checkpoint = live.checkpoint()
+      // A fork: the same kinds of events, another order and content, from seq k + 1.
+      const fork = generateLog({ seed: 7, count: 200 }).map((e, i) => ({ ...e, seq: k + 1 + i, at: log[k]!.at }))
+      const forked = Projection.replay(fork, checkpoint)
+      for (const event of log.slice(k)) live.apply(event)
+      const forkedAgain = Projection.replay(fork, checkpoint)
+
+      expect(observe(live)).toEqual(observe(Projection.replay(log)))
+      expect(observe(forked)).toEqual(observe(forkedAgain))
+      expect(observe(forked)).toEqual(observe(Projection.replay(fork, throughJson(Projection.replay(log.slice(0, k)).checkpoint()))))
+    })
+  })
+
+  describe("the JSON codec", () => {
+    const checkpoint = Projection.replay(log.slice(0, 333)).checkpoint()
+
+    it("survives JSON.stringify / JSON.parse unchanged", () => {
+      const encoded = encodeCheckpoint(checkpoint)
+      const parsed = JSON.parse(JSON.stringify(encoded)) as StoredCheckpoint
+      expect(parsed).toEqual(JSON.parse(JSON.stringify(encoded)))
+      expect(parsed.format).toBe(1)
+      expect(parsed.seq).toBe(333)
+      expect(parsed.at).toBe(log[332]!.at)
+      expect(JSON.stringify(encodeCheckpoint(decodeCheckpoint(parsed)))).toBe(JSON.stringify(encoded))
+    })
+
+    it("restores each entity's state and context through its machine", () => {
+      const decoded = throughJson(checkpoint)
+      expect([...decoded.peers.keys()]).toEqual([...checkpoint.peers.keys()])
+      expect([...decoded.commands.keys()]).toEqual([...checkpoint.commands.keys()])
+      for (const [id, snapshot] of checkpoint.commands) {
+        const restored = decoded.commands.get(id)!
+        expect(restored.value).toBe(snapshot.value)
+        expect(restored.status).toBe(snapshot.status)
+        expect(restored.context).toEqual(snapshot.context)
+      }
+      for (const [id, snapshot] of checkpoint.peers) expect(decoded.peers.get(id)!.value).toBe(snapshot.value)
+      for (const [name, snapshot] of checkpoint.signals) expect(decoded.signals.get(name)!.value).toBe(snapshot.value)
+    })
+
+    it("writes only the part of a channel's seq index its snapshot can see", () => {
+      const live = Projection.replay(log.slice(0, 333))
+      const early = live.checkpoint()
+      for (const event of log.slice(333)) live.apply(event)
+      for (const stored of encodeCheckpoint(early).channels) {
+        expect((stored.context.seqs as Array<number>).length).toBe(stored.context.count)
+      }
+    })
+
+    it("of an empty projection round-trips", () => {
+      const empty = throughJson(new Projection().checkpoint())
+      expect(empty.seq).toBe(0)
+      expect(empty.at).toBeNull()
+      expect(observe(Projection.fromCheckpoint(empty))).toEqual(observe(new Projection()))
+    })
+
+    it("refuses a format it does not know", () => {
+      const stored = { ...encodeCheckpoint(checkpoint), format: 2 } as unknown as StoredCheckpoint
+      expect(() => decodeCheckpoint(stored)).toThrow(/format 2/)
+    })
+  })
+})

@@ -1,0 +1,112 @@
+import type { BrokerEvent, EventDraft } from "../../src/core/events.js"
+import { commandStatus } from "../../src/core/machines/command.js"
+import { peerStatus } from "../../src/core/machines/peer.js"
+import { Projection } from "../../src/core/projection.js"
+import {
+  acked,
+  cancelled,
+  cleared,
+  connected,
+  delivered,
+  expired,
+  fired,
+  heartbeat,
+  leaseExpired,
+  message,
+  reset,
+  sent,
+  time,
+  wentOffline,
+  wentStale
+} from "./given.js"
+
+/** mulberry32: a tiny seeded PRNG, so a "random" log is the same log on every run. */
+export const seeded = (seed: number) => {
+  let a = seed >>> 0
+  const next = (): number => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  const int = (n: number): number => Math.floor(next() * n)
+  const pick = <A>(items: ReadonlyArray<A>): A | undefined => (items.length === 0 ? undefined : items[int(items.length)])
+  return { next, int, pick }
+}
+
+export const peerIds = ["p0", "p1", "p2", "p3", "p4", "p5"] as const
+export const roles = ["r0", "r1", "r2"] as const
+const channels = ["general", "builds", "chat"] as const
+const signals = ["ready", "done", "go"] as const
+
+/**
+ * A deterministic log of `count` events that looks like a broker's: mostly valid drafts chosen
+ * against the state so far (claims of pending commands by online peers, acks of delivered ones …),
+ * salted with the invalid ones a real log also holds (losing claims, late acks, duplicates, events
+ * for unknown peers), with one `broker.reset` at `resetAt` (a 0-based index) if given.
+ */
+export const generateLog = (options: {
+  readonly seed: number
+  readonly count: number
+  readonly resetAt?: number
+}): Array<BrokerEvent> => {
+  const rng = seeded(options.seed)
+  const projection = new Projection()
+  const events: Array<BrokerEvent> = []
+  let ms = 0
+  let nextCommand = 1
+
+  const commandsIn = (status: string) =>
+    [...projection.commands.values()].filter((s) => commandStatus(s) === status).map((s) => s.context.id)
+  const peersIn = (status: string) =>
+    [...projection.peers.values()].filter((s) => peerStatus(s) === status).map((s) => s.context.id)
+  const anyCommand = () => rng.pick([...projection.commands.keys()]) ?? "c-none"
+  const anyPeer = () => rng.pick(peerIds)!
+
+  const choose = (): EventDraft => {
+    const r = rng.int(100)
+    if (r < 8) return connected(anyPeer(), rng.pick(roles)!, rng.next() < 0.5 ? ["git"] : ["git", "test"], rng.next() < 0.3 ? null : "n")
+    if (r < 16) return heartbeat(rng.pick(peersIn("online").concat(peersIn("stale"), peersIn("offline"))) ?? anyPeer())
+    if (r < 20) return wentStale(rng.pick(peersIn("online")) ?? anyPeer())
+    if (r < 24) return wentOffline(rng.pick(peersIn("online").concat(peersIn("stale"))) ?? anyPeer(), "timeout")
+    if (r < 38) {
+      const target = rng.next() < 0.6 ? rng.pick(roles)! : anyPeer()
+      const ttlMs = rng.next() < 0.3 ? 1_000 + rng.int(60_000) : null
+      return sent(`c${nextCommand++}`, target, { params: { n: rng.int(1000) }, ttlMs })
+    }
+    if (r < 52) {
+      // Mostly a claim of a pending command by an online peer; sometimes one that must lose.
+      const command = rng.next() < 0.8 ? (rng.pick(commandsIn("pending")) ?? anyCommand()) : anyCommand()
+      const peer = rng.next() < 0.85 ? (rng.pick(peersIn("online")) ?? anyPeer()) : anyPeer()
+      return delivered(command, peer, 10_000 + rng.int(50_000))
+    }
+    if (r < 60) {
+      const command = rng.next() < 0.8 ? (rng.pick(commandsIn("delivered")) ?? anyCommand()) : anyCommand()
+      return acked(command, rng.next() < 0.75, { r: rng.int(100) }, rng.pick(peerIds) ?? null)
+    }
+    if (r < 65) return leaseExpired(rng.next() < 0.85 ? (rng.pick(commandsIn("delivered")) ?? anyCommand()) : anyCommand())
+    if (r < 68) return expired(anyCommand())
+    if (r < 71) return cancelled(anyCommand(), rng.next() < 0.5 ? "boss" : null)
+    if (r < 83) return message(rng.pick(channels)!, { i: events.length }, rng.next() < 0.5 ? anyPeer() : null)
+    if (r < 89) return fired(rng.pick(signals)!, { i: events.length }, rng.next() < 0.5 ? anyPeer() : null)
+    if (r < 91) return cleared(rng.pick(signals)!)
+    if (r < 93) {
+      // A duplicate send of an id already taken.
+      const existing = anyCommand()
+      return sent(existing, rng.pick(roles)!)
+    }
+    if (r < 95) return heartbeat("ghost")
+    if (r < 96) return delivered(anyCommand(), "ghost")
+    return message(rng.pick(channels)!, "filler")
+  }
+
+  for (let i = 0; i < options.count; i++) {
+    const draft = i === options.resetAt ? reset("admin") : choose()
+    ms += rng.int(5_000)
+    const event = { ...draft, seq: i + 1, at: time(ms) } as BrokerEvent
+    projection.apply(event)
+    events.push(event)
+  }
+  return events
+}
