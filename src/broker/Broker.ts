@@ -1,7 +1,7 @@
 import { Chunk, Context, Effect, Layer, Option, Schedule, Stream } from "effect"
 import type { BrokerEvent, EventDraft, MessageSent } from "../core/events.js"
-import { BadRequest, Conflict, NotFound, type LogUnavailable } from "../core/errors.js"
-import { commandStatus, isSettled, type CommandStatus } from "../core/machines/command.js"
+import { BadRequest, Conflict, Forbidden, NotFound, type LogUnavailable } from "../core/errors.js"
+import { commandStatus, isSettled, type CommandSnapshot, type CommandStatus } from "../core/machines/command.js"
 import { peerStatus } from "../core/machines/peer.js"
 import { Projection, type Change } from "../core/projection.js"
 import {
@@ -72,8 +72,11 @@ export interface BrokerService {
   readonly ack: (
     commandId: string,
     outcome: { readonly ok: boolean; readonly result: unknown; readonly by: string | null }
-  ) => Effect.Effect<CommandView, LogUnavailable | NotFound | Conflict>
-  readonly cancel: (commandId: string, by: string | null) => Effect.Effect<CommandView, LogUnavailable | NotFound | Conflict>
+  ) => Effect.Effect<CommandView, LogUnavailable | NotFound | Conflict | Forbidden>
+  readonly cancel: (
+    commandId: string,
+    by: string | null
+  ) => Effect.Effect<CommandView, LogUnavailable | NotFound | Conflict | Forbidden>
   readonly command: (commandId: string) => Effect.Effect<CommandView, NotFound>
   readonly waitForResult: (commandId: string, timeoutMs: number) => Fails<WaitResult<CommandView>>
   readonly commands: (options: { readonly status?: CommandStatus | undefined; readonly limit: number }) => Effect.Effect<
@@ -362,17 +365,32 @@ export const makeBroker = Effect.gen(function* () {
     }
   }
 
+  /**
+   * A caller that names itself as a peer may only settle what it holds (or, for a cancel, what it
+   * sent); an anonymous caller (a person with curl, the dashboard) may settle anything.
+   */
+  const mayActOn = (by: string | null, command: CommandSnapshot, verb: string): Effect.Effect<void, Forbidden> => {
+    const { deliveredTo, from, id } = command.context
+    if (by === null || deliveredTo === null || deliveredTo === by || (verb === "cancelled" && from === by)) {
+      return Effect.void
+    }
+    return Effect.fail(
+      new Forbidden({ message: `command '${id}' is delivered to peer '${deliveredTo}'; '${by}' may not have it ${verb}` })
+    )
+  }
+
   const settle = (
     commandId: string,
     draft: EventDraft,
-    verb: string
-  ): Effect.Effect<CommandView, LogUnavailable | NotFound | Conflict> =>
+    verb: "acked" | "cancelled",
+    by: string | null
+  ): Effect.Effect<CommandView, LogUnavailable | NotFound | Conflict | Forbidden> =>
     findCommand(commandId).pipe(
-      Effect.flatMap((before): Effect.Effect<ReadonlyArray<BrokerEvent>, LogUnavailable | Conflict> => {
+      Effect.flatMap((before): Effect.Effect<ReadonlyArray<BrokerEvent>, LogUnavailable | Conflict | Forbidden> => {
         const status = commandStatus(before)
         return isSettled(status)
           ? Effect.fail(new Conflict({ message: `command '${commandId}' is already ${status}; it cannot be ${verb}` }))
-          : commit([draft])
+          : Effect.zipRight(mayActOn(by, before, verb), commit([draft]))
       }),
       Effect.flatMap(([event]) =>
         Effect.flatMap(findCommand(commandId), (after) =>
@@ -388,10 +406,10 @@ export const makeBroker = Effect.gen(function* () {
     )
 
   const ack: BrokerService["ack"] = (commandId, outcome) =>
-    settle(commandId, { type: "command.acked", data: { commandId, ...outcome } }, "acked")
+    settle(commandId, { type: "command.acked", data: { commandId, ...outcome } }, "acked", outcome.by)
 
   const cancel: BrokerService["cancel"] = (commandId, by) =>
-    settle(commandId, { type: "command.cancelled", data: { commandId, by } }, "cancelled")
+    settle(commandId, { type: "command.cancelled", data: { commandId, by } }, "cancelled", by)
 
   const waitForResult = (commandId: string, timeoutMs: number): Fails<WaitResult<CommandView>> =>
     findCommand(commandId).pipe(

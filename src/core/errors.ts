@@ -13,6 +13,11 @@ export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", { messa
   readonly code = "not_found"
   readonly status = 404
 }
+/** The request is understood but the caller may not do it (another peer's command, a foreign origin). */
+export class Forbidden extends Schema.TaggedError<Forbidden>()("Forbidden", { message: Schema.String }) {
+  readonly code = "forbidden"
+  readonly status = 403
+}
 export class Conflict extends Schema.TaggedError<Conflict>()("Conflict", { message: Schema.String }) {
   readonly code = "conflict"
   readonly status = 409
@@ -23,6 +28,11 @@ export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("Payl
   readonly code = "payload_too_large"
   readonly status = 413
 }
+/** Too many parked waits or streams: the client should retry later. */
+export class TooManyWaits extends Schema.TaggedError<TooManyWaits>()("TooManyWaits", { message: Schema.String }) {
+  readonly code = "too_many_waits"
+  readonly status = 429
+}
 /** The log could not make an append durable (disk full, I/O error, lost connection). */
 export class LogUnavailable extends Schema.TaggedError<LogUnavailable>()("LogUnavailable", {
   message: Schema.String
@@ -31,4 +41,11 @@ export class LogUnavailable extends Schema.TaggedError<LogUnavailable>()("LogUna
   readonly status = 503
 }
 
-export type BrokerError = BadRequest | NotFound | Conflict | PayloadTooLarge | LogUnavailable
+export type BrokerError =
+  | BadRequest
+  | NotFound
+  | Forbidden
+  | Conflict
+  | PayloadTooLarge
+  | TooManyWaits
+  | LogUnavailable

@@ -32,8 +32,12 @@ export const SendCommandBody = Schema.Struct({
 
 export const AckBody = Schema.Struct({
   result: Schema.optional(Schema.Unknown),
-  ok: Schema.optionalWith(Schema.Boolean, { default: () => true })
+  ok: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+  /** The acking peer, when it names itself in the body rather than with X-Peer-Id. */
+  from: Schema.optional(Name)
 })
+
+export const CancelBody = Schema.Struct({ from: Schema.optional(Name) })
 
 export const FireBody = Schema.Struct({ data: Schema.optional(Schema.Unknown) })
 

@@ -1,11 +1,12 @@
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Effect } from "effect"
-import { BadRequest, type BrokerError } from "../core/errors.js"
+import { BadRequest, Forbidden, type BrokerError } from "../core/errors.js"
 import { Broker } from "../broker/Broker.js"
 import { BrokerConfig } from "../broker/Config.js"
 import {
   AckBody,
+  CancelBody,
   CommandsQuery,
   ConnectBody,
   decode,
@@ -58,8 +59,8 @@ const body = <A, I>(schema: Parameters<typeof decode<A, I>>[0]) =>
 const waitMs = (timeout: number | undefined) =>
   Effect.map(BrokerConfig, (config) => Math.min(timeout ?? config.defaultWaitMs, config.maxWaitMs))
 
-/** Who sends a channel message: `X-Peer-Id`, else `?from=`, else nobody in particular. */
-const sender = Effect.gen(function* () {
+/** The peer a caller says it is: `X-Peer-Id`, else `?from=`, else nobody in particular. */
+const caller = Effect.gen(function* () {
   const request = yield* HttpServerRequest.HttpServerRequest
   const header = request.headers["x-peer-id"]
   if (header !== undefined) return yield* decode(Name, "X-Peer-Id header")(header)
@@ -136,6 +137,10 @@ const commandRoutes = HttpRouter.empty.pipe(
     handle(
       Effect.gen(function* () {
         const peerId = yield* param("peerId")
+        const me = yield* caller
+        if (me !== null && me !== peerId) {
+          return yield* Effect.fail(new Forbidden({ message: `'${me}' may not wait for the commands of peer '${peerId}'` }))
+        }
         const timeout = yield* Effect.flatMap(query(WaitQuery), ({ timeout }) => waitMs(timeout))
         const { value, timedOut } = yield* Effect.flatMap(Broker, (broker) => broker.waitForCommand(peerId, timeout))
         return value === null ? { command: null, timedOut } : { command: value, timedOut: false }
@@ -148,12 +153,9 @@ const commandRoutes = HttpRouter.empty.pipe(
       Effect.gen(function* () {
         const commandId = yield* param("commandId")
         const raw = yield* optionalBody
-        const { ok, result } = yield* decode(AckBody, "body")(raw ?? {})
-        const request = yield* HttpServerRequest.HttpServerRequest
-        const by = request.headers["x-peer-id"] ?? null
-        return yield* Effect.flatMap(Broker, (broker) =>
-          broker.ack(commandId, { ok, result: result ?? null, by: by === null ? null : String(by) })
-        )
+        const { ok, result, from } = yield* decode(AckBody, "body")(raw ?? {})
+        const by = (yield* caller) ?? from ?? null
+        return yield* Effect.flatMap(Broker, (broker) => broker.ack(commandId, { ok, result: result ?? null, by }))
       })
     )
   ),
@@ -162,9 +164,10 @@ const commandRoutes = HttpRouter.empty.pipe(
     handle(
       Effect.gen(function* () {
         const commandId = yield* param("commandId")
-        const request = yield* HttpServerRequest.HttpServerRequest
-        const by = request.headers["x-peer-id"]
-        return yield* Effect.flatMap(Broker, (broker) => broker.cancel(commandId, by === undefined ? null : String(by)))
+        const raw = yield* optionalBody
+        const { from } = yield* decode(CancelBody, "body")(raw ?? {})
+        const by = (yield* caller) ?? from ?? null
+        return yield* Effect.flatMap(Broker, (broker) => broker.cancel(commandId, by))
       })
     )
   ),
@@ -189,7 +192,7 @@ const channelRoutes = HttpRouter.empty.pipe(
         const channel = yield* param("name")
         const message = yield* optionalBody
         if (message === undefined) return yield* Effect.fail(new BadRequest({ message: "the message body is required" }))
-        const from = yield* sender
+        const from = yield* caller
         return yield* Effect.flatMap(Broker, (broker) => broker.publish(channel, from, message))
       })
     )
@@ -222,8 +225,8 @@ const signalRoutes = HttpRouter.empty.pipe(
         const name = yield* param("name")
         const raw = yield* optionalBody
         const { data } = yield* decode(FireBody, "body")(raw ?? {})
-        const by = (yield* HttpServerRequest.HttpServerRequest).headers["x-peer-id"]
-        return yield* Effect.flatMap(Broker, (broker) => broker.fire(name, data ?? null, by === undefined ? null : String(by)))
+        const by = yield* caller
+        return yield* Effect.flatMap(Broker, (broker) => broker.fire(name, data ?? null, by))
       })
     )
   ),
@@ -265,9 +268,9 @@ const systemRoutes = HttpRouter.empty.pipe(
     "/reset",
     handle(
       Effect.gen(function* () {
-        const by = (yield* HttpServerRequest.HttpServerRequest).headers["x-peer-id"]
+        const by = yield* caller
         const broker = yield* Broker
-        yield* broker.reset(by === undefined ? null : String(by))
+        yield* broker.reset(by)
         return { ok: true, head: yield* broker.head }
       })
     )

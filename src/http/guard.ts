@@ -1,0 +1,118 @@
+import { timingSafeEqual, createHash } from "node:crypto"
+
+/**
+ * Who may talk to the broker, decided before any route runs (REST, SSE, MCP and the dashboard
+ * alike). Pure: the request's facts in, a verdict out; the transport applies it.
+ */
+export interface GuardConfig {
+  /** Bearer token every request but /healthz must carry; undefined = no token (loopback only). */
+  readonly token: string | undefined
+  /** Origins allowed besides the broker's own (e.g. a dashboard served elsewhere). */
+  readonly allowedOrigins: ReadonlyArray<string>
+}
+
+export interface RequestFacts {
+  readonly method: string
+  /** The path without the query string. */
+  readonly path: string
+  readonly query: URLSearchParams
+  readonly headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
+}
+
+export type Verdict =
+  | { readonly ok: true }
+  | { readonly ok: true; readonly login: { readonly cookie: string; readonly location: string } }
+  | { readonly ok: false; readonly status: 401 | 403 | 415; readonly code: string; readonly message: string }
+
+export const tokenCookie = "broker_token"
+
+const loopbackHosts = new Set(["localhost", "127.0.0.1", "[::1]", "::1"])
+
+const header = (facts: RequestFacts, name: string): string | undefined => {
+  const value = facts.headers[name]
+  return Array.isArray(value) ? value[0] : (value as string | undefined)
+}
+
+/** Compare digests so that neither the content nor the length of the token leaks through timing. */
+export const sameToken = (given: string, expected: string): boolean =>
+  timingSafeEqual(createHash("sha256").update(given).digest(), createHash("sha256").update(expected).digest())
+
+const hostName = (host: string): string => {
+  if (host.startsWith("[")) return host.slice(0, host.indexOf("]") + 1)
+  const colon = host.lastIndexOf(":")
+  return colon === -1 ? host : host.slice(0, colon)
+}
+
+const cookieValue = (cookies: string | undefined, name: string): string | undefined => {
+  for (const part of (cookies ?? "").split(";")) {
+    const [key, ...rest] = part.trim().split("=")
+    if (key === name) return decodeURIComponent(rest.join("="))
+  }
+  return undefined
+}
+
+const deny = (status: 401 | 403 | 415, code: string, message: string): Verdict => ({ ok: false, status, code, message })
+
+const isWrite = (method: string) => method !== "GET" && method !== "HEAD" && method !== "OPTIONS"
+
+export const checkRequest = (facts: RequestFacts, config: GuardConfig): Verdict => {
+  const host = header(facts, "host") ?? ""
+  // Without a token the broker trusts whoever can reach it, so it must only be reachable by name
+  // as localhost: a page on another site that rebinds its DNS name to 127.0.0.1 is refused here.
+  if (config.token === undefined && !loopbackHosts.has(hostName(host).toLowerCase())) {
+    return deny(403, "forbidden_host", `requests must name a loopback host, not '${host}'`)
+  }
+
+  const origin = header(facts, "origin")
+  if (origin !== undefined && origin !== "null") {
+    let originHost: string | undefined
+    try {
+      originHost = new URL(origin).host
+    } catch {
+      originHost = undefined
+    }
+    if (originHost !== host && !config.allowedOrigins.includes(origin)) {
+      return deny(403, "forbidden_origin", `requests from origin '${origin}' are not allowed`)
+    }
+  } else if (origin === "null") {
+    return deny(403, "forbidden_origin", "requests from an opaque origin are not allowed")
+  }
+
+  // A browser can post a form or text/plain cross-site without asking first; it cannot send JSON.
+  if (isWrite(facts.method)) {
+    const type = (header(facts, "content-type") ?? "").split(";")[0]!.trim().toLowerCase()
+    const length = header(facts, "content-length")
+    const hasBody = (length !== undefined && length !== "0") || header(facts, "transfer-encoding") !== undefined
+    if ((hasBody || type !== "") && type !== "application/json") {
+      return deny(415, "unsupported_media_type", "writes must send Content-Type: application/json")
+    }
+  }
+
+  if (config.token === undefined || facts.path === "/healthz") return { ok: true }
+
+  const authorization = header(facts, "authorization")
+  if (authorization !== undefined) {
+    const match = /^Bearer\s+(.+)$/i.exec(authorization)
+    if (match && sameToken(match[1]!.trim(), config.token)) return { ok: true }
+    return deny(401, "unauthorized", "the bearer token is wrong")
+  }
+  const cookie = cookieValue(header(facts, "cookie"), tokenCookie)
+  if (cookie !== undefined && sameToken(cookie, config.token)) return { ok: true }
+
+  // The dashboard logs in once with ?token=…, then keeps the token in a cookie scripts cannot read.
+  const fromQuery = facts.query.get("token")
+  if (facts.method === "GET" && facts.path.startsWith("/dashboard") && fromQuery !== null) {
+    if (!sameToken(fromQuery, config.token)) return deny(401, "unauthorized", "the token is wrong")
+    const rest = new URLSearchParams(facts.query)
+    rest.delete("token")
+    const search = rest.toString()
+    return {
+      ok: true,
+      login: {
+        cookie: `${tokenCookie}=${encodeURIComponent(config.token)}; HttpOnly; SameSite=Strict; Path=/`,
+        location: `${facts.path}${search === "" ? "" : `?${search}`}`
+      }
+    }
+  }
+  return deny(401, "unauthorized", "this broker requires 'Authorization: Bearer <token>'")
+}
