@@ -1,6 +1,6 @@
-import { Chunk, Context, Effect, Layer, Option, Schedule, Stream } from "effect"
+import { Chunk, Context, Effect, Layer, Option, Schedule, type Scope, Stream } from "effect"
 import type { BrokerEvent, EventDraft, MessageSent } from "../core/events.js"
-import { BadRequest, Conflict, Forbidden, NotFound, type LogUnavailable } from "../core/errors.js"
+import { BadRequest, Conflict, Forbidden, NotFound, TooManyWaits, type LogUnavailable } from "../core/errors.js"
 import { commandStatus, isSettled, type CommandSnapshot, type CommandStatus } from "../core/machines/command.js"
 import { peerStatus } from "../core/machines/peer.js"
 import { Projection, type Change } from "../core/projection.js"
@@ -53,6 +53,7 @@ export interface Status extends StateView {
 }
 
 type Fails<A> = Effect.Effect<A, LogUnavailable | NotFound>
+type Waits<A, E = never> = Effect.Effect<WaitResult<A>, E | TooManyWaits>
 
 /**
  * The broker: each request validates against the projection, decides which events follow, appends
@@ -68,7 +69,7 @@ export interface BrokerService {
 
   readonly sendCommand: (request: SendCommandRequest) => Effect.Effect<CommandView, LogUnavailable>
   readonly commandsFor: (peerId: string) => Effect.Effect<ReadonlyArray<CommandView>, NotFound>
-  readonly waitForCommand: (peerId: string, timeoutMs: number) => Fails<WaitResult<CommandView>>
+  readonly waitForCommand: (peerId: string, timeoutMs: number) => Waits<CommandView, LogUnavailable | NotFound>
   readonly ack: (
     commandId: string,
     outcome: { readonly ok: boolean; readonly result: unknown; readonly by: string | null }
@@ -78,7 +79,7 @@ export interface BrokerService {
     by: string | null
   ) => Effect.Effect<CommandView, LogUnavailable | NotFound | Conflict | Forbidden>
   readonly command: (commandId: string) => Effect.Effect<CommandView, NotFound>
-  readonly waitForResult: (commandId: string, timeoutMs: number) => Fails<WaitResult<CommandView>>
+  readonly waitForResult: (commandId: string, timeoutMs: number) => Waits<CommandView, LogUnavailable | NotFound>
   readonly commands: (options: { readonly status?: CommandStatus | undefined; readonly limit: number }) => Effect.Effect<
     ReadonlyArray<CommandView>
   >
@@ -87,12 +88,15 @@ export interface BrokerService {
   readonly readMessages: (
     channel: string,
     options: { readonly since: number; readonly limit: number; readonly timeoutMs: number }
-  ) => Effect.Effect<{ readonly messages: ReadonlyArray<MessageView>; readonly lastId: number }, LogUnavailable>
+  ) => Effect.Effect<
+    { readonly messages: ReadonlyArray<MessageView>; readonly lastId: number },
+    LogUnavailable | TooManyWaits
+  >
   readonly channels: Effect.Effect<ReadonlyArray<ChannelView>>
 
   readonly fire: (name: string, data: unknown, by: string | null) => Effect.Effect<SignalView, LogUnavailable>
   readonly signal: (name: string) => Effect.Effect<SignalView>
-  readonly waitForSignal: (name: string, timeoutMs: number) => Effect.Effect<WaitResult<SignalView>>
+  readonly waitForSignal: (name: string, timeoutMs: number) => Waits<SignalView>
   readonly clearSignal: (name: string) => Effect.Effect<SignalView, LogUnavailable>
   readonly signals: Effect.Effect<ReadonlyArray<SignalView>>
 
@@ -108,6 +112,12 @@ export interface BrokerService {
   readonly head: Effect.Effect<number>
   /** Parked long-polls, for the sweeper (a peer parked in a wait is alive) and for metrics. */
   readonly activeWaits: (peerId: string) => number
+  /**
+   * A place among the live event streams, released when the scope closes; TooManyWaits when all
+   * are taken. Take it before answering, so a refused client gets a proper 429.
+   */
+  readonly subscribe: Effect.Effect<void, TooManyWaits, Scope.Scope>
+  readonly stats: Effect.Effect<{ readonly waits: number; readonly subscribers: number }>
   readonly projection: Projection
 }
 
@@ -193,6 +203,29 @@ export const makeBroker = Effect.gen(function* () {
   const commit = (drafts: ReadonlyArray<EventDraft>) =>
     Effect.tap(log.append(drafts), (stored) => whenApplied(stored[stored.length - 1]!.seq))
 
+  let waits = 0
+  let subscribers = 0
+
+  /** Count a long-poll while it runs, refusing it when too many are parked already. */
+  const admitted = <A, E>(timeoutMs: number, wait: Effect.Effect<A, E>): Effect.Effect<A, E | TooManyWaits> =>
+    Effect.suspend((): Effect.Effect<A, E | TooManyWaits> => {
+      if (timeoutMs === 0) return wait
+      if (waits >= config.maxWaits) {
+        return Effect.fail(new TooManyWaits({ message: `${waits} waits are parked already; retry later` }))
+      }
+      waits++
+      return Effect.ensuring(wait, Effect.sync(() => waits--))
+    })
+
+  const subscribe = Effect.acquireRelease(
+    Effect.suspend(() =>
+      subscribers >= config.maxSubscribers
+        ? Effect.fail(new TooManyWaits({ message: `${subscribers} event streams are open already; retry later` }))
+        : Effect.sync(() => void subscribers++)
+    ),
+    () => Effect.sync(() => void subscribers--)
+  )
+
   /** Wait until `ready` answers or `timeoutMs` passes; `register` must index the wake by what it waits for. */
   const waitUntil = <A>(
     ready: () => A | undefined,
@@ -212,6 +245,12 @@ export const makeBroker = Effect.gen(function* () {
     })
     return loop
   }
+
+  const waitUntilAdmitted = <A>(
+    ready: () => A | undefined,
+    register: (wake: () => void) => ReadonlyArray<() => void>,
+    timeoutMs: number
+  ) => admitted(timeoutMs, waitUntil(ready, register, timeoutMs))
 
   const findPeer = (peerId: string) =>
     Effect.suspend(() => {
@@ -313,9 +352,19 @@ export const makeBroker = Effect.gen(function* () {
       )
     })
 
-  const waitForCommand = (peerId: string, timeoutMs: number): Fails<WaitResult<CommandView>> =>
+  const waitForCommand = (peerId: string, timeoutMs: number): Waits<CommandView, LogUnavailable | NotFound> =>
     Effect.gen(function* () {
       yield* touch(peerId)
+      if (timeoutMs > 0 && (waitsByPeer.get(peerId) ?? 0) >= config.maxWaitsPerPeer) {
+        return yield* new TooManyWaits({
+          message: `peer '${peerId}' has ${config.maxWaitsPerPeer} waits parked already; one is enough`
+        })
+      }
+      return yield* admitted(timeoutMs, waitForCommandAdmitted(peerId, timeoutMs))
+    })
+
+  const waitForCommandAdmitted = (peerId: string, timeoutMs: number): Fails<WaitResult<CommandView>> =>
+    Effect.gen(function* () {
       const deadline = Date.now() + timeoutMs
       waitsByPeer.set(peerId, (waitsByPeer.get(peerId) ?? 0) + 1)
       let woken = false
@@ -411,10 +460,10 @@ export const makeBroker = Effect.gen(function* () {
   const cancel: BrokerService["cancel"] = (commandId, by) =>
     settle(commandId, { type: "command.cancelled", data: { commandId, by } }, "cancelled", by)
 
-  const waitForResult = (commandId: string, timeoutMs: number): Fails<WaitResult<CommandView>> =>
+  const waitForResult = (commandId: string, timeoutMs: number): Waits<CommandView, LogUnavailable | NotFound> =>
     findCommand(commandId).pipe(
       Effect.zipRight(
-        waitUntil(
+        waitUntilAdmitted(
           () => {
             const command = projection.commands.get(commandId)
             // Gone (a reset) counts as an answer, turned into NotFound below.
@@ -457,7 +506,7 @@ export const makeBroker = Effect.gen(function* () {
     )
 
   const readMessages: BrokerService["readMessages"] = (channel, { since, limit, timeoutMs }) =>
-    waitUntil(
+    waitUntilAdmitted(
       () => {
         const snapshot = projection.channels.get(channel)
         return snapshot && snapshot.context.count > since ? snapshot : undefined
@@ -490,7 +539,7 @@ export const makeBroker = Effect.gen(function* () {
     )
 
   const waitForSignal = (name: string, timeoutMs: number) =>
-    waitUntil(
+    waitUntilAdmitted(
       () => {
         const snapshot = projection.signals.get(name)
         return snapshot?.value === "fired" ? snapshot : undefined
@@ -557,6 +606,8 @@ export const makeBroker = Effect.gen(function* () {
     exportLog,
     head: log.head,
     activeWaits: (peerId) => waitsByPeer.get(peerId) ?? 0,
+    subscribe,
+    stats: Effect.sync(() => ({ waits, subscribers })),
     projection
   })
 })

@@ -20,6 +20,12 @@ export interface BrokerConfigShape {
   readonly persistCheckpointEvery: number
   /** Request bodies above this are refused with 413. */
   readonly maxBodyBytes: number
+  /** Long-polls parked at once, in total; more are refused with 429. */
+  readonly maxWaits: number
+  /** Command waits parked at once by one peer. */
+  readonly maxWaitsPerPeer: number
+  /** Live event streams (SSE clients) at once. */
+  readonly maxSubscribers: number
 }
 
 export const defaultConfig: BrokerConfigShape = {
@@ -31,7 +37,10 @@ export const defaultConfig: BrokerConfigShape = {
   sweepIntervalMs: 1_000,
   checkpointEvery: 5_000,
   persistCheckpointEvery: 50_000,
-  maxBodyBytes: 1024 * 1024
+  maxBodyBytes: 1024 * 1024,
+  maxWaits: 10_000,
+  maxWaitsPerPeer: 16,
+  maxSubscribers: 1_000
 }
 
 export class BrokerConfig extends Context.Tag("claude-ipc-broker/BrokerConfig")<BrokerConfig, BrokerConfigShape>() {

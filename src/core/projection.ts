@@ -98,10 +98,11 @@ export class Projection {
         if (!existing) return noChanges
         const [next, actions] = transition(peerMachine, existing, event)
         this.peers.set(event.data.peerId, next)
+        if (next.value === existing.value && next.context === existing.context) return noChanges
         const changes: Array<Change> = [{ kind: "peer", peerId: event.data.peerId }]
         if (actions.some((action) => action.type === "releaseHeldCommands")) {
-          for (const commandId of [...(this.heldByPeer.get(event.data.peerId) ?? [])]) {
-            changes.push(...this.advanceCommand(commandId, { type: "holder.gone" }))
+          for (const command of this.heldBy(event.data.peerId)) {
+            changes.push(...this.advanceCommand(command.context.id, { type: "holder.gone" }))
           }
         }
         return changes
@@ -168,8 +169,11 @@ export class Projection {
     return candidates.sort((a, b) => a.context.sentSeq - b.context.sentSeq)[0]
   }
 
+  /** Commands delivered to a peer and not settled, in send order (the same live and after a restore). */
   heldBy(peerId: string): Array<CommandSnapshot> {
-    return [...(this.heldByPeer.get(peerId) ?? [])].map((id) => this.commands.get(id)!)
+    return [...(this.heldByPeer.get(peerId) ?? [])]
+      .map((id) => this.commands.get(id)!)
+      .sort((a, b) => a.context.sentSeq - b.context.sentSeq)
   }
 
   private advanceCommand(commandId: string, event: CommandEvent): ReadonlyArray<Change> {

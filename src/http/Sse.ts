@@ -1,8 +1,9 @@
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Effect, Stream } from "effect"
 import type { BrokerEvent } from "../core/events.js"
-import type { BrokerError } from "../core/errors.js"
+import { TooManyWaits, type BrokerError } from "../core/errors.js"
 import { Broker } from "../broker/Broker.js"
+import { BrokerConfig } from "../broker/Config.js"
 import { decode, RangeQuery } from "./Api.js"
 
 /** Comment frames keep proxies and idle timeouts from closing a quiet stream. */
@@ -26,8 +27,18 @@ export const eventStream = Effect.gen(function* () {
   const start = lastEventId.from !== undefined ? lastEventId.from + 1 : (from ?? head + 1)
   const frames = broker.events(start).pipe(Stream.map(frame))
   const keepAlive = Stream.tick(keepAliveEvery).pipe(Stream.map(() => ": keep-alive\n\n"))
-  const body = Stream.make(`retry: 1000\n: following the log from seq ${start}\n\n`).pipe(
-    Stream.concat(Stream.merge(frames, keepAlive, { haltStrategy: "left" })),
+  // Refuse with a proper 429 while we still can; the place itself is held by the running stream.
+  const { subscribers } = yield* broker.stats
+  const config = yield* BrokerConfig
+  if (subscribers >= config.maxSubscribers) {
+    return yield* new TooManyWaits({ message: `${subscribers} event streams are open already; retry later` })
+  }
+  const body = Stream.scoped(broker.subscribe).pipe(
+    Stream.flatMap(() =>
+      Stream.make(`retry: 1000\n: following the log from seq ${start}\n\n`).pipe(
+        Stream.concat(Stream.merge(frames, keepAlive, { haltStrategy: "left" }))
+      )
+    ),
     Stream.encodeText
   )
   return HttpServerResponse.stream(body, {

@@ -3,7 +3,7 @@ import { decodeCheckpoint, encodeCheckpoint, type StoredCheckpoint } from "../..
 import type { BrokerEvent } from "../../src/core/events.js"
 import { eventTypes } from "../../src/core/events.js"
 import { Projection, type Change, type Checkpoint } from "../../src/core/projection.js"
-import { fullView, seqIndexOf } from "./given.js"
+import { connected, delivered, fullView, seqIndexOf, sent, store, wentOffline } from "./given.js"
 import { generateLog, peerIds, roles } from "./generate.js"
 
 /** What stateView leaves out: the indexes behind waits, and each channel's seq index. */
@@ -39,6 +39,11 @@ const count = 400
 const resetAt = 250
 const log = generateLog({ seed: 20250101, count, resetAt })
 const ks = [0, 1, 2, 37, 100, 199, resetAt, resetAt + 1, resetAt + 2, 333, count - 1, count]
+/** Two histories: one with a reset in it (which hides whatever went wrong before it), one without. */
+const logs = [
+  { name: "a log with a reset", events: log, ks, resetAt },
+  { name: "a log without a reset", events: generateLog({ seed: 4242, count: 300 }), ks: [0, 1, 50, 123, 200, 299, 300], resetAt: undefined }
+]
 
 describe("checkpoints", () => {
   describe("the generated log", () => {
@@ -49,59 +54,81 @@ describe("checkpoints", () => {
       for (let i = 1; i < log.length; i++) expect(log[i]!.at >= log[i - 1]!.at).toBe(true)
     })
 
-    it("exercises every event type and the interesting paths", () => {
-      expect(new Set(log.map((e) => e.type))).toEqual(new Set(eventTypes))
-      const before = Projection.replay(log.slice(0, resetAt))
-      const counts = fullView(before).commandCounts
-      for (const status of ["pending", "delivered", "acked", "failed", "cancelled"] as const) {
-        expect(counts[status], status).toBeGreaterThan(0)
-      }
-      const redelivered = [...before.commands.values()].filter((s) => s.context.deliveries >= 2)
-      expect(redelivered.length).toBeGreaterThan(0)
-      // Some peer went offline holding a command, and some claim lost.
-      const live = new Projection()
-      let released = 0
-      let ignoredClaims = 0
-      for (const event of log) {
-        const changes = live.apply(event)
-        if (event.type === "peer.went_offline") released += changes.filter((c) => c.kind === "command.pending").length
-        if (event.type === "command.delivered" && changes.length === 0) ignoredClaims++
-      }
-      expect(released).toBeGreaterThan(0)
-      expect(ignoredClaims).toBeGreaterThan(0)
-    })
+    for (const { name, events, resetAt } of logs) {
+      it(`${name}: exercises every event type and the interesting paths`, () => {
+        const types = new Set(eventTypes.filter((type) => resetAt !== undefined || type !== "broker.reset"))
+        expect(new Set(events.map((e) => e.type))).toEqual(types)
+        const before = Projection.replay(events.slice(0, resetAt ?? events.length))
+        const counts = fullView(before).commandCounts
+        for (const status of ["pending", "acked", "failed", "cancelled", "expired"] as const) {
+          expect(counts[status], status).toBeGreaterThan(0)
+        }
+        const redelivered = [...before.commands.values()].filter((s) => s.context.deliveries >= 2)
+        expect(redelivered.length).toBeGreaterThan(0)
+        // Some peer went offline holding a command, some claim lost, some ack came late.
+        const live = new Projection()
+        let released = 0
+        let ignoredClaims = 0
+        let ignoredAcks = 0
+        for (const event of events) {
+          const changes = live.apply(event)
+          if (event.type === "peer.went_offline") released += changes.filter((c) => c.kind === "command.pending").length
+          if (event.type === "command.delivered" && changes.length === 0) ignoredClaims++
+          if (event.type === "command.acked" && changes.length === 0) ignoredAcks++
+        }
+        expect(released).toBeGreaterThan(0)
+        expect(ignoredClaims).toBeGreaterThan(0)
+        expect(ignoredAcks).toBeGreaterThan(0)
+      })
+    }
   })
 
   describe("replay from a checkpoint equals replay from the start", () => {
-    const full = Projection.replay(log)
-    const expected = observe(full)
+    for (const { name, events, ks } of logs) {
+      describe(name, () => {
+        for (const k of ks) {
+          it(`at k = ${k}, all along the tail`, () => {
+            const checkpoint = Projection.replay(events.slice(0, k)).checkpoint()
+            expect(checkpoint.seq).toBe(k)
+            const fromStart = new Projection()
+            const resumed = [
+              Projection.fromCheckpoint(checkpoint),
+              Projection.fromCheckpoint(throughJson(checkpoint)),
+              Projection.fromCheckpoint(decodeCheckpoint(encodeCheckpoint(checkpoint)))
+            ]
+            for (const event of events.slice(0, k)) fromStart.apply(event)
+            for (const event of events.slice(k)) {
+              fromStart.apply(event)
+              for (const projection of resumed) projection.apply(event)
+              // The indexes after every event, the whole state now and then and at the end.
+              const whole = event.seq % 20 === 0 || event.seq === events.length
+              const expected = whole ? observe(fromStart) : indexView(fromStart)
+              for (const projection of resumed) {
+                expect(whole ? observe(projection) : indexView(projection), `seq ${event.seq}`).toEqual(expected)
+              }
+            }
+            for (const projection of resumed) expect(observe(projection)).toEqual(observe(fromStart))
+            // Projection.replay(tail, checkpoint) is the same thing in one call.
+            expect(observe(Projection.replay(events.slice(k), checkpoint))).toEqual(observe(fromStart))
+          })
+        }
 
-    for (const k of ks) {
-      it(`at k = ${k}`, () => {
-        const checkpoint = Projection.replay(log.slice(0, k)).checkpoint()
-        expect(checkpoint.seq).toBe(k)
-        const tail = log.slice(k)
+        it("every event of the tail reports the same changes", () => {
+          const fromStart = applyAll(new Projection(), events)
+          for (const k of ks) {
+            const checkpoint = throughJson(Projection.replay(events.slice(0, k)).checkpoint())
+            expect(applyAll(Projection.fromCheckpoint(checkpoint), events.slice(k)), `k = ${k}`).toEqual(fromStart.slice(k))
+          }
+        })
 
-        expect(observe(Projection.replay(tail, checkpoint))).toEqual(expected)
-        expect(observe(Projection.replay(tail, throughJson(checkpoint)))).toEqual(expected)
-        expect(observe(Projection.replay(tail, decodeCheckpoint(encodeCheckpoint(checkpoint))))).toEqual(expected)
+        it("a restored projection at k looks like the projection at k", () => {
+          for (const k of ks) {
+            const atK = Projection.replay(events.slice(0, k))
+            expect(observe(Projection.fromCheckpoint(throughJson(atK.checkpoint()))), `k = ${k}`).toEqual(observe(atK))
+          }
+        })
       })
     }
-
-    it("and every event of the tail reports the same changes", () => {
-      const fromStart = applyAll(new Projection(), log)
-      for (const k of ks) {
-        const checkpoint = throughJson(Projection.replay(log.slice(0, k)).checkpoint())
-        expect(applyAll(Projection.fromCheckpoint(checkpoint), log.slice(k)), `k = ${k}`).toEqual(fromStart.slice(k))
-      }
-    })
-
-    it("a restored projection at k looks like the projection at k", () => {
-      for (const k of ks) {
-        const atK = Projection.replay(log.slice(0, k))
-        expect(observe(Projection.fromCheckpoint(throughJson(atK.checkpoint()))), `k = ${k}`).toEqual(observe(atK))
-      }
-    })
   })
 
   describe("checkpoints taken from a live projection (as the broker does)", () => {
@@ -189,6 +216,24 @@ describe("checkpoints", () => {
     it("refuses a format it does not know", () => {
       const stored = { ...encodeCheckpoint(checkpoint), format: 2 } as unknown as StoredCheckpoint
       expect(() => decodeCheckpoint(stored)).toThrow(/format 2/)
+    })
+  })
+
+  describe("release order", () => {
+    // heldBy() is ordered by send seq, so a release reports the same Changes live and after a restore.
+    it("a release reports its Changes in the same order live and after a restore", () => {
+      const events = store([
+        connected("p1"),
+        sent("c1", "worker"),
+        sent("c2", "worker"),
+        delivered("c2", "p1"),
+        delivered("c1", "p1"),
+        wentOffline("p1")
+      ])
+      const live = Projection.replay(events.slice(0, 5))
+      const restored = Projection.fromCheckpoint(throughJson(live.checkpoint()))
+      expect(restored.heldBy("p1").map((s) => s.context.id)).toEqual(live.heldBy("p1").map((s) => s.context.id))
+      expect(restored.apply(events[5]!)).toEqual(live.apply(events[5]!))
     })
   })
 })

@@ -1,0 +1,29 @@
+import { type HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Effect } from "effect"
+import { checkRequest, type GuardConfig } from "./guard.js"
+
+/** Put the guard in front of an app: refused requests never reach a route, let alone the log. */
+export const guarded =
+  (config: GuardConfig) =>
+  <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R | HttpServerRequest.HttpServerRequest> =>
+    Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+      const url = new URL(request.url, "http://broker")
+      const verdict = checkRequest(
+        { method: request.method, path: url.pathname, query: url.searchParams, headers: request.headers },
+        config
+      )
+      if (!verdict.ok) {
+        return Effect.succeed(
+          HttpServerResponse.unsafeJson({ error: { code: verdict.code, message: verdict.message } }, { status: verdict.status })
+        )
+      }
+      if ("login" in verdict) {
+        return Effect.succeed(
+          HttpServerResponse.redirect(verdict.login.location, {
+            status: 303,
+            headers: { "set-cookie": verdict.login.cookie, "cache-control": "no-store" }
+          })
+        )
+      }
+      return app
+    })
