@@ -26,7 +26,8 @@ export class CheckpointStore extends Context.Tag("claude-ipc-broker/CheckpointSt
     const path = join(dataDir, "checkpoint.json")
     return Layer.succeed(CheckpointStore, {
       load: Effect.tryPromise(() => readFile(path, "utf8")).pipe(
-        Effect.map((text) => JSON.parse(text) as StoredCheckpoint),
+        // A parse error must be a failure (caught below), not a defect that stops the start-up.
+        Effect.flatMap((text) => Effect.try(() => JSON.parse(text) as StoredCheckpoint)),
         Effect.catchAll((error) =>
           (error.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT"
             ? Effect.succeed(undefined)

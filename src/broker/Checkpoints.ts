@@ -1,4 +1,4 @@
-import { Context, Effect, Layer, Runtime } from "effect"
+import { Context, Effect, Either, Layer, Runtime } from "effect"
 import { decodeCheckpoint, encodeCheckpoint } from "../core/checkpointCodec.js"
 import type { LogUnavailable } from "../core/errors.js"
 import { Projection, type Checkpoint } from "../core/projection.js"
@@ -37,7 +37,9 @@ export const makeCheckpoints = Effect.gen(function* () {
   if (stored) {
     // A checkpoint is used only if the log still has the event it was taken after, unchanged.
     const [event] = yield* log.read(stored.seq, stored.seq, 1)
-    if (event && event.at === stored.at) start = decodeCheckpoint(stored)
+    // A checkpoint that does not decode (unknown format, damaged) is ignored like a stale one.
+    const decoded = event && event.at === stored.at ? Either.try(() => decodeCheckpoint(stored)) : undefined
+    if (decoded && Either.isRight(decoded)) start = decoded.right
     else yield* Effect.logWarning(`checkpoint at seq ${stored.seq} does not match the log; replaying from the start`)
   }
 

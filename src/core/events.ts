@@ -121,11 +121,20 @@ export const eventTypes: ReadonlyArray<EventType> = [
 
 const knownTypes = new Set<string>(eventTypes)
 
+/** A stored record of any type, this version's or a newer one's. */
+export interface StoredEvent {
+  readonly seq: number
+  readonly at: string
+  readonly type: string
+  readonly data: object
+}
+
 /**
- * Structural check of a stored or imported event. The log uses it to find the valid prefix after a
- * crash, and the dashboard uses it on imported files, so it must not trust its input.
+ * Structural check of a stored record. Crash recovery uses it to find the valid prefix: it accepts
+ * types this version does not know, so that running an older broker on a newer log never cuts the
+ * log at the first unfamiliar event (the projection ignores those).
  */
-export const isBrokerEvent = (value: unknown): value is BrokerEvent => {
+export const isStoredEvent = (value: unknown): value is StoredEvent => {
   if (typeof value !== "object" || value === null) return false
   const e = value as Record<string, unknown>
   return (
@@ -134,8 +143,11 @@ export const isBrokerEvent = (value: unknown): value is BrokerEvent => {
     e.seq >= 1 &&
     typeof e.at === "string" &&
     typeof e.type === "string" &&
-    knownTypes.has(e.type) &&
     typeof e.data === "object" &&
     e.data !== null
   )
 }
+
+/** A stored record of a type this version knows. The dashboard checks imported files with it. */
+export const isBrokerEvent = (value: unknown): value is BrokerEvent =>
+  isStoredEvent(value) && knownTypes.has(value.type)

@@ -149,6 +149,9 @@ export class Projection {
         this.heldByPeer.clear()
         return [{ kind: "reset" }]
       }
+      default:
+        // A type from a newer version: nothing this version knows changes.
+        return noChanges
     }
   }
 

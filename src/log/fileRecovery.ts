@@ -1,7 +1,7 @@
 import type { FileHandle } from "node:fs/promises"
 import { Effect } from "effect"
-import { isBrokerEvent, type BrokerEvent } from "../core/events.js"
-import type { LogUnavailable } from "../core/errors.js"
+import { isStoredEvent, type BrokerEvent } from "../core/events.js"
+import { LogUnavailable } from "../core/errors.js"
 import { io, readFully } from "./fileIo.js"
 import { OffsetIndex } from "./offsetIndex.js"
 import { RecentEvents } from "./recentEvents.js"
@@ -21,10 +21,13 @@ export interface Recovered {
 }
 
 /**
- * Finds the longest valid prefix of an NDJSON log: complete lines, each a broker event with
+ * Finds the longest valid prefix of an NDJSON log: complete lines, each a stored event with
  * seq = previous + 1. A crash can leave a torn last line or a tail of NUL bytes (the file length
- * reached the disk before the data did); anything after the first bad line cannot be trusted
- * either, since seqs must stay dense. The caller truncates the file to `index.byteLength`.
+ * reached the disk before the data did); the caller truncates the file to `index.byteLength`.
+ *
+ * A crash only ever damages the end. A bad record followed by good ones is damage of another kind
+ * (an edit, a disk fault, two files glued together): truncating would silently throw away the
+ * good records, so that fails instead and leaves the file as it is for a person to look at.
  */
 export const scanLog = (
   handle: FileHandle,
@@ -38,6 +41,7 @@ export const scanLog = (
     let lastAt = ""
     let buffer = Buffer.allocUnsafe(Math.min(scanChunk, Math.max(fileLength, 1)))
     let position = 0
+    let damagedAt: number | undefined
 
     scan: while (position < fileLength) {
       const wanted = Math.min(buffer.length, fileLength - position)
@@ -47,11 +51,17 @@ export const scanLog = (
       while (lineStart < got) {
         // Every record starts with "{": this stops at a NUL tail at once instead of searching
         // megabytes of zeros for a newline.
-        if (view[lineStart] !== openBrace) break scan
+        if (view[lineStart] !== openBrace) {
+          damagedAt = position + lineStart
+          break scan
+        }
         const lineEnd = view.indexOf(newline, lineStart)
         if (lineEnd === -1) break
         const event = parseRecord(view.toString("utf8", lineStart, lineEnd), index.length + 1)
-        if (event === undefined) break scan
+        if (event === undefined) {
+          damagedAt = position + lineStart
+          break scan
+        }
         index.push(position + lineEnd + 1)
         recent.put(event.seq, event)
         lastAt = event.at
@@ -65,15 +75,52 @@ export const scanLog = (
         buffer = Buffer.allocUnsafe(buffer.length * 2) // one record longer than the buffer
       }
     }
+    if (damagedAt !== undefined && (yield* recordAfter(handle, path, damagedAt, fileLength))) {
+      return yield* new LogUnavailable({
+        message:
+          `${path}: the record at byte ${damagedAt} (after event ${index.length}) is damaged but valid records ` +
+          `follow it. A crash only tears the end of the log, so this was not a crash: the broker will not ` +
+          `truncate it. Move the file aside, or repair or remove that line, and start again.`
+      })
+    }
     return { index, lastAt, recent }
   })
 
-const parseRecord = (line: string, expectedSeq: number): BrokerEvent | undefined => {
-  let value: unknown
+/** Whether any complete, valid-looking record starts after the damaged one at `from`. */
+const recordAfter = (
+  handle: FileHandle,
+  path: string,
+  from: number,
+  fileLength: number
+): Effect.Effect<boolean, LogUnavailable> =>
+  Effect.gen(function* () {
+    const buffer = Buffer.allocUnsafe(Math.min(scanChunk, Math.max(fileLength - from, 1)))
+    let position = from
+    let carry = ""
+    while (position < fileLength) {
+      const got = yield* io("read", path, () => readFully(handle, buffer, Math.min(buffer.length, fileLength - position), position))
+      if (got === 0) break
+      position += got
+      const lines = (carry + buffer.toString("utf8", 0, got)).split("\n")
+      carry = lines.pop() ?? ""
+      // The first line is the damaged record itself.
+      for (const line of lines.slice(position - got === from ? 1 : 0)) {
+        if (line.startsWith("{") && isStoredEvent(safeParse(line))) return true
+      }
+    }
+    return false
+  })
+
+const safeParse = (line: string): unknown => {
   try {
-    value = JSON.parse(line)
+    return JSON.parse(line)
   } catch {
     return undefined
   }
-  return isBrokerEvent(value) && value.seq === expectedSeq ? value : undefined
+}
+
+/** A record of a type this version does not know is kept as it is (the projection skips it). */
+const parseRecord = (line: string, expectedSeq: number): BrokerEvent | undefined => {
+  const value = safeParse(line)
+  return isStoredEvent(value) && value.seq === expectedSeq ? (value as BrokerEvent) : undefined
 }

@@ -116,9 +116,9 @@ describe("file log", () => {
         keep: 5
       },
       {
-        name: "garbage in the middle (everything after it is dropped)",
-        damage: (lines) => [...lines.slice(0, 2), "this is not json\n", ...lines.slice(3)].join(""),
-        keep: 2
+        name: "garbage as the last line",
+        damage: (lines) => [...lines.slice(0, 4), "this is not json\n"].join(""),
+        keep: 4
       },
       {
         name: "a seq gap",
@@ -126,9 +126,8 @@ describe("file log", () => {
         keep: 3
       },
       {
-        name: "a complete line that is not a broker event",
-        damage: (lines) =>
-          [...lines.slice(0, 4), '{"seq":5,"at":"2025-01-01T00:00:00.000Z","type":"bogus","data":{}}\n'].join(""),
+        name: "a complete last line that is not a stored event",
+        damage: (lines) => [...lines.slice(0, 4), '{"seq":5,"at":"2025-01-01T00:00:00.000Z","type":"x"}\n'].join(""),
         keep: 4
       }
     ]
@@ -166,6 +165,40 @@ describe("file log", () => {
         })
       )
     }
+
+    it.scoped("damage followed by valid records is not a crash: the log refuses to open and keeps the file", () =>
+      Effect.gen(function* () {
+        const dir = yield* tempDir
+        yield* session(dir, (log) => log.append(drafts(5, "a")))
+        const lines = yield* readLines(dir)
+        const damaged = [...lines.slice(0, 2), "this is not json\n", ...lines.slice(3)].join("")
+        yield* Effect.promise(() => fs.writeFile(fileOf(dir), damaged))
+        const opened = yield* Effect.either(makeFileLog(dir))
+        expect(opened._tag).toBe("Left")
+        if (opened._tag === "Left") {
+          expect(opened.left._tag).toBe("LogUnavailable")
+          expect(opened.left.message).toMatch(/valid records follow it/)
+        }
+        expect(yield* Effect.promise(() => fs.readFile(fileOf(dir), "utf8"))).toBe(damaged)
+      })
+    )
+
+    it.scoped("a record of a type this version does not know is kept, not cut off", () =>
+      Effect.gen(function* () {
+        const dir = yield* tempDir
+        yield* session(dir, (log) => log.append(drafts(2, "a")))
+        const future = '{"seq":3,"at":"2099-01-01T00:00:00.000Z","type":"peer.teleported","data":{"peerId":"p"}}\n'
+        yield* Effect.promise(() => fs.appendFile(fileOf(dir), future))
+        const kept = yield* session(dir, (log) =>
+          Effect.gen(function* () {
+            expect(yield* log.head).toBe(3)
+            return yield* log.append(drafts(1, "b"))
+          })
+        )
+        expect(seqs(kept)).toEqual([4])
+        expect((yield* readLines(dir))[2]).toBe(future)
+      })
+    )
 
     it.scoped("an empty or missing file is an empty log", () =>
       Effect.gen(function* () {
