@@ -20,7 +20,7 @@ describe("the claude-ipc-broker bin", () => {
     expect(code).toBe(0)
     expect(stdout).toContain("--data-dir")
     expect(stdout).toContain("--memory")
-  })
+  }, 60_000)
 
   it("refuses a bad flag with one clear line and exit code 2", async () => {
     const unknown = await runBin(["--bogus"])
@@ -30,7 +30,7 @@ describe("the claude-ipc-broker bin", () => {
     const badPort = await runBin(["--port", "http"])
     expect(badPort.code).toBe(2)
     expect(badPort.stderr).toContain("--port")
-  })
+  }, 90_000)
 
   it("says where it listens, where the dashboard is and which log it uses", async () => {
     const broker = await spawnBroker(["--memory"])
