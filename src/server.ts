@@ -2,29 +2,51 @@ import { HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { createServer, type Server } from "node:http"
+import { join } from "node:path"
 import { BrokerLive } from "./broker/Broker.js"
 import { CheckpointsLive } from "./broker/Checkpoints.js"
 import { CheckpointStore } from "./broker/CheckpointStore.js"
 import { BrokerConfig, type BrokerConfigShape } from "./broker/Config.js"
 import { SweeperLive } from "./broker/Sweeper.js"
+import { isLoopback } from "./http/guard.js"
+import { guarded } from "./http/Guarded.js"
 import { httpApp } from "./http/Http.js"
-import { FileLogLive } from "./log/file.js"
+import { FileLogLive, type FileLogOptions } from "./log/file.js"
+import { defaultStreamName, JetStreamLogLive, type JetStreamLogOptions } from "./log/jetstream.js"
 import { MemoryLogLive } from "./log/memory.js"
+import { McpConfig, type McpConfigShape } from "./mcp/Config.js"
+import { McpSessionsLive } from "./mcp/Sessions.js"
 
 export interface ServerOptions {
   readonly port: number
   readonly host: string
-  /** The file log's directory; ignored with `memory`. */
+  /** Bearer token required on every request but /healthz; required when `host` is not loopback. */
+  readonly token?: string | undefined
+  /** Browser origins allowed besides the broker's own. */
+  readonly allowedOrigins?: ReadonlyArray<string>
+  /** The file log's directory; with `nats`, where this node keeps its checkpoints; ignored with `memory`. */
   readonly dataDir: string
   readonly memory: boolean
+  /** Run on a NATS JetStream stream shared with other broker nodes instead of the file log. */
+  readonly nats?: JetStreamLogOptions | undefined
   readonly config?: Partial<BrokerConfigShape>
+  /** Options of the file log (tests use its fault hooks); ignored with `memory`. */
+  readonly fileLog?: FileLogOptions
+  /** Tunables of the MCP endpoints (wait bounds, progress interval, idle sessions). */
+  readonly mcp?: Partial<McpConfigShape>
 }
 
 /** The log and where its checkpoints go, for the chosen backend. */
-const storageLayer = (options: Pick<ServerOptions, "dataDir" | "memory">) =>
+const storageLayer = (options: Pick<ServerOptions, "dataDir" | "memory" | "nats" | "fileLog">) =>
   options.memory
     ? Layer.merge(MemoryLogLive, CheckpointStore.none)
-    : Layer.merge(FileLogLive(options.dataDir), CheckpointStore.file(options.dataDir))
+    : options.nats
+      ? // Checkpoints stay on the node (per stream): they are only a start-up optimisation.
+        Layer.merge(
+          JetStreamLogLive(options.nats),
+          CheckpointStore.file(join(options.dataDir, "jetstream", options.nats.stream ?? defaultStreamName))
+        )
+      : Layer.merge(FileLogLive(options.dataDir, options.fileLog), CheckpointStore.file(options.dataDir))
 
 /** The broker without transports: log → checkpoints → broker → sweeper. */
 export const brokerLayer = (options: Omit<ServerOptions, "port" | "host">) => {
@@ -50,7 +72,13 @@ const closeConnectionsOnShutdown = (server: Server) =>
 /** The whole broker on an HTTP port. */
 export const serverLayer = (options: ServerOptions) => {
   const server = createServer({ requestTimeout: 0, keepAliveTimeout: 65_000 })
-  return HttpServer.serve(httpApp).pipe(
+  if (options.token === undefined && !isLoopback(options.host)) {
+    throw new Error(`binding to ${options.host} needs a token: anyone who can reach it could give orders`)
+  }
+  const app = guarded({ token: options.token, allowedOrigins: options.allowedOrigins ?? [] })(httpApp)
+  return HttpServer.serve(app).pipe(
+    // Built after the server listens, so its finalizer ends MCP sessions before connections close.
+    Layer.provideMerge(McpSessionsLive.pipe(Layer.provide(McpConfig.layer(options.mcp)))),
     Layer.provideMerge(closeConnectionsOnShutdown(server)),
     Layer.provideMerge(NodeHttpServer.layer(() => server, { port: options.port, host: options.host })),
     Layer.provideMerge(brokerLayer(options))

@@ -1,5 +1,5 @@
 import { Chunk, Context, Effect, Layer, Option, Schedule, type Scope, Stream } from "effect"
-import type { BrokerEvent, EventDraft, MessageSent } from "../core/events.js"
+import type { BrokerEvent, EventDraft, MessageSent, PeerConnected } from "../core/events.js"
 import { BadRequest, Conflict, Forbidden, NotFound, TooManyWaits, type LogUnavailable } from "../core/errors.js"
 import { commandStatus, isSettled, type CommandSnapshot, type CommandStatus } from "../core/machines/command.js"
 import { peerStatus } from "../core/machines/peer.js"
@@ -61,13 +61,13 @@ type Waits<A, E = never> = Effect.Effect<WaitResult<A>, E | TooManyWaits>
  * and are woken by the changes applied events cause.
  */
 export interface BrokerService {
-  readonly connect: (request: ConnectRequest) => Effect.Effect<PeerView, LogUnavailable>
+  readonly connect: (request: ConnectRequest) => Effect.Effect<PeerView, LogUnavailable | Conflict>
   readonly heartbeat: (peerId: string) => Fails<PeerView>
   readonly disconnect: (peerId: string, reason?: "disconnected" | "session_closed") => Fails<PeerView>
   readonly peers: Effect.Effect<ReadonlyArray<PeerView>>
   readonly peer: (peerId: string) => Effect.Effect<PeerView, NotFound>
 
-  readonly sendCommand: (request: SendCommandRequest) => Effect.Effect<CommandView, LogUnavailable>
+  readonly sendCommand: (request: SendCommandRequest) => Effect.Effect<CommandView, LogUnavailable | Conflict>
   readonly commandsFor: (peerId: string) => Effect.Effect<ReadonlyArray<CommandView>, NotFound>
   readonly waitForCommand: (peerId: string, timeoutMs: number) => Waits<CommandView, LogUnavailable | NotFound>
   readonly ack: (
@@ -84,7 +84,11 @@ export interface BrokerService {
     ReadonlyArray<CommandView>
   >
 
-  readonly publish: (channel: string, from: string | null, message: unknown) => Effect.Effect<MessageView, LogUnavailable>
+  readonly publish: (
+    channel: string,
+    from: string | null,
+    message: unknown
+  ) => Effect.Effect<MessageView, LogUnavailable | Conflict>
   readonly readMessages: (
     channel: string,
     options: { readonly since: number; readonly limit: number; readonly timeoutMs: number }
@@ -103,6 +107,12 @@ export interface BrokerService {
   readonly reset: (by: string | null) => Effect.Effect<void, LogUnavailable>
   /** Appends decisions taken outside a request (the sweeper's) and waits until they are applied. */
   readonly record: (drafts: ReadonlyArray<EventDraft>) => Effect.Effect<ReadonlyArray<BrokerEvent>, LogUnavailable>
+  /**
+   * `record` for decisions taken on the state at `seq`: on a log other broker nodes append to, they
+   * land only if nothing was appended after `seq`, else the answer is false (once the projection has
+   * caught up, so the caller can decide again). On a log of this process alone it is `record`.
+   */
+  readonly recordIfHead: (seq: number, drafts: ReadonlyArray<EventDraft>) => Effect.Effect<boolean, LogUnavailable>
   readonly status: Effect.Effect<Status>
   /** The state right after event `seq`; BadRequest beyond the head. */
   readonly statusAt: (seq: number) => Effect.Effect<Status, LogUnavailable | BadRequest>
@@ -126,6 +136,7 @@ export class Broker extends Context.Tag("claude-ipc-broker/Broker")<Broker, Brok
 /** A peer's wait counts as a sign of life, but not one worth an event more often than this. */
 const touchEveryMs = 5_000
 const exportPage = 1_000
+const catchUpPage = 10_000
 
 export const makeBroker = Effect.gen(function* () {
   const log = yield* EventLog
@@ -173,7 +184,12 @@ export const makeBroker = Effect.gen(function* () {
   }
 
   // Catch up with the log, then follow it: every event, ours or another node's, enters here.
-  yield* log.read(projection.seq + 1).pipe(Effect.map((events) => events.forEach(applyEvent)))
+  // Catching up goes page by page, so a long log is never held in memory at once.
+  let page: ReadonlyArray<BrokerEvent>
+  do {
+    page = yield* log.read(projection.seq + 1, undefined, catchUpPage)
+    page.forEach(applyEvent)
+  } while (page.length === catchUpPage)
   yield* Effect.suspend(() =>
     log.tail(projection.seq + 1).pipe(Stream.runForEach((event) => Effect.sync(() => applyEvent(event))))
   ).pipe(
@@ -202,6 +218,17 @@ export const makeBroker = Effect.gen(function* () {
   /** Append and wait until the projection reflects it: read-your-writes for every request. */
   const commit = (drafts: ReadonlyArray<EventDraft>) =>
     Effect.tap(log.append(drafts), (stored) => whenApplied(stored[stored.length - 1]!.seq))
+
+  /** A conditional commit on a shared log (JetStream's expected-last-sequence); see BrokerService. */
+  const recordIfHead = (seq: number, drafts: ReadonlyArray<EventDraft>): Effect.Effect<boolean, LogUnavailable> => {
+    const appendIfHead = log.appendIfHead
+    if (drafts.length === 0) return Effect.succeed(true)
+    if (appendIfHead === undefined) return Effect.as(commit(drafts), true)
+    return appendIfHead(seq, drafts).pipe(
+      Effect.flatMap((stored) => Effect.as(whenApplied(stored[stored.length - 1]!.seq), true)),
+      Effect.catchTag("HeadMoved", (moved) => Effect.as(whenApplied(moved.head), false))
+    )
+  }
 
   let waits = 0
   let subscribers = 0
@@ -252,6 +279,15 @@ export const makeBroker = Effect.gen(function* () {
     timeoutMs: number
   ) => admitted(timeoutMs, waitUntil(ready, register, timeoutMs))
 
+  /**
+   * What a request just appended, as the projection shows it. A reset appended by another request
+   * in between clears it: the write is in the log, but there is nothing left to show.
+   */
+  const present = <A, B>(value: A | undefined, what: string, view: (value: A) => B): Effect.Effect<B, Conflict> =>
+    value === undefined
+      ? Effect.fail(new Conflict({ message: `${what} was recorded, but a reset that landed right after it cleared it` }))
+      : Effect.succeed(view(value))
+
   const findPeer = (peerId: string) =>
     Effect.suspend(() => {
       const peer = projection.peers.get(peerId)
@@ -279,7 +315,11 @@ export const makeBroker = Effect.gen(function* () {
           name: request.name ?? null
         }
       }
-    ]).pipe(Effect.map(([event]) => peerView(projection.peers.get((event as { data: { peerId: string } }).data.peerId)!)))
+    ]).pipe(
+      Effect.flatMap(([event]) =>
+        present(projection.peers.get((event as PeerConnected).data.peerId), "the peer", peerView)
+      )
+    )
 
   const heartbeat = (peerId: string) =>
     findPeer(peerId).pipe(
@@ -326,7 +366,7 @@ export const makeBroker = Effect.gen(function* () {
             ttlMs: request.ttlMs ?? null
           }
         }
-      ]).pipe(Effect.map(() => commandView(projection.commands.get(commandId)!)))
+      ]).pipe(Effect.flatMap(() => present(projection.commands.get(commandId), "the command", commandView)))
     })
 
   const commandsFor = (peerId: string) =>
@@ -343,8 +383,15 @@ export const makeBroker = Effect.gen(function* () {
   const claim = (commandId: string, peerId: string): Effect.Effect<CommandView | undefined, LogUnavailable> =>
     Effect.suspend(() => {
       claiming.add(commandId)
-      return commit([{ type: "command.delivered", data: { commandId, peerId, leaseMs: config.leaseMs } }]).pipe(
-        Effect.map(([event]) => {
+      // A claim by a peer that is not online loses. With several broker nodes, another node's sweeper
+      // (which cannot see this node's parked waits) may have found the peer stale: a waiting peer is
+      // alive, so say so in the same append rather than losing claim after claim.
+      const peer = projection.peers.get(peerId)
+      const alive: ReadonlyArray<EventDraft> =
+        peer && peerStatus(peer) !== "online" ? [{ type: "peer.heartbeat", data: { peerId } }] : []
+      return commit([...alive, { type: "command.delivered", data: { commandId, peerId, leaseMs: config.leaseMs } }]).pipe(
+        Effect.map((stored) => {
+          const event = stored[stored.length - 1]
           const command = projection.commands.get(commandId)
           return command && command.context.deliveredSeq === event!.seq ? commandView(command) : undefined
         }),
@@ -354,12 +401,13 @@ export const makeBroker = Effect.gen(function* () {
 
   const waitForCommand = (peerId: string, timeoutMs: number): Waits<CommandView, LogUnavailable | NotFound> =>
     Effect.gen(function* () {
-      yield* touch(peerId)
+      // Refuse before recording anything: a refused request leaves the log as it was.
       if (timeoutMs > 0 && (waitsByPeer.get(peerId) ?? 0) >= config.maxWaitsPerPeer) {
         return yield* new TooManyWaits({
           message: `peer '${peerId}' has ${config.maxWaitsPerPeer} waits parked already; one is enough`
         })
       }
+      yield* touch(peerId)
       return yield* admitted(timeoutMs, waitForCommandAdmitted(peerId, timeoutMs))
     })
 
@@ -486,23 +534,27 @@ export const makeBroker = Effect.gen(function* () {
   // Channels
 
   /** Message ids are positions in the channel's seq index; find ours by binary search. */
-  const messageIdOf = (channel: string, seq: number): number => {
-    const snapshot = projection.channels.get(channel)!
+  const messageIdOf = (channel: string, seq: number): number | undefined => {
+    const snapshot = projection.channels.get(channel)
+    if (!snapshot) return undefined
     const { seqs, count } = snapshot.context
     let lo = 0
-    let hi = count - 1
-    while (lo <= hi) {
+    let hi = count
+    while (lo < hi) {
       const mid = (lo + hi) >> 1
       if (seqs[mid]! < seq) lo = mid + 1
       else hi = mid
-      if (lo === hi) break
     }
-    return lo + 1
+    return lo < count && seqs[lo] === seq ? lo + 1 : undefined
   }
 
   const publish = (channel: string, from: string | null, message: unknown) =>
     commit([{ type: "message.sent", data: { channel, from, message } }]).pipe(
-      Effect.map(([event]) => messageView(messageIdOf(channel, event!.seq), event as BrokerEvent & MessageSent))
+      Effect.flatMap(([event]) =>
+        present(messageIdOf(channel, event!.seq), "the message", (id) =>
+          messageView(id, event as BrokerEvent & MessageSent)
+        )
+      )
     )
 
   const readMessages: BrokerService["readMessages"] = (channel, { since, limit, timeoutMs }) =>
@@ -595,6 +647,7 @@ export const makeBroker = Effect.gen(function* () {
     signals: Effect.sync(() => [...projection.signals.entries()].map(([name, s]) => signalView(name, s))),
     reset: (by) => Effect.asVoid(commit([{ type: "broker.reset", data: { by } }])),
     record: commit,
+    recordIfHead,
     status: Effect.suspend(() => withLog(stateView(projection))),
     statusAt: (seq) =>
       Effect.flatMap(log.head, (head): Effect.Effect<Status, LogUnavailable | BadRequest> =>

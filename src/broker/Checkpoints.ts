@@ -1,4 +1,4 @@
-import { Context, Effect, Either, Layer, Runtime } from "effect"
+import { Context, Effect, Either, Fiber, Layer, Runtime } from "effect"
 import { decodeCheckpoint, encodeCheckpoint } from "../core/checkpointCodec.js"
 import type { LogUnavailable } from "../core/errors.js"
 import { Projection, type Checkpoint } from "../core/projection.js"
@@ -45,14 +45,14 @@ export const makeCheckpoints = Effect.gen(function* () {
 
   const kept: Array<Checkpoint> = [empty]
   if (start.seq > 0) kept.push(start)
-  let persisting = false
+  /** The background save in progress, if any: at most one at a time, awaited at shutdown. */
+  let saving: Fiber.RuntimeFiber<void> | undefined
   let lastPersisted = start.seq
 
   const persist = (checkpoint: Checkpoint) => {
-    persisting = true
     lastPersisted = checkpoint.seq
-    Runtime.runFork(runtime)(
-      store.save(encodeCheckpoint(checkpoint)).pipe(Effect.ensuring(Effect.sync(() => (persisting = false))))
+    saving = Runtime.runFork(runtime)(
+      store.save(encodeCheckpoint(checkpoint)).pipe(Effect.ensuring(Effect.sync(() => (saving = undefined))))
     )
   }
 
@@ -65,7 +65,7 @@ export const makeCheckpoints = Effect.gen(function* () {
         for (let i = kept.length - 2; i > 0; i -= 2) kept.splice(i, 1)
       }
     }
-    if (!persisting && projection.seq - lastPersisted >= config.persistCheckpointEvery) {
+    if (saving === undefined && projection.seq - lastPersisted >= config.persistCheckpointEvery) {
       persist(projection.checkpoint())
     }
   }
@@ -79,9 +79,14 @@ export const makeCheckpoints = Effect.gen(function* () {
     })
 
   // Leave the newest state behind on a clean shutdown, so the next start replays nothing.
+  // A save still writing is awaited first: once closed, nothing writes to the data dir any more.
   yield* Effect.addFinalizer(() =>
-    Effect.suspend(() =>
-      live && live.seq > lastPersisted ? store.save(encodeCheckpoint(live.checkpoint())) : Effect.void
+    Effect.suspend(() => (saving === undefined ? Effect.void : Effect.asVoid(Fiber.await(saving)))).pipe(
+      Effect.zipRight(
+        Effect.suspend(() =>
+          live && live.seq > lastPersisted ? store.save(encodeCheckpoint(live.checkpoint())) : Effect.void
+        )
+      )
     )
   )
 

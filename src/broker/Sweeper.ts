@@ -41,14 +41,53 @@ export const sweepDecisions = (
   return decisions
 }
 
+/**
+ * A peer parked in a wait is alive, but only the node holding the wait knows it: that node records
+ * a heartbeat before the peer could look stale — to other nodes' sweepers on a shared log, and to
+ * its own once a wait longer than the offline threshold ends.
+ */
+export const keepAliveDecisions = (
+  projection: Projection,
+  now: number,
+  config: BrokerConfigShape,
+  activeWaits: (peerId: string) => number
+): Array<EventDraft> => {
+  const after = Math.max(1, Math.min(config.staleAfterMs / 2, config.staleAfterMs - 2 * config.sweepIntervalMs))
+  const decisions: Array<EventDraft> = []
+  for (const peer of projection.peers.values()) {
+    if (activeWaits(peer.context.id) === 0) continue
+    const status = peerStatus(peer)
+    if (status === "stale" || (status === "online" && now - Date.parse(peer.context.lastSeenAt) >= after)) {
+      decisions.push({ type: "peer.heartbeat", data: { peerId: peer.context.id } })
+    }
+  }
+  return decisions
+}
+
+/** Rounds of deciding again when, on a shared log, another node appended while this one decided. */
+const maxAttemptsPerSweep = 5
+
 export const SweeperLive = Layer.scopedDiscard(
   Effect.gen(function* () {
     const broker = yield* Broker
     const config = yield* BrokerConfig
-    const sweep = Effect.suspend(() => {
-      const decisions = sweepDecisions(broker.projection, Date.now(), config, broker.activeWaits)
-      return decisions.length === 0 ? Effect.void : Effect.asVoid(broker.record(decisions))
-    }).pipe(Effect.catchAllCause((cause) => Effect.logWarning("sweep failed; trying again next round", cause)))
+    // Every node sweeps. On a shared log each sweep's decisions are appended only if the log has not
+    // moved since the state they were taken on (else decided again on the newer state), so two nodes
+    // never both act on one state: no second lease expiry cutting short the next holder's lease.
+    const attempt = Effect.suspend(() => {
+      const { projection } = broker
+      const seq = projection.seq
+      const now = Date.now()
+      const decisions = [
+        ...keepAliveDecisions(projection, now, config, broker.activeWaits),
+        ...sweepDecisions(projection, now, config, broker.activeWaits)
+      ]
+      return decisions.length === 0 ? Effect.succeed(true) : broker.recordIfHead(seq, decisions)
+    })
+    const sweep = attempt.pipe(
+      Effect.repeat({ until: (landed) => landed, times: maxAttemptsPerSweep - 1 }),
+      Effect.catchAllCause((cause) => Effect.logWarning("sweep failed; trying again next round", cause))
+    )
     yield* Effect.forkScoped(Effect.repeat(sweep, Schedule.spaced(config.sweepIntervalMs)))
   })
 )

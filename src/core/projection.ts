@@ -1,9 +1,23 @@
-import { initialTransition, transition } from "xstate"
 import type { BrokerEvent } from "./events.js"
 import { channelMachine, type ChannelSnapshot } from "./machines/channel.js"
 import { commandMachine, commandStatus, type CommandEvent, type CommandSnapshot, type CommandStatus } from "./machines/command.js"
 import { peerMachine, type PeerSnapshot } from "./machines/peer.js"
 import { signalMachine, type SignalSnapshot } from "./machines/signal.js"
+import { stepsOf } from "./step.js"
+
+const peerSteps = stepsOf(peerMachine, { peerId: "p", role: "r", capabilities: [], name: null, at: "" })
+const commandSteps = stepsOf(commandMachine, {
+  commandId: "c",
+  from: "f",
+  target: "t",
+  action: "a",
+  params: null,
+  ttlMs: null,
+  at: "",
+  seq: 0
+})
+const channelSteps = stepsOf(channelMachine, { name: "c" })
+const signalSteps = stepsOf(signalMachine, { name: "s" })
 
 /**
  * What an applied event changed, for whoever waits on the state: a command waiting room, a channel
@@ -86,8 +100,8 @@ export class Projection {
       case "peer.connected": {
         const existing = this.peers.get(event.data.peerId)
         const [next] = existing
-          ? transition(peerMachine, existing, event)
-          : initialTransition(peerMachine, { ...event.data, at: event.at })
+          ? peerSteps.next(existing, event)
+          : peerSteps.initial({ ...event.data, at: event.at })
         this.peers.set(event.data.peerId, next)
         return [{ kind: "peer", peerId: event.data.peerId }]
       }
@@ -96,7 +110,7 @@ export class Projection {
       case "peer.went_offline": {
         const existing = this.peers.get(event.data.peerId)
         if (!existing) return noChanges
-        const [next, actions] = transition(peerMachine, existing, event)
+        const [next, actions] = peerSteps.next(existing, event)
         this.peers.set(event.data.peerId, next)
         if (next.value === existing.value && next.context === existing.context) return noChanges
         const changes: Array<Change> = [{ kind: "peer", peerId: event.data.peerId }]
@@ -109,7 +123,7 @@ export class Projection {
       }
       case "command.sent": {
         if (this.commands.has(event.data.commandId)) return noChanges
-        const [snapshot] = initialTransition(commandMachine, { ...event.data, at: event.at, seq: event.seq })
+        const [snapshot] = commandSteps.initial({ ...event.data, at: event.at, seq: event.seq })
         this.commands.set(event.data.commandId, snapshot)
         this.index(snapshot)
         return [{ kind: "command.pending", commandId: event.data.commandId, target: event.data.target }]
@@ -126,17 +140,15 @@ export class Projection {
       case "command.cancelled":
         return this.advanceCommand(event.data.commandId, event)
       case "message.sent": {
-        const existing =
-          this.channels.get(event.data.channel) ?? initialTransition(channelMachine, { name: event.data.channel })[0]
-        const [next] = transition(channelMachine, existing, event)
+        const existing = this.channels.get(event.data.channel) ?? channelSteps.initial({ name: event.data.channel })[0]
+        const [next] = channelSteps.next(existing, event)
         this.channels.set(event.data.channel, next)
         return [{ kind: "message", channel: event.data.channel, id: next.context.count }]
       }
       case "signal.fired":
       case "signal.cleared": {
-        const existing =
-          this.signals.get(event.data.name) ?? initialTransition(signalMachine, { name: event.data.name })[0]
-        const [next] = transition(signalMachine, existing, event)
+        const existing = this.signals.get(event.data.name) ?? signalSteps.initial({ name: event.data.name })[0]
+        const [next] = signalSteps.next(existing, event)
         this.signals.set(event.data.name, next)
         return [{ kind: "signal", name: event.data.name }]
       }
@@ -182,7 +194,7 @@ export class Projection {
   private advanceCommand(commandId: string, event: CommandEvent): ReadonlyArray<Change> {
     const before = this.commands.get(commandId)
     if (!before) return noChanges
-    const [after] = transition(commandMachine, before, event)
+    const [after] = commandSteps.next(before, event)
     if (after === before || after.value === before.value) {
       this.commands.set(commandId, after)
       return noChanges

@@ -21,6 +21,7 @@ import {
 import { parseJson, readBody } from "./body.js"
 import { eventStream, ndjsonExport } from "./Sse.js"
 import { dashboardRoutes } from "./Static.js"
+import { mcpRoutes } from "../mcp/Http.js"
 
 /** The REST API: each handler decodes its input, calls the Broker, and renders the answer. */
 
@@ -288,6 +289,7 @@ export const router = HttpRouter.empty.pipe(
   HttpRouter.concat(channelRoutes),
   HttpRouter.concat(signalRoutes),
   HttpRouter.concat(systemRoutes),
+  HttpRouter.concat(mcpRoutes),
   HttpRouter.concat(dashboardRoutes)
 )
 

@@ -35,13 +35,47 @@ export const readBody = (request: IncomingMessage, maxBytes: number): Effect.Eff
   })
 }
 
+/**
+ * Bodies nesting arrays and objects deeper than this are refused. JSON.parse copes with any depth,
+ * but JSON.stringify (responses, SSE, /log, the file log, error messages) recurses and overflows the
+ * stack a few thousand levels down: such a body would be stored and then break every reader of it.
+ */
+export const maxJsonDepth = 256
+
+const nestsDeeperThan = (json: string, limit: number): boolean => {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c) i++ // a backslash escapes the next character
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) inString = true
+    else if ((c === 0x5b || c === 0x7b) && ++depth > limit) return true
+    else if (c === 0x5d || c === 0x7d) depth--
+  }
+  return false
+}
+
 /** Parse a body as JSON. An empty body is `undefined`, for endpoints where it is optional. */
 export const parseJson = (body: Buffer): Effect.Effect<unknown, BadRequest> => {
   if (body.length === 0) return Effect.succeed(undefined)
   const text = new TextDecoder("utf-8", { fatal: true })
   return Effect.try({
-    try: () => JSON.parse(text.decode(body)) as unknown,
+    try: () => text.decode(body),
     catch: (error) =>
       new BadRequest({ message: `the body is not valid JSON: ${error instanceof Error ? error.message : String(error)}` })
-  })
+  }).pipe(
+    Effect.filterOrFail(
+      (json) => !nestsDeeperThan(json, maxJsonDepth),
+      () => new BadRequest({ message: `the body nests arrays and objects deeper than ${maxJsonDepth} levels` })
+    ),
+    Effect.flatMap((json) =>
+      Effect.try({
+        try: () => JSON.parse(json) as unknown,
+        catch: (error) =>
+          new BadRequest({ message: `the body is not valid JSON: ${error instanceof Error ? error.message : String(error)}` })
+      })
+    )
+  )
 }

@@ -28,6 +28,9 @@ export const tokenCookie = "broker_token"
 
 const loopbackHosts = new Set(["localhost", "127.0.0.1", "[::1]", "::1"])
 
+/** Whether binding to `host` keeps the broker reachable from this machine only. */
+export const isLoopback = (host: string): boolean => loopbackHosts.has(host) || host.startsWith("127.")
+
 const header = (facts: RequestFacts, name: string): string | undefined => {
   const value = facts.headers[name]
   return Array.isArray(value) ? value[0] : (value as string | undefined)

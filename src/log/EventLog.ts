@@ -1,4 +1,4 @@
-import { Context, type Effect, type Stream } from "effect"
+import { Context, Data, type Effect, type Stream } from "effect"
 import type { BrokerEvent, EventDraft } from "../core/events.js"
 import type { LogUnavailable } from "../core/errors.js"
 
@@ -14,6 +14,11 @@ import type { LogUnavailable } from "../core/errors.js"
  * - `tail(from)` emits every event with `seq >= from`, first those already stored, then each new one
  *   once it is durable, with no gap and no repeat, until the stream is interrupted.
  * - `head` is the seq of the last durable event, 0 for an empty log.
+ *
+ * A log shared by several broker processes (JetStream) relaxes one clause and adds one member:
+ * another process's events may land between the events of one multi-event batch (a batch is still
+ * in order, and contiguous among this process's own appends), and `appendIfHead` makes an append
+ * conditional on nothing else having been appended since a given seq. docs/scaling.md explains why.
  */
 export interface EventLogService {
   /** "memory" | "file" | …, shown in /status. */
@@ -27,6 +32,18 @@ export interface EventLogService {
   readonly readSeqs: (seqs: ReadonlyArray<number>) => Effect.Effect<ReadonlyArray<BrokerEvent>, LogUnavailable>
   readonly tail: (from: number) => Stream.Stream<BrokerEvent, LogUnavailable>
   readonly head: Effect.Effect<number>
+  /**
+   * Only on logs that other broker processes append to: append `drafts` only if the log's last seq
+   * is still `expectedHead` (JetStream's expected-last-sequence), else fail with HeadMoved. The
+   * sweeper uses it so that a decision taken on the state at seq S lands right after S or not at all.
+   */
+  readonly appendIfHead?: (
+    expectedHead: number,
+    drafts: ReadonlyArray<EventDraft>
+  ) => Effect.Effect<ReadonlyArray<BrokerEvent>, LogUnavailable | HeadMoved>
 }
+
+/** A conditional append found events after the head it expected; `head` is the log's last seq then. */
+export class HeadMoved extends Data.TaggedError("HeadMoved")<{ readonly head: number }> {}
 
 export class EventLog extends Context.Tag("claude-ipc-broker/EventLog")<EventLog, EventLogService>() {}

@@ -4,6 +4,7 @@ import type { LogUnavailable } from "../../src/core/errors.js"
 import type { EventLogService } from "../../src/log/EventLog.js"
 import { makeFileLog } from "../../src/log/file.js"
 import { makeMemoryLog } from "../../src/log/memory.js"
+import { natsUnavailable, scopedJetStreamLog } from "../cluster/nats.js"
 import { drafts, range, seqs, takeTail, tempDir } from "./fixtures.js"
 
 /**
@@ -13,17 +14,28 @@ import { drafts, range, seqs, takeTail, tempDir } from "./fixtures.js"
 interface Backend {
   readonly name: string
   readonly make: Effect.Effect<EventLogService, LogUnavailable, Scope.Scope>
+  /** Why this backend cannot be tested here (its tests are reported as skipped), if it cannot. */
+  readonly unavailable?: string | undefined
 }
 
 const backends: ReadonlyArray<Backend> = [
   { name: "memory", make: Effect.sync(makeMemoryLog) },
-  { name: "file", make: Effect.flatMap(tempDir, (dir) => makeFileLog(dir)) }
+  { name: "file", make: Effect.flatMap(tempDir, (dir) => makeFileLog(dir)) },
+  // A fresh stream per test, deleted after it (NATS_URL, default nats://127.0.0.1:4222).
+  { name: "jetstream", make: scopedJetStreamLog("CONTRACT"), unavailable: natsUnavailable },
+  // The same with a tiny cache, so that reads and catch-ups go to the stream (direct gets, consumers).
+  {
+    name: "jetstream, reading from the stream",
+    make: scopedJetStreamLog("CONTRACT", { recentEvents: 8 }),
+    unavailable: natsUnavailable
+  }
 ]
 
 const slow = 60_000
 
-for (const { name, make } of backends) {
-  describe(`EventLog contract: ${name}`, () => {
+for (const { name, make, unavailable } of backends) {
+  const title = unavailable === undefined ? `EventLog contract: ${name}` : `EventLog contract: ${name} (skipped: ${unavailable})`
+  describe.skipIf(unavailable !== undefined)(title, () => {
     it.scoped("an empty log has head 0 and stores nothing", () =>
       Effect.gen(function* () {
         const log = yield* make

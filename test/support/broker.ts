@@ -3,13 +3,19 @@ import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { Broker, type BrokerService } from "../../src/broker/Broker.js"
 import type { BrokerConfigShape } from "../../src/broker/Config.js"
+import type { FileLogFaults } from "../../src/log/file.js"
+import type { JetStreamLogOptions } from "../../src/log/jetstream.js"
+import type { McpConfigShape } from "../../src/mcp/Config.js"
 import { serverLayer } from "../../src/server.js"
 
 export interface TestBroker {
   /** e.g. http://127.0.0.1:54321, without a trailing slash. */
   readonly url: string
   readonly dataDir: string | undefined
+  /** The broker service inside, for tests that look at what HTTP does not show (e.g. parked waits). */
+  readonly broker: BrokerService
   close(): Promise<void>
 }
 
@@ -18,17 +24,34 @@ export interface TestBrokerOptions {
   readonly memory?: boolean
   readonly dataDir?: string
   readonly config?: Partial<BrokerConfigShape>
+  /** Fault hooks of the file log (ignored with the memory log): throw from one to simulate that I/O failing. */
+  readonly faults?: FileLogFaults
+  /** Run on this JetStream stream, as one node of a cluster; `dataDir` then only holds its checkpoints. */
+  readonly nats?: JetStreamLogOptions
+  /** Listen on this port (default: a free one), e.g. to restart a broker where its clients expect it. */
+  readonly port?: number
+  /** Tunables of the MCP endpoints. */
+  readonly mcp?: Partial<McpConfigShape>
 }
 
 /** Start the real broker in this process on a free loopback port. */
 export const startBroker = async (options: TestBrokerOptions = {}): Promise<TestBroker> => {
-  const memory = options.memory ?? options.dataDir === undefined
+  const memory = options.memory ?? (options.dataDir === undefined && options.nats === undefined)
   const ownDir = !memory && options.dataDir === undefined
   const dataDir = memory ? undefined : (options.dataDir ?? (await mkdtemp(join(tmpdir(), "broker-test-"))))
   const scope = Effect.runSync(Scope.make())
   const context = await Effect.runPromise(
     Layer.buildWithScope(
-      serverLayer({ port: 0, host: "127.0.0.1", memory, dataDir: dataDir ?? "", config: options.config ?? {} }),
+      serverLayer({
+        port: options.port ?? 0,
+        host: "127.0.0.1",
+        memory,
+        dataDir: dataDir ?? "",
+        config: options.config ?? {},
+        nats: options.nats,
+        ...(options.mcp === undefined ? {} : { mcp: options.mcp }),
+        ...(options.faults === undefined ? {} : { fileLog: { faults: options.faults } })
+      }),
       scope
     )
   )
@@ -37,6 +60,7 @@ export const startBroker = async (options: TestBrokerOptions = {}): Promise<Test
   return {
     url: `http://127.0.0.1:${address.port}`,
     dataDir,
+    broker: Context.get(context, Broker),
     close: async () => {
       await Effect.runPromise(Scope.close(scope, Exit.void))
       if (ownDir && dataDir) await rm(dataDir, { recursive: true, force: true })

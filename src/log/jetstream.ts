@@ -1,0 +1,503 @@
+import {
+  DeliverPolicy,
+  jetstream,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type PubAck,
+  type StreamExpectations
+} from "@nats-io/jetstream"
+import { deferred, delay, errors as natsErrors, nuid, type NatsConnection } from "@nats-io/transport-node"
+import { Effect, Layer, type Scope } from "effect"
+import { isBrokerEvent, type BrokerEvent, type EventDraft } from "../core/events.js"
+import type { LogUnavailable } from "../core/errors.js"
+import { EventLog, HeadMoved, type EventLogService } from "./EventLog.js"
+import {
+  connectToNats,
+  ensureStream,
+  resolveOptions,
+  unavailable,
+  wrongLastSequence,
+  type JetStreamLogOptions,
+  type ResolvedJetStreamOptions
+} from "./jetstreamStream.js"
+import { StreamOrder } from "./jetstreamOrder.js"
+import { LiveFeed } from "./liveFeed.js"
+import { RecentEvents } from "./recentEvents.js"
+import { nextTimestamp } from "./timestamps.js"
+
+export { defaultStreamName, defaultSubject, type JetStreamLogOptions } from "./jetstreamStream.js"
+
+/** Runs of at most this many missing events are read with direct gets, longer ones with a consumer. */
+const maxDirectRun = 16
+/** Events per consumer fetch when reading a long range. */
+const fetchPage = 4096
+/** A range read that receives nothing for this long fails. */
+const fetchExpiresMs = 5_000
+
+/** The JetStream log adds a little introspection to the contract, for tests and /status. */
+export interface JetStreamLogService extends EventLogService {
+  readonly stream: string
+  readonly subject: string
+  /** False while the NATS connection is down: appends fail fast with 503 until it is back. */
+  readonly connected: () => boolean
+}
+
+/**
+ * The distributed log: one JetStream stream that any number of broker processes share. Each event
+ * is one message on the stream's only subject, so the stream sequence *is* the event's seq (dense
+ * from 1 because nothing else publishes there and the stream denies deletes and purges; every read
+ * checks it). An append resolves after JetStream's PubAck — durable as the stream's replicas and the
+ * servers' sync settings make it — and once this node's view of the stream has caught up to it.
+ * docs/scaling.md discusses `at`, batches, checkpoints and reconnection.
+ */
+export const makeJetStreamLog = (
+  options: JetStreamLogOptions
+): Effect.Effect<JetStreamLogService, LogUnavailable, Scope.Scope> =>
+  Effect.gen(function* () {
+    const resolved = resolveOptions(options)
+    const { stream, subject } = resolved
+    const { nc, jsm } = yield* Effect.acquireRelease(connectToNats(options, resolved), ({ nc }) =>
+      Effect.promise(() => nc.close().catch(() => undefined))
+    )
+    const js = jetstream(nc)
+    const info = yield* ensureStream(jsm, resolved)
+    const allowDirect = info.config.allow_direct === true
+    const maxPayload = nc.info?.max_payload ?? 1024 * 1024
+
+    const feed = new LiveFeed()
+    const recent = new RecentEvents(resolved.recentEvents)
+    let lastAt = ""
+    const order = new StreamOrder(info.state.last_seq, recent, feed, (at) => {
+      if (at > lastAt) lastAt = at
+    })
+    let closed = false
+    let connected = true
+    /** Set when the stream holds something that is not a broker event: nothing can be trusted after it. */
+    let broken: LogUnavailable | undefined
+
+    const reader = makeReader(jsm, js, resolved, allowDirect)
+    // The newest stored event: its `at` is where this node's timestamps continue from.
+    if (order.head > 0) {
+      const [last] = yield* Effect.tryPromise({
+        try: () => reader.run(order.head, order.head),
+        catch: (cause) => asUnavailable(cause, `cannot read the last event of stream ${stream}`)
+      })
+      lastAt = last!.at
+    }
+
+    // The follower: every event of the stream, every node's, in order, from this node's head on.
+    let following: ConsumerMessages | undefined
+    let restart = deferred<"restart">()
+    const restartFollower = () => {
+      restart.resolve("restart")
+      following?.stop()
+    }
+    const follower = (async () => {
+      let failures = 0
+      while (!closed && broken === undefined) {
+        restart = deferred<"restart">()
+        following = undefined
+        try {
+          const consumer = await Promise.race([
+            js.consumers.get(stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: order.head + 1 }),
+            restart
+          ])
+          if (consumer === "restart") continue
+          const messages = await consumer.consume({ max_messages: 1024 })
+          following = messages
+          void (async () => {
+            for await (const status of messages.status()) {
+              // The ordered consumer recreates itself after most trouble; if heartbeats stay away
+              // (a server gone behind a live connection), start over from our own head.
+              if (status.type === "heartbeats_missed" && status.count >= 2) messages.stop()
+            }
+          })().catch(() => undefined)
+          try {
+            for await (const message of messages) {
+              failures = 0
+              if (message.seq <= order.head) continue
+              if (message.seq > order.head + 1) {
+                // The consumer skipped positions (it never should): fill them from the stream, which
+                // fails loudly on a real gap.
+                for (const event of await reader.run(order.head + 1, message.seq - 1)) order.offer(event, 0)
+              }
+              const text = message.string()
+              order.offer(decode(message.seq, text, resolved), text.length)
+            }
+          } finally {
+            messages.stop()
+            void consumer.delete().catch(() => undefined)
+          }
+        } catch (cause) {
+          if (closed) break
+          if (isCorrupt(cause)) {
+            broken = cause.error
+            console.error(cause.error.message)
+            order.releaseAll()
+            break
+          }
+          if (failures === 0) console.warn(`jetstream log: following stream ${stream} failed; retrying`, describe(cause))
+        }
+        if (closed) break
+        await delay(Math.min(5_000, 100 * 2 ** Math.min(failures++, 6)))
+      }
+    })()
+
+    // Connection state: appends fail fast while disconnected; the follower starts over on reconnecting.
+    void (async () => {
+      for await (const status of nc.status()) {
+        if (status.type === "disconnect") {
+          connected = false
+          if (!closed) console.warn(`jetstream log: lost the NATS connection (${status.server}); reconnecting`)
+        } else if (status.type === "reconnect") {
+          connected = true
+          console.warn(`jetstream log: reconnected to NATS (${status.server})`)
+          // The follower's requests died with the connection: follow again from our head now rather
+          // than when they time out.
+          restartFollower()
+        }
+      }
+    })().catch(() => undefined)
+
+    yield* Effect.addFinalizer(() =>
+      Effect.promise(async () => {
+        closed = true
+        order.releaseAll()
+        restartFollower()
+        // The follower ends by itself once it sees `closed`; an API request of its that was in flight
+        // may only give up at its timeout, which closing need not wait for.
+        void follower.catch(() => undefined)
+        await nc.close().catch(() => undefined)
+      })
+    )
+
+    const refusal = (): LogUnavailable | undefined =>
+      broken ??
+      (closed
+        ? unavailable(`stream ${stream}: the log is closed`)
+        : !connected
+          ? unavailable(`not connected to NATS (${resolved.servers.join(",")}); reconnecting`)
+          : undefined)
+
+    const msgPrefix = nuid.next()
+    let msgCounter = 0
+
+    /**
+     * One publish, retried with the same msg id on a timeout or while JetStream has no responder (a
+     * leader election), so that a retry whose first attempt did land is answered as a duplicate with
+     * the original seq instead of storing the event twice. The first attempt is written to the
+     * connection synchronously, which keeps this process's appends in call order on the stream.
+     */
+    const publish = async (
+      body: string,
+      msgID: string,
+      deadline: number,
+      expect?: Partial<StreamExpectations>
+    ): Promise<PubAck> => {
+      for (let attempt = 0; ; attempt++) {
+        const timeout = Math.max(1, Math.min(resolved.ackTimeoutMs, deadline - Date.now()))
+        try {
+          return await js.publish(subject, body, { msgID, timeout, ...(expect === undefined ? {} : { expect }) })
+        } catch (cause) {
+          const retriable =
+            cause instanceof natsErrors.TimeoutError ||
+            (cause instanceof Error && cause.name === "JetStreamNotEnabled") ||
+            (cause instanceof natsErrors.RequestError && cause.isNoResponders())
+          if (closed || !retriable || Date.now() >= deadline) throw cause
+          await delay(Math.min(1_000, 50 * 2 ** attempt))
+        }
+      }
+    }
+
+    const prepare = (drafts: ReadonlyArray<EventDraft>) => {
+      const at = (lastAt = nextTimestamp(lastAt))
+      const bodies = drafts.map((draft) => encode(at, draft))
+      const tooLarge = bodies.find((body) => Buffer.byteLength(body, "utf8") > maxPayload)
+      return { at, bodies, tooLarge }
+    }
+
+    const toEvents = (drafts: ReadonlyArray<EventDraft>, at: string, acks: ReadonlyArray<PubAck>, bodies: ReadonlyArray<string>) =>
+      acks.map((ack, i) => {
+        const event = { seq: ack.seq, at, type: drafts[i]!.type, data: drafts[i]!.data } as BrokerEvent
+        order.offer(event, bodies[i]!.length)
+        return event
+      })
+
+    /** Durable is not enough: resolve once this node's view reached the event, for read-your-writes. */
+    const caughtUp = (events: ReadonlyArray<BrokerEvent>, deadline: number) =>
+      Effect.async<void, LogUnavailable>((resume) => {
+        const seq = events[events.length - 1]!.seq
+        // Released without reaching `seq` only when the log gave up (broken or closed), which may
+        // also have happened while this append waited for its acks.
+        const settle = () =>
+          resume(order.head >= seq ? Effect.void : Effect.fail(broken ?? unavailable(`stream ${stream}: the log is closed`)))
+        if (order.head < seq && (broken !== undefined || closed)) {
+          settle()
+          return
+        }
+        const remove = order.whenHead(seq, settle)
+        return Effect.sync(remove)
+      }).pipe(
+        Effect.timeoutFail({
+          duration: Math.max(1, deadline - Date.now()),
+          onTimeout: () =>
+            unavailable(
+              `stream ${stream}: event ${events[events.length - 1]!.seq} is stored, but this node's view of the stream ` +
+                `is stuck at ${order.head}`
+            )
+        }),
+        Effect.as(events)
+      )
+
+    const append = (drafts: ReadonlyArray<EventDraft>): Effect.Effect<ReadonlyArray<BrokerEvent>, LogUnavailable> =>
+      Effect.suspend(() => {
+        if (drafts.length === 0) return Effect.succeed([])
+        const refused = refusal()
+        if (refused) return Effect.fail(refused)
+        const { at, bodies, tooLarge } = prepare(drafts)
+        if (tooLarge !== undefined) return Effect.fail(payloadTooLarge(tooLarge, maxPayload))
+        const deadline = Date.now() + resolved.appendTimeoutMs
+        // All of this append's publishes are issued now, back to back: nothing of ours lands between them.
+        const acks = bodies.map((body) => publish(body, `${msgPrefix}.${++msgCounter}`, deadline))
+        return Effect.tryPromise({
+          try: () => Promise.all(acks),
+          catch: (cause) => asUnavailable(cause, `append to stream ${stream} failed`)
+        }).pipe(Effect.flatMap((acked) => caughtUp(toEvents(drafts, at, acked, bodies), deadline)))
+      })
+
+    const appendIfHead = (
+      expectedHead: number,
+      drafts: ReadonlyArray<EventDraft>
+    ): Effect.Effect<ReadonlyArray<BrokerEvent>, LogUnavailable | HeadMoved> =>
+      Effect.suspend(() => {
+        if (drafts.length === 0) return Effect.succeed([])
+        const refused = refusal()
+        if (refused) return Effect.fail(refused)
+        if (expectedHead < 1) return append(drafts) // JetStream cannot expect "empty"; nothing to race with yet
+        const { at, bodies, tooLarge } = prepare(drafts)
+        if (tooLarge !== undefined) return Effect.fail(payloadTooLarge(tooLarge, maxPayload))
+        const deadline = Date.now() + resolved.appendTimeoutMs
+        // One at a time, each expecting the one before it: the batch lands right after expectedHead or
+        // stops at the first event that would not.
+        const run = async () => {
+          const acks: Array<PubAck> = []
+          for (let i = 0; i < bodies.length; i++) {
+            acks.push(await publish(bodies[i]!, `${msgPrefix}.${++msgCounter}`, deadline, { lastSequence: expectedHead + i }))
+          }
+          return acks
+        }
+        return Effect.tryPromise({
+          try: run,
+          catch: (cause): LogUnavailable | HeadMoved => {
+            const head = wrongLastSequence(cause)
+            return head === undefined
+              ? asUnavailable(cause, `conditional append to stream ${stream} failed`)
+              : new HeadMoved({ head })
+          }
+        }).pipe(Effect.flatMap((acked) => caughtUp(toEvents(drafts, at, acked, bodies), deadline)))
+      })
+
+    /** A read that needs the stream (the cache did not have it all). */
+    const guarded = <A>(what: string, run: () => Promise<A>): Effect.Effect<A, LogUnavailable> =>
+      Effect.suspend(() => {
+        const refused = refusal()
+        if (refused) return Effect.fail(refused)
+        return Effect.tryPromise({
+          try: run,
+          catch: (cause) => {
+            // A gap or a foreign message found by a read is as fatal as one found by the follower.
+            if (isCorrupt(cause) && broken === undefined) {
+              broken = cause.error
+              console.error(cause.error.message)
+              order.releaseAll()
+            }
+            return asUnavailable(cause, `${what} from stream ${stream} failed`)
+          }
+        })
+      })
+
+    /** Stored events first..last (all at most the head): from the cache where it has them, else from the stream. */
+    const readStored = (first: number, last: number): Effect.Effect<ReadonlyArray<BrokerEvent>, LogUnavailable> => {
+      const cached: Array<BrokerEvent> = []
+      for (let seq = first; seq <= last; seq++) {
+        const event = recent.get(seq)
+        if (event === undefined) {
+          return guarded("read", async () => {
+            const events = cached
+            let at = seq
+            while (at <= last) {
+              const hit = recent.get(at)
+              if (hit !== undefined) {
+                events.push(hit)
+                at += 1
+                continue
+              }
+              let end = at
+              while (end < last && recent.get(end + 1) === undefined) end += 1
+              for (const found of await reader.run(at, end)) events.push(found)
+              at = end + 1
+            }
+            return events
+          })
+        }
+        cached.push(event)
+      }
+      return Effect.succeed(cached)
+    }
+
+    const read = (from: number, to?: number, limit?: number) =>
+      Effect.suspend(() => {
+        const first = Math.max(1, from)
+        const last = Math.min(to ?? order.head, order.head, first + (limit ?? Number.MAX_SAFE_INTEGER) - 1)
+        return first <= last ? readStored(first, last) : Effect.succeed([])
+      })
+
+    const readSeqs = (seqs: ReadonlyArray<number>) =>
+      Effect.suspend(() => {
+        const head = order.head
+        const wanted = seqs.filter((seq) => Number.isSafeInteger(seq) && seq >= 1 && seq <= head)
+        const missing = [...new Set(wanted.filter((seq) => recent.get(seq) === undefined))].sort((a, b) => a - b)
+        if (missing.length === 0) return Effect.succeed(wanted.map((seq) => recent.get(seq)!))
+        return guarded("read", async () => {
+          const found = new Map<number, BrokerEvent>()
+          for (let i = 0; i < missing.length; i++) {
+            const first = missing[i]!
+            while (i + 1 < missing.length && missing[i + 1] === missing[i]! + 1) i++
+            for (const event of await reader.run(first, missing[i]!)) found.set(event.seq, event)
+          }
+          return wanted.map((seq) => recent.get(seq) ?? found.get(seq)!)
+        })
+      })
+
+    const head = Effect.sync(() => order.head)
+
+    const service: JetStreamLogService = {
+      backend: "jetstream",
+      stream,
+      subject,
+      connected: () => connected && !closed,
+      append,
+      appendIfHead,
+      read,
+      readSeqs,
+      head,
+      tail: (from) => feed.tail(from, read, head)
+    }
+    return service
+  })
+
+export const JetStreamLogLive = (options: JetStreamLogOptions): Layer.Layer<EventLog, LogUnavailable> =>
+  Layer.scoped(EventLog, makeJetStreamLog(options))
+
+/** The message body: the draft and its time; the seq is the message's stream sequence. */
+const encode = (at: string, draft: EventDraft): string => {
+  if (typeof draft.data !== "object" || draft.data === null) {
+    throw new TypeError(`jetstream log: ${draft.type} event data must be an object`)
+  }
+  return JSON.stringify({ at, type: draft.type, data: draft.data })
+}
+
+/**
+ * The stream is not a dense log of broker events (a message that is not one, or a deleted one): the
+ * log cannot be trusted past it, so this is never retried.
+ */
+class Corrupt extends Error {
+  constructor(readonly error: LogUnavailable) {
+    super(error.message)
+  }
+}
+const isCorrupt = (cause: unknown): cause is Corrupt => cause instanceof Corrupt
+
+const decode = (seq: number, text: string, resolved: ResolvedJetStreamOptions): BrokerEvent => {
+  let body: unknown
+  try {
+    body = JSON.parse(text)
+  } catch {
+    body = undefined
+  }
+  const fields = typeof body === "object" && body !== null ? (body as Record<string, unknown>) : {}
+  const event = { seq, at: fields.at, type: fields.type, data: fields.data }
+  if (!isBrokerEvent(event)) {
+    throw new Corrupt(
+      unavailable(
+        `stream ${resolved.stream}: the message at seq ${seq} is not a broker event; only the broker may publish ` +
+          `on ${resolved.subject}, or the stream's seqs stop being the log's`
+      )
+    )
+  }
+  return event
+}
+
+const describe = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause))
+
+const asUnavailable = (cause: unknown, what: string): LogUnavailable => {
+  if (isCorrupt(cause)) return cause.error
+  if (cause instanceof natsErrors.TimeoutError) return unavailable(`${what}: no answer from JetStream in time`)
+  return unavailable(what, cause)
+}
+
+const payloadTooLarge = (body: string, maxPayload: number) =>
+  unavailable(
+    `an event of ${Buffer.byteLength(body, "utf8")} bytes exceeds the NATS server's max_payload of ${maxPayload} bytes ` +
+      `(raise max_payload on the servers or lower --max-body-bytes)`
+  )
+
+/**
+ * Reads stored events `first..last` from the stream, checking that every position holds the event
+ * it should: short runs with direct gets (any replica may answer; a miss is asked again of the
+ * leader), long ones with a short-lived ordered consumer.
+ */
+const makeReader = (
+  jsm: JetStreamManager,
+  js: JetStreamClient,
+  resolved: ResolvedJetStreamOptions,
+  allowDirect: boolean
+) => {
+  const { stream } = resolved
+  const gap = (seq: number) =>
+    new Corrupt(
+      unavailable(
+        `stream ${stream} has no message at seq ${seq}, below its last seq: events were deleted, and the ` +
+          `broker's log must have every event`
+      )
+    )
+
+  const getOne = async (seq: number): Promise<BrokerEvent> => {
+    // A direct get may be answered by a replica that is a little behind; the leader has the last word.
+    const message =
+      (allowDirect ? await jsm.direct.getMessage(stream, { seq }) : null) ?? (await jsm.streams.getMessage(stream, { seq }))
+    if (message === null || message.seq !== seq) throw gap(seq)
+    return decode(seq, message.string(), resolved)
+  }
+
+  const viaConsumer = async (first: number, last: number): Promise<Array<BrokerEvent>> => {
+    const consumer = await js.consumers.get(stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: first })
+    try {
+      const events: Array<BrokerEvent> = []
+      let next = first
+      while (next <= last) {
+        const batch = await consumer.fetch({ max_messages: Math.min(fetchPage, last - next + 1), expires: fetchExpiresMs })
+        const before = next
+        for await (const message of batch) {
+          if (message.seq !== next) throw gap(next)
+          events.push(decode(message.seq, message.string(), resolved))
+          next += 1
+        }
+        if (next === before) throw new natsErrors.TimeoutError()
+      }
+      return events
+    } finally {
+      void consumer.delete().catch(() => undefined)
+    }
+  }
+
+  return {
+    run: (first: number, last: number): Promise<Array<BrokerEvent>> =>
+      last - first + 1 <= maxDirectRun
+        ? Promise.all(Array.from({ length: last - first + 1 }, (_, i) => getOne(first + i)))
+        : viaConsumer(first, last)
+  }
+}
+
+export type { NatsConnection }

@@ -1,0 +1,548 @@
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
+import { SSEServerTransport } from "@modelcontextprotocol/sdk/server/sse.js"
+import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js"
+import {
+  CallToolRequestSchema,
+  LATEST_PROTOCOL_VERSION,
+  ListToolsRequestSchema,
+  SUPPORTED_PROTOCOL_VERSIONS,
+  type CallToolResult,
+  type RequestId
+} from "@modelcontextprotocol/sdk/types.js"
+import { Cause, Context, Effect, Exit, FiberSet, Layer, Option, Schedule } from "effect"
+import { createHash, randomUUID } from "node:crypto"
+import type { IncomingMessage, ServerResponse } from "node:http"
+import { Broker, type BrokerService } from "../broker/Broker.js"
+import { BrokerConfig } from "../broker/Config.js"
+import { version } from "../version.js"
+import { isInitializeRequest, requestIds, toWebRequest, writeJsonRpcError, writeWebResponse } from "./bridge.js"
+import { McpConfig } from "./Config.js"
+import { instructions, makeTools, ToolFailure, type SessionState, type ToolContext, type ToolOutput } from "./tools.js"
+
+/**
+ * MCP sessions: one SDK `McpServer` per session, over Streamable HTTP (`/mcp`) or the legacy
+ * HTTP+SSE transport (`/mcp/sse` + `/mcp/messages`). A session acts as one broker peer; every tool
+ * is a call to the Broker service. This service owns the session map, the sweeper that closes idle
+ * sessions and keeps the peers of live ones online, and the finalizer that ends them at shutdown.
+ */
+export interface McpSessionsService {
+  /** `/mcp`: POST, GET (the standalone SSE stream) and DELETE. Writes the raw response itself. */
+  readonly streamable: (req: IncomingMessage, res: ServerResponse, body: unknown) => Effect.Effect<void>
+  /** `GET /mcp/sse`: opens a legacy session; completes when its stream ends. */
+  readonly openSse: (req: IncomingMessage, res: ServerResponse) => Effect.Effect<void>
+  /** `POST /mcp/messages?sessionId=`: a message for a legacy session (answered on its stream). */
+  readonly postSse: (sessionId: string, req: IncomingMessage, res: ServerResponse, body: unknown) => Effect.Effect<void>
+  /** Open sessions, by transport. */
+  readonly count: Effect.Effect<{ readonly http: number; readonly sse: number }>
+}
+
+export class McpSessions extends Context.Tag("claude-ipc-broker/McpSessions")<McpSessions, McpSessionsService>() {}
+
+const alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+
+/**
+ * The peer a session acts as: a one-way hash of its session id, so that the identity survives a
+ * broker restart (the peer is in the log; the id is recomputed from the session id the client
+ * still sends) while `GET /peers` reveals nothing that would let anyone take the session over.
+ */
+export const peerIdFor = (transport: "http" | "sse", sessionId: string): string => {
+  const digest = createHash("sha256").update(`${transport}:${sessionId}`).digest()
+  let out = "mcp-"
+  for (let i = 0; i < 12; i++) out += alphabet[digest[i]! & 31]
+  return out
+}
+
+/** Session ids the SDK mints are UUIDs; a resumed one must at least be visible ASCII of sane length. */
+const plausibleSessionId = (id: string) => /^[\x21-\x7e]{8,128}$/.test(id)
+
+interface Session {
+  readonly id: string
+  readonly state: SessionState
+  readonly server: McpServer
+  readonly http: WebStandardStreamableHTTPServerTransport | undefined
+  readonly sse: SSEServerTransport | undefined
+  lastActivity: number
+  /** Requests in flight and streams open: a session with any is not idle. */
+  active: number
+  closed: boolean
+  /** Tool calls in flight, so that a dropped POST can end the calls it carried. */
+  readonly calls: Map<RequestId, AbortController>
+  /** Calls whose POST dropped before their handler started. */
+  readonly dropped: Set<RequestId>
+}
+
+const secondsText = (s: number) => (s >= 10 ? `${Math.round(s)} s` : `${Math.round(s * 10) / 10} s`)
+
+const textResult = (output: ToolOutput): CallToolResult => ({
+  content: [{ type: "text", text: output.text }],
+  structuredContent: output.structured
+})
+
+const errorResult = (code: string, message: string): CallToolResult => ({
+  content: [{ type: "text", text: `${code}: ${message}` }],
+  structuredContent: { error: { code, message } },
+  isError: true
+})
+
+export const makeMcpSessions = Effect.gen(function* () {
+  const broker: BrokerService = yield* Broker
+  const brokerConfig = yield* BrokerConfig
+  const config = yield* McpConfig
+  const fibers = yield* FiberSet.make<void, never>()
+  const runFork = yield* FiberSet.runtime(fibers)<never>()
+
+  const maxWaitSeconds = Math.max(0, Math.min(config.maxWaitSeconds, brokerConfig.maxWaitMs / 1000))
+  const defaultWaitSeconds = Math.min(config.defaultWaitSeconds, maxWaitSeconds)
+  const tools = makeTools({ defaultWaitSeconds, maxWaitSeconds })
+  const toolsByName = new Map(tools.map((tool) => [tool.name, tool]))
+  const toolList = tools.map((tool) => tool.definition)
+  const waitMs = (seconds: number | undefined) =>
+    Math.round(Math.min(seconds ?? defaultWaitSeconds, maxWaitSeconds) * 1000)
+
+  const httpSessions = new Map<string, Session>()
+  const sseSessions = new Map<string, Session>()
+  const resuming = new Map<string, Promise<Session>>()
+  /** Aborted at shutdown: in-flight calls answer "the broker is restarting" instead of hanging. */
+  const stopping = new AbortController()
+  let callsInFlight = 0
+
+  const full = () => httpSessions.size + sseSessions.size + resuming.size >= config.maxSessions
+
+  const background = (effect: Effect.Effect<void>) => {
+    runFork(effect)
+  }
+
+  // Closing ----------------------------------------------------------------------------------
+
+  /**
+   * A session ended (DELETE, its SSE stream dropped, idle, shutdown): its peer goes offline, so the
+   * commands it held return to the queue. At shutdown, Streamable HTTP sessions keep their peers:
+   * their clients will carry on with the same session id once the broker is back.
+   */
+  const onClosed = (session: Session) => {
+    if (session.closed) return
+    session.closed = true
+    const map = session.http ? httpSessions : sseSessions
+    if (map.get(session.id) === session) map.delete(session.id)
+    for (const controller of session.calls.values()) controller.abort()
+    const keepPeer = stopping.signal.aborted && session.http !== undefined
+    if (session.state.connected && !keepPeer) {
+      background(
+        broker.disconnect(session.state.peerId, "session_closed").pipe(
+          Effect.asVoid,
+          Effect.catchAll((error) =>
+            error._tag === "NotFound" ? Effect.void : Effect.logWarning("could not mark an MCP peer offline", error)
+          )
+        )
+      )
+    }
+  }
+
+  const close = (session: Session) =>
+    Effect.promise(() => session.server.close().catch(() => undefined)).pipe(Effect.zipRight(Effect.sync(() => onClosed(session))))
+
+  // Tool calls -------------------------------------------------------------------------------
+
+  const callTool = async (
+    session: Session,
+    name: string,
+    args: unknown,
+    extra: {
+      readonly signal: AbortSignal
+      readonly requestId: RequestId
+      readonly _meta?: { readonly progressToken?: string | number } | undefined
+      readonly sendNotification: (notification: {
+        method: "notifications/progress"
+        params: { progressToken: string | number; progress: number; total?: number; message?: string }
+      }) => Promise<void>
+    }
+  ): Promise<CallToolResult> => {
+    const tool = toolsByName.get(name)
+    if (tool === undefined) return errorResult("unknown_tool", `there is no tool '${name}'; see tools/list`)
+    if (stopping.signal.aborted) return errorResult("broker_restarting", restartingMessage(name))
+    session.lastActivity = Date.now()
+    const own = new AbortController()
+    if (session.dropped.delete(extra.requestId)) own.abort()
+    session.calls.set(extra.requestId, own)
+    const signal = AbortSignal.any([extra.signal, own.signal, stopping.signal])
+    const token = extra._meta?.progressToken
+    const context: ToolContext = {
+      broker,
+      session: session.state,
+      waitMs,
+      aborted: () => signal.aborted,
+      withProgress: (label, totalMs) => (effect) =>
+        token === undefined || config.progressIntervalMs <= 0
+          ? effect
+          : Effect.scoped(
+              Effect.zipRight(
+                Effect.forkScoped(progressTicker(label, totalMs, (progress, message) =>
+                  extra.sendNotification({
+                    method: "notifications/progress",
+                    params: { progressToken: token, progress, total: totalMs / 1000, message }
+                  })
+                )),
+                effect
+              )
+            )
+    }
+    callsInFlight++
+    try {
+      const exit = await Effect.runPromiseExit(tool.call(args, context), { signal })
+      if (Exit.isSuccess(exit)) return textResult(exit.value)
+      const failure = Cause.failureOption(exit.cause)
+      if (Option.isSome(failure)) {
+        const error: ToolFailure | { readonly code: string; readonly message: string } = failure.value
+        return errorResult(error.code, error.message)
+      }
+      if (Cause.isInterruptedOnly(exit.cause)) {
+        return stopping.signal.aborted
+          ? errorResult("broker_restarting", restartingMessage(name))
+          : errorResult("cancelled", "the call was cancelled; nothing was taken or changed by the wait")
+      }
+      await Effect.runPromise(Effect.logError(`MCP tool ${name} failed`, exit.cause))
+      return errorResult("internal", "the broker hit an internal error; see its log")
+    } finally {
+      callsInFlight--
+      session.calls.delete(extra.requestId)
+      session.lastActivity = Date.now()
+    }
+  }
+
+  const restartingMessage = (tool: string) =>
+    `the broker is shutting down or restarting; nothing was taken. Call ${tool} again in a few seconds: this session and its role survive a restart.`
+
+  /** Progress every interval while a wait runs: elapsed seconds of the total. */
+  const progressTicker = (
+    label: string,
+    totalMs: number,
+    send: (progress: number, message: string) => Promise<void>
+  ): Effect.Effect<never> => {
+    let elapsedMs = 0
+    const tick = Effect.suspend(() => {
+      elapsedMs += config.progressIntervalMs
+      const progress = Math.min(elapsedMs, totalMs) / 1000
+      return Effect.promise(() =>
+        send(progress, `${label}: ${secondsText(progress)} of ${secondsText(totalMs / 1000)}`).catch(() => undefined)
+      )
+    })
+    return Effect.forever(Effect.zipRight(Effect.sleep(config.progressIntervalMs), tick))
+  }
+
+  // Sessions ---------------------------------------------------------------------------------
+
+  const newServer = (session: () => Session) => {
+    const mcp = new McpServer({ name: "claude-ipc-broker", version }, { instructions })
+    mcp.server.registerCapabilities({ tools: {} })
+    mcp.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: toolList }))
+    mcp.server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
+      callTool(session(), request.params.name, request.params.arguments, extra)
+    )
+    mcp.server.onclose = () => onClosed(session())
+    // Transport hiccups (a client that left, a malformed message) are answered on the wire already.
+    mcp.server.onerror = () => undefined
+    return mcp
+  }
+
+  const newHttpSession = (id: string, resumed: boolean): Session => {
+    const transport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: () => id,
+      // A resumed session is registered once its identity is known, not at its implicit initialize.
+      onsessioninitialized: () => {
+        if (!resumed) httpSessions.set(id, session)
+      },
+      onsessionclosed: () => undefined
+    })
+    const session: Session = {
+      id,
+      state: { transport: "http", peerId: peerIdFor("http", id), connected: false, resumed, lost: false, handedOut: new Set() },
+      server: newServer(() => session),
+      http: transport,
+      sse: undefined,
+      lastActivity: Date.now(),
+      active: 0,
+      closed: false,
+      calls: new Map(),
+      dropped: new Set()
+    }
+    return session
+  }
+
+  const syntheticPost = () =>
+    new Request("http://broker.invalid/mcp", {
+      method: "POST",
+      headers: { accept: "application/json, text/event-stream", "content-type": "application/json" }
+    })
+
+  /**
+   * A request for a session this broker does not know — it was started by a broker that has since
+   * restarted. Several clients never re-initialize after a 404, so instead the session is created
+   * again under the same id and initialized implicitly; the peer id is recomputed from the session
+   * id, and if the log still knows that peer the session carries on as it.
+   */
+  const resume = (id: string, protocolVersion: string | undefined): Promise<Session> => {
+    const pending = resuming.get(id)
+    if (pending) return pending
+    const promise = (async () => {
+      const session = newHttpSession(id, true)
+      await session.server.connect(session.http!)
+      const version =
+        protocolVersion !== undefined && SUPPORTED_PROTOCOL_VERSIONS.includes(protocolVersion)
+          ? protocolVersion
+          : LATEST_PROTOCOL_VERSION
+      const initialize = {
+        jsonrpc: "2.0",
+        id: `resume-${id}`,
+        method: "initialize",
+        params: { protocolVersion: version, capabilities: {}, clientInfo: { name: "resumed-session", version: "0" } }
+      }
+      await (await session.http!.handleRequest(syntheticPost(), { parsedBody: initialize })).text()
+      await (
+        await session.http!.handleRequest(syntheticPost(), {
+          parsedBody: { jsonrpc: "2.0", method: "notifications/initialized" }
+        })
+      ).text()
+      const peer = await Effect.runPromise(Effect.option(broker.peer(session.state.peerId)))
+      if (Option.isSome(peer)) session.state.connected = true
+      else session.state.lost = true
+      httpSessions.set(id, session)
+      await Effect.runPromise(
+        Effect.logInfo(
+          Option.isSome(peer)
+            ? `MCP session resumed after a restart as ${peer.value.role} (${peer.value.id})`
+            : "MCP session resumed after a restart without a known peer"
+        )
+      )
+      return session
+    })().finally(() => resuming.delete(id))
+    resuming.set(id, promise)
+    return promise
+  }
+
+  /** Hand one HTTP exchange to a session's transport and stream its answer back. */
+  const exchange = async (session: Session, req: IncomingMessage, res: ServerResponse, body: unknown) => {
+    session.active++
+    session.lastActivity = Date.now()
+    const ids = req.method === "POST" ? requestIds(body) : []
+    const onClose = () => {
+      if (res.writableFinished) return
+      // The client dropped this POST: the calls it carried can no longer answer, so end them now
+      // (a wait that has not claimed anything leaves the command in the queue).
+      for (const id of ids) {
+        const call = session.calls.get(id)
+        if (call) call.abort()
+        else if (session.dropped.size < 1_000) session.dropped.add(id)
+      }
+    }
+    // First among the close listeners: the route's own one ends the response, after which a
+    // dropped exchange could no longer be told from a finished one.
+    res.prependOnceListener("close", onClose)
+    try {
+      const response = await session.http!.handleRequest(
+        toWebRequest(req),
+        req.method === "POST" ? { parsedBody: body } : undefined
+      )
+      await writeWebResponse(response, res)
+    } finally {
+      session.active--
+      session.lastActivity = Date.now()
+      // Only ids that never reached a handler linger in `dropped`; forget them with the exchange.
+      setTimeout(() => {
+        for (const id of ids) session.dropped.delete(id)
+      }, 1_000).unref()
+    }
+  }
+
+  const streamable = (req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void> => {
+    if (stopping.signal.aborted) {
+      writeJsonRpcError(res, 503, -32000, "the broker is shutting down; try again in a few seconds")
+      return Promise.resolve()
+    }
+    const header = req.headers["mcp-session-id"]
+    const id = typeof header === "string" && header.length > 0 ? header : undefined
+    const opening = id === undefined || !httpSessions.has(id)
+    if (opening && req.method !== "DELETE" && full()) {
+      writeJsonRpcError(res, 503, -32000, `too many MCP sessions (${config.maxSessions}); try again later`)
+      return Promise.resolve()
+    }
+    if (req.method === "POST" && isInitializeRequest(body) && opening) {
+      const session = newHttpSession(randomUUID(), false)
+      return session.server
+        .connect(session.http!)
+        .then(() => exchange(session, req, res, body))
+        .finally(() => {
+          // An initialize that failed (bad headers, a batch) leaves no session behind.
+          if (!httpSessions.has(session.id)) void session.server.close().catch(() => undefined)
+        })
+    }
+    if (id === undefined) {
+      writeJsonRpcError(
+        res,
+        400,
+        -32000,
+        "Bad Request: Mcp-Session-Id header is required (start a session with an initialize request)"
+      )
+      return Promise.resolve()
+    }
+    const known = httpSessions.get(id)
+    if (known) return exchange(known, req, res, body)
+    if (sseSessions.has(id)) {
+      writeJsonRpcError(res, 400, -32000, "this session id belongs to a legacy SSE session; use /mcp/messages")
+      return Promise.resolve()
+    }
+    if (!plausibleSessionId(id)) {
+      writeJsonRpcError(res, 404, -32001, "Session not found")
+      return Promise.resolve()
+    }
+    if (req.method === "DELETE") {
+      // Ending a session from before a restart: nothing to resume, but its peer goes offline.
+      return Effect.runPromise(
+        broker.disconnect(peerIdFor("http", id), "session_closed").pipe(
+          Effect.ignore,
+          Effect.zipRight(
+            Effect.sync(() => {
+              res.writeHead(200).end()
+            })
+          )
+        )
+      )
+    }
+    const protocolVersion = req.headers["mcp-protocol-version"]
+    return resume(id, typeof protocolVersion === "string" ? protocolVersion : undefined).then((session) =>
+      exchange(session, req, res, body)
+    )
+  }
+
+  // Legacy HTTP+SSE --------------------------------------------------------------------------
+
+  const openSse = async (_req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (stopping.signal.aborted) {
+      writeJsonRpcError(res, 503, -32000, "the broker is shutting down; try again in a few seconds")
+      return
+    }
+    if (full()) {
+      writeJsonRpcError(res, 503, -32000, `too many MCP sessions (${config.maxSessions}); try again later`)
+      return
+    }
+    const transport = new SSEServerTransport("/mcp/messages", res)
+    const id = transport.sessionId
+    const session: Session = {
+      id,
+      state: { transport: "sse", peerId: peerIdFor("sse", id), connected: false, resumed: false, lost: false, handedOut: new Set() },
+      server: newServer(() => session),
+      http: undefined,
+      sse: transport,
+      lastActivity: Date.now(),
+      active: 1,
+      closed: false,
+      calls: new Map(),
+      dropped: new Set()
+    }
+    sseSessions.set(id, session)
+    const ended = new Promise<void>((resolve) => {
+      if (res.destroyed || res.writableEnded) resolve()
+      else res.once("close", () => resolve())
+    })
+    const keepAlive = setInterval(() => {
+      if (!res.destroyed && !res.writableEnded) res.write(": keep-alive\n\n")
+    }, config.sseKeepAliveMs)
+    keepAlive.unref()
+    try {
+      await session.server.connect(transport)
+      await ended
+    } finally {
+      clearInterval(keepAlive)
+      session.active--
+      session.lastActivity = Date.now()
+      // The stream is the session: once it is gone, so is the session (and its peer).
+      if (!session.closed) await session.server.close().catch(() => undefined)
+      onClosed(session)
+    }
+  }
+
+  const postSse = async (sessionId: string, req: IncomingMessage, res: ServerResponse, body: unknown) => {
+    const session = sseSessions.get(sessionId)
+    if (session === undefined || session.closed) {
+      writeJsonRpcError(
+        res,
+        404,
+        -32001,
+        "Session not found: open a new stream with GET /mcp/sse (legacy SSE sessions do not survive a broker restart; call connect(role) again)"
+      )
+      return
+    }
+    session.active++
+    session.lastActivity = Date.now()
+    try {
+      await session.sse!.handlePostMessage(req, res, body)
+    } catch {
+      writeJsonRpcError(res, 500, -32603, "the message could not be handled")
+    } finally {
+      session.active--
+      session.lastActivity = Date.now()
+    }
+  }
+
+  // Sweeping ---------------------------------------------------------------------------------
+
+  const keepPeerOnline = (session: Session) =>
+    Effect.gen(function* () {
+      const peer = yield* broker.peer(session.state.peerId)
+      // Offline means someone took it offline on purpose: only the session's next call revives it.
+      if (peer.status === "offline") return
+      if (peer.status === "online" && Date.now() - Date.parse(peer.lastSeenAt) < brokerConfig.staleAfterMs / 2) return
+      yield* broker.heartbeat(session.state.peerId)
+    }).pipe(Effect.catchAll(() => Effect.void))
+
+  const sweep = Effect.suspend(() => {
+    const now = Date.now()
+    const work: Array<Effect.Effect<void>> = []
+    for (const session of [...httpSessions.values(), ...sseSessions.values()]) {
+      if (session.closed) continue
+      if (session.active === 0 && now - session.lastActivity >= config.sessionIdleMs) work.push(close(session))
+      else if (session.state.connected) work.push(keepPeerOnline(session))
+    }
+    return Effect.all(work, { discard: true })
+  }).pipe(Effect.catchAllCause((cause) => Effect.logWarning("MCP session sweep failed", cause)))
+
+  yield* Effect.forkScoped(Effect.repeat(sweep, Schedule.spaced(config.sweepIntervalMs)))
+
+  yield* Effect.addFinalizer(() =>
+    Effect.gen(function* () {
+      stopping.abort()
+      // Let interrupted waits answer "the broker is restarting" before their streams close.
+      yield* Effect.sleep("10 millis").pipe(
+        Effect.repeat({ until: () => callsInFlight === 0 }),
+        Effect.timeout(config.shutdownGraceMs),
+        Effect.ignore
+      )
+      const all = [...httpSessions.values(), ...sseSessions.values()]
+      yield* Effect.forEach(all, close, { discard: true, concurrency: "unbounded" })
+      // Closed transports end their streams; let the last frames reach the sockets.
+      yield* Effect.sleep("10 millis").pipe(
+        Effect.repeat({ until: () => all.every((session) => session.active === 0) }),
+        Effect.timeout(config.shutdownGraceMs),
+        Effect.ignore
+      )
+      yield* FiberSet.awaitEmpty(fibers).pipe(Effect.timeout(config.shutdownGraceMs), Effect.ignore)
+    })
+  )
+
+  /** Run one exchange; a bug in it is logged and answered with a 500, never a hung socket. */
+  const guarded = (what: string, res: ServerResponse, run: () => Promise<void>) =>
+    Effect.promise(() =>
+      run().catch(async (error: unknown) => {
+        await Effect.runPromise(Effect.logError(`MCP ${what} failed`, error))
+        writeJsonRpcError(res, 500, -32603, "the broker hit an internal error; see its log")
+      })
+    )
+
+  return McpSessions.of({
+    streamable: (req, res, body) => guarded("request", res, () => streamable(req, res, body)),
+    openSse: (req, res) => guarded("SSE stream", res, () => openSse(req, res)),
+    postSse: (sessionId, req, res, body) => guarded("SSE message", res, () => postSse(sessionId, req, res, body)),
+    count: Effect.sync(() => ({ http: httpSessions.size, sse: sseSessions.size }))
+  })
+})
+
+export const McpSessionsLive = Layer.scoped(McpSessions, makeMcpSessions)
