@@ -1,0 +1,212 @@
+import { describe, expect, it } from "vitest"
+import type { BrokerEvent } from "../../src/core/events.js"
+import { Projection } from "../../src/core/projection.js"
+import { messageView, stateView } from "../../src/core/views.js"
+import { frameOf, LogView, parseNdjson, targetsIn, Timeline, toNdjson } from "../../web/src/store.js"
+import { generateSessionLog } from "./support/generate.js"
+
+const replayTo = (events: ReadonlyArray<BrokerEvent>, seq: number) => Projection.replay(events.filter((e) => e.seq <= seq))
+
+/** A seeded shuffle of positions: scrubbing jumps back and forth, not only forwards. */
+const positions = (last: number, n: number, seed = 7): Array<number> => {
+  let s = seed
+  const out: Array<number> = [0, last, 1, last - 1]
+  for (let i = 0; i < n; i++) {
+    s = (s * 1103515245 + 12345) % 2147483648
+    out.push(s % (last + 1))
+  }
+  // Small steps both ways around a point, as a drag does.
+  const mid = Math.floor(last / 2)
+  for (let d = 0; d < 15; d++) out.push(mid + d, mid - d)
+  return out
+}
+
+describe("Timeline: the state at any seq is the core projection's", () => {
+  const events = generateSessionLog({ count: 2_000, seed: 3, resetAt: 1_200, noise: 0.05 })
+
+  it("matches a fresh replay at every position visited, in any order, with checkpoints and a cursor", () => {
+    const timeline = Timeline.of(events, { every: 64, maxCheckpoints: 1_000, fineCheckpoints: 8 })
+    for (const seq of positions(events.length, 30)) {
+      expect(stateView(timeline.projectionAt(seq), 1_000), `at seq ${seq}`).toEqual(stateView(replayTo(events, seq), 1_000))
+    }
+  })
+
+  it("keeps its checkpoints bounded by thinning them on a long log", () => {
+    const timeline = Timeline.of(events, { every: 16, maxCheckpoints: 20, fineCheckpoints: 4 })
+    expect(timeline.checkpointInterval).toBeGreaterThan(16)
+    expect(timeline.checkpointCount).toBeLessThanOrEqual(20)
+    for (const seq of [0, 5, 777, 1_199, 1_200, 1_201, 1_999, 2_000]) {
+      expect(stateView(timeline.projectionAt(seq), 1_000)).toEqual(stateView(replayTo(events, seq), 1_000))
+    }
+    expect(timeline.checkpointCount).toBeLessThanOrEqual(24)
+  })
+
+  it("reads a channel's messages at a past seq from the events it holds", () => {
+    const timeline = Timeline.of(events, { every: 50 })
+    for (const seq of [400, 1_199, 1_500, 2_000]) {
+      const projection = replayTo(events, seq)
+      for (const [name, snapshot] of projection.channels) {
+        const expected = snapshot.context.seqs
+          .slice(0, snapshot.context.count)
+          .map((s, i) => messageView(i + 1, events[s - 1] as never))
+          .reverse()
+          .slice(0, 25)
+        expect(timeline.messages(timeline.projectionAt(seq), name, 25)).toEqual(expected)
+      }
+    }
+  })
+
+  it("ignores events it already holds (a replay overlap after a reconnect)", () => {
+    const timeline = Timeline.of(events.slice(0, 100))
+    expect(timeline.append(events[50]!)).toBe(false)
+    expect(timeline.append(events[100]!)).toBe(true)
+    expect(timeline.length).toBe(101)
+    expect(timeline.lastSeq).toBe(101)
+  })
+
+  it("handles a log that starts late and has gaps (a partial export)", () => {
+    const partial = events.filter((e) => e.seq > 1_000 && e.seq % 3 !== 0).slice(0, 300)
+    const timeline = Timeline.of(partial, { every: 32 })
+    expect(timeline.startSeq).toBe(1_000)
+    expect(timeline.countAt(1_000)).toBe(0)
+    expect(timeline.countAt(1_003)).toBe(2) // 1001, 1003
+    expect(timeline.eventBySeq(1_002)).toBeUndefined()
+    expect(timeline.eventBySeq(1_003)?.seq).toBe(1_003)
+    expect(timeline.stepFrom(1_001, 1)).toBe(1_003)
+    expect(timeline.stepFrom(1_002, 1)).toBe(1_003) // 1002 shows the state after 1001
+    expect(timeline.stepFrom(1_001, -5)).toBe(1_000)
+    const seq = partial[200]!.seq
+    expect(stateView(timeline.projectionAt(seq))).toEqual(stateView(Projection.replay(partial.filter((e) => e.seq <= seq))))
+  })
+})
+
+describe("LogView: following the head or pinned to a seq", () => {
+  const events = generateSessionLog({ count: 500, seed: 9 })
+
+  it("follows the head until moved; End (the last seq) follows again", () => {
+    const view = new LogView(Timeline.of(events.slice(0, 400)))
+    expect(view.following).toBe(true)
+    expect(view.position).toBe(400)
+    view.scrubTo(0) // Home
+    expect(view.following).toBe(false)
+    expect(view.position).toBe(0)
+    expect(frameOf(view).state.peers).toEqual([])
+    view.scrubTo(400) // End
+    expect(view.following).toBe(true)
+  })
+
+  it("stays where it is while new events arrive, and counts them", () => {
+    const view = new LogView(Timeline.of(events.slice(0, 400)))
+    view.scrubTo(123)
+    for (const event of events.slice(400)) view.timeline.append(event)
+    expect(view.position).toBe(123)
+    expect(view.behind).toBe(377)
+    expect(frameOf(view).state).toEqual(stateView(replayTo(events, 123)))
+    view.goLive()
+    expect(view.position).toBe(500)
+    expect(view.behind).toBe(0)
+  })
+
+  it("steps one event at a time and clamps at both ends", () => {
+    const view = new LogView(Timeline.of(events))
+    view.scrubTo(-10)
+    expect(view.position).toBe(0)
+    view.step(-1)
+    expect(view.position).toBe(0)
+    view.step(2)
+    expect(view.position).toBe(2)
+    view.scrubTo(499)
+    view.step(1)
+    expect(view.following).toBe(true)
+  })
+})
+
+describe("frameOf: what the panels show", () => {
+  const events = generateSessionLog({ count: 800, seed: 11 })
+  const view = new LogView(Timeline.of(events))
+
+  it("lists the feed newest first up to the position, described for people", () => {
+    view.scrubTo(500)
+    const frame = frameOf(view, { feedLimit: 20 })
+    expect(frame.feed.map((item) => item.seq)).toEqual(Array.from({ length: 20 }, (_, i) => 500 - i))
+    expect(frame.current?.seq).toBe(500)
+    expect(frame.feed.every((item) => item.text.length > 0 && !item.text.startsWith("{"))).toBe(true)
+    expect(frame.seq).toBe(500)
+    expect(frame.at).toBe(events[499]!.at)
+    expect(frame.following).toBe(false)
+    expect(frame.behind).toBe(300)
+  })
+
+  it("filters the feed by kind and can hide heartbeats", () => {
+    view.goLive()
+    const commands = frameOf(view, { feedCategories: new Set(["command"]), feedLimit: 50 })
+    expect(commands.feed.length).toBe(50)
+    expect(commands.feed.every((item) => item.type.startsWith("command."))).toBe(true)
+    const quiet = frameOf(view, { showHeartbeats: false, feedLimit: 100 })
+    expect(quiet.feed.some((item) => item.type === "peer.heartbeat")).toBe(false)
+  })
+
+  it("filters commands by status and opens a channel", () => {
+    const frame = frameOf(view, { commandStatus: "acked", channel: "general", messageLimit: 5 })
+    expect(frame.state.commands.length).toBeGreaterThan(0)
+    expect(frame.state.commands.every((command) => command.status === "acked")).toBe(true)
+    expect(frame.channel?.name).toBe("general")
+    expect(frame.channel?.messages.length).toBe(5)
+    expect(frame.channel!.messages[0]!.id).toBe(frame.channel!.total)
+  })
+
+  it("offers the roles and peers online as command targets", () => {
+    const targets = targetsIn(view.timeline.headProjection)
+    expect(targets.peers.length).toBeGreaterThan(0)
+    expect(targets.roles).toEqual([...new Set(targets.peers.map((p) => p.role))].sort())
+  })
+})
+
+describe("parseNdjson: importing an exported log", () => {
+  const events = generateSessionLog({ count: 20, seed: 5 })
+
+  it("round-trips an export", () => {
+    const parsed = parseNdjson(toNdjson(events))
+    expect(parsed.events).toEqual(events)
+    expect(parsed.problems).toEqual([])
+    expect(parsed.lines).toBe(20)
+  })
+
+  it("reports bad lines by number and keeps the rest", () => {
+    const lines = toNdjson(events).trimEnd().split("\n")
+    lines.splice(3, 0, "{not json")
+    lines.splice(7, 0, JSON.stringify({ seq: 99, at: "x", type: "made.up", data: {} }))
+    lines.splice(9, 0, "", "   ")
+    lines.push(JSON.stringify(events[4]))
+    const parsed = parseNdjson(lines.join("\r\n"))
+    expect(parsed.events.length).toBe(20)
+    expect(parsed.problems.map((p) => p.line)).toEqual([4, 8, lines.length])
+    expect(parsed.problems[0]!.reason).toMatch(/not JSON/)
+    expect(parsed.problems[1]!.reason).toMatch(/not a broker event/)
+    expect(parsed.problems[2]!.reason).toMatch(/seq 5 does not follow seq 20/)
+    expect(parsed.lineNumbers.slice(0, 4)).toEqual([1, 2, 3, 5])
+  })
+
+  it("finds nothing in a file that is not a log", () => {
+    const parsed = parseNdjson("hello\nworld\n")
+    expect(parsed.events).toEqual([])
+    expect(parsed.problems.length).toBe(2)
+  })
+})
+
+describe("scrubbing cost on a long log", () => {
+  it("answers any position of a long log within a few hundred applies", () => {
+    const events = generateSessionLog({ count: 20_000, seed: 21 })
+    const timeline = Timeline.of(events)
+    const times: Array<number> = []
+    for (const seq of positions(events.length, 40, 99)) {
+      const started = performance.now()
+      stateView(timeline.projectionAt(seq))
+      times.push(performance.now() - started)
+    }
+    times.sort((a, b) => a - b)
+    const p50 = times[Math.floor(times.length / 2)]!
+    // Generous: the point is that it does not grow with the log (a full replay takes seconds).
+    expect(p50).toBeLessThan(150)
+  }, 60_000)
+})

@@ -1,0 +1,223 @@
+import { eventTypes, isBrokerEvent, type BrokerEvent } from "../../src/core/events.js"
+import type { CommandView } from "../../src/core/views.js"
+
+/**
+ * The one module that talks to the broker: the log as Server-Sent Events (`GET /events`), and the
+ * few requests a person makes (send or cancel a command, export the log). Everything else the
+ * dashboard shows it computes from the events.
+ */
+
+export type LinkState = "loading" | "connecting" | "live" | "reconnecting"
+
+/** What the connection tells the dashboard: a typed message bus with one listener. */
+export type ConnectionMessage =
+  | { readonly type: "events"; readonly events: ReadonlyArray<BrokerEvent> }
+  | { readonly type: "link"; readonly state: LinkState }
+  /** The broker's log is not the one we hold (it restarted with a fresh log): start over. */
+  | { readonly type: "restart" }
+
+export interface Connection {
+  close(): void
+}
+
+const endpoint = (path: string): string => new URL(path, window.location.origin).toString()
+
+const yieldToBrowser = () => new Promise<void>((resolve) => setTimeout(resolve, 0))
+
+/**
+ * Reads `GET /log?from=` (NDJSON, streamed) and hands the events over chunk by chunk, letting the
+ * page paint between chunks. One response carries a long history far faster than as many SSE frames.
+ */
+const readHistory = async (from: number, deliver: (events: Array<BrokerEvent>) => void, signal: AbortSignal): Promise<void> => {
+  const response = await fetch(endpoint(`/log?from=${from}`), { signal })
+  if (!response.ok || response.body === null) throw new Error(`GET /log answered ${response.status}`)
+  const reader = response.body.getReader()
+  const decoder = new TextDecoder()
+  let rest = ""
+  const parse = (lines: Array<string>) => {
+    const events: Array<BrokerEvent> = []
+    for (const line of lines) {
+      if (line.trim() === "") continue
+      try {
+        const event: unknown = JSON.parse(line)
+        if (isBrokerEvent(event)) events.push(event)
+      } catch {
+        // A torn or foreign line: the live stream that follows starts after the last good one.
+      }
+    }
+    if (events.length > 0) deliver(events)
+  }
+  for (;;) {
+    const { value, done } = await reader.read()
+    if (done) break
+    rest += decoder.decode(value, { stream: true })
+    const lines = rest.split("\n")
+    rest = lines.pop() ?? ""
+    parse(lines)
+    await yieldToBrowser()
+  }
+  parse([rest + decoder.decode()])
+}
+
+/**
+ * Follows the log: first the history in one `GET /log` (NDJSON), then `GET /events?from=<next>` as
+ * Server-Sent Events for everything after, live. EventSource reconnects by itself and resumes after
+ * the last id it saw (`Last-Event-ID`); if the server refuses the stream we catch up again after a
+ * pause. After a reconnect we check the broker's head: if it is behind what we hold, the broker
+ * restarted with a different log, and we start over from seq 1.
+ */
+export const followLog = (send: (message: ConnectionMessage) => void): Connection => {
+  let source: EventSource | null = null
+  let lastSeq = 0
+  let closed = false
+  let retry: ReturnType<typeof setTimeout> | undefined
+  let everLive = false
+  let pending: Array<BrokerEvent> = []
+  let flushQueued = false
+  let aborter = new AbortController()
+
+  const deliver = (events: ReadonlyArray<BrokerEvent>) => {
+    const fresh = events.filter((event) => event.seq > lastSeq)
+    if (fresh.length === 0) return
+    lastSeq = fresh[fresh.length - 1]!.seq
+    send({ type: "events", events: fresh })
+  }
+
+  // Frames arrive one task each; hand them over in batches.
+  const flush = () => {
+    flushQueued = false
+    const events = pending
+    pending = []
+    deliver(events)
+  }
+  const onFrame = (message: MessageEvent<string>) => {
+    let event: unknown
+    try {
+      event = JSON.parse(message.data)
+    } catch {
+      return
+    }
+    if (!isBrokerEvent(event)) return
+    pending.push(event)
+    if (!flushQueued) {
+      flushQueued = true
+      setTimeout(flush, 0)
+    }
+  }
+
+  const catchUp = async () => {
+    if (closed) return
+    send({ type: "link", state: everLive ? "reconnecting" : "loading" })
+    try {
+      await readHistory(lastSeq + 1, deliver, aborter.signal)
+    } catch {
+      // The stream below replays whatever the history did not bring.
+    }
+    if (!closed) openStream()
+  }
+
+  const openStream = () => {
+    const es = new EventSource(endpoint(`/events?from=${lastSeq + 1}`))
+    source = es
+    for (const type of eventTypes) es.addEventListener(type, onFrame as EventListener)
+    es.onopen = () => {
+      const reopened = everLive
+      everLive = true
+      send({ type: "link", state: "live" })
+      if (reopened) void verifyHead()
+    }
+    es.onerror = () => {
+      if (closed) return
+      send({ type: "link", state: "reconnecting" })
+      if (es.readyState === EventSource.CLOSED) {
+        // The server answered but not with a stream: try again ourselves, after a pause.
+        es.close()
+        retry = setTimeout(() => void catchUp(), 2_000)
+      }
+    }
+  }
+
+  /** A broker that restarted with a fresh log has a head behind ours. */
+  const verifyHead = async () => {
+    try {
+      const head = await logHead()
+      if (head !== null && head < lastSeq && !closed) {
+        source?.close()
+        aborter.abort()
+        aborter = new AbortController()
+        pending = []
+        lastSeq = 0
+        send({ type: "restart" })
+        void catchUp()
+      }
+    } catch {
+      // Unreachable again: EventSource keeps retrying.
+    }
+  }
+
+  void catchUp()
+  return {
+    close: () => {
+      closed = true
+      aborter.abort()
+      if (retry !== undefined) clearTimeout(retry)
+      source?.close()
+    }
+  }
+}
+
+/** The broker's log head, from `/status`. */
+const logHead = async (): Promise<number | null> => {
+  const response = await fetch(endpoint("/status"))
+  if (!response.ok) return null
+  const body = (await response.json()) as { log?: { head?: unknown } }
+  return typeof body.log?.head === "number" ? body.log.head : null
+}
+
+/** A refusal from the broker, with its message (`{"error":{"code","message"}}`). */
+export class BrokerRefused extends Error {
+  constructor(
+    readonly code: string,
+    message: string
+  ) {
+    super(message)
+  }
+}
+
+const post = async <A>(path: string, body: unknown, headers: Record<string, string> = {}): Promise<A> => {
+  let response: Response
+  try {
+    response = await fetch(endpoint(path), {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: body === undefined ? null : JSON.stringify(body)
+    })
+  } catch {
+    throw new BrokerRefused("unreachable", "the broker cannot be reached")
+  }
+  const answer = (await response.json().catch(() => null)) as { error?: { code: string; message: string } } | null
+  if (!response.ok) {
+    throw new BrokerRefused(answer?.error?.code ?? String(response.status), answer?.error?.message ?? response.statusText)
+  }
+  return answer as A
+}
+
+/** Whom the dashboard speaks for: commands it sends come from "human". */
+export const dashboardSender = "human"
+
+export const sendCommand = (request: { readonly target: string; readonly action: string; readonly params: unknown }) =>
+  post<CommandView>("/commands/send", { from: dashboardSender, ...request })
+
+/**
+ * Cancel a command. The dashboard names itself ("human") only for the commands it sent, which their
+ * sender may always cancel; anything else it cancels as an anonymous caller, who may cancel any.
+ */
+export const cancelCommand = (commandId: string, sentBy: string) =>
+  post<CommandView>(
+    `/commands/${encodeURIComponent(commandId)}/cancel`,
+    undefined,
+    sentBy === dashboardSender ? { "x-peer-id": dashboardSender } : {}
+  )
+
+/** Where the whole log downloads as NDJSON. */
+export const exportUrl = (): string => endpoint("/log")

@@ -1,0 +1,427 @@
+import { isBrokerEvent, type BrokerEvent, type MessageSent } from "../../src/core/events.js"
+import { commandStatus, type CommandStatus } from "../../src/core/machines/command.js"
+import { Projection, type Checkpoint } from "../../src/core/projection.js"
+import { messageView, recentCommands, stateView, type MessageView, type StateView } from "../../src/core/views.js"
+import { categoryOf, describe, type Category, type Names, type Tone } from "./describe.js"
+
+/**
+ * The dashboard's model, free of any UI framework so that it is tested in Node: the events held (live
+ * from the broker or imported from a file), the projection at the head, checkpoints for time travel,
+ * and what a person sees at a chosen position of the log. The state at a position is computed by the
+ * core's own Projection, exactly as the server's `/status?at=` does.
+ */
+
+export interface TimelineOptions {
+  /** A coarse checkpoint every this many events (500; doubles when there would be more than `maxCheckpoints`, 200). */
+  readonly every?: number
+  readonly maxCheckpoints?: number
+  /** Fine checkpoints (every `every / 10` events) kept around the places a person scrubs. */
+  readonly fineCheckpoints?: number
+}
+
+/**
+ * An append-only list of events with the projection at its head and checkpoints behind it, so the
+ * state after any event costs at most a few hundred `apply`s: a coarse checkpoint every `every`
+ * events, and finer ones made on the way whenever someone scrubs, kept for the most recent places.
+ */
+export class Timeline {
+  private readonly list: Array<BrokerEvent> = []
+  private readonly head = new Projection()
+  /** coarse[k] is the state after (k + 1) * every events. */
+  private coarse: Array<Checkpoint> = []
+  private every: number
+  private readonly maxCheckpoints: number
+  private readonly maxFine: number
+  /** event count → checkpoint, in least-recently-used order. */
+  private readonly fine = new Map<number, Checkpoint>()
+  /** A projection of our own that scrubbing moves forward, so dragging right costs only the events passed. */
+  private cursor: { projection: Projection; count: number } | null = null
+  private dense = true
+
+  constructor(options: TimelineOptions = {}) {
+    this.every = Math.max(2, options.every ?? 500)
+    this.maxCheckpoints = Math.max(2, options.maxCheckpoints ?? 200)
+    this.maxFine = options.fineCheckpoints ?? 60
+  }
+
+  static of(events: Iterable<BrokerEvent>, options?: TimelineOptions): Timeline {
+    const timeline = new Timeline(options)
+    for (const event of events) timeline.append(event)
+    return timeline
+  }
+
+  get length(): number {
+    return this.list.length
+  }
+  get events(): ReadonlyArray<BrokerEvent> {
+    return this.list
+  }
+  /** The seq before the first event held: the slider's start, "nothing happened yet". */
+  get startSeq(): number {
+    return this.list.length === 0 ? 0 : this.list[0]!.seq - 1
+  }
+  get lastSeq(): number {
+    return this.list.length === 0 ? 0 : this.list[this.list.length - 1]!.seq
+  }
+  /** The projection after the last event. Read it, never apply to it. */
+  get headProjection(): Projection {
+    return this.head
+  }
+  get checkpointInterval(): number {
+    return this.every
+  }
+  get checkpointCount(): number {
+    return this.coarse.length + this.fine.size
+  }
+
+  /**
+   * Adds the next event; false (and nothing changes) for one at or before the last seq — a replay
+   * overlap after a reconnect. Throws if the projection cannot apply it, before anything is kept.
+   */
+  append(event: BrokerEvent): boolean {
+    const last = this.lastSeq
+    if (this.list.length > 0 && event.seq <= last) return false
+    this.head.apply(event)
+    if (this.list.length > 0 && event.seq !== last + 1) this.dense = false
+    this.list.push(event)
+    if (this.list.length % this.every === 0) {
+      this.coarse.push(this.head.checkpoint())
+      if (this.coarse.length > this.maxCheckpoints) this.thin()
+    }
+    return true
+  }
+
+  /** Halve the coarse checkpoints, doubling their interval: memory stays bounded on any log. */
+  private thin(): void {
+    this.coarse = this.coarse.filter((_, k) => (k + 1) % 2 === 0)
+    this.every *= 2
+    this.fine.clear()
+  }
+
+  /** How many events have a seq at or before `seq`. */
+  countAt(seq: number): number {
+    const n = this.list.length
+    if (n === 0) return 0
+    const first = this.list[0]!.seq
+    if (seq < first) return 0
+    if (seq >= this.lastSeq) return n
+    if (this.dense) return Math.floor(seq) - first + 1
+    let lo = 0
+    let hi = n // invariant: list[lo - 1].seq <= seq < list[hi].seq
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (this.list[mid]!.seq <= seq) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+
+  eventBySeq(seq: number): BrokerEvent | undefined {
+    const count = this.countAt(seq)
+    const event = count > 0 ? this.list[count - 1] : undefined
+    return event?.seq === seq ? event : undefined
+  }
+
+  /** The seq of the event `delta` events away from `seq` (clamped to the log). */
+  stepFrom(seq: number, delta: number): number {
+    const count = Math.max(0, Math.min(this.list.length, this.countAt(seq) + delta))
+    return count === 0 ? this.startSeq : this.list[count - 1]!.seq
+  }
+
+  /**
+   * The state right after the event at `seq` (or the last before it). The projection returned is
+   * shared: read it before the next call, never apply to it.
+   */
+  projectionAt(seq: number): Projection {
+    return this.projectionAfter(this.countAt(seq))
+  }
+
+  /** The state after the first `count` events. */
+  projectionAfter(count: number): Projection {
+    const c = Math.max(0, Math.min(this.list.length, count))
+    if (c === this.list.length) return this.head
+    const fineEvery = Math.max(1, Math.floor(this.every / 10))
+    const k = Math.min(Math.floor(c / this.every), this.coarse.length)
+    let startCount = k * this.every
+    let start: Checkpoint | undefined = k > 0 ? this.coarse[k - 1] : undefined
+    for (let f = c - (c % fineEvery); f > startCount; f -= fineEvery) {
+      const checkpoint = this.fine.get(f)
+      if (checkpoint) {
+        this.fine.delete(f)
+        this.fine.set(f, checkpoint) // most recently used
+        startCount = f
+        start = checkpoint
+        break
+      }
+    }
+    let projection: Projection
+    let from: number
+    if (this.cursor !== null && this.cursor.count <= c && this.cursor.count >= startCount) {
+      projection = this.cursor.projection
+      from = this.cursor.count
+    } else {
+      projection = start ? Projection.fromCheckpoint(start) : new Projection()
+      from = startCount
+    }
+    for (let i = from; i < c; i++) {
+      projection.apply(this.list[i]!)
+      const n = i + 1
+      if (n % fineEvery === 0 && n % this.every !== 0 && !this.fine.has(n)) this.keepFine(n, projection.checkpoint())
+    }
+    this.cursor = { projection, count: c }
+    return projection
+  }
+
+  private keepFine(count: number, checkpoint: Checkpoint): void {
+    if (this.maxFine <= 0) return
+    this.fine.set(count, checkpoint)
+    while (this.fine.size > this.maxFine) this.fine.delete(this.fine.keys().next().value!)
+  }
+
+  /** The last `limit` events at or before `seq`, newest first, optionally only those `keep` accepts. */
+  eventsBefore(seq: number, limit: number, keep?: (event: BrokerEvent) => boolean, scanLimit = 50_000): Array<BrokerEvent> {
+    const out: Array<BrokerEvent> = []
+    const end = this.countAt(seq)
+    for (let i = end - 1; i >= 0 && out.length < limit && end - i <= scanLimit; i--) {
+      const event = this.list[i]!
+      if (keep === undefined || keep(event)) out.push(event)
+    }
+    return out
+  }
+
+  /** A channel's messages in `projection` (its seq index points into this log), newest first. */
+  messages(projection: Projection, channel: string, limit: number): Array<MessageView> {
+    const snapshot = projection.channels.get(channel)
+    if (!snapshot) return []
+    const { seqs, count } = snapshot.context
+    const out: Array<MessageView> = []
+    for (let id = count; id >= 1 && out.length < limit; id--) {
+      const event = this.eventBySeq(seqs[id - 1]!)
+      if (event?.type === "message.sent") out.push(messageView(id, event as BrokerEvent & MessageSent))
+    }
+    return out
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Import
+
+export interface ImportProblem {
+  readonly line: number
+  readonly reason: string
+}
+
+export interface ParsedLog {
+  readonly events: Array<BrokerEvent>
+  /** The line each event came from, for reporting problems found later. */
+  readonly lineNumbers: Array<number>
+  readonly problems: Array<ImportProblem>
+  /** Non-empty lines read. */
+  readonly lines: number
+}
+
+/**
+ * Reads an NDJSON export (one stored event per line, as `GET /log` writes it). Every line that is
+ * not JSON, not a broker event (`isBrokerEvent`), or not after the previous event is reported by
+ * number and skipped; blank lines are ignored.
+ */
+export const parseNdjson = (text: string): ParsedLog => {
+  const events: Array<BrokerEvent> = []
+  const lineNumbers: Array<number> = []
+  const problems: Array<ImportProblem> = []
+  let lines = 0
+  let lastSeq = 0
+  let lineNumber = 0
+  let start = 0
+  while (start <= text.length) {
+    let end = text.indexOf("\n", start)
+    if (end === -1) end = text.length
+    lineNumber++
+    const line = text.slice(start, end).trim()
+    start = end + 1
+    if (line === "") continue
+    lines++
+    let value: unknown
+    try {
+      value = JSON.parse(line)
+    } catch (error) {
+      problems.push({ line: lineNumber, reason: `not JSON (${error instanceof Error ? error.message : String(error)})` })
+      continue
+    }
+    if (!isBrokerEvent(value)) {
+      problems.push({ line: lineNumber, reason: "not a broker event: it needs a seq, an at, a known type and data" })
+      continue
+    }
+    if (value.seq <= lastSeq) {
+      problems.push({ line: lineNumber, reason: `seq ${value.seq} does not follow seq ${lastSeq}` })
+      continue
+    }
+    lastSeq = value.seq
+    events.push(value)
+    lineNumbers.push(lineNumber)
+  }
+  return { events, lineNumbers, problems, lines }
+}
+
+/** The log as NDJSON, the format `GET /log` exports and `parseNdjson` reads. */
+export const toNdjson = (events: ReadonlyArray<BrokerEvent>): string => {
+  let out = ""
+  for (const event of events) out += `${JSON.stringify(event)}\n`
+  return out
+}
+
+// ---------------------------------------------------------------------------------------------------
+// What a person sees
+
+/** A log and where the person is looking in it: following the head, or pinned to a seq. */
+export class LogView {
+  /** null: following the head (live). */
+  pinned: number | null = null
+
+  constructor(readonly timeline: Timeline) {}
+
+  get following(): boolean {
+    return this.pinned === null
+  }
+  get position(): number {
+    return this.pinned ?? this.timeline.lastSeq
+  }
+  /** Events in the log after the position. */
+  get behind(): number {
+    return this.timeline.length - this.timeline.countAt(this.position)
+  }
+
+  /** Move to `seq`; reaching the last event means following the head again. */
+  scrubTo(seq: number): void {
+    const timeline = this.timeline
+    if (!Number.isFinite(seq) || seq >= timeline.lastSeq) this.pinned = null
+    else this.pinned = Math.max(timeline.startSeq, Math.floor(seq))
+  }
+
+  step(delta: number): void {
+    this.scrubTo(this.timeline.stepFrom(this.position, delta))
+  }
+
+  goLive(): void {
+    this.pinned = null
+  }
+}
+
+export interface FeedItem {
+  /** The seq again, under the name Solid's `reconcile` keys lists by. */
+  readonly id: number
+  readonly seq: number
+  readonly at: string
+  readonly type: string
+  readonly text: string
+  readonly category: Category
+  readonly tone: Tone
+  readonly event: BrokerEvent
+}
+
+export interface Frame {
+  /** The seq shown and the time of that event (null before the first). */
+  readonly seq: number
+  readonly at: string | null
+  readonly startSeq: number
+  readonly lastSeq: number
+  readonly total: number
+  readonly following: boolean
+  readonly behind: number
+  readonly state: StateView
+  /** The event at the position, described. */
+  readonly current: FeedItem | null
+  readonly feed: ReadonlyArray<FeedItem>
+  readonly channel: { readonly name: string; readonly total: number; readonly messages: ReadonlyArray<MessageView> } | null
+}
+
+export interface FrameOptions {
+  readonly feedLimit?: number
+  readonly feedCategories?: ReadonlySet<Category> | null
+  /** Heartbeats are a large share of a busy log and say little; false hides them. */
+  readonly showHeartbeats?: boolean
+  readonly channel?: string | null
+  readonly messageLimit?: number
+  readonly commandLimit?: number
+  /** Only commands in this status (the most recent `commandLimit` of them). */
+  readonly commandStatus?: CommandStatus | null
+}
+
+/** Names of peers and commands as the projection knows them, for sentences. */
+export const namesIn = (projection: Projection): Names => ({
+  roleOf: (id) => projection.peers.get(id)?.context.role,
+  actionOf: (id) => projection.commands.get(id)?.context.action,
+  holderOf: (id) => projection.commands.get(id)?.context.deliveredTo
+})
+
+export const feedItem = (event: BrokerEvent, names: Names): FeedItem => {
+  const { text, category, tone } = describe(event, names)
+  return { id: event.seq, seq: event.seq, at: event.at, type: event.type, text, category, tone, event }
+}
+
+/** Everything the panels show at the view's position, computed in one go from one projection. */
+export const frameOf = (view: LogView, options: FrameOptions = {}): Frame => {
+  const timeline = view.timeline
+  const seq = view.position
+  const projection = timeline.projectionAt(seq)
+  const commandLimit = options.commandLimit ?? 200
+  const full = stateView(projection, commandLimit)
+  const only = options.commandStatus ?? null
+  const state = only === null ? full : { ...full, commands: recentCommands(projection, commandLimit, only) }
+  const names = namesIn(projection)
+  const categories = options.feedCategories ?? null
+  const showHeartbeats = options.showHeartbeats ?? true
+  const keep =
+    categories === null && showHeartbeats
+      ? undefined
+      : (event: BrokerEvent) =>
+          (showHeartbeats || event.type !== "peer.heartbeat") && (categories === null || categories.has(categoryOf(event.type)))
+  const feed = timeline.eventsBefore(seq, options.feedLimit ?? 150, keep).map((event) => feedItem(event, names))
+  const at = timeline.eventBySeq(seq)
+  const current = at === undefined ? null : feedItem(at, names)
+  const channelName = options.channel ?? null
+  const channelSnapshot = channelName === null ? undefined : projection.channels.get(channelName)
+  const channel =
+    channelName === null
+      ? null
+      : {
+          name: channelName,
+          total: channelSnapshot?.context.count ?? 0,
+          messages: timeline.messages(projection, channelName, options.messageLimit ?? 200)
+        }
+  return {
+    seq,
+    at: projection.at,
+    startSeq: timeline.startSeq,
+    lastSeq: timeline.lastSeq,
+    total: timeline.length,
+    following: view.following,
+    behind: view.behind,
+    state,
+    current,
+    feed,
+    channel
+  }
+}
+
+/** Who a person can send a command to: the roles of the peers online, and those peers. */
+export interface Targets {
+  readonly roles: ReadonlyArray<string>
+  readonly peers: ReadonlyArray<{ readonly id: string; readonly role: string; readonly name: string | null }>
+}
+
+export const targetsIn = (projection: Projection): Targets => {
+  const peers = [...projection.peers.values()]
+    .filter((snapshot) => snapshot.value === "online")
+    .map((snapshot) => ({ id: snapshot.context.id, role: snapshot.context.role, name: snapshot.context.name }))
+    .sort((a, b) => a.role.localeCompare(b.role) || a.id.localeCompare(b.id))
+  return { roles: [...new Set(peers.map((peer) => peer.role))].sort(), peers }
+}
+
+/** A command's status at the head, for the command center's "sent" line. */
+export const commandNow = (projection: Projection, commandId: string) => {
+  const snapshot = projection.commands.get(commandId)
+  if (!snapshot) return undefined
+  const { deliveredTo, result, action, target } = snapshot.context
+  return { id: commandId, status: commandStatus(snapshot), deliveredTo, result, action, target }
+}

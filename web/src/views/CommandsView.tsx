@@ -1,0 +1,181 @@
+import { createSignal, For, Index, Show } from "solid-js"
+import { commandStatuses, type CommandStatus } from "../../../src/core/machines/command.js"
+import type { CommandView } from "../../../src/core/views.js"
+import type { Dashboard } from "../reactive.js"
+import { Badge } from "../ui/Badge.js"
+import { formatCount } from "../ui/format.js"
+import { Block, Inline } from "../ui/Json.js"
+import { Ago, Time } from "../ui/Time.js"
+import { Empty, Panel } from "../ui/Panel.js"
+import { CommandCenter } from "./CommandCenter.js"
+
+const settled = (status: CommandStatus) => status !== "pending" && status !== "delivered"
+
+/** The command center, and every command with its status, who holds it and what came back. */
+export const CommandsView = (props: { readonly dash: Dashboard }) => {
+  const dash = props.dash
+  const frame = dash.frame
+  const [open, setOpen] = createSignal<ReadonlySet<string>>(new Set())
+  const toggle = (id: string) =>
+    setOpen((ids) => {
+      const next = new Set(ids)
+      if (!next.delete(id)) next.add(id)
+      return next
+    })
+  const total = () => commandStatuses.reduce((sum, status) => sum + frame.state.commandCounts[status], 0)
+  const who = (peerId: string | null) => {
+    if (peerId === null) return null
+    const peer = frame.state.peers.find((p) => p.id === peerId)
+    return peer ? `${peer.role} (${peerId})` : peerId
+  }
+  const canCancel = (command: CommandView) => dash.showing() === "live" && frame.following && !settled(command.status)
+  const sentHere = (id: string) => dash.sent().some((command) => command.id === id)
+
+  return (
+    <Panel id="commands" title="Commands" count={`${formatCount(total())} total`} class="commands">
+      <CommandCenter dash={dash} />
+      <div class="filters" role="group" aria-label="Show commands by status">
+        <button type="button" class="filter" aria-pressed={dash.commandStatus() === null} onClick={() => dash.actions.setCommandStatus(null)}>
+          all <span class="n">{formatCount(total())}</span>
+        </button>
+        <For each={commandStatuses}>
+          {(status) => (
+            <button
+              type="button"
+              class="filter"
+              data-tone={status}
+              aria-pressed={dash.commandStatus() === status}
+              onClick={() => dash.actions.setCommandStatus(dash.commandStatus() === status ? null : status)}
+            >
+              {status} <span class="n">{formatCount(frame.state.commandCounts[status])}</span>
+            </button>
+          )}
+        </For>
+      </div>
+      <Show
+        when={frame.state.commands.length > 0}
+        fallback={<Empty>{dash.commandStatus() === null ? "No commands yet. Send one above." : `No ${dash.commandStatus()} commands.`}</Empty>}
+      >
+        <div class="table-wrap">
+          <table class="table commands-table">
+            <thead>
+              <tr>
+                <th scope="col">Status</th>
+                <th scope="col">Command</th>
+                <th scope="col">Target · held by</th>
+                <th scope="col">Result</th>
+              </tr>
+            </thead>
+            <Index each={frame.state.commands}>
+              {(command) => (
+                <tbody class="command" data-command-id={command().id} data-status={command().status} classList={{ mine: sentHere(command().id) }}>
+                  <tr>
+                    <td>
+                      <Badge status={command().status} />
+                    </td>
+                    <td>
+                      <button
+                        type="button"
+                        class="link-button"
+                        aria-expanded={open().has(command().id)}
+                        title="Show params, result and timing"
+                        onClick={() => toggle(command().id)}
+                      >
+                        <strong>{command().action}</strong>
+                      </button>
+                      <div class="muted small meta">
+                        <code>{command().id}</code> · {command().from} · <Ago at={command().createdAt} reference={dash.reference()} />
+                      </div>
+                    </td>
+                    <td>
+                      <code>{command().target}</code>
+                      <Show when={command().deliveredTo}>
+                        <div class="holder" title="the peer holding it">
+                          → {who(command().deliveredTo)}
+                        </div>
+                      </Show>
+                    </td>
+                    <td class="wrap result" data-tone={command().status}>
+                      <Show when={settled(command().status)} fallback={<span class="muted">waiting</span>}>
+                        <Inline value={command().result} max={70} empty={command().status === "acked" ? "ok" : "—"} />
+                      </Show>
+                      <Show when={canCancel(command())}>
+                        {" "}
+                        <button
+                          type="button"
+                          class="button small ghost"
+                          aria-label={`Cancel ${command().id}`}
+                          onClick={() => void dash.actions.cancel(command().id, command().from)}
+                        >
+                          Cancel
+                        </button>
+                      </Show>
+                    </td>
+                  </tr>
+                  <Show when={open().has(command().id)}>
+                    <tr class="details">
+                      <td colspan="4">
+                        <dl class="facts">
+                          <dt>Sent</dt>
+                          <dd>
+                            <Time at={command().createdAt} /> by {command().from}
+                          </dd>
+                          <Show when={command().deliveredAt}>
+                            <dt>Delivered</dt>
+                            <dd>
+                              <Time at={command().deliveredAt} /> to {who(command().deliveredTo)} (delivery {command().deliveries})
+                            </dd>
+                          </Show>
+                          <Show when={command().leaseExpiresAt}>
+                            <dt>Lease ends</dt>
+                            <dd>
+                              <Time at={command().leaseExpiresAt} />
+                            </dd>
+                          </Show>
+                          <Show when={command().expiresAt}>
+                            <dt>Expires</dt>
+                            <dd>
+                              <Time at={command().expiresAt} />
+                            </dd>
+                          </Show>
+                          <Show when={command().ackedAt}>
+                            <dt>Acked</dt>
+                            <dd>
+                              <Time at={command().ackedAt} />
+                            </dd>
+                          </Show>
+                        </dl>
+                        <div class="payloads">
+                          <div>
+                            <h4>Params</h4>
+                            <Block value={command().params} />
+                          </div>
+                          <Show when={settled(command().status)}>
+                            <div>
+                              <h4>Result</h4>
+                              <Block value={command().result} />
+                            </div>
+                          </Show>
+                        </div>
+                      </td>
+                    </tr>
+                  </Show>
+                </tbody>
+              )}
+            </Index>
+          </table>
+        </div>
+        <Show when={frame.state.commands.length >= dash.commandLimit()}>
+          <p class="more muted small">
+            The {dash.commandLimit()} most recent{dash.commandStatus() ? ` ${dash.commandStatus()}` : ""} commands.{" "}
+            <Show when={dash.commandLimit() < 1_000}>
+              <button type="button" class="button small" onClick={() => dash.actions.moreCommands()}>
+                Show more
+              </button>
+            </Show>
+          </p>
+        </Show>
+      </Show>
+    </Panel>
+  )
+}

@@ -1,0 +1,81 @@
+import { createSignal, onCleanup, Show } from "solid-js"
+import type { Dashboard } from "../reactive.js"
+import { plural } from "../ui/format.js"
+
+const linkLabels = { loading: "Connecting…", connecting: "Connecting…", live: "Connected", reconnecting: "Reconnecting…" } as const
+
+/** The top bar: where the data comes from, how much of it there is, and the log's import/export. */
+export const Header = (props: { readonly dash: Dashboard }) => {
+  const dash = props.dash
+  let fileInput!: HTMLInputElement
+  const [systemDark, setSystemDark] = createSignal(window.matchMedia?.("(prefers-color-scheme: dark)").matches ?? false)
+  const media = window.matchMedia?.("(prefers-color-scheme: dark)")
+  const onMedia = (event: MediaQueryListEvent) => setSystemDark(event.matches)
+  media?.addEventListener("change", onMedia)
+  onCleanup(() => media?.removeEventListener("change", onMedia))
+  const dark = () => dash.theme() === "dark" || (dash.theme() === "system" && systemDark())
+
+  return (
+    <header class="topbar">
+      <div class="brand">
+        <svg viewBox="0 0 32 32" width="22" height="22" aria-hidden="true">
+          <rect width="32" height="32" rx="7" fill="var(--accent)" />
+          <path d="M8 11h16M8 16h11M8 21h16" stroke="var(--on-accent)" stroke-width="3" stroke-linecap="round" />
+        </svg>
+        <h1>claude-ipc-broker</h1>
+      </div>
+      <Show
+        when={dash.showing() === "file"}
+        fallback={
+          <span class="link" data-state={dash.link()} role="status" aria-live="polite">
+            <span class="dot" aria-hidden="true" />
+            {linkLabels[dash.link()]}
+          </span>
+        }
+      >
+        <span class="link" data-state="file" role="status">
+          <span class="dot" aria-hidden="true" />
+          Offline file: {dash.imported()?.name}
+        </span>
+      </Show>
+      <span class="log-size muted">{plural(dash.frame.total, "event")}</span>
+      <Show when={dash.loading()}>
+        <span class="loading" role="status">
+          <span class="spinner" aria-hidden="true" />
+          {dash.loading()}
+        </span>
+      </Show>
+      <div class="topbar-actions">
+        <button type="button" class="button" onClick={() => dash.actions.exportLog()} title="Download the log as NDJSON">
+          Export
+        </button>
+        <button type="button" class="button" onClick={() => fileInput.click()} title="Open an NDJSON log exported from a broker">
+          Import
+        </button>
+        <input
+          ref={fileInput}
+          type="file"
+          class="visually-hidden"
+          tabindex="-1"
+          aria-hidden="true"
+          accept=".ndjson,.jsonl,.json,.txt,application/x-ndjson,application/json,text/plain"
+          onChange={(event) => {
+            const file = event.currentTarget.files?.[0]
+            event.currentTarget.value = ""
+            if (file) void dash.actions.importFile(file)
+          }}
+        />
+        <button
+          type="button"
+          class="button icon-button"
+          aria-pressed={dark()}
+          title={dark() ? "Dark theme (click for light)" : "Light theme (click for dark)"}
+          onClick={() => dash.actions.cycleTheme()}
+        >
+          <span aria-hidden="true">{dark() ? "☾" : "☀"}</span>
+          <span class="visually-hidden">Dark theme</span>
+        </button>
+      </div>
+    </header>
+  )
+}

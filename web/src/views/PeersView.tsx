@@ -1,0 +1,48 @@
+import { createMemo, For, Show } from "solid-js"
+import type { PeerView } from "../../../src/core/views.js"
+import type { Dashboard } from "../reactive.js"
+import { Badge } from "../ui/Badge.js"
+import { Ago } from "../ui/Time.js"
+import { Empty, Panel } from "../ui/Panel.js"
+
+const order = { online: 0, stale: 1, offline: 2 } as const
+
+/** Who is connected: role, id, capabilities, presence and when each was last heard from. */
+export const PeersView = (props: { readonly dash: Dashboard }) => {
+  const frame = props.dash.frame
+  const peers = createMemo(() =>
+    [...frame.state.peers].sort(
+      (a: PeerView, b: PeerView) => order[a.status] - order[b.status] || a.role.localeCompare(b.role) || a.id.localeCompare(b.id)
+    )
+  )
+  const online = () => frame.state.peers.filter((peer) => peer.status === "online").length
+  return (
+    <Panel id="peers" title="Peers" count={`${online()} online · ${frame.state.peers.length}`} class="peers">
+      <Show when={peers().length > 0} fallback={<Empty>No peers yet. Sessions appear here when they connect.</Empty>}>
+        <ul class="rows" aria-label="Peers">
+          <For each={peers()}>
+            {(peer) => (
+              <li class="peer" data-status={peer.status} data-peer-id={peer.id}>
+                <div class="row-main">
+                  <Badge status={peer.status} />
+                  <strong class="role">{peer.role}</strong>
+                  <Show when={peer.name}>
+                    <span class="muted">“{peer.name}”</span>
+                  </Show>
+                  <span class="spacer" />
+                  <span class="muted small" title="last seen">
+                    <Ago at={peer.lastSeenAt} reference={props.dash.reference()} />
+                  </span>
+                </div>
+                <div class="row-sub">
+                  <code class="id">{peer.id}</code>
+                  <For each={peer.capabilities}>{(capability) => <span class="chip">{capability}</span>}</For>
+                </div>
+              </li>
+            )}
+          </For>
+        </ul>
+      </Show>
+    </Panel>
+  )
+}

@@ -1,0 +1,82 @@
+import { createEffect, Show } from "solid-js"
+import type { Dashboard } from "../reactive.js"
+import { formatCount, formatFullTime, formatTime } from "../ui/format.js"
+
+/**
+ * Time travel: a range input over the log's sequence numbers. Home is the start of the log (nothing
+ * happened yet), End is the head, where the view follows new events live again.
+ */
+export const TimelineBar = (props: { readonly dash: Dashboard }) => {
+  const dash = props.dash
+  const frame = dash.frame
+  let slider!: HTMLInputElement
+  const isFile = () => dash.showing() === "file"
+
+  // min, max and value in one place and in this order, so the browser never clamps the value to an old max.
+  createEffect(() => {
+    const min = frame.startSeq
+    const max = Math.max(frame.lastSeq, min)
+    slider.min = String(min)
+    slider.max = String(max)
+    slider.value = String(frame.seq)
+    slider.setAttribute(
+      "aria-valuetext",
+      frame.seq === min
+        ? `start of the log, before event ${min + 1}`
+        : `event ${frame.seq} of ${max}${frame.following ? ", live" : ""}`
+    )
+  })
+
+  return (
+    <div class="timeline" classList={{ pinned: !frame.following }} role="group" aria-label="Time travel">
+      <button type="button" class="button icon-button" aria-label="Previous event" title="Previous event (←)" onClick={() => dash.actions.step(-1)}>
+        ‹
+      </button>
+      <label class="visually-hidden" for="replay">
+        Replay position
+      </label>
+      <input
+        ref={slider}
+        id="replay"
+        type="range"
+        step="1"
+        onInput={(event) => dash.actions.scrubTo(Number(event.currentTarget.value))}
+      />
+      <button type="button" class="button icon-button" aria-label="Next event" title="Next event (→)" onClick={() => dash.actions.step(1)}>
+        ›
+      </button>
+      <button
+        type="button"
+        class="button live-button"
+        aria-pressed={frame.following}
+        title={frame.following ? "Following the head of the log" : "Back to the head of the log (End)"}
+        onClick={() => dash.actions.goLive()}
+      >
+        <span class="dot" aria-hidden="true" />
+        {isFile() ? "End" : "Live"}
+        <Show when={!frame.following && frame.behind > 0}>
+          <span class="behind" aria-hidden="true">
+            +{formatCount(frame.behind)}
+          </span>
+        </Show>
+      </button>
+      <div class="position" aria-live="off">
+        <Show
+          when={frame.seq > frame.startSeq}
+          fallback={<span>Start of the log: nothing has happened yet</span>}
+        >
+          <span class="seq">
+            #{formatCount(frame.seq)} <span class="muted">of {formatCount(frame.lastSeq)}</span>
+          </span>
+          <time datetime={frame.at ?? undefined} title={formatFullTime(frame.at)}>
+            {formatTime(frame.at)}
+          </time>
+          <Show when={frame.current}>{(item) => <code class="type">{item().type}</code>}</Show>
+        </Show>
+        <Show when={!frame.following}>
+          <span class="replaying">{isFile() ? "replaying" : `replaying · ${formatCount(frame.behind)} newer`}</span>
+        </Show>
+      </div>
+    </div>
+  )
+}
