@@ -71,7 +71,14 @@ const closeConnectionsOnShutdown = (server: Server) =>
 
 /** The whole broker on an HTTP port. */
 export const serverLayer = (options: ServerOptions) => {
-  const server = createServer({ requestTimeout: 0, keepAliveTimeout: 65_000 })
+  // A client gets 10 s to send its headers and 30 s for its whole request (a slow-loris cannot hold
+  // a socket for ever); answering may take as long as a long-poll or an event stream lasts.
+  const server = createServer({
+    headersTimeout: 10_000,
+    requestTimeout: 30_000,
+    connectionsCheckingInterval: 2_000,
+    keepAliveTimeout: 65_000
+  })
   if (options.token === undefined && !isLoopback(options.host)) {
     throw new Error(`binding to ${options.host} needs a token: anyone who can reach it could give orders`)
   }
