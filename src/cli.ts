@@ -45,6 +45,13 @@ const positiveInt = (flag: string, value: string | undefined): number | undefine
   return n
 }
 
+/** Durations and sizes: 0 would make every lease lapse at once or refuse every body. */
+const atLeastOne = (flag: string, value: string | undefined): number | undefined => {
+  const n = positiveInt(flag, value)
+  if (n === 0) throw new UsageError(`${flag} must be at least 1`)
+  return n
+}
+
 export type Cli = { readonly help: true } | { readonly help: false; readonly options: ServerOptions }
 
 /** `--store` and the `--nats-*` flags: undefined for the file (or memory) log. */
@@ -122,11 +129,11 @@ export const parseCli = (
   if (port > 65535) throw new UsageError(`--port must be at most 65535, not ${port}`)
   const config: Partial<BrokerConfigShape> = Object.fromEntries(
     Object.entries({
-      staleAfterMs: positiveInt("--stale-after-ms", values["stale-after-ms"]),
-      offlineAfterMs: positiveInt("--offline-after-ms", values["offline-after-ms"]),
-      leaseMs: positiveInt("--lease-ms", values["lease-ms"]),
-      maxWaitMs: positiveInt("--max-wait-ms", values["max-wait-ms"]),
-      maxBodyBytes: positiveInt("--max-body-bytes", values["max-body-bytes"])
+      staleAfterMs: atLeastOne("--stale-after-ms", values["stale-after-ms"]),
+      offlineAfterMs: atLeastOne("--offline-after-ms", values["offline-after-ms"]),
+      leaseMs: atLeastOne("--lease-ms", values["lease-ms"]),
+      maxWaitMs: atLeastOne("--max-wait-ms", values["max-wait-ms"]),
+      maxBodyBytes: atLeastOne("--max-body-bytes", values["max-body-bytes"])
     }).filter(([, value]) => value !== undefined)
   )
   return {

@@ -15,7 +15,8 @@ export const ConnectBody = Schema.Struct({
   role: Name,
   capabilities: Schema.optionalWith(Schema.Array(Name).pipe(Schema.maxItems(64)), { default: () => [] }),
   name: Schema.optional(Schema.NullOr(Schema.String.pipe(Schema.maxLength(128)))),
-  id: Schema.optional(Name)
+  // "discover" would be shadowed by GET /peers/discover.
+  id: Schema.optional(Name.pipe(Schema.filter((id) => id !== "discover" || "'discover' is reserved")))
 })
 
 export const SendCommandBody = Schema.Struct({

@@ -1,5 +1,5 @@
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Effect, Stream } from "effect"
+import { Effect, Schedule, Stream } from "effect"
 import type { BrokerEvent } from "../core/events.js"
 import { TooManyWaits, type BrokerError } from "../core/errors.js"
 import { Broker } from "../broker/Broker.js"
@@ -26,7 +26,7 @@ export const eventStream = Effect.gen(function* () {
   const head = yield* broker.head
   const start = lastEventId.from !== undefined ? lastEventId.from + 1 : (from ?? head + 1)
   const frames = broker.events(start).pipe(Stream.map(frame))
-  const keepAlive = Stream.tick(keepAliveEvery).pipe(Stream.map(() => ": keep-alive\n\n"))
+  const keepAlive = Stream.fromSchedule(Schedule.spaced(keepAliveEvery)).pipe(Stream.map(() => ": keep-alive\n\n"))
   // Refuse with a proper 429 while we still can; the place itself is held by the running stream.
   const { subscribers } = yield* broker.stats
   const config = yield* BrokerConfig

@@ -43,3 +43,18 @@ describe("peer identity on the REST API", () => {
     expect(acked).toMatchObject({ status: "acked", result: 2 })
   })
 })
+
+describe("reserved peer ids", () => {
+  let broker: TestBroker
+  beforeAll(async () => {
+    broker = await startBroker({ config: quietConfig })
+  })
+  afterAll(() => broker.close())
+
+  it("refuses the id 'discover', which GET /peers/discover would shadow, and records nothing", async () => {
+    const c = client(broker.url)
+    const head = await logHead(c)
+    expectError(await c.post("/peers/connect", { role: "x", id: "discover" }), 400, "bad_request")
+    expect(await logHead(c)).toBe(head)
+  })
+})
