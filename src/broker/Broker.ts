@@ -1,4 +1,4 @@
-import { Chunk, Context, Effect, Layer, Option, Schedule, type Scope, Stream } from "effect"
+import { Chunk, Context, Effect, Layer, Option, Schedule, Stream } from "effect"
 import type { BrokerEvent, EventDraft, MessageSent, PeerConnected } from "../core/events.js"
 import { BadRequest, Conflict, Forbidden, NotFound, TooManyWaits, type LogUnavailable } from "../core/errors.js"
 import { commandStatus, isSettled, type CommandSnapshot, type CommandStatus } from "../core/machines/command.js"
@@ -116,17 +116,16 @@ export interface BrokerService {
   readonly status: Effect.Effect<Status>
   /** The state right after event `seq`; BadRequest beyond the head. */
   readonly statusAt: (seq: number) => Effect.Effect<Status, LogUnavailable | BadRequest>
-  /** Every event from `from` on, stored then live: the log itself, for SSE and exports. */
-  readonly events: (from: number) => Stream.Stream<BrokerEvent, LogUnavailable>
+  /**
+   * Every event from `from` on, stored then live: the log itself, for SSE. Admission is decided
+   * now (TooManyWaits when all places among the live streams are taken, so a refused client can
+   * get a proper 429); the place is held while the stream runs.
+   */
+  readonly follow: (from: number) => Effect.Effect<Stream.Stream<BrokerEvent, LogUnavailable>, TooManyWaits>
   readonly exportLog: (from: number, to: number) => Stream.Stream<BrokerEvent, LogUnavailable>
   readonly head: Effect.Effect<number>
   /** Parked long-polls, for the sweeper (a peer parked in a wait is alive) and for metrics. */
   readonly activeWaits: (peerId: string) => number
-  /**
-   * A place among the live event streams, released when the scope closes; TooManyWaits when all
-   * are taken. Take it before answering, so a refused client gets a proper 429.
-   */
-  readonly subscribe: Effect.Effect<void, TooManyWaits, Scope.Scope>
   readonly stats: Effect.Effect<{ readonly waits: number; readonly subscribers: number }>
   readonly projection: Projection
 }
@@ -244,14 +243,16 @@ export const makeBroker = Effect.gen(function* () {
       return Effect.ensuring(wait, Effect.sync(() => waits--))
     })
 
-  const subscribe = Effect.acquireRelease(
+  const follow = (from: number) =>
     Effect.suspend(() =>
       subscribers >= config.maxSubscribers
         ? Effect.fail(new TooManyWaits({ message: `${subscribers} event streams are open already; retry later` }))
-        : Effect.sync(() => void subscribers++)
-    ),
-    () => Effect.sync(() => void subscribers--)
-  )
+        : Effect.succeed(
+            Stream.scoped(Effect.acquireRelease(Effect.sync(() => void subscribers++), () => Effect.sync(() => void subscribers--))).pipe(
+              Stream.flatMap(() => log.tail(from))
+            )
+          )
+    )
 
   /** Wait until `ready` answers or `timeoutMs` passes; `register` must index the wake by what it waits for. */
   const waitUntil = <A>(
@@ -655,11 +656,10 @@ export const makeBroker = Effect.gen(function* () {
           ? Effect.fail(new BadRequest({ message: `the log ends at seq ${head}; there is no event ${seq}` }))
           : Effect.flatMap(checkpoints.at(seq), (past) => withLog(stateView(past)))
       ),
-    events: (from) => log.tail(from),
+    follow,
     exportLog,
     head: log.head,
     activeWaits: (peerId) => waitsByPeer.get(peerId) ?? 0,
-    subscribe,
     stats: Effect.sync(() => ({ waits, subscribers })),
     projection
   })

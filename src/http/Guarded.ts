@@ -1,6 +1,7 @@
 import { type HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Effect } from "effect"
 import { checkRequest, type GuardConfig } from "./guard.js"
+import { errorJson } from "./respond.js"
 
 /** Put the guard in front of an app: refused requests never reach a route, let alone the log. */
 export const guarded =
@@ -13,9 +14,7 @@ export const guarded =
         config
       )
       if (!verdict.ok) {
-        return Effect.succeed(
-          HttpServerResponse.unsafeJson({ error: { code: verdict.code, message: verdict.message } }, { status: verdict.status })
-        )
+        return Effect.succeed(errorJson(verdict.code, verdict.message, verdict.status))
       }
       if ("login" in verdict) {
         return Effect.succeed(

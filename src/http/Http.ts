@@ -1,4 +1,4 @@
-import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { HttpRouter, HttpServerRequest } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Effect } from "effect"
 import { BadRequest, Forbidden, type BrokerError } from "../core/errors.js"
@@ -19,16 +19,13 @@ import {
   WaitQuery
 } from "./Api.js"
 import { parseJson, readBody } from "./body.js"
+import { errorJson, errorResponse, json } from "./respond.js"
 import { eventStream, ndjsonExport } from "./Sse.js"
 import { dashboardRoutes } from "./Static.js"
 import { mcpRoutes } from "../mcp/Http.js"
 
 /** The REST API: each handler decodes its input, calls the Broker, and renders the answer. */
 
-export const json = (body: unknown, status = 200) => HttpServerResponse.unsafeJson(body, { status })
-
-export const errorResponse = (error: BrokerError) =>
-  json({ error: { code: error.code, message: error.message } }, error.status)
 
 /** Run a handler; tagged broker errors become `{"error":{code,message}}` with their status. */
 const handle = <A, R>(effect: Effect.Effect<A, BrokerError, R>) =>
@@ -280,8 +277,6 @@ const systemRoutes = HttpRouter.empty.pipe(
   HttpRouter.get("/log", ndjsonExport)
 )
 
-const notFound = (path: string) =>
-  json({ error: { code: "not_found", message: `no route for ${path}` } }, 404)
 
 export const router = HttpRouter.empty.pipe(
   HttpRouter.concat(peerRoutes),
@@ -295,11 +290,11 @@ export const router = HttpRouter.empty.pipe(
 
 /** The whole HTTP app: unknown routes are JSON 404s, and a bug is a JSON 500, never a dropped socket. */
 export const httpApp = router.pipe(
-  Effect.catchTag("RouteNotFound", (error) => Effect.succeed(notFound(`${error.request.method} ${error.request.url}`))),
+  Effect.catchTag("RouteNotFound", (error) => Effect.succeed(errorJson("not_found", `no route for ${error.request.method} ${error.request.url}`, 404))),
   Effect.catchAllDefect((defect) =>
     Effect.as(
       Effect.logError("request failed", defect),
-      json({ error: { code: "internal", message: "the broker hit an internal error; see its log" } }, 500)
+      errorJson("internal", "the broker hit an internal error; see its log", 500)
     )
   )
 )

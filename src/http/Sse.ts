@@ -1,16 +1,13 @@
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Effect, Schedule, Stream } from "effect"
 import type { BrokerEvent } from "../core/events.js"
-import { TooManyWaits, type BrokerError } from "../core/errors.js"
 import { Broker } from "../broker/Broker.js"
-import { BrokerConfig } from "../broker/Config.js"
 import { decode, RangeQuery } from "./Api.js"
+import { errorResponse } from "./respond.js"
 
 /** Comment frames keep proxies and idle timeouts from closing a quiet stream. */
 const keepAliveEvery = "15 seconds"
 
-const errorJson = (error: BrokerError) =>
-  HttpServerResponse.unsafeJson({ error: { code: error.code, message: error.message } }, { status: error.status })
 
 const frame = (event: BrokerEvent): string => `id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`
 
@@ -25,27 +22,17 @@ export const eventStream = Effect.gen(function* () {
   const lastEventId = yield* decode(RangeQuery, "Last-Event-ID header")({ from: request.headers["last-event-id"] })
   const head = yield* broker.head
   const start = lastEventId.from !== undefined ? lastEventId.from + 1 : (from ?? head + 1)
-  const frames = broker.events(start).pipe(Stream.map(frame))
+  const frames = (yield* broker.follow(start)).pipe(Stream.map(frame))
   const keepAlive = Stream.fromSchedule(Schedule.spaced(keepAliveEvery)).pipe(Stream.map(() => ": keep-alive\n\n"))
-  // Refuse with a proper 429 while we still can; the place itself is held by the running stream.
-  const { subscribers } = yield* broker.stats
-  const config = yield* BrokerConfig
-  if (subscribers >= config.maxSubscribers) {
-    return yield* new TooManyWaits({ message: `${subscribers} event streams are open already; retry later` })
-  }
-  const body = Stream.scoped(broker.subscribe).pipe(
-    Stream.flatMap(() =>
-      Stream.make(`retry: 1000\n: following the log from seq ${start}\n\n`).pipe(
-        Stream.concat(Stream.merge(frames, keepAlive, { haltStrategy: "left" }))
-      )
-    ),
+  const body = Stream.make(`retry: 1000\n: following the log from seq ${start}\n\n`).pipe(
+    Stream.concat(Stream.merge(frames, keepAlive, { haltStrategy: "left" })),
     Stream.encodeText
   )
   return HttpServerResponse.stream(body, {
     contentType: "text/event-stream",
     headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
   })
-}).pipe(Effect.catchAll((error) => Effect.succeed(errorJson(error))))
+}).pipe(Effect.catchAll((error) => Effect.succeed(errorResponse(error))))
 
 /** `GET /log`: the log (or a range of it) as NDJSON, one stored event per line. */
 export const ndjsonExport = Effect.gen(function* () {
@@ -60,4 +47,4 @@ export const ndjsonExport = Effect.gen(function* () {
     contentType: "application/x-ndjson",
     headers: { "content-disposition": 'inline; filename="claude-ipc-broker-log.ndjson"' }
   })
-}).pipe(Effect.catchAll((error) => Effect.succeed(errorJson(error))))
+}).pipe(Effect.catchAll((error) => Effect.succeed(errorResponse(error))))

@@ -4,6 +4,7 @@ import { existsSync } from "node:fs"
 import { readFile } from "node:fs/promises"
 import { extname, join, normalize, sep } from "node:path"
 import { fileURLToPath } from "node:url"
+import { errorJson } from "./respond.js"
 
 /** The dashboard's built files (web/dist) when they exist, else the source folder (the placeholder). */
 const webRoot = (() => {
@@ -23,7 +24,7 @@ const contentTypes: Record<string, string> = {
   ".woff2": "font/woff2"
 }
 
-const notFound = HttpServerResponse.unsafeJson({ error: { code: "not_found", message: "no such file" } }, { status: 404 })
+const notFound = errorJson("not_found", "no such file", 404)
 
 const serveFile = (relative: string) =>
   Effect.gen(function* () {
