@@ -129,6 +129,15 @@ export interface Throughput {
   readonly p99Ms: number
 }
 
+const throughputOf = (result: AutocannonResult): Throughput => ({
+  perSecond: result["2xx"] / result.duration,
+  ok: result["2xx"],
+  failed: result.non2xx + result.errors,
+  seconds: result.duration,
+  p50Ms: result.latency.p50,
+  p99Ms: result.latency.p99
+})
+
 /** POST `body` to `url` from `connections` keep-alive connections for `seconds`; counts 2xx answers. */
 export const postLoad = async (url: string, body: unknown, connections: number, seconds: number): Promise<Throughput> => {
   const result = await autocannon({
@@ -140,15 +149,7 @@ export const postLoad = async (url: string, body: unknown, connections: number, 
     headers: { "content-type": "application/json" },
     timeout: 30
   })
-  const ok = result["2xx"]
-  return {
-    perSecond: ok / result.duration,
-    ok,
-    failed: result.non2xx + result.errors,
-    seconds: result.duration,
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99
-  }
+  return throughputOf(result)
 }
 
 /**
@@ -178,14 +179,5 @@ export const postAmount = async (
   }, maxSeconds * 1000)
   const result = await tracker
   clearTimeout(timer)
-  const ok = result["2xx"]
-  return {
-    perSecond: ok / result.duration,
-    ok,
-    failed: result.non2xx + result.errors,
-    seconds: result.duration,
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
-    stoppedEarly
-  }
+  return { ...throughputOf(result), stoppedEarly }
 }

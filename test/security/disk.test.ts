@@ -17,6 +17,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, afterEach, describe, expect, it } from "vitest"
+import { stateOf } from "../support/state.js"
 import { BrokerLive, Broker } from "../../src/broker/Broker.js"
 import { CheckpointsLive } from "../../src/broker/Checkpoints.js"
 import { CheckpointStore } from "../../src/broker/CheckpointStore.js"
@@ -91,18 +92,9 @@ const snapshot = async (c: Client, broker: TestBroker): Promise<Snapshot> => {
 const expectConsistent = async (c: Client, log: string) => {
   const events = parseLog(log)
   expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1))
-  const state = (s: Record<string, unknown>) => ({
-    seq: s.seq,
-    at: s.at,
-    peers: s.peers,
-    commands: s.commands,
-    commandCounts: s.commandCounts,
-    channels: s.channels,
-    signals: s.signals
-  })
   const status = ok(await c.get<Record<string, unknown>>("/status"))
   const replayed = JSON.parse(JSON.stringify(stateView(Projection.replay(events)))) as Record<string, unknown>
-  expect(state(status)).toEqual(state(replayed))
+  expect(stateOf(status)).toEqual(stateOf(replayed))
   return events
 }
 

@@ -26,6 +26,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
+import { stateOf } from "../support/state.js"
 import { Broker, type BrokerService } from "../../src/broker/Broker.js"
 import type { BrokerConfigShape } from "../../src/broker/Config.js"
 import { decodeCheckpoint, encodeCheckpoint, type StoredCheckpoint } from "../../src/core/checkpointCodec.js"
@@ -305,17 +306,6 @@ const canon = (p: Projection) => {
 
 const throughJson = (checkpoint: Checkpoint): Checkpoint =>
   decodeCheckpoint(JSON.parse(JSON.stringify(encodeCheckpoint(checkpoint))) as StoredCheckpoint)
-
-/** The parts of a Status that are state (not when the broker started, nor its version). */
-const stateOf = (s: { seq: number; at: string | null; peers: unknown; commands: unknown; commandCounts: unknown; channels: unknown; signals: unknown }) => ({
-  seq: s.seq,
-  at: s.at,
-  peers: s.peers,
-  commands: s.commands,
-  commandCounts: s.commandCounts,
-  channels: s.channels,
-  signals: s.signals
-})
 
 type Holding = "pending" | "delivered" | "settled"
 
