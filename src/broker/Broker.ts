@@ -1,4 +1,4 @@
-import { Chunk, Context, Effect, Layer, Option, Schedule, Stream } from "effect"
+import { Chunk, Context, Effect, Exit, Layer, Option, Schedule, Stream } from "effect"
 import type { BrokerEvent, EventDraft, MessageSent, PeerConnected } from "../core/events.js"
 import { BadRequest, Conflict, Forbidden, NotFound, TooManyWaits, type LogUnavailable } from "../core/errors.js"
 import { commandStatus, isSettled, type CommandSnapshot, type CommandStatus } from "../core/machines/command.js"
@@ -25,6 +25,21 @@ import { newCommandId, newPeerId } from "./ids.js"
 import { Checkpoints } from "./Checkpoints.js"
 import { version } from "../version.js"
 import { Waiters } from "./waiters.js"
+
+/** A command wait parked on this node. */
+interface ParkedCommandWait {
+  readonly peerId: string
+  /** A command it may take became pending: it looks again. */
+  readonly wake: () => void
+  /**
+   * For a sender that appends this wait's claim together with its command: takes the wait out of
+   * every index and stops its timeout (undefined if it is not parked any more). The function returned
+   * must be called with the append's outcome.
+   */
+  readonly reserve: () =>
+    | ((commandId: string, appended: Exit.Exit<ReadonlyArray<BrokerEvent>, LogUnavailable>) => void)
+    | undefined
+}
 
 export interface ConnectRequest {
   readonly id?: string | undefined
@@ -117,11 +132,20 @@ export interface BrokerService {
   /** The state right after event `seq`; BadRequest beyond the head. */
   readonly statusAt: (seq: number) => Effect.Effect<Status, LogUnavailable | BadRequest>
   /**
-   * Every event from `from` on, stored then live: the log itself, for SSE. Admission is decided
-   * now (TooManyWaits when all places among the live streams are taken, so a refused client can
-   * get a proper 429); the place is held while the stream runs.
+   * A place among the live event streams (SSE), decided now: TooManyWaits when all are taken, so a
+   * refused client can get a proper 429. The place is held until `leave` is called.
    */
-  readonly follow: (from: number) => Effect.Effect<Stream.Stream<BrokerEvent, LogUnavailable>, TooManyWaits>
+  readonly openStream: Effect.Effect<{ readonly leave: () => void }, TooManyWaits>
+  /**
+   * Every event from `from` on, stored then live: the log itself, for SSE, handed to `deliver` a
+   * batch at a time (see EventLog.follow). Stored pages are read one after another once `paced`
+   * lets the previous one through, so a reader far behind is fed as fast as it reads.
+   */
+  readonly follow: (
+    from: number,
+    deliver: (batch: ReadonlyArray<BrokerEvent>) => void,
+    paced: Effect.Effect<void>
+  ) => Effect.Effect<() => void, LogUnavailable>
   readonly exportLog: (from: number, to: number) => Stream.Stream<BrokerEvent, LogUnavailable>
   readonly head: Effect.Effect<number>
   /** Parked long-polls, for the sweeper (a peer parked in a wait is alive) and for metrics. */
@@ -144,7 +168,7 @@ export const makeBroker = Effect.gen(function* () {
   const startedAt = new Date().toISOString()
 
   const projection = checkpoints.initial
-  const commandWaiters = new Waiters<string>() // by peer id and by role
+  const commandWaiters = new Waiters<string, ParkedCommandWait>() // by peer id and by role
   const resultWaiters = new Waiters<string>() // by command id
   const channelWaiters = new Waiters<string>()
   const signalWaiters = new Waiters<string>()
@@ -156,7 +180,8 @@ export const makeBroker = Effect.gen(function* () {
   const dispatch = (change: Change): void => {
     switch (change.kind) {
       case "command.pending":
-        commandWaiters.wakeOne(change.target)
+        // A command this node is claiming already (handed to a parked wait as it was sent) wakes no one.
+        if (!claiming.has(change.commandId)) commandWaiters.wakeOne(change.target)
         return
       case "command.settled":
         resultWaiters.wakeAll(change.commandId)
@@ -189,26 +214,41 @@ export const makeBroker = Effect.gen(function* () {
     page = yield* log.read(projection.seq + 1, undefined, catchUpPage)
     page.forEach(applyEvent)
   } while (page.length === catchUpPage)
-  yield* Effect.suspend(() =>
-    log.tail(projection.seq + 1).pipe(Stream.runForEach((event) => Effect.sync(() => applyEvent(event))))
+  // Live batches are applied as the log makes them durable, before their appends answer: a write
+  // finds its events applied when it looks, without parking to wait for them.
+  const stopFollowing = yield* Effect.suspend(() =>
+    log.follow(projection.seq + 1, (batch) => {
+      for (const event of batch) applyEvent(event)
+    })
   ).pipe(
-    Effect.tapErrorCause((cause) => Effect.logWarning("log tail failed; following again", cause)),
-    Effect.retry(Schedule.spaced("1 second")),
-    Effect.forkScoped
+    Effect.tapErrorCause((cause) => Effect.logWarning("catching up with the log failed; trying again", cause)),
+    Effect.retry(Schedule.spaced("1 second"))
   )
+  yield* Effect.addFinalizer(() => Effect.sync(stopFollowing))
 
-  /** Park until `wake` is called through one of the registrations, or until interrupted. */
-  const park = (register: (wake: () => void) => ReadonlyArray<() => void>): Effect.Effect<void> =>
-    Effect.async<void>((resume) => {
+  /**
+   * Park until `wake` is called through one of the registrations (true), or for at most `timeoutMs`
+   * (false). A plain timer rather than Effect's timeout combinators: a thousand parked waits cost a
+   * thousand timers, not a thousand racing fibers.
+   */
+  const park = (register: (wake: () => void) => ReadonlyArray<() => void>, timeoutMs = Infinity): Effect.Effect<boolean> =>
+    Effect.async<boolean>((resume) => {
       let removers: ReadonlyArray<() => void> = []
-      const wake = () => {
+      let timer: ReturnType<typeof setTimeout> | undefined
+      let parked = true
+      const leave = () => {
+        parked = false
         for (const remove of removers) remove()
-        resume(Effect.void)
+        clearTimeout(timer)
       }
-      removers = register(wake)
-      return Effect.sync(() => {
-        for (const remove of removers) remove()
-      })
+      const end = (woken: boolean) => {
+        if (!parked) return
+        leave()
+        resume(Effect.succeed(woken))
+      }
+      removers = register(() => end(true))
+      if (timeoutMs !== Infinity) timer = setTimeout(() => end(false), timeoutMs)
+      return Effect.sync(leave)
     })
 
   const whenApplied = (seq: number): Effect.Effect<void> =>
@@ -243,16 +283,18 @@ export const makeBroker = Effect.gen(function* () {
       return Effect.ensuring(wait, Effect.sync(() => waits--))
     })
 
-  const follow = (from: number) =>
-    Effect.suspend(() =>
-      subscribers >= config.maxSubscribers
-        ? Effect.fail(new TooManyWaits({ message: `${subscribers} event streams are open already; retry later` }))
-        : Effect.succeed(
-            Stream.scoped(Effect.acquireRelease(Effect.sync(() => void subscribers++), () => Effect.sync(() => void subscribers--))).pipe(
-              Stream.flatMap(() => log.tail(from))
-            )
-          )
-    )
+  const openStream = Effect.suspend(() => {
+    if (subscribers >= config.maxSubscribers) {
+      return Effect.fail(new TooManyWaits({ message: `${subscribers} event streams are open already; retry later` }))
+    }
+    subscribers++
+    let open = true
+    const leave = () => {
+      if (open) subscribers--
+      open = false
+    }
+    return Effect.succeed({ leave })
+  })
 
   /** Wait until `ready` answers or `timeoutMs` passes; `register` must index the wake by what it waits for. */
   const waitUntil = <A>(
@@ -266,10 +308,7 @@ export const makeBroker = Effect.gen(function* () {
       if (value !== undefined) return Effect.succeed({ value, timedOut: false })
       const left = deadline - Date.now()
       if (left <= 0) return Effect.succeed({ value: null, timedOut: true })
-      return park(register).pipe(
-        Effect.timeoutOption(left),
-        Effect.flatMap(Option.match({ onNone: () => Effect.succeed({ value: null, timedOut: true }), onSome: () => loop }))
-      )
+      return Effect.flatMap(park(register, left), (woken) => (woken ? loop : Effect.succeed({ value: null, timedOut: true })))
     })
     return loop
   }
@@ -352,24 +391,6 @@ export const makeBroker = Effect.gen(function* () {
 
   // Commands
 
-  const sendCommand = (request: SendCommandRequest) =>
-    Effect.suspend(() => {
-      const commandId = newCommandId()
-      return commit([
-        {
-          type: "command.sent",
-          data: {
-            commandId,
-            from: request.from,
-            target: request.target,
-            action: request.action,
-            params: request.params ?? null,
-            ttlMs: request.ttlMs ?? null
-          }
-        }
-      ]).pipe(Effect.flatMap(() => present(projection.commands.get(commandId), "the command", commandView)))
-    })
-
   const commandsFor = (peerId: string) =>
     Effect.map(findPeer(peerId), (peer) =>
       [...projection.pendingFor(peer.context.id, peer.context.role), ...projection.heldBy(peerId)]
@@ -378,26 +399,133 @@ export const makeBroker = Effect.gen(function* () {
     )
 
   /**
-   * Claim by appending `command.delivered`; the projection keeps the first claim in log order, so
-   * the claim is ours only if the winning seq is our event's.
+   * A claim by a peer that is not online loses. With several broker nodes, another node's sweeper
+   * (which cannot see this node's parked waits) may have found the peer stale: a waiting peer is
+   * alive, so its claim says so in the same append rather than losing claim after claim.
    */
+  const claimDrafts = (commandId: string, peerId: string): ReadonlyArray<EventDraft> => {
+    const peer = projection.peers.get(peerId)
+    const delivered: EventDraft = { type: "command.delivered", data: { commandId, peerId, leaseMs: config.leaseMs } }
+    return peer && peerStatus(peer) !== "online" ? [{ type: "peer.heartbeat", data: { peerId } }, delivered] : [delivered]
+  }
+
+  /** The projection keeps the first claim in log order, so a claim is ours only if it recorded our event. */
+  const wonClaim = (commandId: string, claimSeq: number): CommandView | undefined => {
+    const command = projection.commands.get(commandId)
+    return command && command.context.deliveredSeq === claimSeq ? commandView(command) : undefined
+  }
+
+  /** Claim by appending `command.delivered`; undefined when another claim came first. */
   const claim = (commandId: string, peerId: string): Effect.Effect<CommandView | undefined, LogUnavailable> =>
     Effect.suspend(() => {
       claiming.add(commandId)
-      // A claim by a peer that is not online loses. With several broker nodes, another node's sweeper
-      // (which cannot see this node's parked waits) may have found the peer stale: a waiting peer is
-      // alive, so say so in the same append rather than losing claim after claim.
-      const peer = projection.peers.get(peerId)
-      const alive: ReadonlyArray<EventDraft> =
-        peer && peerStatus(peer) !== "online" ? [{ type: "peer.heartbeat", data: { peerId } }] : []
-      return commit([...alive, { type: "command.delivered", data: { commandId, peerId, leaseMs: config.leaseMs } }]).pipe(
-        Effect.map((stored) => {
-          const event = stored[stored.length - 1]
-          const command = projection.commands.get(commandId)
-          return command && command.context.deliveredSeq === event!.seq ? commandView(command) : undefined
-        }),
+      return commit(claimDrafts(commandId, peerId)).pipe(
+        Effect.map((stored) => wonClaim(commandId, stored[stored.length - 1]!.seq)),
         Effect.ensuring(Effect.sync(() => claiming.delete(commandId)))
       )
+    })
+
+  /**
+   * A parked wait this node may hand a command it is sending: the longest-parked one on the target
+   * whose peer has nothing older to take. Reserving it takes it out of every index and stops its
+   * timeout, so it waits for the outcome of the append that carries its claim.
+   */
+  const reserveWaitFor = (target: string) => {
+    for (const wait of commandWaiters.on(target)) {
+      const peer = projection.peers.get(wait.peerId)
+      if (!peer) continue
+      const older = projection.pendingOf(peer.context.id, peer.context.role)
+      let next = older.next()
+      while (!next.done && claiming.has(next.value.context.id)) next = older.next()
+      if (!next.done) continue
+      const handOff = wait.reserve()
+      if (handOff) return { peerId: wait.peerId, handOff }
+    }
+    return undefined
+  }
+
+  const sendCommand = (request: SendCommandRequest) =>
+    Effect.suspend(() => {
+      const commandId = newCommandId()
+      const sent: EventDraft = {
+        type: "command.sent",
+        data: {
+          commandId,
+          from: request.from,
+          target: request.target,
+          action: request.action,
+          params: request.params ?? null,
+          ttlMs: request.ttlMs ?? null
+        }
+      }
+      const answer = Effect.suspend(() => present(projection.commands.get(commandId), "the command", commandView))
+      const taker = reserveWaitFor(request.target)
+      if (taker === undefined) return Effect.zipRight(commit([sent]), answer)
+      // A peer is parked waiting for this command: its claim goes to the log in the same append
+      // (one write, one fsync for the whole round trip), right behind the command. Log order still
+      // decides: on a shared log another node's claim may land in between, and then ours loses.
+      // Uninterruptible, so that the parked wait always hears how its claim went.
+      claiming.add(commandId)
+      return commit([sent, ...claimDrafts(commandId, taker.peerId)]).pipe(
+        Effect.onExit((exit) =>
+          Effect.sync(() => {
+            claiming.delete(commandId)
+            taker.handOff(commandId, exit)
+          })
+        ),
+        Effect.uninterruptible,
+        Effect.zipRight(answer)
+      )
+    })
+
+  /** How a parked command wait ends: a wake-up to look again, its timeout, or a command handed to it. */
+  type CommandWake =
+    | { readonly kind: "woken" }
+    | { readonly kind: "timeout" }
+    | {
+        readonly kind: "handed"
+        readonly commandId: string
+        readonly appended: Exit.Exit<ReadonlyArray<BrokerEvent>, LogUnavailable>
+      }
+
+  /** Park a command wait on the peer's id and role for at most `timeoutMs`. */
+  const parkCommandWait = (peerId: string, timeoutMs: number): Effect.Effect<CommandWake> =>
+    Effect.async<CommandWake>((resume) => {
+      let state: "parked" | "reserved" | "done" = "parked"
+      let removers: ReadonlyArray<() => void> = []
+      const leave = () => {
+        for (const remove of removers) remove()
+        clearTimeout(timer)
+      }
+      const end = (wake: CommandWake) => {
+        if (state !== "parked") return
+        state = "done"
+        leave()
+        resume(Effect.succeed(wake))
+      }
+      const wait: ParkedCommandWait = {
+        peerId,
+        wake: () => end({ kind: "woken" }),
+        reserve: () => {
+          if (state !== "parked") return undefined
+          state = "reserved"
+          leave()
+          return (commandId, appended) => {
+            state = "done"
+            resume(Effect.succeed({ kind: "handed", commandId, appended }))
+          }
+        }
+      }
+      const timer = setTimeout(() => end({ kind: "timeout" }), timeoutMs)
+      const role = projection.peers.get(peerId)?.context.role
+      removers =
+        role === undefined || role === peerId
+          ? [commandWaiters.add(peerId, wait)]
+          : [commandWaiters.add(peerId, wait), commandWaiters.add(role, wait)]
+      return Effect.sync(() => {
+        state = "done"
+        leave()
+      })
     })
 
   const waitForCommand = (peerId: string, timeoutMs: number): Waits<CommandView, LogUnavailable | NotFound> =>
@@ -413,36 +541,42 @@ export const makeBroker = Effect.gen(function* () {
     })
 
   const waitForCommandAdmitted = (peerId: string, timeoutMs: number): Fails<WaitResult<CommandView>> =>
-    Effect.gen(function* () {
+    Effect.suspend(() => {
       const deadline = Date.now() + timeoutMs
       waitsByPeer.set(peerId, (waitsByPeer.get(peerId) ?? 0) + 1)
       let woken = false
       const nextClaimable = () => {
         const peer = projection.peers.get(peerId)
         if (!peer) return undefined
-        return projection
-          .pendingFor(peer.context.id, peer.context.role)
-          .find((command) => !claiming.has(command.context.id))
-      }
-      const register = (wake: () => void) => {
-        const role = projection.peers.get(peerId)?.context.role
-        const wakeMe = () => {
-          woken = true
-          wake()
+        for (const command of projection.pendingOf(peer.context.id, peer.context.role)) {
+          if (!claiming.has(command.context.id)) return command
         }
-        return role === undefined || role === peerId
-          ? [commandWaiters.add(peerId, wakeMe)]
-          : [commandWaiters.add(peerId, wakeMe), commandWaiters.add(role, wakeMe)]
+        return undefined
       }
-      return yield* Effect.gen(function* () {
-        while (true) {
-          const found = yield* waitUntil(nextClaimable, register, Math.max(0, deadline - Date.now()))
-          woken = false
-          if (found.value === null) return { value: null, timedOut: true }
-          const won = yield* claim(found.value.context.id, peerId)
-          if (won) return { value: won, timedOut: false }
+      const attempt: Fails<WaitResult<CommandView>> = Effect.suspend(() => {
+        woken = false
+        const found = nextClaimable()
+        if (found !== undefined) {
+          return Effect.flatMap(claim(found.context.id, peerId), (won) =>
+            won ? Effect.succeed({ value: won, timedOut: false }) : attempt
+          )
         }
-      }).pipe(
+        const left = deadline - Date.now()
+        if (left <= 0) return Effect.succeed({ value: null, timedOut: true })
+        return Effect.flatMap(parkCommandWait(peerId, left), (wake): Fails<WaitResult<CommandView>> => {
+          if (wake.kind === "timeout") return Effect.succeed({ value: null, timedOut: true })
+          if (wake.kind === "woken") {
+            woken = true
+            return attempt
+          }
+          // A handed command whose append failed, or whose claim lost, leaves the wait as it was.
+          const won = Exit.isSuccess(wake.appended)
+            ? wonClaim(wake.commandId, wake.appended.value[wake.appended.value.length - 1]!.seq)
+            : undefined
+          return won ? Effect.succeed({ value: won, timedOut: false }) : attempt
+        })
+      })
+      return attempt.pipe(
         Effect.ensuring(
           Effect.sync(() => {
             const left = (waitsByPeer.get(peerId) ?? 1) - 1
@@ -455,10 +589,12 @@ export const makeBroker = Effect.gen(function* () {
       )
     })
 
+  /** Wake the next waiter for each queue this peer could have taken from (its id's and its role's). */
   const redispatch = (peerId: string) => {
     const peer = projection.peers.get(peerId)
     if (!peer) return
-    for (const command of projection.pendingFor(peer.context.id, peer.context.role)) {
+    for (const command of projection.pendingOf(peer.context.id, peer.context.role)) {
+      if (claiming.has(command.context.id)) continue
       commandWaiters.wakeOne(command.context.target)
     }
   }
@@ -656,7 +792,8 @@ export const makeBroker = Effect.gen(function* () {
           ? Effect.fail(new BadRequest({ message: `the log ends at seq ${head}; there is no event ${seq}` }))
           : Effect.flatMap(checkpoints.at(seq), (past) => withLog(stateView(past)))
       ),
-    follow,
+    openStream,
+    follow: (from, deliver, paced) => log.follow(from, deliver, paced),
     exportLog,
     head: log.head,
     activeWaits: (peerId) => waitsByPeer.get(peerId) ?? 0,

@@ -26,6 +26,8 @@ export interface BrokerConfigShape {
   readonly maxWaitsPerPeer: number
   /** Live event streams (SSE clients) at once. */
   readonly maxSubscribers: number
+  /** Bytes an event stream may hold for a client that does not read; beyond them it is disconnected. */
+  readonly maxStreamBufferBytes: number
 }
 
 export const defaultConfig: BrokerConfigShape = {
@@ -40,7 +42,8 @@ export const defaultConfig: BrokerConfigShape = {
   maxBodyBytes: 1024 * 1024,
   maxWaits: 10_000,
   maxWaitsPerPeer: 16,
-  maxSubscribers: 1_000
+  maxSubscribers: 1_000,
+  maxStreamBufferBytes: 8 * 1024 * 1024
 }
 
 export class BrokerConfig extends Context.Tag("claude-ipc-broker/BrokerConfig")<BrokerConfig, BrokerConfigShape>() {
