@@ -1,4 +1,4 @@
-import { HttpServer } from "@effect/platform"
+import { HttpMiddleware, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { createServer, type Server } from "node:http"
@@ -83,7 +83,9 @@ export const serverLayer = (options: ServerOptions) => {
     throw new Error(`binding to ${options.host} needs a token: anyone who can reach it could give orders`)
   }
   const app = guarded({ token: options.token, allowedOrigins: options.allowedOrigins ?? [] })(httpApp)
-  return HttpServer.serve(app).pipe(
+  // No spans: nothing here exports traces, and the platform's tracer middleware builds one per
+  // request (URL, headers, attributes) — a quarter of the cost of a small request.
+  return HttpMiddleware.withTracerDisabledWhen(HttpServer.serve(app), () => true).pipe(
     // Built after the server listens, so its finalizer ends MCP sessions before connections close.
     Layer.provideMerge(McpSessionsLive.pipe(Layer.provide(McpConfig.layer(options.mcp)))),
     Layer.provideMerge(closeConnectionsOnShutdown(server)),
