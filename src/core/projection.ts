@@ -1,6 +1,13 @@
 import type { BrokerEvent } from "./events.js"
 import { channelMachine, type ChannelSnapshot } from "./machines/channel.js"
-import { commandMachine, commandStatus, type CommandEvent, type CommandSnapshot, type CommandStatus } from "./machines/command.js"
+import {
+  commandMachine,
+  commandStatus,
+  commandStatuses,
+  type CommandEvent,
+  type CommandSnapshot,
+  type CommandStatus
+} from "./machines/command.js"
 import { peerMachine, type PeerSnapshot } from "./machines/peer.js"
 import { signalMachine, type SignalSnapshot } from "./machines/signal.js"
 import { stepsOf } from "./step.js"
@@ -60,6 +67,10 @@ export class Projection {
   private readonly pendingByTarget = new Map<string, Array<string>>()
   /** peer id → ids of commands delivered to it and not settled. */
   private readonly heldByPeer = new Map<string, Set<string>>()
+  /** Commands per status, kept as they move, so counting them walks nothing. */
+  private readonly statusCounts = zeroCounts()
+  /** Command ids in send order, so the most recent are found from the end without copying the map. */
+  private readonly sendOrder: Array<string> = []
 
   static fromCheckpoint(checkpoint: Checkpoint): Projection {
     const projection = new Projection()
@@ -70,6 +81,8 @@ export class Projection {
     for (const [name, snapshot] of checkpoint.signals) projection.signals.set(name, snapshot)
     for (const [id, snapshot] of checkpoint.commands) {
       projection.commands.set(id, snapshot)
+      projection.sendOrder.push(id)
+      projection.statusCounts[commandStatus(snapshot)]++
       projection.index(snapshot)
     }
     return projection
@@ -125,6 +138,8 @@ export class Projection {
         if (this.commands.has(event.data.commandId)) return noChanges
         const [snapshot] = commandSteps.initial({ ...event.data, at: event.at, seq: event.seq })
         this.commands.set(event.data.commandId, snapshot)
+        this.sendOrder.push(event.data.commandId)
+        this.statusCounts[commandStatus(snapshot)]++
         this.index(snapshot)
         return [{ kind: "command.pending", commandId: event.data.commandId, target: event.data.target }]
       }
@@ -159,6 +174,8 @@ export class Projection {
         this.signals.clear()
         this.pendingByTarget.clear()
         this.heldByPeer.clear()
+        this.sendOrder.length = 0
+        Object.assign(this.statusCounts, zeroCounts())
         return [{ kind: "reset" }]
       }
       default:
@@ -202,6 +219,27 @@ export class Projection {
     return undefined
   }
 
+  /** How many commands are in each status. */
+  commandCounts(): Record<CommandStatus, number> {
+    return { ...this.statusCounts }
+  }
+
+  /** Commands, most recently sent first. */
+  *recentCommands(): Generator<CommandSnapshot, undefined> {
+    for (let i = this.sendOrder.length - 1; i >= 0; i--) {
+      const command = this.commands.get(this.sendOrder[i]!)
+      if (command !== undefined) yield command
+    }
+    return undefined
+  }
+
+  /** The commands not settled yet (pending or delivered), from the indexes: what the sweeper looks at. */
+  *activeCommands(): Generator<CommandSnapshot, undefined> {
+    for (const queue of this.pendingByTarget.values()) for (const id of queue) yield this.commands.get(id)!
+    for (const held of this.heldByPeer.values()) for (const id of held) yield this.commands.get(id)!
+    return undefined
+  }
+
   /** Commands delivered to a peer and not settled, in send order (the same live and after a restore). */
   heldBy(peerId: string): Array<CommandSnapshot> {
     return [...(this.heldByPeer.get(peerId) ?? [])]
@@ -219,6 +257,8 @@ export class Projection {
     }
     this.unindex(before)
     this.commands.set(commandId, after)
+    this.statusCounts[commandStatus(before)]--
+    this.statusCounts[commandStatus(after)]++
     this.index(after)
     return [changeFor(after)]
   }
@@ -250,6 +290,9 @@ export class Projection {
     }
   }
 }
+
+const zeroCounts = (): Record<CommandStatus, number> =>
+  Object.fromEntries(commandStatuses.map((status) => [status, 0])) as Record<CommandStatus, number>
 
 const changeFor = (snapshot: CommandSnapshot): Change => {
   const status: CommandStatus = commandStatus(snapshot)
