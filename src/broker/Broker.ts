@@ -3,6 +3,7 @@ import type { BrokerEvent, EventDraft, MessageSent, PeerConnected } from "../cor
 import { BadRequest, Conflict, Forbidden, NotFound, TooManyWaits, type LogUnavailable } from "../core/errors.js"
 import { commandStatus, isSettled, type CommandSnapshot, type CommandStatus } from "../core/machines/command.js"
 import { peerStatus } from "../core/machines/peer.js"
+import type { SignalSnapshot } from "../core/machines/signal.js"
 import { Projection, type Change } from "../core/projection.js"
 import {
   channelView,
@@ -727,6 +728,19 @@ export const makeBroker = Effect.gen(function* () {
       Effect.map(() => signalView(name, projection.signals.get(name)))
     )
 
+  /**
+   * One view per signal state: the thousand waiters a firing wakes share one object (and so the
+   * transport can render their answer once).
+   */
+  const signalViews = new WeakMap<SignalSnapshot, SignalView>()
+  const viewOfSignal = (name: string): SignalView => {
+    const snapshot = projection.signals.get(name)
+    if (snapshot === undefined) return signalView(name, snapshot)
+    let view = signalViews.get(snapshot)
+    if (view === undefined) signalViews.set(snapshot, (view = signalView(name, snapshot)))
+    return view
+  }
+
   const waitForSignal = (name: string, timeoutMs: number) =>
     waitUntilAdmitted(
       () => {
@@ -735,7 +749,7 @@ export const makeBroker = Effect.gen(function* () {
       },
       (wake) => [signalWaiters.add(name, wake)],
       timeoutMs
-    ).pipe(Effect.map(({ timedOut }) => ({ value: signalView(name, projection.signals.get(name)), timedOut })))
+    ).pipe(Effect.map(({ timedOut }) => ({ value: viewOfSignal(name), timedOut })))
 
   const clearSignal = (name: string) =>
     Effect.suspend(() =>

@@ -1,8 +1,9 @@
-import { HttpRouter, HttpServerRequest } from "@effect/platform"
+import { HttpRouter, HttpServerRequest, type HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Context, Effect, Schema } from "effect"
 import { BadRequest, Forbidden, type BrokerError } from "../core/errors.js"
 import { isName } from "../core/names.js"
+import type { SignalView } from "../core/views.js"
 import { Broker } from "../broker/Broker.js"
 import { BrokerConfig } from "../broker/Config.js"
 import {
@@ -41,6 +42,15 @@ const handle = <A, R>(effect: Effect.Effect<A, BrokerError, R>) =>
  */
 const nameFrom = (value: string | undefined, what: string): Effect.Effect<string, BadRequest> =>
   value !== undefined && isName(value) ? Effect.succeed(value) : decode(Name, what)(value)
+
+/** Every waiter woken by one firing gets the same answer, so it is rendered once, not per waiter. */
+const signalAnswers = new WeakMap<SignalView, HttpServerResponse.HttpServerResponse>()
+const signalAnswer = (signal: SignalView | null, timedOut: boolean): HttpServerResponse.HttpServerResponse => {
+  if (timedOut || signal === null) return json({ signal, timedOut })
+  let answer = signalAnswers.get(signal)
+  if (answer === undefined) signalAnswers.set(signal, (answer = json({ signal, timedOut })))
+  return answer
+}
 
 const param = (name: string) => Effect.flatMap(HttpRouter.params, (params) => nameFrom(params[name], `path parameter '${name}'`))
 
@@ -251,14 +261,12 @@ const signalRoutes = HttpRouter.empty.pipe(
   ),
   HttpRouter.get(
     "/signals/:name/wait",
-    handle(
-      Effect.gen(function* () {
-        const name = yield* param("name")
-        const timeout = yield* Effect.flatMap(query(WaitQuery), ({ timeout }) => waitMs(timeout))
-        const { value, timedOut } = yield* Effect.flatMap(Broker, (broker) => broker.waitForSignal(name, timeout))
-        return { signal: value, timedOut }
-      })
-    )
+    Effect.gen(function* () {
+      const name = yield* param("name")
+      const timeout = yield* Effect.flatMap(query(WaitQuery), ({ timeout }) => waitMs(timeout))
+      const { value, timedOut } = yield* Effect.flatMap(Broker, (broker) => broker.waitForSignal(name, timeout))
+      return signalAnswer(value, timedOut)
+    }).pipe(Effect.catchAll((error) => Effect.succeed(errorResponse(error))))
   ),
   HttpRouter.get("/signals/:name", handle(Effect.flatMap(param("name"), (name) => Effect.flatMap(Broker, (b) => b.signal(name))))),
   HttpRouter.del(
