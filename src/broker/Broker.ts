@@ -27,6 +27,12 @@ import { Checkpoints } from "./Checkpoints.js"
 import { version } from "../version.js"
 import { Waiters } from "./waiters.js"
 
+/** What a parked wait's registrations may do with it: end it, or hold it for a hand-over. */
+interface Parking<A> {
+  readonly wake: (value: A) => void
+  readonly hold: () => ((value: A) => void) | undefined
+}
+
 /** A command wait parked on this node. */
 interface ParkedCommandWait {
   readonly peerId: string
@@ -228,29 +234,48 @@ export const makeBroker = Effect.gen(function* () {
   yield* Effect.addFinalizer(() => Effect.sync(stopFollowing))
 
   /**
-   * Park until `wake` is called through one of the registrations (true), or for at most `timeoutMs`
-   * (false). A plain timer rather than Effect's timeout combinators: a thousand parked waits cost a
-   * thousand timers, not a thousand racing fibers.
+   * Park until woken through one of the registrations (with the value given), or for at most
+   * `timeoutMs` (`onTimeout`). A plain timer rather than Effect's timeout combinators: a thousand
+   * parked waits cost a thousand timers, not a thousand racing fibers. `hold` takes the wait out of
+   * its registrations and stops its timer; only the function it returns ends it then.
    */
-  const park = (register: (wake: () => void) => ReadonlyArray<() => void>, timeoutMs = Infinity): Effect.Effect<boolean> =>
-    Effect.async<boolean>((resume) => {
+  const parkUntil = <A>(
+    register: (parking: Parking<A>) => ReadonlyArray<() => void>,
+    timeoutMs: number,
+    onTimeout: A
+  ): Effect.Effect<A> =>
+    Effect.async<A>((resume) => {
+      let state: "parked" | "held" | "ended" = "parked"
       let removers: ReadonlyArray<() => void> = []
       let timer: ReturnType<typeof setTimeout> | undefined
-      let parked = true
       const leave = () => {
-        parked = false
         for (const remove of removers) remove()
         clearTimeout(timer)
       }
-      const end = (woken: boolean) => {
-        if (!parked) return
+      const end = (value: A) => {
+        state = "ended"
         leave()
-        resume(Effect.succeed(woken))
+        resume(Effect.succeed(value))
       }
-      removers = register(() => end(true))
-      if (timeoutMs !== Infinity) timer = setTimeout(() => end(false), timeoutMs)
-      return Effect.sync(leave)
+      removers = register({
+        wake: (value) => state === "parked" && end(value),
+        hold: () => {
+          if (state !== "parked") return undefined
+          state = "held"
+          leave()
+          return (value) => state === "held" && end(value)
+        }
+      })
+      if (timeoutMs !== Infinity) timer = setTimeout(() => state === "parked" && end(onTimeout), timeoutMs)
+      return Effect.sync(() => {
+        state = "ended"
+        leave()
+      })
     })
+
+  /** Park until `wake` is called through one of the registrations (true), or for at most `timeoutMs` (false). */
+  const park = (register: (wake: () => void) => ReadonlyArray<() => void>, timeoutMs = Infinity): Effect.Effect<boolean> =>
+    parkUntil<boolean>(({ wake }) => register(() => wake(true)), timeoutMs, false)
 
   const whenApplied = (seq: number): Effect.Effect<void> =>
     Effect.suspend(() => (projection.seq >= seq ? Effect.void : park((wake) => [appliedWaiters.add(seq, wake)])))
@@ -491,43 +516,24 @@ export const makeBroker = Effect.gen(function* () {
 
   /** Park a command wait on the peer's id and role for at most `timeoutMs`. */
   const parkCommandWait = (peerId: string, timeoutMs: number): Effect.Effect<CommandWake> =>
-    Effect.async<CommandWake>((resume) => {
-      let state: "parked" | "reserved" | "done" = "parked"
-      let removers: ReadonlyArray<() => void> = []
-      const leave = () => {
-        for (const remove of removers) remove()
-        clearTimeout(timer)
-      }
-      const end = (wake: CommandWake) => {
-        if (state !== "parked") return
-        state = "done"
-        leave()
-        resume(Effect.succeed(wake))
-      }
-      const wait: ParkedCommandWait = {
-        peerId,
-        wake: () => end({ kind: "woken" }),
-        reserve: () => {
-          if (state !== "parked") return undefined
-          state = "reserved"
-          leave()
-          return (commandId, appended) => {
-            state = "done"
-            resume(Effect.succeed({ kind: "handed", commandId, appended }))
+    parkUntil<CommandWake>(
+      ({ wake, hold }) => {
+        const wait: ParkedCommandWait = {
+          peerId,
+          wake: () => wake({ kind: "woken" }),
+          reserve: () => {
+            const handOff = hold()
+            return handOff && ((commandId, appended) => handOff({ kind: "handed", commandId, appended }))
           }
         }
-      }
-      const timer = setTimeout(() => end({ kind: "timeout" }), timeoutMs)
-      const role = projection.peers.get(peerId)?.context.role
-      removers =
-        role === undefined || role === peerId
+        const role = projection.peers.get(peerId)?.context.role
+        return role === undefined || role === peerId
           ? [commandWaiters.add(peerId, wait)]
           : [commandWaiters.add(peerId, wait), commandWaiters.add(role, wait)]
-      return Effect.sync(() => {
-        state = "done"
-        leave()
-      })
-    })
+      },
+      timeoutMs,
+      { kind: "timeout" }
+    )
 
   const waitForCommand = (peerId: string, timeoutMs: number): Waits<CommandView, LogUnavailable | NotFound> =>
     Effect.gen(function* () {
