@@ -451,6 +451,16 @@ export const makeBroker = Effect.gen(function* () {
       )
     })
 
+  /** The oldest pending command a peer may take that no claim of this node is after already. */
+  const firstClaimableFor = (peerId: string): CommandSnapshot | undefined => {
+    const peer = projection.peers.get(peerId)
+    if (!peer) return undefined
+    for (const command of projection.pendingOf(peer.context.id, peer.context.role)) {
+      if (!claiming.has(command.context.id)) return command
+    }
+    return undefined
+  }
+
   /**
    * A parked wait this node may hand a command it is sending: the longest-parked one on the target
    * whose peer has nothing older to take. Reserving it takes it out of every index and stops its
@@ -458,12 +468,7 @@ export const makeBroker = Effect.gen(function* () {
    */
   const reserveWaitFor = (target: string) => {
     for (const wait of commandWaiters.on(target)) {
-      const peer = projection.peers.get(wait.peerId)
-      if (!peer) continue
-      const older = projection.pendingOf(peer.context.id, peer.context.role)
-      let next = older.next()
-      while (!next.done && claiming.has(next.value.context.id)) next = older.next()
-      if (!next.done) continue
+      if (!projection.peers.has(wait.peerId) || firstClaimableFor(wait.peerId) !== undefined) continue
       const handOff = wait.reserve()
       if (handOff) return { peerId: wait.peerId, handOff }
     }
@@ -552,17 +557,9 @@ export const makeBroker = Effect.gen(function* () {
       const deadline = Date.now() + timeoutMs
       waitsByPeer.set(peerId, (waitsByPeer.get(peerId) ?? 0) + 1)
       let woken = false
-      const nextClaimable = () => {
-        const peer = projection.peers.get(peerId)
-        if (!peer) return undefined
-        for (const command of projection.pendingOf(peer.context.id, peer.context.role)) {
-          if (!claiming.has(command.context.id)) return command
-        }
-        return undefined
-      }
       const attempt: Fails<WaitResult<CommandView>> = Effect.suspend(() => {
         woken = false
-        const found = nextClaimable()
+        const found = firstClaimableFor(peerId)
         if (found !== undefined) {
           return Effect.flatMap(claim(found.context.id, peerId), (won) =>
             won ? Effect.succeed({ value: won, timedOut: false }) : attempt
