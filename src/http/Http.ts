@@ -29,10 +29,16 @@ import { mcpRoutes } from "../mcp/Http.js"
 /** The REST API: each handler decodes its input, calls the Broker, and renders the answer. */
 
 
-/** Run a handler; tagged broker errors become `{"error":{code,message}}` with their status. */
-const handle = <A, R>(effect: Effect.Effect<A, BrokerError, R>) =>
+/**
+ * Run a handler and render its answer (as JSON, unless told otherwise); tagged broker errors become
+ * `{"error":{code,message}}` with their status.
+ */
+const handle = <A, R>(
+  effect: Effect.Effect<A, BrokerError, R>,
+  render: (answer: A) => HttpServerResponse.HttpServerResponse = json
+) =>
   effect.pipe(
-    Effect.map((body) => json(body)),
+    Effect.map(render),
     Effect.catchAll((error) => Effect.succeed(errorResponse(error)))
   )
 
@@ -261,12 +267,14 @@ const signalRoutes = HttpRouter.empty.pipe(
   ),
   HttpRouter.get(
     "/signals/:name/wait",
-    Effect.gen(function* () {
-      const name = yield* param("name")
-      const timeout = yield* Effect.flatMap(query(WaitQuery), ({ timeout }) => waitMs(timeout))
-      const { value, timedOut } = yield* Effect.flatMap(Broker, (broker) => broker.waitForSignal(name, timeout))
-      return signalAnswer(value, timedOut)
-    }).pipe(Effect.catchAll((error) => Effect.succeed(errorResponse(error))))
+    handle(
+      Effect.gen(function* () {
+        const name = yield* param("name")
+        const timeout = yield* Effect.flatMap(query(WaitQuery), ({ timeout }) => waitMs(timeout))
+        return yield* Effect.flatMap(Broker, (broker) => broker.waitForSignal(name, timeout))
+      }),
+      ({ value, timedOut }) => signalAnswer(value, timedOut)
+    )
   ),
   HttpRouter.get("/signals/:name", handle(Effect.flatMap(param("name"), (name) => Effect.flatMap(Broker, (b) => b.signal(name))))),
   HttpRouter.del(
