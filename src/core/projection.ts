@@ -63,14 +63,14 @@ export class Projection {
   readonly commands = new Map<string, CommandSnapshot>()
   readonly channels = new Map<string, ChannelSnapshot>()
   readonly signals = new Map<string, SignalSnapshot>()
-  /** target (role or peer id) → pending command ids, oldest first. */
-  private readonly pendingByTarget = new Map<string, Array<string>>()
-  /** peer id → ids of commands delivered to it and not settled. */
-  private readonly heldByPeer = new Map<string, Set<string>>()
   /** Commands per status, kept as they move, so counting them walks nothing. */
   private readonly statusCounts = zeroCounts()
   /** Command ids in send order, so the most recent are found from the end without copying the map. */
   private readonly sendOrder: Array<string> = []
+  /** target (role or peer id) → pending command ids, oldest first. */
+  private readonly pendingByTarget = new Map<string, Array<string>>()
+  /** peer id → ids of commands delivered to it and not settled. */
+  private readonly heldByPeer = new Map<string, Set<string>>()
 
   static fromCheckpoint(checkpoint: Checkpoint): Projection {
     const projection = new Projection()
@@ -82,7 +82,6 @@ export class Projection {
     for (const [id, snapshot] of checkpoint.commands) {
       projection.commands.set(id, snapshot)
       projection.sendOrder.push(id)
-      projection.statusCounts[commandStatus(snapshot)]++
       projection.index(snapshot)
     }
     return projection
@@ -136,10 +135,9 @@ export class Projection {
       }
       case "command.sent": {
         if (this.commands.has(event.data.commandId)) return noChanges
+        this.sendOrder.push(event.data.commandId)
         const [snapshot] = commandSteps.initial({ ...event.data, at: event.at, seq: event.seq })
         this.commands.set(event.data.commandId, snapshot)
-        this.sendOrder.push(event.data.commandId)
-        this.statusCounts[commandStatus(snapshot)]++
         this.index(snapshot)
         return [{ kind: "command.pending", commandId: event.data.commandId, target: event.data.target }]
       }
@@ -172,10 +170,10 @@ export class Projection {
         this.commands.clear()
         this.channels.clear()
         this.signals.clear()
-        this.pendingByTarget.clear()
-        this.heldByPeer.clear()
         this.sendOrder.length = 0
         Object.assign(this.statusCounts, zeroCounts())
+        this.pendingByTarget.clear()
+        this.heldByPeer.clear()
         return [{ kind: "reset" }]
       }
       default:
@@ -257,8 +255,6 @@ export class Projection {
     }
     this.unindex(before)
     this.commands.set(commandId, after)
-    this.statusCounts[commandStatus(before)]--
-    this.statusCounts[commandStatus(after)]++
     this.index(after)
     return [changeFor(after)]
   }
@@ -266,6 +262,7 @@ export class Projection {
   private index(snapshot: CommandSnapshot): void {
     const { id, target, deliveredTo, sentSeq } = snapshot.context
     const status = commandStatus(snapshot)
+    this.statusCounts[status]++ // every status is counted; only pending and delivered are indexed
     if (status === "pending") insertBySentSeq(this.pendingByTarget, target, id, sentSeq, this.commands)
     if (status === "delivered" && deliveredTo !== null) {
       const held = this.heldByPeer.get(deliveredTo) ?? new Set<string>()
@@ -277,6 +274,7 @@ export class Projection {
   private unindex(snapshot: CommandSnapshot): void {
     const { id, target, deliveredTo } = snapshot.context
     const status = commandStatus(snapshot)
+    this.statusCounts[status]--
     if (status === "pending") {
       const queue = this.pendingByTarget.get(target)
       const at = queue?.indexOf(id) ?? -1
