@@ -23,6 +23,7 @@ import { EventLog } from "../log/EventLog.js"
 import { BrokerConfig } from "./Config.js"
 import { newCommandId, newPeerId } from "./ids.js"
 import { Checkpoints } from "./Checkpoints.js"
+import { Metrics } from "./metrics/Metrics.js"
 import { version } from "../version.js"
 import { Waiters } from "./waiters.js"
 
@@ -141,6 +142,7 @@ export const makeBroker = Effect.gen(function* () {
   const log = yield* EventLog
   const config = yield* BrokerConfig
   const checkpoints = yield* Checkpoints
+  const metrics = Option.getOrUndefined(yield* Effect.serviceOption(Metrics))
   const startedAt = new Date().toISOString()
 
   const projection = checkpoints.initial
@@ -190,7 +192,14 @@ export const makeBroker = Effect.gen(function* () {
     page.forEach(applyEvent)
   } while (page.length === catchUpPage)
   yield* Effect.suspend(() =>
-    log.tail(projection.seq + 1).pipe(Stream.runForEach((event) => Effect.sync(() => applyEvent(event))))
+    log.tail(projection.seq + 1).pipe(
+      Stream.runForEach((event) =>
+        Effect.sync(() => {
+          applyEvent(event)
+          metrics?.eventAppended(event.type) // here, not in applyEvent: the catch-up is no append
+        })
+      )
+    )
   ).pipe(
     Effect.tapErrorCause((cause) => Effect.logWarning("log tail failed; following again", cause)),
     Effect.retry(Schedule.spaced("1 second")),

@@ -32,6 +32,8 @@ export interface TestBrokerOptions {
   readonly port?: number
   /** Tunables of the MCP endpoints. */
   readonly mcp?: Partial<McpConfigShape>
+  /** Require this bearer token on every request but /healthz. */
+  readonly token?: string
 }
 
 /** Start the real broker in this process on a free loopback port. */
@@ -50,7 +52,8 @@ export const startBroker = async (options: TestBrokerOptions = {}): Promise<Test
         config: options.config ?? {},
         nats: options.nats,
         ...(options.mcp === undefined ? {} : { mcp: options.mcp }),
-        ...(options.faults === undefined ? {} : { fileLog: { faults: options.faults } })
+        ...(options.faults === undefined ? {} : { fileLog: { faults: options.faults } }),
+        ...(options.token === undefined ? {} : { token: options.token })
       }),
       scope
     )
