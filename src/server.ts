@@ -13,6 +13,7 @@ import { isLoopback } from "./http/guard.js"
 import { guarded } from "./http/Guarded.js"
 import { httpApp } from "./http/Http.js"
 import { observed } from "./http/observed.js"
+import { startedAndStopping, stopped } from "./lifecycle.js"
 import { FileLogLive, type FileLogOptions } from "./log/file.js"
 import { defaultStreamName, JetStreamLogLive, type JetStreamLogOptions } from "./log/jetstream.js"
 import { MemoryLogLive } from "./log/memory.js"
@@ -96,11 +97,13 @@ export const serverLayer = (options: ServerOptions) => {
     throw new Error(`binding to ${options.host} needs a token: anyone who can reach it could give orders`)
   }
   const app = observed(guarded({ token: options.token, allowedOrigins: options.allowedOrigins ?? [] })(httpApp))
-  return HttpServer.serve(app).pipe(
+  return startedAndStopping.pipe(
+    Layer.provideMerge(HttpServer.serve(app)),
     // Built after the server listens, so its finalizer ends MCP sessions before connections close.
     Layer.provideMerge(McpSessionsLive.pipe(Layer.provide(McpConfig.layer(options.mcp)))),
     Layer.provideMerge(closeConnectionsOnShutdown(server)),
     Layer.provideMerge(NodeHttpServer.layer(() => server, { port: options.port, host: options.host })),
-    Layer.provideMerge(brokerLayer(options))
+    Layer.provideMerge(brokerLayer(options)),
+    Layer.provideMerge(stopped)
   )
 }

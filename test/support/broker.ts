@@ -1,5 +1,5 @@
 import { HttpServer } from "@effect/platform"
-import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { Context, Effect, Exit, Layer, Logger, LogLevel, Scope } from "effect"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -36,6 +36,9 @@ export interface TestBrokerOptions {
   readonly token?: string
 }
 
+/** Lifecycle lines ("broker started", "checkpoint written") would drown the test output; warnings stay. */
+const quiet = <A, E>(effect: Effect.Effect<A, E>) => Logger.withMinimumLogLevel(effect, LogLevel.Warning)
+
 /** Start the real broker in this process on a free loopback port. */
 export const startBroker = async (options: TestBrokerOptions = {}): Promise<TestBroker> => {
   const memory = options.memory ?? (options.dataDir === undefined && options.nats === undefined)
@@ -43,7 +46,7 @@ export const startBroker = async (options: TestBrokerOptions = {}): Promise<Test
   const dataDir = memory ? undefined : (options.dataDir ?? (await mkdtemp(join(tmpdir(), "broker-test-"))))
   const scope = Effect.runSync(Scope.make())
   const context = await Effect.runPromise(
-    Layer.buildWithScope(
+    quiet(Layer.buildWithScope(
       serverLayer({
         port: options.port ?? 0,
         host: "127.0.0.1",
@@ -56,7 +59,7 @@ export const startBroker = async (options: TestBrokerOptions = {}): Promise<Test
         ...(options.token === undefined ? {} : { token: options.token })
       }),
       scope
-    )
+    ))
   )
   const address = Context.get(context, HttpServer.HttpServer).address
   if (address._tag !== "TcpAddress") throw new Error("expected a TCP address")
@@ -65,7 +68,7 @@ export const startBroker = async (options: TestBrokerOptions = {}): Promise<Test
     dataDir,
     broker: Context.get(context, Broker),
     close: async () => {
-      await Effect.runPromise(Scope.close(scope, Exit.void))
+      await Effect.runPromise(quiet(Scope.close(scope, Exit.void)))
       if (ownDir && dataDir) await rm(dataDir, { recursive: true, force: true })
     }
   }
