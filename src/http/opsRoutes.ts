@@ -7,8 +7,9 @@ import { Metrics } from "../broker/metrics/Metrics.js"
 import { prometheusContentType } from "../broker/metrics/prometheus.js"
 import { EventLog } from "../log/EventLog.js"
 import { version } from "../version.js"
+import { openApiJson } from "./openApi.js"
 
-/** What operators and tools read about the broker itself. */
+/** What operators and tools read about the broker itself: metrics and the API description. */
 
 const scrape = Effect.gen(function* () {
   const broker = yield* Broker
@@ -33,5 +34,9 @@ const scrape = Effect.gen(function* () {
 })
 
 export const opsRoutes = HttpRouter.empty.pipe(
-  HttpRouter.get("/metrics", scrape)
+  HttpRouter.get("/metrics", scrape),
+  HttpRouter.get(
+    "/openapi.json",
+    Effect.sync(() => HttpServerResponse.text(openApiJson(), { contentType: "application/json" }))
+  )
 )
