@@ -17,6 +17,7 @@ const matchRoute = routeMatcher(routes)
 const unmatched = "unmatched"
 
 type Kind = "answer" | "wait" | "stream"
+const kindIndex: Record<Kind, number> = { answer: 0, wait: 1, stream: 2 }
 
 /** Long polls are timed apart: a 30 s wait that ends on time is not a slow request. */
 const kindOf = (route: RouteSpec | undefined, url: string): Kind => {
@@ -29,27 +30,38 @@ const kindOf = (route: RouteSpec | undefined, url: string): Kind => {
   return Number(timeout) > 0 ? "wait" : "answer"
 }
 
-/** Recorders by kind, method, route and status, made once and kept: the hot path then only adds. */
-const recorders = new WeakMap<MetricsService, Map<string, (seconds: number) => void>>()
+type Recorder = (seconds: number) => void
 
-const recorderFor = (metrics: MetricsService, kind: Kind, method: string, route: string, status: number) => {
-  let cache = recorders.get(metrics)
-  if (cache === undefined) recorders.set(metrics, (cache = new Map()))
-  const key = `${kind} ${method} ${route} ${status}`
-  let record = cache.get(key)
-  if (record === undefined) {
-    const labels = { method, route, status: String(status) }
-    if (kind === "stream") {
-      const counter = metrics.httpStreams.with(labels)
-      record = () => counter.inc()
-    } else {
-      const histogram = (kind === "wait" ? metrics.httpWaitSeconds : metrics.httpRequestSeconds).with(labels)
-      record = (seconds) => histogram.observe(seconds)
+/**
+ * Recorders by route (or, for unmatched requests, by method), then status and kind: made once and
+ * kept, so that the hot path does two map lookups and an addition.
+ */
+class Recorders {
+  private readonly byRoute = new Map<RouteSpec | string, Map<number, Recorder>>()
+
+  constructor(private readonly metrics: MetricsService) {}
+
+  for(route: RouteSpec | undefined, method: string, status: number, kind: Kind): Recorder {
+    let byStatus = this.byRoute.get(route ?? method)
+    if (byStatus === undefined) this.byRoute.set(route ?? method, (byStatus = new Map()))
+    const key = status * 3 + kindIndex[kind]
+    let record = byStatus.get(key)
+    if (record === undefined) {
+      const labels = { method: route?.method ?? method, route: route?.path ?? unmatched, status: String(status) }
+      if (kind === "stream") {
+        const counter = this.metrics.httpStreams.with(labels)
+        record = () => counter.inc()
+      } else {
+        const histogram = (kind === "wait" ? this.metrics.httpWaitSeconds : this.metrics.httpRequestSeconds).with(labels)
+        record = (seconds) => histogram.observe(seconds)
+      }
+      byStatus.set(key, record)
     }
-    cache.set(key, record)
+    return record
   }
-  return record
 }
+
+const recorders = new WeakMap<MetricsService, Recorders>()
 
 export const observed = <E, R>(
   app: HttpApp.Default<E, R>
@@ -58,22 +70,27 @@ export const observed = <E, R>(
     const context = fiber.currentContext as Context.Context<HttpServerRequest.HttpServerRequest | Metrics>
     const request = Context.get(context, HttpServerRequest.HttpServerRequest)
     const metrics = Context.get(context, Metrics)
+    let forMetrics = recorders.get(metrics)
+    if (forMetrics === undefined) recorders.set(metrics, (forMetrics = new Recorders(metrics)))
     const started = performance.now()
-    return Effect.tap(app, (response: HttpServerResponse.HttpServerResponse) => {
+    const record = (response: HttpServerResponse.HttpServerResponse) => {
       const seconds = (performance.now() - started) / 1000
       const route = matchRoute(request.method, request.url)
-      const status = route?.writesRaw
-        ? NodeHttpServerRequest.toServerResponse(request).statusCode
-        : response.status
-      const template = route?.path ?? unmatched
-      const method = route?.method ?? request.method
-      recorderFor(metrics, kindOf(route, request.url), method, template, status)(seconds)
-      if (!LogLevel.greaterThanEqual(LogLevel.Debug, fiber.getFiberRef(FiberRef.currentMinimumLogLevel))) {
-        return Effect.void
-      }
+      const status = route?.writesRaw ? NodeHttpServerRequest.toServerResponse(request).statusCode : response.status
+      forMetrics.for(route, request.method, status, kindOf(route, request.url))(seconds)
+      return { route: route?.path ?? unmatched, status, seconds }
+    }
+    if (!LogLevel.greaterThanEqual(LogLevel.Debug, fiber.getFiberRef(FiberRef.currentMinimumLogLevel))) {
+      return Effect.map(app, (response) => {
+        record(response)
+        return response
+      })
+    }
+    return Effect.tap(app, (response) => {
+      const { route, status, seconds } = record(response)
       // The route template, not the URL: a dashboard login URL carries the token in its query.
       return Effect.logDebug("request").pipe(
-        Effect.annotateLogs({ method: request.method, route: template, status, ms: Math.round(seconds * 1e5) / 100 })
+        Effect.annotateLogs({ method: request.method, route, status, ms: Math.round(seconds * 1e5) / 100 })
       )
     })
   })
