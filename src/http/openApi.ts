@@ -94,7 +94,7 @@ export const makeOpenApiDocument = (): JsonObject => {
   const errorResponse = (status: number, codes: ReadonlyArray<string>) => [
     String(status),
     {
-      description: `${codes.map((code) => `\`${code}\``).join(", ")}`,
+      description: codes.map((code) => `\`${code}\``).join(", "),
       content: { "application/json": { schema: jsonSchema(ErrorEnvelope) } }
     }
   ]

@@ -41,7 +41,7 @@ export const makeMetrics = (): MetricsService => {
     eventAppended: (type) => {
       let series = byType.get(type)
       if (series === undefined) byType.set(type, (series = eventsAppended.with({ type })))
-      series.value += 1
+      series.inc()
     },
     fsyncSeconds: new Histogram(
       `${metricPrefix}_fsync_duration_seconds`,

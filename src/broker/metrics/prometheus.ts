@@ -128,7 +128,7 @@ export class Histogram extends Vec<HistogramSeries> {
   }
 }
 
-export const formatNumber = (value: number): string =>
+const formatNumber = (value: number): string =>
   Number.isNaN(value) ? "NaN" : value === Infinity ? "+Inf" : value === -Infinity ? "-Inf" : String(value)
 
 const escapeHelp = (text: string) => text.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")
