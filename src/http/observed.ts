@@ -7,8 +7,9 @@ import { routes, type RouteSpec } from "./routes.js"
 
 /**
  * Around the whole app (guard included): each answered request is timed into a histogram labelled
- * by method, route template and status, and logged at debug level with the same facts. Requests
- * whose client went away before the answer are neither timed nor logged.
+ * by method, route template and status, and logged at debug level with the same facts; long polls
+ * are also counted while they run. Requests whose client went away before the answer are neither
+ * timed nor logged.
  */
 
 const matchRoute = routeMatcher(routes)
@@ -72,25 +73,35 @@ export const observed = <E, R>(
     const metrics = Context.get(context, Metrics)
     let forMetrics = recorders.get(metrics)
     if (forMetrics === undefined) recorders.set(metrics, (forMetrics = new Recorders(metrics)))
+    const route = matchRoute(request.method, request.url)
+    const kind = kindOf(route, request.url)
     const started = performance.now()
     const record = (response: HttpServerResponse.HttpServerResponse) => {
       const seconds = (performance.now() - started) / 1000
-      const route = matchRoute(request.method, request.url)
       const status = route?.writesRaw ? NodeHttpServerRequest.toServerResponse(request).statusCode : response.status
-      forMetrics.for(route, request.method, status, kindOf(route, request.url))(seconds)
-      return { route: route?.path ?? unmatched, status, seconds }
+      forMetrics.for(route, request.method, status, kind)(seconds)
+      return { status, seconds }
     }
-    if (!LogLevel.greaterThanEqual(LogLevel.Debug, fiber.getFiberRef(FiberRef.currentMinimumLogLevel))) {
-      return Effect.map(app, (response) => {
-        record(response)
-        return response
-      })
-    }
-    return Effect.tap(app, (response) => {
-      const { route, status, seconds } = record(response)
-      // The route template, not the URL: a dashboard login URL carries the token in its query.
-      return Effect.logDebug("request").pipe(
-        Effect.annotateLogs({ method: request.method, route, status, ms: Math.round(seconds * 1e5) / 100 })
-      )
-    })
+    const answered = !LogLevel.greaterThanEqual(LogLevel.Debug, fiber.getFiberRef(FiberRef.currentMinimumLogLevel))
+      ? Effect.map(app, (response) => {
+          record(response)
+          return response
+        })
+      : Effect.tap(app, (response) => {
+          const { status, seconds } = record(response)
+          // The route template, not the URL: a dashboard login URL carries the token in its query.
+          return Effect.logDebug("request").pipe(
+            Effect.annotateLogs({
+              method: request.method,
+              route: route?.path ?? unmatched,
+              status,
+              ms: Math.round(seconds * 1e5) / 100
+            })
+          )
+        })
+    if (kind !== "wait" || route === undefined) return answered
+    // Parked waits by route; `ensuring` also counts down when the client goes away mid-wait.
+    const inFlight = metrics.httpWaitsInFlight.with({ method: route.method, route: route.path })
+    inFlight.inc()
+    return Effect.ensuring(answered, Effect.sync(() => inFlight.dec()))
   })

@@ -169,6 +169,7 @@ describe("GET /metrics on the file log", () => {
         },
         { what: "one SSE client and one parked wait" }
       )
+      expect(gauge(live, "http_waits_in_flight", { method: "GET", route: "/commands/:peerId/wait" })).toBe(1)
       expect(gauge(live, "sse_clients_max")).toBe(1000)
       expect(gauge(live, "waiters_max")).toBe(10000)
       expect(sampleValue(live, `${prefix}_http_streams_total`, { method: "GET", route: "/events", status: "200" })).toBe(
@@ -182,7 +183,11 @@ describe("GET /metrics on the file log", () => {
     await waitFor(
       async () => {
         const families = await scrape(c)
-        return gauge(families, "sse_clients") === 0 && gauge(families, "waiters") === 0
+        return (
+          gauge(families, "sse_clients") === 0 &&
+          gauge(families, "waiters") === 0 &&
+          gauge(families, "http_waits_in_flight", { method: "GET", route: "/commands/:peerId/wait" }) === 0
+        )
       },
       { what: "the SSE client and the wait gone" }
     )

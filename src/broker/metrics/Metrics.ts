@@ -1,6 +1,6 @@
 import { Context, Layer } from "effect"
 import { eventTypes } from "../../core/events.js"
-import { Counter, type CounterSeries, Histogram } from "./prometheus.js"
+import { Counter, type CounterSeries, Gauge, Histogram } from "./prometheus.js"
 
 /**
  * What the broker counts as it runs, for `GET /metrics`. Only what cannot be read off the broker at
@@ -20,6 +20,8 @@ export interface MetricsService {
   readonly httpWaitSeconds: Histogram
   /** Streams (`/events`, `/log`, MCP streams) opened or refused: their duration says nothing. */
   readonly httpStreams: Counter
+  /** Long polls and MCP calls in progress, by route: which kind of wait is parked. */
+  readonly httpWaitsInFlight: Gauge
 }
 
 export class Metrics extends Context.Tag("claude-ipc-broker/Metrics")<Metrics, MetricsService>() {
@@ -61,6 +63,10 @@ export const makeMetrics = (): MetricsService => {
     httpStreams: new Counter(
       `${metricPrefix}_http_streams_total`,
       "Streams opened or refused (/events, /log, MCP streams), by route and status."
+    ),
+    httpWaitsInFlight: new Gauge(
+      `${metricPrefix}_http_waits_in_flight`,
+      "Long polls with a timeout and MCP calls being answered now, by route."
     )
   }
 }

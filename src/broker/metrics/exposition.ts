@@ -62,6 +62,7 @@ export const exposition = (input: ScrapeInput): string => {
     metrics.httpRequestSeconds.family(),
     metrics.httpWaitSeconds.family(),
     metrics.httpStreams.family(),
+    metrics.httpWaitsInFlight.family(),
     // Only the file log syncs; the memory log has nothing to sync and JetStream syncs on its servers.
     ...(input.backend === "file" ? [metrics.fsyncSeconds.family()] : []),
     {

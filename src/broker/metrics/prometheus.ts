@@ -72,6 +72,43 @@ export class Counter extends Vec<CounterSeries> {
   }
 }
 
+export class GaugeSeries {
+  value = 0
+
+  constructor(readonly labels: Labels) {}
+
+  inc(): void {
+    this.value += 1
+  }
+
+  dec(): void {
+    this.value -= 1
+  }
+}
+
+/** A gauge kept up to date as things start and end (most gauges are computed at scrape time instead). */
+export class Gauge extends Vec<GaugeSeries> {
+  constructor(
+    readonly name: string,
+    readonly help: string
+  ) {
+    super()
+  }
+
+  protected make(labels: Labels): GaugeSeries {
+    return new GaugeSeries(labels)
+  }
+
+  family(): Family {
+    return {
+      name: this.name,
+      help: this.help,
+      type: "gauge",
+      samples: [...this.all()].map((series) => ({ labels: series.labels, value: series.value }))
+    }
+  }
+}
+
 /** One labelled series of a histogram: per-bucket counts (not cumulative until rendered), sum, count. */
 export class HistogramSeries {
   readonly buckets: Float64Array
