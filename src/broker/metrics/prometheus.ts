@@ -32,9 +32,21 @@ export class CounterSeries {
   }
 }
 
+/** A gauge kept up to date as things start and end (most gauges are computed at scrape time instead). */
+export class GaugeSeries extends CounterSeries {
+  dec(by = 1): void {
+    this.value -= by
+  }
+}
+
 /** Series are found by their labels once; callers on the hot path keep the series, not the labels. */
 abstract class Vec<S extends { readonly labels: Labels }> {
   private readonly series = new Map<string, S>()
+
+  constructor(
+    readonly name: string,
+    readonly help: string
+  ) {}
 
   protected abstract make(labels: Labels): S
 
@@ -50,62 +62,33 @@ abstract class Vec<S extends { readonly labels: Labels }> {
   }
 }
 
-export class Counter extends Vec<CounterSeries> {
-  constructor(
-    readonly name: string,
-    readonly help: string
-  ) {
-    super()
+/** Counters and gauges: one sample per series. */
+abstract class ValueVec<S extends CounterSeries> extends Vec<S> {
+  protected abstract readonly type: "counter" | "gauge"
+
+  family(): Family {
+    return {
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      samples: [...this.all()].map((series) => ({ labels: series.labels, value: series.value }))
+    }
   }
+}
+
+export class Counter extends ValueVec<CounterSeries> {
+  protected readonly type = "counter"
 
   protected make(labels: Labels): CounterSeries {
     return new CounterSeries(labels)
   }
-
-  family(): Family {
-    return {
-      name: this.name,
-      help: this.help,
-      type: "counter",
-      samples: [...this.all()].map((series) => ({ labels: series.labels, value: series.value }))
-    }
-  }
 }
 
-export class GaugeSeries {
-  value = 0
-
-  constructor(readonly labels: Labels) {}
-
-  inc(): void {
-    this.value += 1
-  }
-
-  dec(): void {
-    this.value -= 1
-  }
-}
-
-/** A gauge kept up to date as things start and end (most gauges are computed at scrape time instead). */
-export class Gauge extends Vec<GaugeSeries> {
-  constructor(
-    readonly name: string,
-    readonly help: string
-  ) {
-    super()
-  }
+export class Gauge extends ValueVec<GaugeSeries> {
+  protected readonly type = "gauge"
 
   protected make(labels: Labels): GaugeSeries {
     return new GaugeSeries(labels)
-  }
-
-  family(): Family {
-    return {
-      name: this.name,
-      help: this.help,
-      type: "gauge",
-      samples: [...this.all()].map((series) => ({ labels: series.labels, value: series.value }))
-    }
   }
 }
 
@@ -137,12 +120,12 @@ export class HistogramSeries {
 
 export class Histogram extends Vec<HistogramSeries> {
   constructor(
-    readonly name: string,
-    readonly help: string,
+    name: string,
+    help: string,
     /** Upper bounds in ascending order; `+Inf` is implied. */
     readonly bounds: ReadonlyArray<number>
   ) {
-    super()
+    super(name, help)
   }
 
   protected make(labels: Labels): HistogramSeries {
