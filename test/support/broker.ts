@@ -34,19 +34,28 @@ export interface TestBrokerOptions {
   readonly mcp?: Partial<McpConfigShape>
   /** Require this bearer token on every request but /healthz. */
   readonly token?: string
+  /**
+   * Where the broker's logs go, from which level. By default, warnings and worse to the console:
+   * lifecycle lines ("broker started", "checkpoint written") would drown the test output.
+   */
+  readonly logs?: { readonly logger: Logger.Logger<unknown, void>; readonly level: LogLevel.LogLevel }
 }
-
-/** Lifecycle lines ("broker started", "checkpoint written") would drown the test output; warnings stay. */
-const quiet = <A, E>(effect: Effect.Effect<A, E>) => Logger.withMinimumLogLevel(effect, LogLevel.Warning)
 
 /** Start the real broker in this process on a free loopback port. */
 export const startBroker = async (options: TestBrokerOptions = {}): Promise<TestBroker> => {
   const memory = options.memory ?? (options.dataDir === undefined && options.nats === undefined)
   const ownDir = !memory && options.dataDir === undefined
   const dataDir = memory ? undefined : (options.dataDir ?? (await mkdtemp(join(tmpdir(), "broker-test-"))))
+  const logged = <A, E>(effect: Effect.Effect<A, E>) =>
+    options.logs === undefined
+      ? Logger.withMinimumLogLevel(effect, LogLevel.Warning)
+      : effect.pipe(
+          Effect.provide(Logger.replace(Logger.defaultLogger, options.logs.logger)),
+          Logger.withMinimumLogLevel(options.logs.level)
+        )
   const scope = Effect.runSync(Scope.make())
   const context = await Effect.runPromise(
-    quiet(Layer.buildWithScope(
+    logged(Layer.buildWithScope(
       serverLayer({
         port: options.port ?? 0,
         host: "127.0.0.1",
@@ -68,7 +77,7 @@ export const startBroker = async (options: TestBrokerOptions = {}): Promise<Test
     dataDir,
     broker: Context.get(context, Broker),
     close: async () => {
-      await Effect.runPromise(quiet(Scope.close(scope, Exit.void)))
+      await Effect.runPromise(logged(Scope.close(scope, Exit.void)))
       if (ownDir && dataDir) await rm(dataDir, { recursive: true, force: true })
     }
   }
