@@ -24,6 +24,7 @@ import { EventLog } from "../log/EventLog.js"
 import { BrokerConfig } from "./Config.js"
 import { newCommandId, newPeerId } from "./ids.js"
 import { Checkpoints } from "./Checkpoints.js"
+import { Metrics } from "./metrics/Metrics.js"
 import { version } from "../version.js"
 import { Waiters } from "./waiters.js"
 
@@ -172,6 +173,7 @@ export const makeBroker = Effect.gen(function* () {
   const log = yield* EventLog
   const config = yield* BrokerConfig
   const checkpoints = yield* Checkpoints
+  const metrics = Option.getOrUndefined(yield* Effect.serviceOption(Metrics))
   const startedAt = new Date().toISOString()
 
   const projection = checkpoints.initial
@@ -225,7 +227,10 @@ export const makeBroker = Effect.gen(function* () {
   // finds its events applied when it looks, without parking to wait for them.
   const stopFollowing = yield* Effect.suspend(() =>
     log.follow(projection.seq + 1, (batch) => {
-      for (const event of batch) applyEvent(event)
+      for (const event of batch) {
+        applyEvent(event)
+        metrics?.eventAppended(event.type) // here, not in applyEvent: the catch-up is no append
+      }
     })
   ).pipe(
     Effect.tapErrorCause((cause) => Effect.logWarning("catching up with the log failed; trying again", cause)),

@@ -47,7 +47,10 @@ export class CheckpointStore extends Context.Tag("claude-ipc-broker/CheckpointSt
             await file.close()
           }
           await rename(temporary, path)
-        }).pipe(Effect.catchAll((error) => Effect.logWarning(`could not write checkpoint ${path}`, error)))
+        }).pipe(
+          Effect.zipRight(Effect.logInfo("checkpoint written").pipe(Effect.annotateLogs({ seq: checkpoint.seq, path }))),
+          Effect.catchAll((error) => Effect.logWarning(`could not write checkpoint ${path}`, error))
+        )
     })
   }
 }

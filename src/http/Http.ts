@@ -24,6 +24,7 @@ import { parseJson, readBody } from "./body.js"
 import { errorJson, errorResponse, json } from "./respond.js"
 import { eventStream, ndjsonExport } from "./Sse.js"
 import { dashboardRoutes } from "./Static.js"
+import { opsRoutes } from "./opsRoutes.js"
 import { mcpRoutes } from "../mcp/Http.js"
 
 /** The REST API: each handler decodes its input, calls the Broker, and renders the answer. */
@@ -321,6 +322,7 @@ export const router = HttpRouter.empty.pipe(
   HttpRouter.concat(channelRoutes),
   HttpRouter.concat(signalRoutes),
   HttpRouter.concat(systemRoutes),
+  HttpRouter.concat(opsRoutes),
   HttpRouter.concat(mcpRoutes),
   HttpRouter.concat(dashboardRoutes)
 )
