@@ -1,4 +1,4 @@
-import { mkdtemp, rm, unlink } from "node:fs/promises"
+import { mkdtemp, rm, unlink, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -15,11 +15,18 @@ const post = async (url: string, body: unknown) => {
 const get = async (url: string) => (await (await fetch(url)).json()) as Record<string, any>
 
 describe("the claude-ipc-broker bin", () => {
-  it("prints its usage with --help and exits 0", async () => {
-    const { code, stdout } = await runBin(["--help"])
-    expect(code).toBe(0)
-    expect(stdout).toContain("--data-dir")
-    expect(stdout).toContain("--memory")
+  it("lists its subcommands with --help, and shows serve's flags and examples with serve --help", async () => {
+    const root = await runBin(["--help"])
+    expect(root.code).toBe(0)
+    for (const subcommand of ["serve", "status", "peers", "send", "signal", "wait-signal", "publish", "read", "tail", "export", "replay", "mcp-config"]) {
+      expect(root.stdout).toMatch(new RegExp(`^  ${subcommand} `, "m"))
+    }
+    const serve = await runBin(["serve", "--help"])
+    expect(serve.code).toBe(0)
+    expect(serve.stdout).toContain("--data-dir")
+    expect(serve.stdout).toContain("--memory")
+    expect(serve.stdout).toContain("$ claude-ipc-broker --port 9100 --data-dir ./data")
+    expect(serve.stdout).not.toContain("\x1b[")
   }, 60_000)
 
   it("refuses a bad flag with one clear line and exit code 2", async () => {
@@ -29,17 +36,56 @@ describe("the claude-ipc-broker bin", () => {
     expect(unknown.stderr).toContain("--bogus")
     const badPort = await runBin(["--port", "http"])
     expect(badPort.code).toBe(2)
-    expect(badPort.stderr).toContain("--port")
+    expect(badPort.stderr).toBe("claude-ipc-broker: --port takes a whole number, not 'http' (see claude-ipc-broker serve --help)\n")
   }, 90_000)
 
+  it("says in one line, with exit code 1, that a broker cannot be reached", async () => {
+    const { code, stdout, stderr } = await runBin(["status", "--url", "http://127.0.0.1:1"])
+    expect(code).toBe(1)
+    expect(stdout).toBe("")
+    expect(stderr).toMatch(/^claude-ipc-broker: cannot reach the broker at http:\/\/127\.0\.0\.1:1 .*\n$/)
+  }, 60_000)
+
   it("says where it listens, where the dashboard is and which log it uses", async () => {
-    const broker = await spawnBroker(["--memory"])
+    const broker = await spawnBroker(["--memory", "--log-format", "json"])
     try {
       expect(broker.output()).toContain("/dashboard")
       expect(broker.output()).toContain("memory")
       expect((await fetch(`${broker.url}/healthz`)).status).toBe(200)
     } finally {
       expect(await broker.stop()).toBe(0)
+    }
+    // Logs are JSON lines on stderr; the announcement stays plain on stdout.
+    const logs = broker.output().split("\n").filter((line) => line.startsWith("{"))
+    expect(logs.map((line) => JSON.parse(line))).toContainEqual(
+      expect.objectContaining({ logLevel: "INFO", message: expect.stringMatching(/^listening on http:/) })
+    )
+  })
+
+  it("replays a log exported from another broker, read-only, with the dashboard", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "broker-replay-"))
+    const source = await spawnBroker(["--memory"])
+    try {
+      await post(`${source.url}/peers/connect`, { id: "w1", role: "worker" })
+      await post(`${source.url}/signals/ready`, { data: 1 })
+      const exported = await runBin(["export", "--url", source.url])
+      expect(exported.code).toBe(0)
+      await writeFile(join(dir, "incident.ndjson"), exported.stdout)
+    } finally {
+      await source.stop()
+    }
+    const replay = await spawnBroker(["replay", join(dir, "incident.ndjson")])
+    try {
+      expect(replay.output()).toContain("replay of")
+      const status = await get(`${replay.url}/status`)
+      expect(status.log).toEqual({ head: 2, backend: "replay" })
+      expect(status.peers.map((peer: any) => peer.id)).toEqual(["w1"])
+      expect((await fetch(`${replay.url}/dashboard/`)).status).toBe(200)
+      const refused = await fetch(`${replay.url}/signals/ready`, { method: "DELETE" })
+      expect(refused.status).toBe(405)
+    } finally {
+      expect(await replay.stop("SIGINT")).toBe(0)
+      await rm(dir, { recursive: true, force: true })
     }
   })
 })

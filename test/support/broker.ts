@@ -32,6 +32,8 @@ export interface TestBrokerOptions {
   readonly port?: number
   /** Tunables of the MCP endpoints. */
   readonly mcp?: Partial<McpConfigShape>
+  /** Require this bearer token on every request but /healthz. */
+  readonly token?: string
 }
 
 /** Start the real broker in this process on a free loopback port. */
@@ -45,6 +47,7 @@ export const startBroker = async (options: TestBrokerOptions = {}): Promise<Test
       serverLayer({
         port: options.port ?? 0,
         host: "127.0.0.1",
+        token: options.token,
         memory,
         dataDir: dataDir ?? "",
         config: options.config ?? {},

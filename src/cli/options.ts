@@ -1,0 +1,104 @@
+import { HelpDoc, Options, ValidationError } from "@effect/cli"
+import * as Span from "@effect/cli/HelpDoc/Span"
+import { Effect, Option } from "effect"
+import { isName, nameRule } from "../core/names.js"
+import type { Connection } from "./client.js"
+import { UsageError } from "./errors.js"
+import { CliIo } from "./io.js"
+
+/** Options and help shared by the subcommands that talk to a running broker. */
+
+export const defaultUrl = "http://127.0.0.1:9100"
+
+export const invalid = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
+
+/** A command's help: what it does, notes, then examples a reader can paste. */
+export const describe = (summary: string, examples: ReadonlyArray<string>, notes: ReadonlyArray<string> = []) =>
+  HelpDoc.blocks([
+    HelpDoc.p(summary),
+    ...notes.map((note) => HelpDoc.p(note)),
+    HelpDoc.h1("EXAMPLES"),
+    ...examples.map((example) => HelpDoc.p(Span.code(`  $ ${example}`)))
+  ])
+
+export const connectionOptions = {
+  url: Options.text("url").pipe(
+    Options.withPseudoName("http://host:port"),
+    Options.withDescription(`the broker (default $BROKER_URL, else ${defaultUrl})`),
+    Options.optional
+  ),
+  token: Options.text("token").pipe(
+    Options.withPseudoName("secret"),
+    Options.withDescription("bearer token, when the broker requires one (default $BROKER_TOKEN)"),
+    Options.optional
+  )
+}
+
+export interface ConnectionArgs {
+  readonly url: Option.Option<string>
+  readonly token: Option.Option<string>
+}
+
+const nonEmpty = (value: string | undefined) => (value === undefined || value === "" ? undefined : value)
+
+/** The broker's address and token: flags first, then the environment, then the default address. */
+export const connection = (args: ConnectionArgs): Effect.Effect<Connection, UsageError, CliIo> =>
+  Effect.flatMap(CliIo, (io) => {
+    const given = Option.getOrUndefined(args.url) ?? nonEmpty(io.env.BROKER_URL) ?? defaultUrl
+    const source = Option.isSome(args.url) ? "--url" : "BROKER_URL"
+    let url: URL
+    try {
+      url = new URL(given)
+    } catch {
+      return Effect.fail(new UsageError({ message: `${source} takes http://host:port, not '${given}'` }))
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      return Effect.fail(new UsageError({ message: `${source} takes http://host:port, not '${given}'` }))
+    }
+    return Effect.succeed({
+      url: `${url.origin}${url.pathname.replace(/\/+$/, "")}`,
+      token: Option.getOrUndefined(args.token) ?? nonEmpty(io.env.BROKER_TOKEN)
+    })
+  })
+
+export const jsonOption = Options.boolean("json").pipe(Options.withDescription("print JSON instead of readable text"))
+
+/** A name the broker will accept (peer ids, roles, channels, signals): checked here for a clearer error. */
+export const nameOf = (what: string, value: string): Effect.Effect<string, ValidationError.ValidationError> =>
+  isName(value) ? Effect.succeed(value) : Effect.fail(invalid(`${what} '${value}' is not a valid name: ${nameRule}`))
+
+/** `nameOf` for a positional argument (@effect/cli wants the error as a HelpDoc there). */
+export const nameArg = (what: string) => (value: string): Effect.Effect<string, HelpDoc.HelpDoc> =>
+  isName(value) ? Effect.succeed(value) : Effect.fail(HelpDoc.p(`${what} '${value}' is not a valid name: ${nameRule}`))
+
+export const fromOption = Options.text("from").pipe(
+  Options.withPseudoName("name"),
+  Options.withDescription("who you are, recorded as the sender (default $BROKER_FROM; else anonymous, 'human' for commands)"),
+  Options.mapEffect((value) => nameOf("--from", value)),
+  Options.optional
+)
+
+/** `--from`, else BROKER_FROM, else nobody in particular. */
+export const sender = (from: Option.Option<string>): Effect.Effect<string | undefined, UsageError, CliIo> =>
+  Effect.flatMap(CliIo, (io) => {
+    if (Option.isSome(from)) return Effect.succeed(from.value)
+    const env = nonEmpty(io.env.BROKER_FROM)
+    if (env === undefined || isName(env)) return Effect.succeed(env)
+    return Effect.fail(new UsageError({ message: `BROKER_FROM '${env}' is not a valid name: ${nameRule}` }))
+  })
+
+/** A JSON value given on the command line (`--params`, `--data`, a message). */
+export const jsonText = (what: string) => (text: string) =>
+  Effect.try({
+    try: () => JSON.parse(text) as unknown,
+    catch: () => invalid(`${what} takes JSON, not '${text}' (quote strings: '"text"')`)
+  })
+
+/** A timeout in milliseconds; none means wait as long as it takes. */
+export const timeoutOption = (what: string) =>
+  Options.integer("timeout").pipe(
+    Options.withPseudoName("ms"),
+    Options.withDescription(`give up ${what} after this many milliseconds (exit code 3); default: wait until it happens`),
+    Options.mapEffect((ms) => (ms >= 0 ? Effect.succeed(ms) : Effect.fail(invalid(`--timeout must be at least 0, not ${ms}`)))),
+    Options.optional
+  )
