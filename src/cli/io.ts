@@ -85,24 +85,31 @@ const wantsColor = (stream: { readonly isTTY?: boolean }, env: CliIoShape["env"]
   stream.isTTY === true && (env.NO_COLOR === undefined || env.NO_COLOR === "")
 
 /** The real process: its streams, environment, and SIGINT/SIGTERM as the request to stop. */
-export const processIo = (): CliIoShape => ({
-  stdout: process.stdout,
-  stderr: process.stderr,
-  env: process.env,
-  cwd: process.cwd(),
-  color: wantsColor(process.stdout, process.env),
-  errorColor: wantsColor(process.stderr, process.env),
-  stopped: Effect.async<void>((resume) => {
-    const stop = () => {
-      // A second Ctrl-C while shutting down means "now".
-      process.once("SIGINT", () => process.exit(130))
-      resume(Effect.void)
-    }
-    process.once("SIGINT", stop)
-    process.once("SIGTERM", stop)
-    return Effect.sync(() => {
-      process.off("SIGINT", stop)
-      process.off("SIGTERM", stop)
-    })
+export const processIo = (): CliIoShape => {
+  // `export | head` closes the pipe early: that is the reader being done, not an error to report.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(0)
+    throw error
   })
-})
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    cwd: process.cwd(),
+    color: wantsColor(process.stdout, process.env),
+    errorColor: wantsColor(process.stderr, process.env),
+    stopped: Effect.async<void>((resume) => {
+      const stop = () => {
+        // A second Ctrl-C while shutting down means "now".
+        process.once("SIGINT", () => process.exit(130))
+        resume(Effect.void)
+      }
+      process.once("SIGINT", stop)
+      process.once("SIGTERM", stop)
+      return Effect.sync(() => {
+        process.off("SIGINT", stop)
+        process.off("SIGTERM", stop)
+      })
+    })
+  }
+}
