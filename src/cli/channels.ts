@@ -1,9 +1,9 @@
-import { Args, Command, HelpDoc, Options } from "@effect/cli"
+import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import type { MessageView } from "../core/views.js"
 import { request, segment, type Connection } from "./client.js"
 import { CliIo } from "./io.js"
-import { connection, connectionOptions, describe, fromOption, jsonOption, nameArg, sender } from "./options.js"
+import { connection, connectionOptions, describe, fromOption, jsonArg, jsonOption, nameArg, sender } from "./options.js"
 import { paint, shortTime, type Paint } from "./paint.js"
 import { untilStopped } from "./stop.js"
 import { waitUntil } from "./waiting.js"
@@ -17,9 +17,7 @@ export const publish = Command.make(
     channel: channelName,
     message: Args.text({ name: "json" }).pipe(
       Args.withDescription("the message, any JSON (quote a string: '\"ship it\"')"),
-      Args.mapEffect((text) =>
-        Effect.try({ try: () => JSON.parse(text) as unknown, catch: () => HelpDoc.p(`the message must be JSON, not '${text}'`) })
-      )
+      Args.mapEffect(jsonArg("the message"))
     ),
     from: fromOption,
     json: jsonOption
@@ -112,5 +110,3 @@ export const read = Command.make(
     ])
   )
 )
-
-

@@ -4,7 +4,7 @@ import { Effect, Option } from "effect"
 import { isName, nameRule } from "../core/names.js"
 import type { Connection } from "./client.js"
 import { UsageError } from "./errors.js"
-import { CliIo } from "./io.js"
+import { CliIo, type CliIoShape } from "./io.js"
 
 /** Options and help shared by the subcommands that talk to a running broker. */
 
@@ -41,6 +41,10 @@ export interface ConnectionArgs {
 
 const nonEmpty = (value: string | undefined) => (value === undefined || value === "" ? undefined : value)
 
+/** `--token`, else BROKER_TOKEN; an empty variable means no token. */
+export const tokenFrom = (flag: Option.Option<string>, env: CliIoShape["env"]): string | undefined =>
+  Option.getOrUndefined(flag) ?? nonEmpty(env.BROKER_TOKEN)
+
 /** The broker's address and token: flags first, then the environment, then the default address. */
 export const connection = (args: ConnectionArgs): Effect.Effect<Connection, UsageError, CliIo> =>
   Effect.flatMap(CliIo, (io) => {
@@ -57,19 +61,19 @@ export const connection = (args: ConnectionArgs): Effect.Effect<Connection, Usag
     }
     return Effect.succeed({
       url: `${url.origin}${url.pathname.replace(/\/+$/, "")}`,
-      token: Option.getOrUndefined(args.token) ?? nonEmpty(io.env.BROKER_TOKEN)
+      token: tokenFrom(args.token, io.env)
     })
   })
 
 export const jsonOption = Options.boolean("json").pipe(Options.withDescription("print JSON instead of readable text"))
 
 /** A name the broker will accept (peer ids, roles, channels, signals): checked here for a clearer error. */
-export const nameOf = (what: string, value: string): Effect.Effect<string, ValidationError.ValidationError> =>
-  isName(value) ? Effect.succeed(value) : Effect.fail(invalid(`${what} '${value}' is not a valid name: ${nameRule}`))
-
-/** `nameOf` for a positional argument (@effect/cli wants the error as a HelpDoc there). */
 export const nameArg = (what: string) => (value: string): Effect.Effect<string, HelpDoc.HelpDoc> =>
   isName(value) ? Effect.succeed(value) : Effect.fail(HelpDoc.p(`${what} '${value}' is not a valid name: ${nameRule}`))
+
+/** `nameArg` for an option (@effect/cli wants a ValidationError there, a HelpDoc for an argument). */
+export const nameOf = (what: string, value: string): Effect.Effect<string, ValidationError.ValidationError> =>
+  Effect.mapError(nameArg(what)(value), ValidationError.invalidValue)
 
 export const fromOption = Options.text("from").pipe(
   Options.withPseudoName("name"),
@@ -87,12 +91,15 @@ export const sender = (from: Option.Option<string>): Effect.Effect<string | unde
     return Effect.fail(new UsageError({ message: `BROKER_FROM '${env}' is not a valid name: ${nameRule}` }))
   })
 
-/** A JSON value given on the command line (`--params`, `--data`, a message). */
-export const jsonText = (what: string) => (text: string) =>
+/** A JSON value given on the command line (a message, `--params`, `--data`). */
+export const jsonArg = (what: string) => (text: string): Effect.Effect<unknown, HelpDoc.HelpDoc> =>
   Effect.try({
     try: () => JSON.parse(text) as unknown,
-    catch: () => invalid(`${what} takes JSON, not '${text}' (quote strings: '"text"')`)
+    catch: () => HelpDoc.p(`${what} must be JSON, not '${text}' (quote a string: '"text"')`)
   })
+
+export const jsonText = (what: string) => (text: string): Effect.Effect<unknown, ValidationError.ValidationError> =>
+  Effect.mapError(jsonArg(what)(text), ValidationError.invalidValue)
 
 /** A timeout in milliseconds; none means wait as long as it takes. */
 export const timeoutOption = (what: string) =>

@@ -4,7 +4,7 @@ import { NotALog, readExport } from "../log/replay.js"
 import { Failed } from "./errors.js"
 import { CliIo } from "./io.js"
 import { loggingOptions, withLogging } from "./logging.js"
-import { describe } from "./options.js"
+import { describe, tokenFrom } from "./options.js"
 import { listenOptions, runBroker } from "./serve.js"
 
 export const replay = Command.make(
@@ -26,11 +26,10 @@ export const replay = Command.make(
             message: `${args.file}: ${error instanceof NotALog ? error.message : `cannot read it (${String(error)})`}`
           })
       })
-      const token = args.token._tag === "Some" ? args.token.value : io.env.BROKER_TOKEN || undefined
       yield* runBroker({
         port: args.port,
         host: args.host,
-        token,
+        token: tokenFrom(args.token, io.env),
         allowedOrigins: args.allowedOrigin,
         dataDir: "",
         memory: true,

@@ -1,7 +1,7 @@
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import type { CommandView } from "../core/views.js"
-import { request, segment } from "./client.js"
+import { request, segment, type Connection } from "./client.js"
 import { Failed, WaitTimedOut } from "./errors.js"
 import { connection, connectionOptions, describe, fromOption, jsonOption, jsonText, nameArg, sender, timeoutOption } from "./options.js"
 import { waitUntil } from "./waiting.js"
@@ -9,7 +9,7 @@ import { waitUntil } from "./waiting.js"
 const settled = new Set(["acked", "failed", "expired", "cancelled"])
 
 /** Wait for a command to be settled; the command as it then stands. */
-export const awaitResult = (broker: Parameters<typeof request>[0], id: string, timeoutMs: number | undefined) =>
+export const awaitResult = (broker: Connection, id: string, timeoutMs: number | undefined) =>
   Effect.flatMap(
     waitUntil(timeoutMs, (waitMs) =>
       Effect.map(

@@ -1,5 +1,5 @@
 import { Command, Options } from "@effect/cli"
-import { Effect, Layer, Option } from "effect"
+import { Cause, Effect, Layer, Option } from "effect"
 import { randomBytes } from "node:crypto"
 import { defaultConfig, type BrokerConfigShape } from "../broker/Config.js"
 import { isLoopback } from "../http/guard.js"
@@ -9,7 +9,7 @@ import { announce } from "./announce.js"
 import { Failed, UsageError } from "./errors.js"
 import { CliIo } from "./io.js"
 import { loggingOptions, withLogging } from "./logging.js"
-import { describe, invalid } from "./options.js"
+import { describe, invalid, tokenFrom } from "./options.js"
 import { untilStopped } from "./stop.js"
 
 const wholeNumber = (flag: string) => (text: string) => {
@@ -102,8 +102,6 @@ export type ServeArgs = Parsed<typeof serveOptions>
 
 type Env = Readonly<Record<string, string | undefined>>
 
-const nonEmpty = (value: string | undefined) => (value === undefined || value === "" ? undefined : value)
-
 /** `--store` and the `--nats-*` flags: undefined for the file (or memory) log. */
 const natsOptions = (args: ServeArgs, env: Env): Effect.Effect<JetStreamLogOptions | undefined, UsageError> => {
   const usage = (message: string) => Effect.fail(new UsageError({ message }))
@@ -157,7 +155,7 @@ export const toServerOptions = (args: ServeArgs, env: Env): Effect.Effect<Server
     return {
       port: args.port,
       host: args.host,
-      token: Option.getOrUndefined(args.token) ?? nonEmpty(env.BROKER_TOKEN),
+      token: tokenFrom(args.token, env),
       allowedOrigins: args.allowedOrigin,
       dataDir: args.dataDir,
       memory: args.memory,
@@ -183,10 +181,12 @@ export const runBroker = (options: ServerOptions) =>
     )
   )
 
-/** The first reason in a cause, in one line. */
-const failureOf = (cause: unknown): string => {
-  const pretty = String((cause as { toString(): string }).toString())
-  return pretty.split("\n").find((line) => line.trim() !== "")?.trim() ?? "unknown error"
+/** The innermost reason a cause holds, in one line: "listen EADDRINUSE …" rather than "ServeError". */
+const failureOf = (cause: Cause.Cause<unknown>): string => {
+  let error: unknown = Cause.squash(cause)
+  while (error instanceof Error && error.cause !== undefined) error = error.cause
+  const text = error instanceof Error ? error.message : String(error)
+  return text.split("\n").find((line) => line.trim() !== "")?.trim() ?? "unknown error"
 }
 
 export const serve = Command.make("serve", { ...serveOptions, ...loggingOptions }, (args) =>
