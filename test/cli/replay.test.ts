@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { callRaw, openSession, textOf } from "../mcp/support.js"
 import { startBroker } from "../support/broker.js"
 import { startTool, tool, type RunningTool } from "./tool.js"
 
@@ -84,6 +85,22 @@ describe("replay", () => {
       expect(cli.stderr).toContain("the broker refused: read_only: this broker replays an exported log read-only")
       expect((await json(await fetch(`${url}/status`))).body.log.head).toBe(4)
     } finally {
+      await replay.stop()
+    }
+  })
+
+  it("serves MCP: reading tools answer, writing tools fail with a tool error", async () => {
+    const { replay, url } = await startReplay(exported)
+    const session = await openSession(url, "http")
+    try {
+      const status = await callRaw(session, "broker_status")
+      expect(status.isError).toBeFalsy()
+      expect(textOf(status)).toContain("log replay at seq 4")
+      const connect = await callRaw(session, "connect", { role: "inspector" })
+      expect(connect.isError).toBe(true)
+      expect(textOf(connect)).toContain("read-only; nothing can be recorded")
+    } finally {
+      await session.close()
       await replay.stop()
     }
   })
