@@ -2,9 +2,21 @@ import { Command, ValidationError } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
 import { Effect, Either } from "effect"
 import { describe, expect, it } from "vitest"
+import { PassThrough } from "node:stream"
 import { UsageError } from "../../src/cli/errors.js"
+import { parsingConsoleOf, type CliIoShape } from "../../src/cli/io.js"
 import { serveOptions, toServerOptions } from "../../src/cli/serve.js"
 import type { ServerOptions } from "../../src/server.js"
+
+const quiet: CliIoShape = {
+  stdout: new PassThrough(),
+  stderr: new PassThrough(),
+  env: {},
+  cwd: ".",
+  color: false,
+  errorColor: false,
+  stopped: Effect.never
+}
 
 /** The serve flags through @effect/cli, as the bin parses them, without starting anything. */
 const parse = (argv: Array<string>, env: Record<string, string> = {}) => {
@@ -16,6 +28,8 @@ const parse = (argv: Array<string>, env: Record<string, string> = {}) => {
   )
   return Command.run(serve, { name: "test", version: "0" })(["node", "serve", ...argv]).pipe(
     Effect.map(() => parsed!),
+    // @effect/cli prints a refusal as help text; the tool replaces that with one line (see main.ts).
+    Effect.withConsole(parsingConsoleOf(quiet)),
     Effect.provide(NodeContext.layer),
     Effect.either,
     Effect.runPromise
