@@ -1,12 +1,12 @@
 import { Args, Command, Options } from "@effect/cli"
-import { Console, Effect, Option } from "effect"
+import { Console, Effect } from "effect"
 import type { MessageView } from "../core/views.js"
 import { request, segment, type Connection } from "./client.js"
 import { CliIo } from "./io.js"
 import { connection, connectionOptions, describe, fromOption, jsonArg, jsonOption, nameArg, sender } from "./options.js"
 import { paint, shortTime, type Paint } from "./paint.js"
 import { untilStopped } from "./stop.js"
-import { waitUntil } from "./waiting.js"
+import { longestPollMs } from "./waiting.js"
 
 const channelName = Args.text({ name: "channel" }).pipe(Args.withDescription("the channel"), Args.mapEffect(nameArg("channel")))
 
@@ -76,30 +76,17 @@ export const read = Command.make(
       const show = (messages: ReadonlyArray<MessageView>) =>
         Console.log(messages.map((m) => (args.json ? JSON.stringify(m) : messageLine(m, paint(io.color)))).join("\n"))
       let since = args.since
-      // What is there now, page by page.
-      for (;;) {
-        const page = yield* readPage(broker, args.channel, since, 0)
-        if (page.messages.length > 0) yield* show(page.messages)
-        since = page.messages.at(-1)?.id ?? since
-        if (page.messages.length < pageSize) break
-      }
-      if (!args.follow) return
-      yield* untilStopped(
-        Effect.forever(
-          Effect.flatMap(
-            waitUntil(undefined, (waitMs) =>
-              Effect.map(readPage(broker, args.channel, since, waitMs), (page) =>
-                page.messages.length > 0 ? Option.some(page.messages) : Option.none()
-              )
-            ),
-            (answer) => {
-              const messages = Option.getOrElse(answer, () => [])
-              since = messages.at(-1)?.id ?? since
-              return show(messages)
-            }
-          )
-        )
-      )
+      let lastId = 0
+      const next = (timeoutMs: number) =>
+        Effect.flatMap(Effect.suspend(() => readPage(broker, args.channel, since, timeoutMs)), (page) => {
+          // A reset restarts a channel's ids at 1: follow it from its new start.
+          since = page.lastId < lastId ? 0 : (page.messages.at(-1)?.id ?? since)
+          lastId = page.lastId
+          return Effect.as(page.messages.length === 0 ? Effect.void : show(page.messages), page.messages.length)
+        })
+      // What is there now, page by page; then, with --follow, long polls for what comes.
+      while ((yield* next(0)) === pageSize) {}
+      if (args.follow) yield* untilStopped(Effect.forever(next(longestPollMs)))
     })
 ).pipe(
   Command.withDescription(

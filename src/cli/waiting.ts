@@ -1,7 +1,7 @@
 import { Effect, Option } from "effect"
 
 /** One long poll never asks for more than this: the broker clamps longer ones anyway (--max-wait-ms). */
-const longestPollMs = 60_000
+export const longestPollMs = 60_000
 
 /**
  * Long-poll until `poll` has an answer or `timeoutMs` has passed (none: for as long as it takes).
