@@ -187,6 +187,35 @@ describe("tail", () => {
   })
 })
 
+describe("tail across a broker restart", () => {
+  it("says it lost the broker, waits for it, and resumes after the last event it showed", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "tail-restart-"))
+    const first = await startBroker({ dataDir })
+    const port = Number(new URL(first.url).port)
+    const tail = startTool(["tail", "--from", "1", "--url", first.url])
+    try {
+      await fetch(`${first.url}/signals/before`, { method: "POST" })
+      await tail.waitFor("signal.fired          before")
+      await first.close()
+      const second = await startBroker({ dataDir, port })
+      try {
+        await fetch(`${second.url}/signals/after`, { method: "POST" })
+        await tail.waitFor("signal.fired          after")
+        const { code, stdout, stderr } = await tail.stop()
+        expect(code).toBe(0)
+        expect(stdout.match(/signal\.fired/g)).toHaveLength(2)
+        expect(stderr).toContain(`lost the broker at ${first.url}; reconnecting…`)
+        expect(stderr).toContain("following again from seq 2")
+      } finally {
+        await second.close()
+      }
+    } finally {
+      await tail.stop()
+      await rm(dataDir, { recursive: true, force: true })
+    }
+  })
+})
+
 describe("export", () => {
   it("prints the log as the broker exports it, or a range of it", async () => {
     const whole = await tool(["export", ...url])
