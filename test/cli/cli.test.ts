@@ -25,6 +25,16 @@ describe("the claude-ipc-broker bin", () => {
     }
   })
 
+  it("gives every subcommand a --help with examples", async () => {
+    for (const subcommand of ["serve", "status", "peers", "send", "signal", "wait-signal", "publish", "read", "tail", "export", "replay", "mcp-config"]) {
+      const { code, stdout } = await tool([subcommand, "--help"])
+      expect(code, subcommand).toBe(0)
+      expect(stdout, subcommand).toContain("EXAMPLES")
+      expect(stdout, subcommand).toContain(`$ claude-ipc-broker ${subcommand === "serve" ? "" : subcommand}`)
+      expect(stdout, subcommand).not.toContain("\x1b[")
+    }
+  })
+
   it("refuses a bad serve flag value with the flag's own message", async () => {
     const badPort = await tool(["--port", "http"])
     expect(badPort.code).toBe(2)
