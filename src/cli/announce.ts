@@ -7,7 +7,7 @@ import { version } from "../version.js"
 import { mcpJson } from "./mcpEntry.js"
 
 /** What the `log:` line says about where the events live. */
-export const backendLabel = (options: ServerOptions): string =>
+const backendLabel = (options: ServerOptions): string =>
   options.replay
     ? `replay of ${options.replay.source} (read-only: every write is refused)`
     : options.memory

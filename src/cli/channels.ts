@@ -41,7 +41,7 @@ export const publish = Command.make(
   )
 )
 
-export const messageLine = (message: MessageView, p: Paint = paint(false)): string =>
+const messageLine = (message: MessageView, p: Paint = paint(false)): string =>
   `${p.dim(`#${message.id}`)} ${p.dim(shortTime(message.at))} ${p.cyan(message.from ?? "-")} ${JSON.stringify(message.data)}`
 
 type Page = { readonly messages: ReadonlyArray<MessageView>; readonly lastId: number }

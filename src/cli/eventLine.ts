@@ -11,7 +11,7 @@ const json = (value: unknown, max = 120): string => {
 const by = (who: string | null) => (who === null ? "" : ` by ${who}`)
 
 /** The key fields of an event this version knows; the data as JSON for one it does not. */
-export const eventSummary = (stored: StoredEvent): string => {
+const eventSummary = (stored: StoredEvent): string => {
   const event = stored as BrokerEvent
   switch (event.type) {
     case "peer.connected": {

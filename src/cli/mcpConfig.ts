@@ -11,7 +11,7 @@ import { connection, connectionOptions, describe, nameOf } from "./options.js"
  * `.mcp.json` with this broker's entry added or replaced, every other server kept. Refuses a file
  * that is not a JSON object with an object `mcpServers`, rather than guess what it meant.
  */
-export const mergeMcpJson = (existing: string | undefined, name: string, target: McpTarget): string => {
+const mergeMcpJson = (existing: string | undefined, name: string, target: McpTarget): string => {
   const config = existing === undefined || existing.trim() === "" ? {} : (JSON.parse(existing) as unknown)
   if (typeof config !== "object" || config === null || Array.isArray(config)) throw new Error("it is not a JSON object")
   const servers = (config as { mcpServers?: unknown }).mcpServers ?? {}

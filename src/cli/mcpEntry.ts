@@ -14,7 +14,7 @@ export interface McpTarget {
   readonly token: string | undefined
 }
 
-export const mcpUrl = ({ base, transport }: McpTarget): string => `${base}${transport === "http" ? "/mcp" : "/mcp/sse"}`
+const mcpUrl = ({ base, transport }: McpTarget): string => `${base}${transport === "http" ? "/mcp" : "/mcp/sse"}`
 
 export interface McpServerEntry {
   readonly type: McpTransport

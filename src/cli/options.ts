@@ -8,7 +8,7 @@ import { CliIo, type CliIoShape } from "./io.js"
 
 /** Options and help shared by the subcommands that talk to a running broker. */
 
-export const defaultUrl = "http://127.0.0.1:9100"
+const defaultUrl = "http://127.0.0.1:9100"
 
 export const invalid = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
 

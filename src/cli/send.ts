@@ -9,7 +9,7 @@ import { waitUntil } from "./waiting.js"
 const settled = new Set(["acked", "failed", "expired", "cancelled"])
 
 /** Wait for a command to be settled; the command as it then stands. */
-export const awaitResult = (broker: Connection, id: string, timeoutMs: number | undefined) =>
+const awaitResult = (broker: Connection, id: string, timeoutMs: number | undefined) =>
   Effect.flatMap(
     waitUntil(timeoutMs, (waitMs) =>
       Effect.map(

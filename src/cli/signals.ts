@@ -9,7 +9,7 @@ import { waitUntil } from "./waiting.js"
 
 const signalName = Args.text({ name: "name" }).pipe(Args.withDescription("the signal"), Args.mapEffect(nameArg("signal")))
 
-export const signalLine = (signal: SignalView): string =>
+const signalLine = (signal: SignalView): string =>
   signal.fired
     ? `signal ${signal.name} fired ×${signal.count} at ${shortTime(signal.firedAt)}` +
       `${signal.firedBy === null ? "" : ` by ${signal.firedBy}`}, data ${JSON.stringify(signal.data)}`

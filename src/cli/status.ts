@@ -18,7 +18,7 @@ const some = (items: ReadonlyArray<string>, limit = 6) =>
   items.length === 0 ? "none" : items.slice(0, limit).join(", ") + (items.length > limit ? `, … ${items.length - limit} more` : "")
 
 /** `/status` as a person reads it: one line per kind of thing. */
-export const statusLines = (status: Status, url: string, p: Paint = paint(false)): Array<string> => {
+const statusLines = (status: Status, url: string, p: Paint = paint(false)): Array<string> => {
   const peers = count(status.peers, (peer) => peer.status)
   const counts = status.commandCounts as Record<string, number>
   const open = status.commands.filter((command) => command.status === "pending" || command.status === "delivered")
@@ -69,7 +69,7 @@ export const status = Command.make(
 const statusColour = (p: Paint, status: PeerView["status"]) =>
   status === "online" ? p.green(status) : status === "stale" ? p.yellow(status) : p.dim(status)
 
-export const peerLines = (peers: ReadonlyArray<PeerView>, p: Paint = paint(false)): Array<string> =>
+const peerLines = (peers: ReadonlyArray<PeerView>, p: Paint = paint(false)): Array<string> =>
   peers.length === 0
     ? ["no peers"]
     : table([

@@ -11,7 +11,7 @@ const claims = (method: string, path: string) => method === "GET" && /^\/command
  * Whether a read-only broker (a replayed export) refuses this request before any route runs. MCP
  * is let through: its reading tools work, and its writing tools fail when the log refuses them.
  */
-export const refusedWhenReadOnly = (method: string, path: string): boolean =>
+const refusedWhenReadOnly = (method: string, path: string): boolean =>
   (isWrite(method) && path !== "/mcp" && !path.startsWith("/mcp/")) || claims(method, path)
 
 /** 405 `read_only` for every request that would append to the log. */
