@@ -25,7 +25,8 @@ const eventSummary = (stored: StoredEvent): string => {
       return `${event.data.peerId} (${event.data.reason})`
     case "command.sent": {
       const { commandId, from, target, action, params, ttlMs } = event.data
-      return `${commandId} ${from} → ${target}: ${action}${params === null ? "" : ` ${json(params)}`}${ttlMs === null ? "" : ` ttl ${ttlMs} ms`}`
+      const ttl = ttlMs === null ? "" : ` ttl ${ttlMs} ms`
+      return `${commandId} ${from} → ${target}: ${action}${params === null ? "" : ` ${json(params)}`}${ttl}`
     }
     case "command.delivered":
       return `${event.data.commandId} → ${event.data.peerId} (lease ${event.data.leaseMs} ms)`

@@ -73,7 +73,9 @@ const root = Command.make(name).pipe(Command.withSubcommands(subcommands))
 const app = Command.run(root, { name, version })
 
 const names = new Set(
-  (subcommands as ReadonlyArray<Command.Command<string, unknown, unknown, unknown>>).flatMap((command) => [...Command.getNames(command)])
+  (subcommands as ReadonlyArray<Command.Command<string, unknown, unknown, unknown>>).flatMap((command) => [
+    ...Command.getNames(command)
+  ])
 )
 const rootFlags = new Set(["--version", "--completions", "--wizard"])
 

@@ -83,7 +83,9 @@ export const mcpConfig = Command.make(
 ).pipe(
   Command.withDescription(
     describe(
-      "How to connect Claude Code to this broker: the .mcp.json entry and the equivalent 'claude mcp add' command, for the address and token given by --url/--token (or BROKER_URL/BROKER_TOKEN). Does not contact the broker.",
+      "How to connect Claude Code to this broker: the .mcp.json entry and the equivalent 'claude mcp add' " +
+        "command, for the address and token given by --url/--token (or BROKER_URL/BROKER_TOKEN). " +
+        "Does not contact the broker.",
       [
         "claude-ipc-broker mcp-config",
         "claude-ipc-broker mcp-config --write                  # add it to ./.mcp.json",

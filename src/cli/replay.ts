@@ -39,7 +39,8 @@ export const replay = Command.make(
 ).pipe(
   Command.withDescription(
     describe(
-      "Serve an exported log read-only, with the REST API, event stream and dashboard, to inspect an incident with the same tools. Every write is refused (405 read_only) and no sweeper runs.",
+      "Serve an exported log read-only, with the REST API, event stream and dashboard, to inspect an " +
+        "incident with the same tools. Every write is refused (405 read_only) and no sweeper runs.",
       [
         "claude-ipc-broker replay incident.ndjson",
         "claude-ipc-broker replay incident.ndjson --port 9200   # then open http://127.0.0.1:9200/dashboard",

@@ -79,7 +79,10 @@ export const send = Command.make(
         "claude-ipc-broker send worker-1 build --wait --timeout 600000 --from lead",
         "id=$(claude-ipc-broker send reviewer review --ttl-ms 3600000)"
       ],
-      ["The sender is --from, else $BROKER_FROM, else the broker's default 'human'. Exit codes: 1 failed/expired/cancelled, 3 --timeout passed."]
+      [
+        "The sender is --from, else $BROKER_FROM, else the broker's default 'human'. " +
+          "Exit codes: 1 failed/expired/cancelled, 3 --timeout passed."
+      ]
     )
   )
 )

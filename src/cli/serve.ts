@@ -77,7 +77,8 @@ export const serveOptions = {
   store: text(
     "store",
     "file|nats://…",
-    "where the log lives: the file in --data-dir (default), or a NATS JetStream stream shared by every broker node (comma-separate several server URLs)"
+    "where the log lives: the file in --data-dir (default), or a NATS JetStream stream shared by every " +
+      "broker node (comma-separate several server URLs)"
   ),
   natsStream: text("nats-stream", "name", "the stream (default CLAUDE_IPC_BROKER; created if missing, checked if not)"),
   natsSubject: text("nats-subject", "subj", "its one subject (default <stream>.events; nothing else may publish there)"),
@@ -177,7 +178,10 @@ export const runBroker = (options: ServerOptions) =>
     untilStopped,
     Effect.zipRight(Effect.logInfo("stopped")),
     Effect.catchAllCause((cause) =>
-      Effect.zipRight(Effect.logDebug("the broker stopped", cause), Effect.fail(new Failed({ message: `the broker stopped: ${failureOf(cause)}` })))
+      Effect.zipRight(
+        Effect.logDebug("the broker stopped", cause),
+        Effect.fail(new Failed({ message: `the broker stopped: ${failureOf(cause)}` }))
+      )
     )
   )
 
@@ -202,7 +206,8 @@ export const serve = Command.make("serve", { ...serveOptions, ...loggingOptions 
         "claude-ipc-broker serve --memory --log-format json --log-level debug"
       ],
       [
-        "It prints where it listens; the last line, '  log: …', means it is ready. Logs go to stderr. SIGINT or SIGTERM shut it down in order."
+        "It prints where it listens; the last line, '  log: …', means it is ready. Logs go to stderr. " +
+          "SIGINT or SIGTERM shut it down in order."
       ]
     )
   )
