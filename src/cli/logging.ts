@@ -1,6 +1,7 @@
 import { Options } from "@effect/cli"
 import { Effect, Logger, LogLevel, Option } from "effect"
 import { CliIo } from "./io.js"
+import { oneOf } from "./options.js"
 
 /**
  * The broker's own log lines (lifecycle at info, one line per request at debug, warnings) go to
@@ -8,11 +9,11 @@ import { CliIo } from "./io.js"
  */
 
 export const loggingOptions = {
-  logFormat: Options.choice("log-format", ["text", "json"]).pipe(
+  logFormat: oneOf("log-format", ["text", "json"]).pipe(
     Options.withDescription("log lines on stderr: readable text, or one JSON object per line"),
     Options.withDefault("text" as const)
   ),
-  logLevel: Options.choice("log-level", ["debug", "info", "warning", "error"]).pipe(
+  logLevel: oneOf("log-level", ["debug", "info", "warning", "error"]).pipe(
     Options.withDescription("the least severe log lines to print (default info; debug adds one line per request)"),
     Options.optional
   )

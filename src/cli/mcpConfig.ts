@@ -5,7 +5,7 @@ import { join } from "node:path"
 import { Failed, UsageError } from "./errors.js"
 import { CliIo } from "./io.js"
 import { claudeMcpAdd, mcpJson, mcpServerEntry, serverName, type McpTarget } from "./mcpEntry.js"
-import { connection, connectionOptions, describe, nameOf } from "./options.js"
+import { connection, connectionOptions, describe, nameOf, oneOf } from "./options.js"
 
 /**
  * `.mcp.json` with this broker's entry added or replaced, every other server kept. Refuses a file
@@ -29,7 +29,7 @@ export const mcpConfig = Command.make(
   "mcp-config",
   {
     ...connectionOptions,
-    transport: Options.choice("transport", ["http", "sse"]).pipe(
+    transport: oneOf("transport", ["http", "sse"]).pipe(
       Options.withDescription("Streamable HTTP (/mcp, preferred) or the legacy SSE transport (/mcp/sse)"),
       Options.withDefault("http" as const)
     ),

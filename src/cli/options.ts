@@ -21,6 +21,17 @@ export const describe = (summary: string, examples: ReadonlyArray<string>, notes
     ...examples.map((example) => HelpDoc.p(Span.code(`  $ ${example}`)))
   ])
 
+/** An option with a few allowed values; a wrong one is named with the flag (@effect/cli's choice is not). */
+export const oneOf = <const C extends string>(name: string, choices: ReadonlyArray<C>) =>
+  Options.text(name).pipe(
+    Options.withPseudoName(choices.join("|")),
+    Options.mapEffect((value) =>
+      choices.includes(value as C)
+        ? Effect.succeed(value as C)
+        : Effect.fail(invalid(`--${name} takes ${choices.slice(0, -1).join(", ")} or ${choices.at(-1)}, not '${value}'`))
+    )
+  )
+
 export const connectionOptions = {
   url: Options.text("url").pipe(
     Options.withPseudoName("http://host:port"),

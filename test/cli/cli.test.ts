@@ -39,6 +39,11 @@ describe("the claude-ipc-broker bin", () => {
     const badPort = await tool(["--port", "http"])
     expect(badPort.code).toBe(2)
     expect(badPort.stderr).toBe("claude-ipc-broker: --port takes a whole number, not 'http' (see claude-ipc-broker serve --help)\n")
+    const badLevel = await tool(["--memory", "--log-level", "verbose"])
+    expect(badLevel.code).toBe(2)
+    expect(badLevel.stderr).toContain("--log-level takes debug, info, warning or error, not 'verbose'")
+    const badFormat = await tool(["replay", "x.ndjson", "--log-format", "xml"])
+    expect(badFormat.code).toBe(2)
   })
 
   it("shows serve's flags and examples with serve --help", async () => {
