@@ -74,12 +74,26 @@ export const consoleOf = (io: CliIoShape): Console.Console =>
 
 const discard = new Writable({ write: (_chunk, _encoding, done) => done() })
 
+/** @effect/cli's help repeats these under every option; the option's own description says more. */
+const boilerplate = /\n\n {2}(A user-defined piece of text\.|An integer\.|A true or false value\.|This setting is optional\.)(?=\n)/g
+
+/** Help as @effect/cli prints it, without the sentences it repeats under every option. */
+export const conciseHelp = (text: string): string => text.replace(boilerplate, "")
+
+const concise = (target: Writable): Writable =>
+  new Writable({
+    write(chunk: Buffer | string, _encoding, done) {
+      target.write(conciseHelp(chunk.toString()), done)
+    }
+  })
+
 /**
- * The console @effect/cli parses with: help goes to stdout, but its error output (a paragraph of
- * help after every mistake) is dropped, because the tool reports a mistake as one line itself.
+ * The console @effect/cli parses with: help goes to stdout (shorter), but its error output (a
+ * paragraph of help after every mistake) is dropped, because the tool reports a mistake as one
+ * line itself.
  */
 export const parsingConsoleOf = (io: CliIoShape): Console.Console =>
-  effectConsole(new NodeConsole({ stdout: plainWhenNeeded(io.stdout, io.color), stderr: discard, colorMode: false }))
+  effectConsole(new NodeConsole({ stdout: concise(plainWhenNeeded(io.stdout, io.color)), stderr: discard, colorMode: false }))
 
 const wantsColor = (stream: { readonly isTTY?: boolean }, env: CliIoShape["env"]) =>
   stream.isTTY === true && (env.NO_COLOR === undefined || env.NO_COLOR === "")

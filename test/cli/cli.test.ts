@@ -32,6 +32,7 @@ describe("the claude-ipc-broker bin", () => {
       expect(stdout, subcommand).toContain("EXAMPLES")
       expect(stdout, subcommand).toContain(`$ claude-ipc-broker ${subcommand === "serve" ? "" : subcommand}`)
       expect(stdout, subcommand).not.toContain("\x1b[")
+      expect(stdout, subcommand).not.toContain("This setting is optional.")
     }
   })
 
