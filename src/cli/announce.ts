@@ -51,6 +51,7 @@ export const announce = (options: ServerOptions, generatedToken: boolean) =>
         `  log:       ${backendLabel(options)}, ${head} events`
       ]
       yield* Console.log(lines.join("\n"))
-      yield* Effect.logInfo(`listening on ${base}; log: ${backendLabel(options)}, ${head} events`)
+      // Not "listening on …": scripts look for that on stdout, and stderr may reach them first.
+      yield* Effect.logInfo(`ready at ${base} (${backendLabel(options)}, ${head} events)`)
     })
   )

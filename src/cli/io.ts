@@ -78,7 +78,7 @@ const discard = new Writable({ write: (_chunk, _encoding, done) => done() })
 const boilerplate = /\n\n {2}(A user-defined piece of text\.|An integer\.|A true or false value\.|This setting is optional\.)(?=\n)/g
 
 /** Help as @effect/cli prints it, without the sentences it repeats under every option. */
-export const conciseHelp = (text: string): string => text.replace(boilerplate, "")
+const conciseHelp = (text: string): string => text.replace(boilerplate, "")
 
 const concise = (target: Writable): Writable =>
   new Writable({

@@ -82,7 +82,7 @@ describe("the claude-ipc-broker bin", () => {
     // Logs are JSON lines on stderr; the announcement stays plain on stdout.
     const logs = broker.output().split("\n").filter((line) => line.startsWith("{"))
     expect(logs.map((line) => JSON.parse(line))).toContainEqual(
-      expect.objectContaining({ logLevel: "INFO", message: expect.stringMatching(/^listening on http:/) })
+      expect.objectContaining({ logLevel: "INFO", message: expect.stringMatching(/^ready at http:\/\/127\.0\.0\.1:\d+ \(memory/) })
     )
   })
 
