@@ -14,9 +14,11 @@ import { guarded } from "./http/Guarded.js"
 import { httpApp } from "./http/Http.js"
 import { observed } from "./http/observed.js"
 import { startedAndStopping, stopped } from "./lifecycle.js"
+import { readOnly } from "./http/readOnly.js"
 import { FileLogLive, type FileLogOptions } from "./log/file.js"
 import { defaultStreamName, JetStreamLogLive, type JetStreamLogOptions } from "./log/jetstream.js"
 import { MemoryLogLive } from "./log/memory.js"
+import { ReplayLogLive, type ReplaySource } from "./log/replay.js"
 import { McpConfig, type McpConfigShape } from "./mcp/Config.js"
 import { McpSessionsLive } from "./mcp/Sessions.js"
 
@@ -37,19 +39,23 @@ export interface ServerOptions {
   readonly fileLog?: FileLogOptions
   /** Tunables of the MCP endpoints (wait bounds, progress interval, idle sessions). */
   readonly mcp?: Partial<McpConfigShape>
+  /** Serve this exported log read-only instead (`claude-ipc-broker replay`): no sweeper, writes refused. */
+  readonly replay?: ReplaySource | undefined
 }
 
 /** The log and where its checkpoints go, for the chosen backend. */
-const storageLayer = (options: Pick<ServerOptions, "dataDir" | "memory" | "nats" | "fileLog">) =>
-  options.memory
-    ? Layer.merge(MemoryLogLive, CheckpointStore.none)
-    : options.nats
-      ? // Checkpoints stay on the node (per stream): they are only a start-up optimisation.
-        Layer.merge(
-          JetStreamLogLive(options.nats),
-          CheckpointStore.file(join(options.dataDir, "jetstream", options.nats.stream ?? defaultStreamName))
-        )
-      : Layer.merge(fileLogLayer(options.dataDir, options.fileLog), CheckpointStore.file(options.dataDir))
+const storageLayer = (options: Pick<ServerOptions, "dataDir" | "memory" | "nats" | "fileLog" | "replay">) =>
+  options.replay
+    ? Layer.merge(ReplayLogLive(options.replay), CheckpointStore.none)
+    : options.memory
+      ? Layer.merge(MemoryLogLive, CheckpointStore.none)
+      : options.nats
+        ? // Checkpoints stay on the node (per stream): they are only a start-up optimisation.
+          Layer.merge(
+            JetStreamLogLive(options.nats),
+            CheckpointStore.file(join(options.dataDir, "jetstream", options.nats.stream ?? defaultStreamName))
+          )
+        : Layer.merge(fileLogLayer(options.dataDir, options.fileLog), CheckpointStore.file(options.dataDir))
 
 /** The file log, timing its fsyncs for the metrics. */
 const fileLogLayer = (dataDir: string, fileLog: FileLogOptions | undefined) =>
@@ -66,7 +72,8 @@ export const brokerLayer = (options: Omit<ServerOptions, "port" | "host">) => {
     Layer.provideMerge(Metrics.layer)
   )
   const broker = BrokerLive.pipe(Layer.provide(CheckpointsLive), Layer.provideMerge(base))
-  return Layer.merge(SweeperLive.pipe(Layer.provide(broker)), broker)
+  // A replay is evidence: the sweeper's decisions (stale peers, lapsed leases) would rewrite it.
+  return options.replay ? broker : Layer.merge(SweeperLive.pipe(Layer.provide(broker)), broker)
 }
 
 /**
@@ -96,7 +103,11 @@ export const serverLayer = (options: ServerOptions) => {
   if (options.token === undefined && !isLoopback(options.host)) {
     throw new Error(`binding to ${options.host} needs a token: anyone who can reach it could give orders`)
   }
-  const app = observed(guarded({ token: options.token, allowedOrigins: options.allowedOrigins ?? [] })(httpApp))
+  const app = observed(
+    guarded({ token: options.token, allowedOrigins: options.allowedOrigins ?? [] })(
+      options.replay ? readOnly(httpApp) : httpApp
+    )
+  )
   return startedAndStopping.pipe(
     // No spans: nothing here exports traces, and the platform's tracer middleware builds one per
     // request (URL, headers, attributes) — a quarter of the cost of a small request.

@@ -59,6 +59,7 @@ export const startBroker = async (options: TestBrokerOptions = {}): Promise<Test
       serverLayer({
         port: options.port ?? 0,
         host: "127.0.0.1",
+        token: options.token,
         memory,
         dataDir: dataDir ?? "",
         config: options.config ?? {},
