@@ -8,7 +8,7 @@ import { CheckpointStore, type CheckpointChainStoreService } from "./CheckpointS
 import { BrokerConfig } from "./Config.js"
 
 /** Spaced checkpoints kept for time travel; beyond this many, neighbours are merged (spacing doubles). */
-const maxSpaced = 1024
+const maxSpaced = 4096
 
 /**
  * Snapshots of the projection along the log: the starting point at start-up (the stored checkpoint
@@ -70,7 +70,10 @@ export const makeCheckpoints = Effect.gen(function* () {
   const runtime = yield* Effect.runtime<never>()
 
   const { chain, rewrite } = yield* loadChain(log, store.chain)
-  const stored = yield* store.load
+  // Where a chain is kept, its newest checkpoint is the start point (it shares its snapshots with
+  // the chain, so the history costs no second copy); checkpoint.json is read only without one (a
+  // data dir from before the chain, or a store that keeps none).
+  const stored = chain.size > 0 ? undefined : yield* store.load
   let start = chain.size > 0 ? chain.at(chain.last)! : empty
   if (stored && stored.seq > start.seq) {
     // A checkpoint is used only if the log still has the event it was taken after, unchanged.
@@ -122,7 +125,7 @@ export const makeCheckpoints = Effect.gen(function* () {
   const observe = (projection: Projection) => {
     live = projection
     if (projection.seq % config.checkpointEvery === 0) takeSpaced(projection)
-    if (pendingWrites === 0 && projection.seq - lastPersisted >= config.persistCheckpointEvery) {
+    if (!store.chain && pendingWrites === 0 && projection.seq - lastPersisted >= config.persistCheckpointEvery) {
       lastPersisted = projection.seq
       write(store.save(encodeCheckpoint(projection.checkpoint())))
     }
@@ -141,7 +144,8 @@ export const makeCheckpoints = Effect.gen(function* () {
   // Writes still going are awaited first: once closed, nothing writes to the data dir any more.
   yield* Effect.addFinalizer(() =>
     Effect.gen(function* () {
-      if (live) takeSpaced(live)
+      if (live && store.chain) takeSpaced(live)
+      // Also the whole state: a start without the chain (deleted, or read by an older version) stays short.
       if (live && live.seq > lastPersisted) write(store.save(encodeCheckpoint(live.checkpoint())))
       if (writing !== undefined) yield* Fiber.await(writing)
     })
