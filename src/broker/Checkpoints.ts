@@ -1,6 +1,6 @@
 import { Context, Effect, Either, Fiber, Layer, Runtime } from "effect"
 import { CheckpointChain } from "../core/checkpointChain.js"
-import { CheckpointDecoder, DeltaEncoder, encodeCheckpoint, type StoredDelta } from "../core/checkpointCodec.js"
+import { CheckpointDecoder, DeltaEncoder, encodeCheckpoint } from "../core/checkpointCodec.js"
 import type { LogUnavailable } from "../core/errors.js"
 import { Projection, type Checkpoint } from "../core/projection.js"
 import { EventLog, type EventLogService } from "../log/EventLog.js"
@@ -104,7 +104,7 @@ export const makeCheckpoints = Effect.gen(function* () {
     if (store.chain) write(store.chain.replace(all))
   }
   if (rewrite) storeWholeChain()
-  else for (const delta of chain.deltas) encoder.delta(delta)
+  else for (const delta of chain.deltas) encoder.follow(delta)
 
   /** The chain continues from `start` only if its newest checkpoint is `start`; else a full one first. */
   let nextDeltaIsFull = chain.last !== start.seq
@@ -114,10 +114,7 @@ export const makeCheckpoints = Effect.gen(function* () {
     nextDeltaIsFull = false
     const { thinned } = chain.add(delta)
     if (thinned) storeWholeChain()
-    else if (store.chain) {
-      const stored: StoredDelta = encoder.delta(delta)
-      write(store.chain.append([stored]))
-    }
+    else if (store.chain) write(store.chain.append([encoder.delta(delta)]))
   }
 
   let lastPersisted = start.seq

@@ -135,12 +135,15 @@ export class DeltaEncoder {
   private counts = new Map<string, number>()
 
   delta(delta: CheckpointDelta): StoredDelta {
-    if (delta.base) this.counts = new Map()
-    const channels = [...delta.channels.values()].map((snapshot) => {
-      const stored = storeChannel(snapshot, this.counts.get(snapshot.context.name) ?? 0)
-      this.counts.set(snapshot.context.name, snapshot.context.count)
-      return stored
-    })
+    const from = delta.base ? new Map<string, number>() : this.counts
+    const channels = [...delta.channels.values()].map((snapshot) => storeChannel(snapshot, from.get(snapshot.context.name) ?? 0))
+    this.follow(delta)
     return { ...encodeCheckpoint(delta), channels, base: delta.base }
+  }
+
+  /** Moves past a delta stored already (read back from the chain), without encoding it. */
+  follow(delta: CheckpointDelta): void {
+    if (delta.base) this.counts = new Map()
+    for (const snapshot of delta.channels.values()) this.counts.set(snapshot.context.name, snapshot.context.count)
   }
 }
