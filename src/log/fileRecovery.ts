@@ -9,6 +9,12 @@ import { RecentEvents } from "./recentEvents.js"
 
 /** Big reads keep the scan of a large log bounded by disk bandwidth rather than by syscalls. */
 const scanChunk = 8 * 1024 * 1024
+/**
+ * Only records this close to the end seed the cache of recent events: keeping every parsed record
+ * for a moment would carry a million short-lived objects into the old generation, which is most of
+ * the peak memory of a full scan.
+ */
+const recentSeedBytes = 4 * 1024 * 1024
 const newline = 0x0a
 const openBrace = 0x7b
 
@@ -68,7 +74,7 @@ export const scanLog = (
           break scan
         }
         index.push(position + lineEnd + 1)
-        recent.put(event.seq, event)
+        if (fileLength - (position + lineStart) <= recentSeedBytes) recent.put(event.seq, event)
         lastAt = event.at
         lineStart = lineEnd + 1
       }
