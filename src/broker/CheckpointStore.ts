@@ -11,9 +11,10 @@ import type { StoredCheckpoint, StoredDelta } from "../core/checkpointCodec.js"
 export interface CheckpointChainStoreService {
   /** The deltas up to the first line that is not one; `whole` when that was the end of the file. */
   readonly load: Effect.Effect<{ readonly deltas: ReadonlyArray<StoredDelta>; readonly whole: boolean }>
-  readonly append: (deltas: ReadonlyArray<StoredDelta>) => Effect.Effect<void>
-  /** Replaces the whole chain (after thinning), written aside and renamed. */
-  readonly replace: (deltas: ReadonlyArray<StoredDelta>) => Effect.Effect<void>
+  /** Each answers whether it was written (failures are logged, never raised). */
+  readonly append: (deltas: ReadonlyArray<StoredDelta>) => Effect.Effect<boolean>
+  /** Replaces the whole chain (after thinning or a failed append), written aside and renamed. */
+  readonly replace: (deltas: ReadonlyArray<StoredDelta>) => Effect.Effect<boolean>
 }
 
 /**
@@ -59,18 +60,21 @@ export class CheckpointStore extends Context.Tag("claude-ipc-broker/CheckpointSt
         ),
       chain: {
         load: Effect.promise(() => readFile(chainPath, "utf8").catch(() => "")).pipe(Effect.map(parseChain)),
-        append: (deltas) =>
-          Effect.tryPromise(() => appendFile(chainPath, deltas.map((delta) => `${JSON.stringify(delta)}\n`).join(""))).pipe(
-            Effect.catchAll((error) => Effect.logWarning(`could not write ${chainPath}`, error))
-          ),
-        replace: (deltas) =>
-          writeAside(dataDir, chainPath, deltas.map((delta) => `${JSON.stringify(delta)}\n`).join("")).pipe(
-            Effect.catchAll((error) => Effect.logWarning(`could not write ${chainPath}`, error))
-          )
+        append: (deltas) => written(chainPath, Effect.tryPromise(() => appendFile(chainPath, asLines(deltas)))),
+        replace: (deltas) => written(chainPath, writeAside(dataDir, chainPath, asLines(deltas)))
       }
     })
   }
 }
+
+const asLines = (deltas: ReadonlyArray<StoredDelta>): string => deltas.map((delta) => `${JSON.stringify(delta)}\n`).join("")
+
+/** Whether `write` succeeded; a failure is a warning, since the chain is only an optimisation. */
+const written = <E>(path: string, write: Effect.Effect<void, E>): Effect.Effect<boolean> =>
+  write.pipe(
+    Effect.as(true),
+    Effect.catchAll((error) => Effect.as(Effect.logWarning(`could not write ${path}`, error), false))
+  )
 
 /** Write aside, fsync, then rename: a crash leaves either the old file or the new one. */
 const writeAside = (dataDir: string, path: string, text: string) =>

@@ -2,7 +2,7 @@ import { Context, Effect, Either, Fiber, Layer, Runtime } from "effect"
 import { CheckpointChain } from "../core/checkpointChain.js"
 import { CheckpointDecoder, DeltaEncoder, encodeCheckpoint } from "../core/checkpointCodec.js"
 import type { LogUnavailable } from "../core/errors.js"
-import { Projection, type Checkpoint } from "../core/projection.js"
+import { Projection, type Checkpoint, type CheckpointDelta } from "../core/projection.js"
 import { EventLog, type EventLogService } from "../log/EventLog.js"
 import { CheckpointStore, type CheckpointChainStoreService } from "./CheckpointStore.js"
 import { BrokerConfig } from "./Config.js"
@@ -48,13 +48,14 @@ const loadChain = (log: EventLogService, store: CheckpointChainStoreService | un
     const chain = new CheckpointChain(maxSpaced)
     if (store === undefined) return { chain, rewrite: false }
     const { deltas: stored, whole } = yield* store.load
+    // Decoded as far as they decode and follow on from one another.
     const decoder = new CheckpointDecoder()
-    const decoded = Either.try(() => {
-      const out = []
-      for (const delta of stored) out.push(decoder.delta(delta))
-      return out
-    })
-    const deltas = Either.isRight(decoded) ? decoded.right : []
+    const deltas: Array<CheckpointDelta> = []
+    for (const delta of stored) {
+      const decoded = Either.try(() => decoder.delta(delta))
+      if (Either.isLeft(decoded)) break
+      deltas.push(decoded.right)
+    }
     const matching = yield* matchesLog(log, deltas)
     for (const delta of deltas.slice(0, matching)) chain.add(delta)
     if (chain.size < stored.length) {
@@ -98,10 +99,17 @@ export const makeCheckpoints = Effect.gen(function* () {
 
   /** Follows the chain as stored: each channel's seqs since the previous stored delta. */
   let encoder = new DeltaEncoder()
+  /** Set when an append failed: the file may miss a delta, so the next one rewrites it whole. */
+  let storedChainBroken = false
+  const afterWrite = (ok: boolean) =>
+    Effect.sync(() => {
+      if (!ok) storedChainBroken = true
+    })
   const storeWholeChain = () => {
     encoder = new DeltaEncoder()
     const all = chain.deltas.map((delta) => encoder.delta(delta))
-    if (store.chain) write(store.chain.replace(all))
+    storedChainBroken = false
+    if (store.chain) write(Effect.flatMap(store.chain.replace(all), afterWrite))
   }
   if (rewrite) storeWholeChain()
   else for (const delta of chain.deltas) encoder.follow(delta)
@@ -113,8 +121,8 @@ export const makeCheckpoints = Effect.gen(function* () {
     const delta = projection.takeDelta(nextDeltaIsFull)
     nextDeltaIsFull = false
     const { thinned } = chain.add(delta)
-    if (thinned) storeWholeChain()
-    else if (store.chain) write(store.chain.append([encoder.delta(delta)]))
+    if (thinned || storedChainBroken) storeWholeChain()
+    else if (store.chain) write(Effect.flatMap(store.chain.append([encoder.delta(delta)]), afterWrite))
   }
 
   let lastPersisted = start.seq

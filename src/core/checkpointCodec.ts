@@ -93,18 +93,17 @@ export class CheckpointDecoder {
   private seqs = new Map<string, Array<number>>()
 
   checkpoint(stored: StoredCheckpoint): Checkpoint {
-    if (stored.format !== 1) throw new Error(`unknown checkpoint format ${String(stored.format)}`)
     this.seqs = new Map()
     return this.decode(stored)
   }
 
   delta(stored: StoredDelta): CheckpointDelta {
-    if (stored.format !== 1) throw new Error(`unknown checkpoint format ${String(stored.format)}`)
     if (stored.base) this.seqs = new Map()
     return { ...this.decode(stored), base: stored.base }
   }
 
   private decode(stored: StoredCheckpoint): Checkpoint {
+    if (stored.format !== 1) throw new Error(`unknown checkpoint format ${String(stored.format)}`)
     const channels = new Map<string, ChannelSnapshot>()
     for (const entity of stored.channels) {
       const { seqsFrom = 0, ...context } = entity.context as { name: string; count: number; seqs: Array<number>; seqsFrom?: number }
