@@ -38,7 +38,7 @@ export const defaultConfig: BrokerConfigShape = {
   defaultWaitMs: 30_000,
   maxWaitMs: 300_000,
   sweepIntervalMs: 1_000,
-  checkpointEvery: 2_000,
+  checkpointEvery: 1_000,
   persistCheckpointEvery: 50_000,
   maxBodyBytes: 1024 * 1024,
   maxWaits: 10_000,
