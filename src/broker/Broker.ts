@@ -1,4 +1,4 @@
-import { Chunk, Context, Effect, Exit, Layer, Option, Schedule, Stream } from "effect"
+import { Chunk, Clock, Context, Effect, Exit, Layer, Option, Schedule, Stream } from "effect"
 import type { BrokerEvent, EventDraft, MessageSent, PeerConnected } from "../core/events.js"
 import { BadRequest, Conflict, Forbidden, NotFound, TooManyWaits, type LogUnavailable } from "../core/errors.js"
 import { commandStatus, isSettled, type CommandSnapshot, type CommandStatus } from "../core/machines/command.js"
@@ -218,10 +218,18 @@ export const makeBroker = Effect.gen(function* () {
 
   // Catch up with the log, then follow it: every event, ours or another node's, enters here.
   // Catching up goes page by page, so a long log is never held in memory at once.
+  // A long replay says how far it got, about once a second, so a slow start is visibly busy.
+  const replayTo = yield* log.head
+  let reportedAt = yield* Clock.currentTimeMillis
   let page: ReadonlyArray<BrokerEvent>
   do {
     page = yield* log.read(projection.seq + 1, undefined, catchUpPage)
     page.forEach(applyEvent)
+    const now = yield* Clock.currentTimeMillis
+    if (now - reportedAt >= 1000 && page.length === catchUpPage) {
+      reportedAt = now
+      yield* Effect.logInfo(`replaying the log: ${projection.seq.toLocaleString("en-US")} / ${replayTo.toLocaleString("en-US")} events`)
+    }
   } while (page.length === catchUpPage)
   // Live batches are applied as the log makes them durable, before their appends answer: a write
   // finds its events applied when it looks, without parking to wait for them.

@@ -49,7 +49,43 @@ export interface Checkpoint {
   readonly signals: ReadonlyMap<string, SignalSnapshot>
 }
 
+/**
+ * What changed since the previous delta: each entity touched, as it is now. Applied in order on top
+ * of the previous deltas (back to the last `base`), they rebuild the checkpoint at `seq`, with the
+ * commands in send order. Snapshots are shared with the projection, so a delta costs what changed.
+ */
+export interface CheckpointDelta extends Checkpoint {
+  /** Nothing before this delta is needed: the first one, the first after a reset, or a full state. */
+  readonly base: boolean
+}
+
 const noChanges: ReadonlyArray<Change> = []
+
+class Touched {
+  readonly peers = new Set<string>()
+  readonly commands = new Set<string>()
+  readonly channels = new Set<string>()
+  readonly signals = new Set<string>()
+  /** A reset happened (or nothing was taken yet): the next delta is a base. */
+  fromEmpty = true
+
+  clear(fromEmpty: boolean): void {
+    this.peers.clear()
+    this.commands.clear()
+    this.channels.clear()
+    this.signals.clear()
+    this.fromEmpty = fromEmpty
+  }
+}
+
+const pick = <V>(from: ReadonlyMap<string, V>, keys: ReadonlySet<string>): Map<string, V> => {
+  const out = new Map<string, V>()
+  for (const key of keys) {
+    const value = from.get(key)
+    if (value !== undefined) out.set(key, value)
+  }
+  return out
+}
 
 /**
  * The state of the broker as the fold of the log: one xstate machine snapshot per entity, advanced
@@ -71,9 +107,12 @@ export class Projection {
   private readonly pendingByTarget = new Map<string, Array<string>>()
   /** peer id → ids of commands delivered to it and not settled. */
   private readonly heldByPeer = new Map<string, Set<string>>()
+  private readonly touched = new Touched()
 
   static fromCheckpoint(checkpoint: Checkpoint): Projection {
     const projection = new Projection()
+    // Deltas taken from here on are relative to this checkpoint.
+    projection.touched.clear(checkpoint.seq === 0)
     projection.seq = checkpoint.seq
     projection.at = checkpoint.at
     for (const [id, snapshot] of checkpoint.peers) projection.peers.set(id, snapshot)
@@ -91,6 +130,27 @@ export class Projection {
     const projection = from ? Projection.fromCheckpoint(from) : new Projection()
     for (const event of events) projection.apply(event)
     return projection
+  }
+
+  /**
+   * The entities changed since the last delta (`full`: all of them, as a base), for spaced
+   * checkpoints that cost what changed rather than a copy of the whole state each.
+   */
+  takeDelta(full = false): CheckpointDelta {
+    const touched = this.touched
+    const delta: CheckpointDelta = full
+      ? { ...this.checkpoint(), base: true }
+      : {
+          seq: this.seq,
+          at: this.at,
+          base: touched.fromEmpty,
+          peers: pick(this.peers, touched.peers),
+          commands: pick(this.commands, touched.commands),
+          channels: pick(this.channels, touched.channels),
+          signals: pick(this.signals, touched.signals)
+        }
+    touched.clear(false)
+    return delta
   }
 
   checkpoint(): Checkpoint {
@@ -114,7 +174,7 @@ export class Projection {
         const [next] = existing
           ? peerSteps.next(existing, event)
           : peerSteps.initial({ ...event.data, at: event.at })
-        this.peers.set(event.data.peerId, next)
+        this.setPeer(event.data.peerId, next)
         return [{ kind: "peer", peerId: event.data.peerId }]
       }
       case "peer.heartbeat":
@@ -123,7 +183,7 @@ export class Projection {
         const existing = this.peers.get(event.data.peerId)
         if (!existing) return noChanges
         const [next, actions] = peerSteps.next(existing, event)
-        this.peers.set(event.data.peerId, next)
+        this.setPeer(event.data.peerId, next)
         if (next.value === existing.value && next.context === existing.context) return noChanges
         const changes: Array<Change> = [{ kind: "peer", peerId: event.data.peerId }]
         if (actions.some((action) => action.type === "releaseHeldCommands")) {
@@ -137,7 +197,7 @@ export class Projection {
         if (this.commands.has(event.data.commandId)) return noChanges
         this.sendOrder.push(event.data.commandId)
         const [snapshot] = commandSteps.initial({ ...event.data, at: event.at, seq: event.seq })
-        this.commands.set(event.data.commandId, snapshot)
+        this.setCommand(event.data.commandId, snapshot)
         this.index(snapshot)
         return [{ kind: "command.pending", commandId: event.data.commandId, target: event.data.target }]
       }
@@ -156,6 +216,7 @@ export class Projection {
         const existing = this.channels.get(event.data.channel) ?? channelSteps.initial({ name: event.data.channel })[0]
         const [next] = channelSteps.next(existing, event)
         this.channels.set(event.data.channel, next)
+        this.touched.channels.add(event.data.channel)
         return [{ kind: "message", channel: event.data.channel, id: next.context.count }]
       }
       case "signal.fired":
@@ -163,6 +224,7 @@ export class Projection {
         const existing = this.signals.get(event.data.name) ?? signalSteps.initial({ name: event.data.name })[0]
         const [next] = signalSteps.next(existing, event)
         this.signals.set(event.data.name, next)
+        this.touched.signals.add(event.data.name)
         return [{ kind: "signal", name: event.data.name }]
       }
       case "broker.reset": {
@@ -174,6 +236,7 @@ export class Projection {
         Object.assign(this.statusCounts, zeroCounts())
         this.pendingByTarget.clear()
         this.heldByPeer.clear()
+        this.touched.clear(true)
         return [{ kind: "reset" }]
       }
       default:
@@ -250,13 +313,23 @@ export class Projection {
     if (!before) return noChanges
     const [after] = commandSteps.next(before, event)
     if (after === before || after.value === before.value) {
-      this.commands.set(commandId, after)
+      this.setCommand(commandId, after)
       return noChanges
     }
     this.unindex(before)
-    this.commands.set(commandId, after)
+    this.setCommand(commandId, after)
     this.index(after)
     return [changeFor(after)]
+  }
+
+  private setPeer(id: string, snapshot: PeerSnapshot): void {
+    this.peers.set(id, snapshot)
+    this.touched.peers.add(id)
+  }
+
+  private setCommand(id: string, snapshot: CommandSnapshot): void {
+    this.commands.set(id, snapshot)
+    this.touched.commands.add(id)
   }
 
   private index(snapshot: CommandSnapshot): void {

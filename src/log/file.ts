@@ -9,6 +9,7 @@ import { io, readFully, writeFully } from "./fileIo.js"
 import { scanLog } from "./fileRecovery.js"
 import { LiveFeed } from "./liveFeed.js"
 import type { OffsetIndex } from "./offsetIndex.js"
+import { loadOffsets, offsetsFileName, openOffsetsWriter } from "./offsetsFile.js"
 import type { RecentEvents } from "./recentEvents.js"
 import { nextTimestamp } from "./timestamps.js"
 
@@ -45,6 +46,8 @@ export interface FileLogStats {
   /** Append calls made durable. */
   readonly appends: number
   readonly events: number
+  /** Records covered by the persisted index at open, so not parsed again (docs/operations.md). */
+  readonly indexedAtOpen: number
 }
 
 /** The file log adds a little introspection to the contract, for tests and /status. */
@@ -85,13 +88,15 @@ export const makeFileLog = (
     const path = nodePath.join(dataDir, logFileName)
     const faults = options.faults ?? {}
     const handle = yield* openLogFile(dataDir, path)
-    const { index, recent, lastAt: recoveredAt } = yield* recover(handle, path, options.recentEvents ?? 4096)
+    const offsetsPath = nodePath.join(dataDir, offsetsFileName)
+    const { index, recent, lastAt: recoveredAt, trusted } = yield* recover(handle, path, offsetsPath, options.recentEvents ?? 4096)
+    const offsets = yield* openOffsetsWriter(offsetsPath, trusted)
 
     const feed = new LiveFeed()
     /** Batches waiting for the committer, oldest first; appends join the last one until it is full. */
     const batches: Array<Batch> = []
     const work = yield* Effect.makeLatch(false)
-    const stats = { fsyncs: 0, appends: 0, events: 0 }
+    const stats = { fsyncs: 0, appends: 0, events: 0, indexedAtOpen: trusted }
     let lastAt = recoveredAt
     let closed = false
     // Set while a failed batch's bytes may still lie past the valid end of the file; the next
@@ -162,6 +167,9 @@ export const makeFileLog = (
         if (undoPending) yield* Effect.ignore(undoFailedBatch)
       })
 
+    // The persisted index trails the log by about a second: what a crash loses of it is scanned.
+    yield* Effect.addFinalizer(() => offsets.flush(index))
+    yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep("1 second"), offsets.flush(index))))
     yield* Effect.addFinalizer(() =>
       Effect.gen(function* () {
         closed = true
@@ -276,11 +284,16 @@ const openLogFile = (dataDir: string, path: string) =>
     (handle) => Effect.ignore(Effect.tryPromise(() => handle.close()))
   )
 
-/** Cut the file back to its longest valid prefix before anything is appended after it. */
-const recover = (handle: fs.FileHandle, path: string, recentCapacity: number) =>
+/**
+ * Cut the file back to its longest valid prefix before anything is appended after it. `trusted`:
+ * how many records the persisted index covered (and were not parsed again).
+ */
+const recover = (handle: fs.FileHandle, path: string, offsetsPath: string, recentCapacity: number) =>
   Effect.gen(function* () {
     const { size } = yield* io("stat", path, () => handle.stat())
-    const recovered = yield* scanLog(handle, path, size, recentCapacity)
+    const prefix = yield* loadOffsets(offsetsPath, handle, size)
+    const trusted = prefix?.index.length ?? 0
+    const recovered = yield* scanLog(handle, path, size, recentCapacity, prefix)
     const valid = recovered.index.byteLength
     if (valid < size) {
       console.warn(
@@ -290,7 +303,7 @@ const recover = (handle: fs.FileHandle, path: string, recentCapacity: number) =>
       yield* io("truncate", path, () => handle.truncate(valid))
       yield* io("fdatasync", path, () => handle.datasync())
     }
-    return recovered
+    return { ...recovered, trusted }
   })
 
 /** Reads stored events `first..last` (all at most the head): from the cache where it has them, else from disk. */
