@@ -1,4 +1,4 @@
-import { HttpServer } from "@effect/platform"
+import { HttpMiddleware, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { createServer, type Server } from "node:http"
@@ -7,13 +7,18 @@ import { BrokerLive } from "./broker/Broker.js"
 import { CheckpointsLive } from "./broker/Checkpoints.js"
 import { CheckpointStore } from "./broker/CheckpointStore.js"
 import { BrokerConfig, type BrokerConfigShape } from "./broker/Config.js"
+import { Metrics } from "./broker/metrics/Metrics.js"
 import { SweeperLive } from "./broker/Sweeper.js"
 import { isLoopback } from "./http/guard.js"
 import { guarded } from "./http/Guarded.js"
 import { httpApp } from "./http/Http.js"
+import { observed } from "./http/observed.js"
+import { startedAndStopping, stopped } from "./lifecycle.js"
+import { readOnly } from "./http/readOnly.js"
 import { FileLogLive, type FileLogOptions } from "./log/file.js"
 import { defaultStreamName, JetStreamLogLive, type JetStreamLogOptions } from "./log/jetstream.js"
 import { MemoryLogLive } from "./log/memory.js"
+import { ReplayLogLive, type ReplaySource } from "./log/replay.js"
 import { McpConfig, type McpConfigShape } from "./mcp/Config.js"
 import { McpSessionsLive } from "./mcp/Sessions.js"
 
@@ -34,25 +39,41 @@ export interface ServerOptions {
   readonly fileLog?: FileLogOptions
   /** Tunables of the MCP endpoints (wait bounds, progress interval, idle sessions). */
   readonly mcp?: Partial<McpConfigShape>
+  /** Serve this exported log read-only instead (`claude-ipc-broker replay`): no sweeper, writes refused. */
+  readonly replay?: ReplaySource | undefined
 }
 
 /** The log and where its checkpoints go, for the chosen backend. */
-const storageLayer = (options: Pick<ServerOptions, "dataDir" | "memory" | "nats" | "fileLog">) =>
-  options.memory
-    ? Layer.merge(MemoryLogLive, CheckpointStore.none)
-    : options.nats
-      ? // Checkpoints stay on the node (per stream): they are only a start-up optimisation.
-        Layer.merge(
-          JetStreamLogLive(options.nats),
-          CheckpointStore.file(join(options.dataDir, "jetstream", options.nats.stream ?? defaultStreamName))
-        )
-      : Layer.merge(FileLogLive(options.dataDir, options.fileLog), CheckpointStore.file(options.dataDir))
+const storageLayer = (options: Pick<ServerOptions, "dataDir" | "memory" | "nats" | "fileLog" | "replay">) =>
+  options.replay
+    ? Layer.merge(ReplayLogLive(options.replay), CheckpointStore.none)
+    : options.memory
+      ? Layer.merge(MemoryLogLive, CheckpointStore.none)
+      : options.nats
+        ? // Checkpoints stay on the node (per stream): they are only a start-up optimisation.
+          Layer.merge(
+            JetStreamLogLive(options.nats),
+            CheckpointStore.file(join(options.dataDir, "jetstream", options.nats.stream ?? defaultStreamName))
+          )
+        : Layer.merge(fileLogLayer(options.dataDir, options.fileLog), CheckpointStore.file(options.dataDir))
+
+/** The file log, timing its fsyncs for the metrics. */
+const fileLogLayer = (dataDir: string, fileLog: FileLogOptions | undefined) =>
+  Layer.unwrapEffect(
+    Effect.map(Metrics, (metrics) => {
+      const fsync = metrics.fsyncSeconds.with()
+      return FileLogLive(dataDir, { ...fileLog, onSync: (seconds) => fsync.observe(seconds) })
+    })
+  )
 
 /** The broker without transports: log → checkpoints → broker → sweeper. */
 export const brokerLayer = (options: Omit<ServerOptions, "port" | "host">) => {
-  const base = Layer.merge(storageLayer(options), BrokerConfig.layer(options.config))
+  const base = Layer.merge(storageLayer(options), BrokerConfig.layer(options.config)).pipe(
+    Layer.provideMerge(Metrics.layer)
+  )
   const broker = BrokerLive.pipe(Layer.provide(CheckpointsLive), Layer.provideMerge(base))
-  return Layer.merge(SweeperLive.pipe(Layer.provide(broker)), broker)
+  // A replay is evidence: the sweeper's decisions (stale peers, lapsed leases) would rewrite it.
+  return options.replay ? broker : Layer.merge(SweeperLive.pipe(Layer.provide(broker)), broker)
 }
 
 /**
@@ -82,12 +103,20 @@ export const serverLayer = (options: ServerOptions) => {
   if (options.token === undefined && !isLoopback(options.host)) {
     throw new Error(`binding to ${options.host} needs a token: anyone who can reach it could give orders`)
   }
-  const app = guarded({ token: options.token, allowedOrigins: options.allowedOrigins ?? [] })(httpApp)
-  return HttpServer.serve(app).pipe(
+  const app = observed(
+    guarded({ token: options.token, allowedOrigins: options.allowedOrigins ?? [] })(
+      options.replay ? readOnly(httpApp) : httpApp
+    )
+  )
+  return startedAndStopping.pipe(
+    // No spans: nothing here exports traces, and the platform's tracer middleware builds one per
+    // request (URL, headers, attributes) — a quarter of the cost of a small request.
+    Layer.provideMerge(HttpMiddleware.withTracerDisabledWhen(HttpServer.serve(app), () => true)),
     // Built after the server listens, so its finalizer ends MCP sessions before connections close.
     Layer.provideMerge(McpSessionsLive.pipe(Layer.provide(McpConfig.layer(options.mcp)))),
     Layer.provideMerge(closeConnectionsOnShutdown(server)),
     Layer.provideMerge(NodeHttpServer.layer(() => server, { port: options.port, host: options.host })),
-    Layer.provideMerge(brokerLayer(options))
+    Layer.provideMerge(brokerLayer(options)),
+    Layer.provideMerge(stopped)
   )
 }

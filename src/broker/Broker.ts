@@ -1,8 +1,9 @@
-import { Chunk, Context, Effect, Layer, Option, Schedule, Stream } from "effect"
+import { Chunk, Clock, Context, Effect, Exit, Layer, Option, Schedule, Stream } from "effect"
 import type { BrokerEvent, EventDraft, MessageSent, PeerConnected } from "../core/events.js"
 import { BadRequest, Conflict, Forbidden, NotFound, TooManyWaits, type LogUnavailable } from "../core/errors.js"
 import { commandStatus, isSettled, type CommandSnapshot, type CommandStatus } from "../core/machines/command.js"
 import { peerStatus } from "../core/machines/peer.js"
+import type { SignalSnapshot } from "../core/machines/signal.js"
 import { Projection, type Change } from "../core/projection.js"
 import {
   channelView,
@@ -23,8 +24,30 @@ import { EventLog } from "../log/EventLog.js"
 import { BrokerConfig } from "./Config.js"
 import { newCommandId, newPeerId } from "./ids.js"
 import { Checkpoints } from "./Checkpoints.js"
+import { Metrics } from "./metrics/Metrics.js"
 import { version } from "../version.js"
 import { Waiters } from "./waiters.js"
+
+/** What a parked wait's registrations may do with it: end it, or hold it for a hand-over. */
+interface Parking<A> {
+  readonly wake: (value: A) => void
+  readonly hold: () => ((value: A) => void) | undefined
+}
+
+/** A command wait parked on this node. */
+interface ParkedCommandWait {
+  readonly peerId: string
+  /** A command it may take became pending: it looks again. */
+  readonly wake: () => void
+  /**
+   * For a sender that appends this wait's claim together with its command: takes the wait out of
+   * every index and stops its timeout (undefined if it is not parked any more). The function returned
+   * must be called with the append's outcome.
+   */
+  readonly reserve: () =>
+    | ((commandId: string, appended: Exit.Exit<ReadonlyArray<BrokerEvent>, LogUnavailable>) => void)
+    | undefined
+}
 
 export interface ConnectRequest {
   readonly id?: string | undefined
@@ -117,11 +140,20 @@ export interface BrokerService {
   /** The state right after event `seq`; BadRequest beyond the head. */
   readonly statusAt: (seq: number) => Effect.Effect<Status, LogUnavailable | BadRequest>
   /**
-   * Every event from `from` on, stored then live: the log itself, for SSE. Admission is decided
-   * now (TooManyWaits when all places among the live streams are taken, so a refused client can
-   * get a proper 429); the place is held while the stream runs.
+   * A place among the live event streams (SSE), decided now: TooManyWaits when all are taken, so a
+   * refused client can get a proper 429. The place is held until `leave` is called.
    */
-  readonly follow: (from: number) => Effect.Effect<Stream.Stream<BrokerEvent, LogUnavailable>, TooManyWaits>
+  readonly openStream: Effect.Effect<{ readonly leave: () => void }, TooManyWaits>
+  /**
+   * Every event from `from` on, stored then live: the log itself, for SSE, handed to `deliver` a
+   * batch at a time (see EventLog.follow). Stored pages are read one after another once `paced`
+   * lets the previous one through, so a reader far behind is fed as fast as it reads.
+   */
+  readonly follow: (
+    from: number,
+    deliver: (batch: ReadonlyArray<BrokerEvent>) => void,
+    paced: Effect.Effect<void>
+  ) => Effect.Effect<() => void, LogUnavailable>
   readonly exportLog: (from: number, to: number) => Stream.Stream<BrokerEvent, LogUnavailable>
   readonly head: Effect.Effect<number>
   /** Parked long-polls, for the sweeper (a peer parked in a wait is alive) and for metrics. */
@@ -141,10 +173,11 @@ export const makeBroker = Effect.gen(function* () {
   const log = yield* EventLog
   const config = yield* BrokerConfig
   const checkpoints = yield* Checkpoints
+  const metrics = Option.getOrUndefined(yield* Effect.serviceOption(Metrics))
   const startedAt = new Date().toISOString()
 
   const projection = checkpoints.initial
-  const commandWaiters = new Waiters<string>() // by peer id and by role
+  const commandWaiters = new Waiters<string, ParkedCommandWait>() // by peer id and by role
   const resultWaiters = new Waiters<string>() // by command id
   const channelWaiters = new Waiters<string>()
   const signalWaiters = new Waiters<string>()
@@ -156,7 +189,8 @@ export const makeBroker = Effect.gen(function* () {
   const dispatch = (change: Change): void => {
     switch (change.kind) {
       case "command.pending":
-        commandWaiters.wakeOne(change.target)
+        // A command this node is claiming already (handed to a parked wait as it was sent) wakes no one.
+        if (!claiming.has(change.commandId)) commandWaiters.wakeOne(change.target)
         return
       case "command.settled":
         resultWaiters.wakeAll(change.commandId)
@@ -184,32 +218,77 @@ export const makeBroker = Effect.gen(function* () {
 
   // Catch up with the log, then follow it: every event, ours or another node's, enters here.
   // Catching up goes page by page, so a long log is never held in memory at once.
+  // A long replay says how far it got, about once a second, so a slow start is visibly busy.
+  const replayTo = yield* log.head
+  let reportedAt = yield* Clock.currentTimeMillis
   let page: ReadonlyArray<BrokerEvent>
   do {
     page = yield* log.read(projection.seq + 1, undefined, catchUpPage)
     page.forEach(applyEvent)
+    const now = yield* Clock.currentTimeMillis
+    if (now - reportedAt >= 1000 && page.length === catchUpPage) {
+      reportedAt = now
+      yield* Effect.logInfo(`replaying the log: ${projection.seq.toLocaleString("en-US")} / ${replayTo.toLocaleString("en-US")} events`)
+    }
   } while (page.length === catchUpPage)
-  yield* Effect.suspend(() =>
-    log.tail(projection.seq + 1).pipe(Stream.runForEach((event) => Effect.sync(() => applyEvent(event))))
-  ).pipe(
-    Effect.tapErrorCause((cause) => Effect.logWarning("log tail failed; following again", cause)),
-    Effect.retry(Schedule.spaced("1 second")),
-    Effect.forkScoped
-  )
-
-  /** Park until `wake` is called through one of the registrations, or until interrupted. */
-  const park = (register: (wake: () => void) => ReadonlyArray<() => void>): Effect.Effect<void> =>
-    Effect.async<void>((resume) => {
-      let removers: ReadonlyArray<() => void> = []
-      const wake = () => {
-        for (const remove of removers) remove()
-        resume(Effect.void)
+  // Live batches are applied as the log makes them durable, before their appends answer: a write
+  // finds its events applied when it looks, without parking to wait for them.
+  const stopFollowing = yield* Effect.suspend(() =>
+    log.follow(projection.seq + 1, (batch) => {
+      for (const event of batch) {
+        applyEvent(event)
+        metrics?.eventAppended(event.type) // here, not in applyEvent: the catch-up is no append
       }
-      removers = register(wake)
-      return Effect.sync(() => {
+    })
+  ).pipe(
+    Effect.tapErrorCause((cause) => Effect.logWarning("catching up with the log failed; trying again", cause)),
+    Effect.retry(Schedule.spaced("1 second"))
+  )
+  yield* Effect.addFinalizer(() => Effect.sync(stopFollowing))
+
+  /**
+   * Park until woken through one of the registrations (with the value given), or for at most
+   * `timeoutMs` (`onTimeout`). A plain timer rather than Effect's timeout combinators: a thousand
+   * parked waits cost a thousand timers, not a thousand racing fibers. `hold` takes the wait out of
+   * its registrations and stops its timer; only the function it returns ends it then.
+   */
+  const parkUntil = <A>(
+    register: (parking: Parking<A>) => ReadonlyArray<() => void>,
+    timeoutMs: number,
+    onTimeout: A
+  ): Effect.Effect<A> =>
+    Effect.async<A>((resume) => {
+      let state: "parked" | "held" | "ended" = "parked"
+      let removers: ReadonlyArray<() => void> = []
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const leave = () => {
         for (const remove of removers) remove()
+        clearTimeout(timer)
+      }
+      const end = (value: A) => {
+        state = "ended"
+        leave()
+        resume(Effect.succeed(value))
+      }
+      removers = register({
+        wake: (value) => state === "parked" && end(value),
+        hold: () => {
+          if (state !== "parked") return undefined
+          state = "held"
+          leave()
+          return (value) => state === "held" && end(value)
+        }
+      })
+      if (timeoutMs !== Infinity) timer = setTimeout(() => state === "parked" && end(onTimeout), timeoutMs)
+      return Effect.sync(() => {
+        state = "ended"
+        leave()
       })
     })
+
+  /** Park until `wake` is called through one of the registrations (true), or for at most `timeoutMs` (false). */
+  const park = (register: (wake: () => void) => ReadonlyArray<() => void>, timeoutMs = Infinity): Effect.Effect<boolean> =>
+    parkUntil<boolean>(({ wake }) => register(() => wake(true)), timeoutMs, false)
 
   const whenApplied = (seq: number): Effect.Effect<void> =>
     Effect.suspend(() => (projection.seq >= seq ? Effect.void : park((wake) => [appliedWaiters.add(seq, wake)])))
@@ -243,16 +322,18 @@ export const makeBroker = Effect.gen(function* () {
       return Effect.ensuring(wait, Effect.sync(() => waits--))
     })
 
-  const follow = (from: number) =>
-    Effect.suspend(() =>
-      subscribers >= config.maxSubscribers
-        ? Effect.fail(new TooManyWaits({ message: `${subscribers} event streams are open already; retry later` }))
-        : Effect.succeed(
-            Stream.scoped(Effect.acquireRelease(Effect.sync(() => void subscribers++), () => Effect.sync(() => void subscribers--))).pipe(
-              Stream.flatMap(() => log.tail(from))
-            )
-          )
-    )
+  const openStream = Effect.suspend(() => {
+    if (subscribers >= config.maxSubscribers) {
+      return Effect.fail(new TooManyWaits({ message: `${subscribers} event streams are open already; retry later` }))
+    }
+    subscribers++
+    let open = true
+    const leave = () => {
+      if (open) subscribers--
+      open = false
+    }
+    return Effect.succeed({ leave })
+  })
 
   /** Wait until `ready` answers or `timeoutMs` passes; `register` must index the wake by what it waits for. */
   const waitUntil = <A>(
@@ -266,10 +347,7 @@ export const makeBroker = Effect.gen(function* () {
       if (value !== undefined) return Effect.succeed({ value, timedOut: false })
       const left = deadline - Date.now()
       if (left <= 0) return Effect.succeed({ value: null, timedOut: true })
-      return park(register).pipe(
-        Effect.timeoutOption(left),
-        Effect.flatMap(Option.match({ onNone: () => Effect.succeed({ value: null, timedOut: true }), onSome: () => loop }))
-      )
+      return Effect.flatMap(park(register, left), (woken) => (woken ? loop : Effect.succeed({ value: null, timedOut: true })))
     })
     return loop
   }
@@ -352,24 +430,6 @@ export const makeBroker = Effect.gen(function* () {
 
   // Commands
 
-  const sendCommand = (request: SendCommandRequest) =>
-    Effect.suspend(() => {
-      const commandId = newCommandId()
-      return commit([
-        {
-          type: "command.sent",
-          data: {
-            commandId,
-            from: request.from,
-            target: request.target,
-            action: request.action,
-            params: request.params ?? null,
-            ttlMs: request.ttlMs ?? null
-          }
-        }
-      ]).pipe(Effect.flatMap(() => present(projection.commands.get(commandId), "the command", commandView)))
-    })
-
   const commandsFor = (peerId: string) =>
     Effect.map(findPeer(peerId), (peer) =>
       [...projection.pendingFor(peer.context.id, peer.context.role), ...projection.heldBy(peerId)]
@@ -378,27 +438,120 @@ export const makeBroker = Effect.gen(function* () {
     )
 
   /**
-   * Claim by appending `command.delivered`; the projection keeps the first claim in log order, so
-   * the claim is ours only if the winning seq is our event's.
+   * A claim by a peer that is not online loses. With several broker nodes, another node's sweeper
+   * (which cannot see this node's parked waits) may have found the peer stale: a waiting peer is
+   * alive, so its claim says so in the same append rather than losing claim after claim.
    */
+  const claimDrafts = (commandId: string, peerId: string): ReadonlyArray<EventDraft> => {
+    const peer = projection.peers.get(peerId)
+    const delivered: EventDraft = { type: "command.delivered", data: { commandId, peerId, leaseMs: config.leaseMs } }
+    return peer && peerStatus(peer) !== "online" ? [{ type: "peer.heartbeat", data: { peerId } }, delivered] : [delivered]
+  }
+
+  /** The projection keeps the first claim in log order, so a claim is ours only if it recorded our event. */
+  const wonClaim = (commandId: string, claimSeq: number): CommandView | undefined => {
+    const command = projection.commands.get(commandId)
+    return command && command.context.deliveredSeq === claimSeq ? commandView(command) : undefined
+  }
+
+  /** Claim by appending `command.delivered`; undefined when another claim came first. */
   const claim = (commandId: string, peerId: string): Effect.Effect<CommandView | undefined, LogUnavailable> =>
     Effect.suspend(() => {
       claiming.add(commandId)
-      // A claim by a peer that is not online loses. With several broker nodes, another node's sweeper
-      // (which cannot see this node's parked waits) may have found the peer stale: a waiting peer is
-      // alive, so say so in the same append rather than losing claim after claim.
-      const peer = projection.peers.get(peerId)
-      const alive: ReadonlyArray<EventDraft> =
-        peer && peerStatus(peer) !== "online" ? [{ type: "peer.heartbeat", data: { peerId } }] : []
-      return commit([...alive, { type: "command.delivered", data: { commandId, peerId, leaseMs: config.leaseMs } }]).pipe(
-        Effect.map((stored) => {
-          const event = stored[stored.length - 1]
-          const command = projection.commands.get(commandId)
-          return command && command.context.deliveredSeq === event!.seq ? commandView(command) : undefined
-        }),
+      return commit(claimDrafts(commandId, peerId)).pipe(
+        Effect.map((stored) => wonClaim(commandId, stored[stored.length - 1]!.seq)),
         Effect.ensuring(Effect.sync(() => claiming.delete(commandId)))
       )
     })
+
+  /** The oldest pending command a peer may take that no claim of this node is after already. */
+  const firstClaimableFor = (peerId: string): CommandSnapshot | undefined => {
+    const peer = projection.peers.get(peerId)
+    if (!peer) return undefined
+    for (const command of projection.pendingOf(peer.context.id, peer.context.role)) {
+      if (!claiming.has(command.context.id)) return command
+    }
+    return undefined
+  }
+
+  /**
+   * A parked wait this node may hand a command it is sending: the longest-parked one on the target
+   * whose peer has nothing older to take. Reserving it takes it out of every index and stops its
+   * timeout, so it waits for the outcome of the append that carries its claim.
+   */
+  const reserveWaitFor = (target: string) => {
+    for (const wait of commandWaiters.on(target)) {
+      if (!projection.peers.has(wait.peerId) || firstClaimableFor(wait.peerId) !== undefined) continue
+      const handOff = wait.reserve()
+      if (handOff) return { peerId: wait.peerId, handOff }
+    }
+    return undefined
+  }
+
+  const sendCommand = (request: SendCommandRequest) =>
+    Effect.suspend(() => {
+      const commandId = newCommandId()
+      const sent: EventDraft = {
+        type: "command.sent",
+        data: {
+          commandId,
+          from: request.from,
+          target: request.target,
+          action: request.action,
+          params: request.params ?? null,
+          ttlMs: request.ttlMs ?? null
+        }
+      }
+      const answer = Effect.suspend(() => present(projection.commands.get(commandId), "the command", commandView))
+      const taker = reserveWaitFor(request.target)
+      if (taker === undefined) return Effect.zipRight(commit([sent]), answer)
+      // A peer is parked waiting for this command: its claim goes to the log in the same append
+      // (one write, one fsync for the whole round trip), right behind the command. Log order still
+      // decides: on a shared log another node's claim may land in between, and then ours loses.
+      // Uninterruptible, so that the parked wait always hears how its claim went.
+      claiming.add(commandId)
+      return commit([sent, ...claimDrafts(commandId, taker.peerId)]).pipe(
+        Effect.onExit((exit) =>
+          Effect.sync(() => {
+            claiming.delete(commandId)
+            taker.handOff(commandId, exit)
+          })
+        ),
+        Effect.uninterruptible,
+        Effect.zipRight(answer)
+      )
+    })
+
+  /** How a parked command wait ends: a wake-up to look again, its timeout, or a command handed to it. */
+  type CommandWake =
+    | { readonly kind: "woken" }
+    | { readonly kind: "timeout" }
+    | {
+        readonly kind: "handed"
+        readonly commandId: string
+        readonly appended: Exit.Exit<ReadonlyArray<BrokerEvent>, LogUnavailable>
+      }
+
+  /** Park a command wait on the peer's id and role for at most `timeoutMs`. */
+  const parkCommandWait = (peerId: string, timeoutMs: number): Effect.Effect<CommandWake> =>
+    parkUntil<CommandWake>(
+      ({ wake, hold }) => {
+        const wait: ParkedCommandWait = {
+          peerId,
+          wake: () => wake({ kind: "woken" }),
+          reserve: () => {
+            const handOff = hold()
+            return handOff && ((commandId, appended) => handOff({ kind: "handed", commandId, appended }))
+          }
+        }
+        const role = projection.peers.get(peerId)?.context.role
+        return role === undefined || role === peerId
+          ? [commandWaiters.add(peerId, wait)]
+          : [commandWaiters.add(peerId, wait), commandWaiters.add(role, wait)]
+      },
+      timeoutMs,
+      { kind: "timeout" }
+    )
 
   const waitForCommand = (peerId: string, timeoutMs: number): Waits<CommandView, LogUnavailable | NotFound> =>
     Effect.gen(function* () {
@@ -413,36 +566,34 @@ export const makeBroker = Effect.gen(function* () {
     })
 
   const waitForCommandAdmitted = (peerId: string, timeoutMs: number): Fails<WaitResult<CommandView>> =>
-    Effect.gen(function* () {
+    Effect.suspend(() => {
       const deadline = Date.now() + timeoutMs
       waitsByPeer.set(peerId, (waitsByPeer.get(peerId) ?? 0) + 1)
       let woken = false
-      const nextClaimable = () => {
-        const peer = projection.peers.get(peerId)
-        if (!peer) return undefined
-        return projection
-          .pendingFor(peer.context.id, peer.context.role)
-          .find((command) => !claiming.has(command.context.id))
-      }
-      const register = (wake: () => void) => {
-        const role = projection.peers.get(peerId)?.context.role
-        const wakeMe = () => {
-          woken = true
-          wake()
+      const attempt: Fails<WaitResult<CommandView>> = Effect.suspend(() => {
+        woken = false
+        const found = firstClaimableFor(peerId)
+        if (found !== undefined) {
+          return Effect.flatMap(claim(found.context.id, peerId), (won) =>
+            won ? Effect.succeed({ value: won, timedOut: false }) : attempt
+          )
         }
-        return role === undefined || role === peerId
-          ? [commandWaiters.add(peerId, wakeMe)]
-          : [commandWaiters.add(peerId, wakeMe), commandWaiters.add(role, wakeMe)]
-      }
-      return yield* Effect.gen(function* () {
-        while (true) {
-          const found = yield* waitUntil(nextClaimable, register, Math.max(0, deadline - Date.now()))
-          woken = false
-          if (found.value === null) return { value: null, timedOut: true }
-          const won = yield* claim(found.value.context.id, peerId)
-          if (won) return { value: won, timedOut: false }
-        }
-      }).pipe(
+        const left = deadline - Date.now()
+        if (left <= 0) return Effect.succeed({ value: null, timedOut: true })
+        return Effect.flatMap(parkCommandWait(peerId, left), (wake): Fails<WaitResult<CommandView>> => {
+          if (wake.kind === "timeout") return Effect.succeed({ value: null, timedOut: true })
+          if (wake.kind === "woken") {
+            woken = true
+            return attempt
+          }
+          // A handed command whose append failed, or whose claim lost, leaves the wait as it was.
+          const won = Exit.isSuccess(wake.appended)
+            ? wonClaim(wake.commandId, wake.appended.value[wake.appended.value.length - 1]!.seq)
+            : undefined
+          return won ? Effect.succeed({ value: won, timedOut: false }) : attempt
+        })
+      })
+      return attempt.pipe(
         Effect.ensuring(
           Effect.sync(() => {
             const left = (waitsByPeer.get(peerId) ?? 1) - 1
@@ -455,10 +606,12 @@ export const makeBroker = Effect.gen(function* () {
       )
     })
 
+  /** Wake the next waiter for each queue this peer could have taken from (its id's and its role's). */
   const redispatch = (peerId: string) => {
     const peer = projection.peers.get(peerId)
     if (!peer) return
-    for (const command of projection.pendingFor(peer.context.id, peer.context.role)) {
+    for (const command of projection.pendingOf(peer.context.id, peer.context.role)) {
+      if (claiming.has(command.context.id)) continue
       commandWaiters.wakeOne(command.context.target)
     }
   }
@@ -591,6 +744,19 @@ export const makeBroker = Effect.gen(function* () {
       Effect.map(() => signalView(name, projection.signals.get(name)))
     )
 
+  /**
+   * One view per signal state: the thousand waiters a firing wakes share one object (and so the
+   * transport can render their answer once).
+   */
+  const signalViews = new WeakMap<SignalSnapshot, SignalView>()
+  const viewOfSignal = (name: string): SignalView => {
+    const snapshot = projection.signals.get(name)
+    if (snapshot === undefined) return signalView(name, snapshot)
+    let view = signalViews.get(snapshot)
+    if (view === undefined) signalViews.set(snapshot, (view = signalView(name, snapshot)))
+    return view
+  }
+
   const waitForSignal = (name: string, timeoutMs: number) =>
     waitUntilAdmitted(
       () => {
@@ -599,7 +765,7 @@ export const makeBroker = Effect.gen(function* () {
       },
       (wake) => [signalWaiters.add(name, wake)],
       timeoutMs
-    ).pipe(Effect.map(({ timedOut }) => ({ value: signalView(name, projection.signals.get(name)), timedOut })))
+    ).pipe(Effect.map(({ timedOut }) => ({ value: viewOfSignal(name), timedOut })))
 
   const clearSignal = (name: string) =>
     Effect.suspend(() =>
@@ -656,7 +822,8 @@ export const makeBroker = Effect.gen(function* () {
           ? Effect.fail(new BadRequest({ message: `the log ends at seq ${head}; there is no event ${seq}` }))
           : Effect.flatMap(checkpoints.at(seq), (past) => withLog(stateView(past)))
       ),
-    follow,
+    openStream,
+    follow: (from, deliver, paced) => log.follow(from, deliver, paced),
     exportLog,
     head: log.head,
     activeWaits: (peerId) => waitsByPeer.get(peerId) ?? 0,

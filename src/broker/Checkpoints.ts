@@ -1,20 +1,22 @@
 import { Context, Effect, Either, Fiber, Layer, Runtime } from "effect"
-import { decodeCheckpoint, encodeCheckpoint } from "../core/checkpointCodec.js"
+import { CheckpointChain } from "../core/checkpointChain.js"
+import { CheckpointDecoder, DeltaEncoder, encodeCheckpoint } from "../core/checkpointCodec.js"
 import type { LogUnavailable } from "../core/errors.js"
-import { Projection, type Checkpoint } from "../core/projection.js"
-import { EventLog } from "../log/EventLog.js"
-import { CheckpointStore } from "./CheckpointStore.js"
+import { Projection, type Checkpoint, type CheckpointDelta } from "../core/projection.js"
+import { EventLog, type EventLogService } from "../log/EventLog.js"
+import { CheckpointStore, type CheckpointChainStoreService } from "./CheckpointStore.js"
 import { BrokerConfig } from "./Config.js"
 
-/** In-memory checkpoints kept for time travel; when there are more, every other one is dropped. */
-const maxInMemory = 256
+/** Spaced checkpoints kept for time travel; beyond this many, neighbours are merged (spacing doubles). */
+const maxSpaced = 4096
 
 /**
- * Snapshots of the projection along the log: the starting point at start-up (from the store) and
- * for `/status?at=` (in memory). Deleting any of them changes nothing but how much is replayed.
+ * Snapshots of the projection along the log: the starting point at start-up (the stored checkpoint
+ * or the newest of the chain) and for `/status?at=` (the chain of spaced checkpoints, kept in memory
+ * and in the data dir). Deleting any of them changes nothing but how much is replayed.
  */
 export interface CheckpointsService {
-  /** The projection to start from: the stored checkpoint if it matches the log, else empty. */
+  /** The projection to start from: the newest stored checkpoint that matches the log, else empty. */
   readonly initial: Projection
   /** Called after every applied event. */
   readonly observe: (projection: Projection) => void
@@ -26,68 +28,132 @@ export class Checkpoints extends Context.Tag("claude-ipc-broker/Checkpoints")<Ch
 
 const empty: Checkpoint = new Projection().checkpoint()
 
+/** Whether the log still has, unchanged, the event each checkpoint was taken after. */
+const matchesLog = (log: EventLogService, taken: ReadonlyArray<{ readonly seq: number; readonly at: string | null }>) =>
+  Effect.gen(function* () {
+    const head = yield* log.head
+    const within = taken.filter((checkpoint) => checkpoint.seq <= head)
+    const events = yield* log.readSeqs(within.map((checkpoint) => checkpoint.seq))
+    // The longest prefix that matches: after a mismatch, nothing can be trusted.
+    let matching = 0
+    while (matching < within.length && events[matching]?.seq === within[matching]!.seq && events[matching]!.at === within[matching]!.at) {
+      matching++
+    }
+    return matching
+  })
+
+/** The stored chain, decoded, as far as it follows on and matches the log. */
+const loadChain = (log: EventLogService, store: CheckpointChainStoreService | undefined) =>
+  Effect.gen(function* () {
+    const chain = new CheckpointChain(maxSpaced)
+    if (store === undefined) return { chain, rewrite: false }
+    const { deltas: stored, whole } = yield* store.load
+    // Decoded as far as they decode and follow on from one another.
+    const decoder = new CheckpointDecoder()
+    const deltas: Array<CheckpointDelta> = []
+    for (const delta of stored) {
+      const decoded = Either.try(() => decoder.delta(delta))
+      if (Either.isLeft(decoded)) break
+      deltas.push(decoded.right)
+    }
+    const matching = yield* matchesLog(log, deltas)
+    for (const delta of deltas.slice(0, matching)) chain.add(delta)
+    if (chain.size < stored.length) {
+      yield* Effect.logWarning(`${stored.length - chain.size} of ${stored.length} stored spaced checkpoints do not match the log; dropped`)
+    }
+    return { chain, rewrite: chain.size < stored.length || !whole }
+  })
+
 export const makeCheckpoints = Effect.gen(function* () {
   const log = yield* EventLog
   const store = yield* CheckpointStore
   const config = yield* BrokerConfig
   const runtime = yield* Effect.runtime<never>()
 
-  const stored = yield* store.load
-  let start = empty
-  if (stored) {
+  const { chain, rewrite } = yield* loadChain(log, store.chain)
+  // Where a chain is kept, its newest checkpoint is the start point (it shares its snapshots with
+  // the chain, so the history costs no second copy); checkpoint.json is read only without one (a
+  // data dir from before the chain, or a store that keeps none).
+  const stored = chain.size > 0 ? undefined : yield* store.load
+  let start = chain.size > 0 ? chain.at(chain.last)! : empty
+  if (stored && stored.seq > start.seq) {
     // A checkpoint is used only if the log still has the event it was taken after, unchanged.
-    const [event] = yield* log.read(stored.seq, stored.seq, 1)
-    // A checkpoint that does not decode (unknown format, damaged) is ignored like a stale one.
-    const decoded = event && event.at === stored.at ? Either.try(() => decodeCheckpoint(stored)) : undefined
+    // One that does not decode (unknown format, damaged) is ignored like a stale one.
+    const decoded = (yield* matchesLog(log, [stored])) === 1 ? Either.try(() => new CheckpointDecoder().checkpoint(stored)) : undefined
     if (decoded && Either.isRight(decoded)) start = decoded.right
-    else yield* Effect.logWarning(`checkpoint at seq ${stored.seq} does not match the log; replaying from the start`)
+    else yield* Effect.logWarning(`checkpoint at seq ${stored.seq} does not match the log; replaying from seq ${start.seq}`)
   }
 
-  const kept: Array<Checkpoint> = [empty]
-  if (start.seq > 0) kept.push(start)
-  /** The background save in progress, if any: at most one at a time, awaited at shutdown. */
-  let saving: Fiber.RuntimeFiber<void> | undefined
-  let lastPersisted = start.seq
-
-  const persist = (checkpoint: Checkpoint) => {
-    lastPersisted = checkpoint.seq
-    saving = Runtime.runFork(runtime)(
-      store.save(encodeCheckpoint(checkpoint)).pipe(Effect.ensuring(Effect.sync(() => (saving = undefined))))
+  /** Background writes to the data dir, one at a time, in order; the last one ends after all. */
+  let writing: Fiber.RuntimeFiber<void> | undefined
+  let pendingWrites = 0
+  const write = (effect: Effect.Effect<void>) => {
+    const previous = writing
+    pendingWrites++
+    writing = Runtime.runFork(runtime)(
+      (previous === undefined ? effect : Effect.zipRight(Fiber.await(previous), effect)).pipe(
+        Effect.ensuring(Effect.sync(() => pendingWrites--))
+      )
     )
   }
 
+  /** Follows the chain as stored: each channel's seqs since the previous stored delta. */
+  let encoder = new DeltaEncoder()
+  /** Set when an append failed: the file may miss a delta, so the next one rewrites it whole. */
+  let storedChainBroken = false
+  const afterWrite = (ok: boolean) =>
+    Effect.sync(() => {
+      if (!ok) storedChainBroken = true
+    })
+  const storeWholeChain = () => {
+    encoder = new DeltaEncoder()
+    const all = chain.deltas.map((delta) => encoder.delta(delta))
+    storedChainBroken = false
+    if (store.chain) write(Effect.flatMap(store.chain.replace(all), afterWrite))
+  }
+  if (rewrite) storeWholeChain()
+  else for (const delta of chain.deltas) encoder.follow(delta)
+
+  /** The chain continues from `start` only if its newest checkpoint is `start`; else a full one first. */
+  let nextDeltaIsFull = chain.last !== start.seq
+  const takeSpaced = (projection: Projection) => {
+    if (projection.seq <= chain.last) return
+    const delta = projection.takeDelta(nextDeltaIsFull)
+    nextDeltaIsFull = false
+    const { thinned } = chain.add(delta)
+    if (thinned || storedChainBroken) storeWholeChain()
+    else if (store.chain) write(Effect.flatMap(store.chain.append([encoder.delta(delta)]), afterWrite))
+  }
+
+  let lastPersisted = start.seq
   let live: Projection | undefined
   const observe = (projection: Projection) => {
     live = projection
-    if (projection.seq % config.checkpointEvery === 0) {
-      kept.push(projection.checkpoint())
-      if (kept.length > maxInMemory) {
-        for (let i = kept.length - 2; i > 0; i -= 2) kept.splice(i, 1)
-      }
-    }
-    if (saving === undefined && projection.seq - lastPersisted >= config.persistCheckpointEvery) {
-      persist(projection.checkpoint())
+    if (projection.seq % config.checkpointEvery === 0) takeSpaced(projection)
+    if (!store.chain && pendingWrites === 0 && projection.seq - lastPersisted >= config.persistCheckpointEvery) {
+      lastPersisted = projection.seq
+      write(store.save(encodeCheckpoint(projection.checkpoint())))
     }
   }
 
   const at = (seq: number) =>
     Effect.suspend(() => {
-      let from = kept[0]!
-      for (const checkpoint of kept) if (checkpoint.seq <= seq && checkpoint.seq >= from.seq) from = checkpoint
+      const spaced = chain.at(seq)
+      let from = start.seq <= seq ? start : empty
+      if (spaced && spaced.seq >= from.seq) from = spaced
       if (from.seq === seq) return Effect.succeed(Projection.fromCheckpoint(from))
       return Effect.map(log.read(from.seq + 1, seq), (events) => Projection.replay(events, from))
     })
 
   // Leave the newest state behind on a clean shutdown, so the next start replays nothing.
-  // A save still writing is awaited first: once closed, nothing writes to the data dir any more.
+  // Writes still going are awaited first: once closed, nothing writes to the data dir any more.
   yield* Effect.addFinalizer(() =>
-    Effect.suspend(() => (saving === undefined ? Effect.void : Effect.asVoid(Fiber.await(saving)))).pipe(
-      Effect.zipRight(
-        Effect.suspend(() =>
-          live && live.seq > lastPersisted ? store.save(encodeCheckpoint(live.checkpoint())) : Effect.void
-        )
-      )
-    )
+    Effect.gen(function* () {
+      if (live && store.chain) takeSpaced(live)
+      // Also the whole state: a start without the chain (deleted, or read by an older version) stays short.
+      if (live && live.seq > lastPersisted) write(store.save(encodeCheckpoint(live.checkpoint())))
+      if (writing !== undefined) yield* Fiber.await(writing)
+    })
   )
 
   return Checkpoints.of({ initial: Projection.fromCheckpoint(start), observe, at })

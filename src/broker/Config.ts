@@ -14,9 +14,12 @@ export interface BrokerConfigShape {
   readonly maxWaitMs: number
   /** How often the sweeper looks for stale peers, lapsed leases and expired commands. */
   readonly sweepIntervalMs: number
-  /** Events between in-memory checkpoints used by time travel (`/status?at=`). */
+  /**
+   * Events between spaced checkpoints (the chain, in memory and in checkpoints.ndjson): at most
+   * this many are folded for a `/status?at=`, and a start replays at most this many.
+   */
   readonly checkpointEvery: number
-  /** Events between checkpoints written to the data dir, to make start-up fast. */
+  /** Events between saves of checkpoint.json, for a checkpoint store that keeps no chain. */
   readonly persistCheckpointEvery: number
   /** Request bodies above this are refused with 413. */
   readonly maxBodyBytes: number
@@ -26,6 +29,8 @@ export interface BrokerConfigShape {
   readonly maxWaitsPerPeer: number
   /** Live event streams (SSE clients) at once. */
   readonly maxSubscribers: number
+  /** Bytes an event stream may hold for a client that does not read; beyond them it is disconnected. */
+  readonly maxStreamBufferBytes: number
 }
 
 export const defaultConfig: BrokerConfigShape = {
@@ -35,12 +40,13 @@ export const defaultConfig: BrokerConfigShape = {
   defaultWaitMs: 30_000,
   maxWaitMs: 300_000,
   sweepIntervalMs: 1_000,
-  checkpointEvery: 5_000,
+  checkpointEvery: 1_000,
   persistCheckpointEvery: 50_000,
   maxBodyBytes: 1024 * 1024,
   maxWaits: 10_000,
   maxWaitsPerPeer: 16,
-  maxSubscribers: 1_000
+  maxSubscribers: 1_000,
+  maxStreamBufferBytes: 8 * 1024 * 1024
 }
 
 export class BrokerConfig extends Context.Tag("claude-ipc-broker/BrokerConfig")<BrokerConfig, BrokerConfigShape>() {

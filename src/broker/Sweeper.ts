@@ -28,9 +28,8 @@ export const sweepDecisions = (
       decisions.push({ type: "peer.went_stale", data: { peerId: peer.context.id } })
     }
   }
-  for (const command of projection.commands.values()) {
+  for (const command of projection.activeCommands()) {
     const status = commandStatus(command)
-    if (status !== "pending" && status !== "delivered") continue
     const { id, ttlMs, createdAt, deliveredAt, leaseMs } = command.context
     if (ttlMs !== null && now >= Date.parse(createdAt) + ttlMs) {
       decisions.push({ type: "command.expired", data: { commandId: id } })

@@ -1,8 +1,9 @@
+import type { AnyStateMachine, SnapshotFrom } from "xstate"
 import { channelMachine, type ChannelSnapshot } from "./machines/channel.js"
 import { commandMachine, type CommandSnapshot } from "./machines/command.js"
 import { peerMachine, type PeerSnapshot } from "./machines/peer.js"
 import { signalMachine, type SignalSnapshot } from "./machines/signal.js"
-import type { Checkpoint } from "./projection.js"
+import type { Checkpoint, CheckpointDelta } from "./projection.js"
 
 /** A checkpoint as JSON: each entity's state value and context, restored through its machine. */
 export interface StoredCheckpoint {
@@ -15,6 +16,14 @@ export interface StoredCheckpoint {
   readonly signals: ReadonlyArray<StoredEntity>
 }
 
+/**
+ * A delta of the checkpoint chain as JSON. A channel carries only the seqs appended since the
+ * previous delta (`seqsFrom` is how many came before), so the chain stores each position once.
+ */
+export interface StoredDelta extends StoredCheckpoint {
+  readonly base: boolean
+}
+
 interface StoredEntity {
   readonly value: string
   readonly context: Record<string, unknown>
@@ -25,6 +34,13 @@ const store = (snapshot: { value: unknown; context: object }): StoredEntity => (
   context: snapshot.context as Record<string, unknown>
 })
 
+/** A channel's context with the part `from..count` of its seq index. */
+const storeChannel = (snapshot: ChannelSnapshot, from: number): StoredEntity =>
+  store({
+    value: snapshot.value,
+    context: { ...snapshot.context, seqs: snapshot.context.seqs.slice(from, snapshot.context.count), ...(from > 0 ? { seqsFrom: from } : {}) }
+  })
+
 export const encodeCheckpoint = (checkpoint: Checkpoint): StoredCheckpoint => ({
   format: 1,
   seq: checkpoint.seq,
@@ -32,33 +48,101 @@ export const encodeCheckpoint = (checkpoint: Checkpoint): StoredCheckpoint => ({
   peers: [...checkpoint.peers.values()].map(store),
   commands: [...checkpoint.commands.values()].map(store),
   // Only the part of the shared seq index this snapshot can see.
-  channels: [...checkpoint.channels.values()].map((s) =>
-    store({ value: s.value, context: { ...s.context, seqs: s.context.seqs.slice(0, s.context.count) } })
-  ),
+  channels: [...checkpoint.channels.values()].map((s) => storeChannel(s, 0)),
   signals: [...checkpoint.signals.values()].map(store)
 })
 
-export const decodeCheckpoint = (stored: StoredCheckpoint): Checkpoint => {
-  if (stored.format !== 1) throw new Error(`unknown checkpoint format ${String(stored.format)}`)
-  const peers = new Map<string, PeerSnapshot>()
-  for (const e of stored.peers) {
-    const s = peerMachine.resolveState({ value: e.value, context: e.context as never })
-    peers.set(s.context.id, s)
+/**
+ * Snapshots of one machine from stored entities. Our machines are flat and have no children, so
+ * every snapshot in one state differs from another only by its context: one snapshot per state is
+ * resolved through xstate and the others copy it, which restores a big checkpoint several times
+ * faster than resolving each entity.
+ */
+const restorer = <M extends AnyStateMachine>(machine: M) => {
+  const templates = new Map<string, object>()
+  return (entity: StoredEntity): SnapshotFrom<M> => {
+    let template = templates.get(entity.value)
+    if (template === undefined) {
+      template = machine.resolveState({ value: entity.value, context: entity.context as never }) as object
+      templates.set(entity.value, template)
+    }
+    return { ...template, context: entity.context } as SnapshotFrom<M>
   }
-  const commands = new Map<string, CommandSnapshot>()
-  for (const e of stored.commands) {
-    const s = commandMachine.resolveState({ value: e.value, context: e.context as never })
-    commands.set(s.context.id, s)
+}
+
+const decodeInto = <S extends { context: object }>(
+  entities: ReadonlyArray<StoredEntity>,
+  restore: (entity: StoredEntity) => S,
+  key: (snapshot: S) => string
+): Map<string, S> => {
+  const out = new Map<string, S>()
+  for (const entity of entities) {
+    const snapshot = restore(entity)
+    out.set(key(snapshot), snapshot)
   }
-  const channels = new Map<string, ChannelSnapshot>()
-  for (const e of stored.channels) {
-    const s = channelMachine.resolveState({ value: e.value, context: e.context as never })
-    channels.set(s.context.name, s)
+  return out
+}
+
+/** Decodes stored checkpoints and the deltas of a chain, in log order. */
+export class CheckpointDecoder {
+  private readonly peer = restorer(peerMachine)
+  private readonly command = restorer(commandMachine)
+  private readonly channel = restorer(channelMachine)
+  private readonly signal = restorer(signalMachine)
+  /** Each channel's seq index, shared by its snapshots along a chain as it is live. */
+  private seqs = new Map<string, Array<number>>()
+
+  checkpoint(stored: StoredCheckpoint): Checkpoint {
+    this.seqs = new Map()
+    return this.decode(stored)
   }
-  const signals = new Map<string, SignalSnapshot>()
-  for (const e of stored.signals) {
-    const s = signalMachine.resolveState({ value: e.value, context: e.context as never })
-    signals.set(s.context.name, s)
+
+  delta(stored: StoredDelta): CheckpointDelta {
+    if (stored.base) this.seqs = new Map()
+    return { ...this.decode(stored), base: stored.base }
   }
-  return { seq: stored.seq, at: stored.at, peers, commands, channels, signals }
+
+  private decode(stored: StoredCheckpoint): Checkpoint {
+    if (stored.format !== 1) throw new Error(`unknown checkpoint format ${String(stored.format)}`)
+    const channels = new Map<string, ChannelSnapshot>()
+    for (const entity of stored.channels) {
+      const { seqsFrom = 0, ...context } = entity.context as { name: string; count: number; seqs: Array<number>; seqsFrom?: number }
+      const { name, count, seqs: appended } = context
+      const seqs = seqsFrom === 0 ? [] : this.seqs.get(name)
+      if (seqs === undefined || seqs.length !== seqsFrom || seqsFrom + appended.length !== count) {
+        throw new Error(`checkpoint: channel ${name} does not follow on from the previous delta`)
+      }
+      for (const seq of appended) seqs.push(seq)
+      this.seqs.set(name, seqs)
+      channels.set(name, this.channel({ value: entity.value, context: { ...context, seqs } }))
+    }
+    return {
+      seq: stored.seq,
+      at: stored.at,
+      peers: decodeInto(stored.peers, this.peer, (s: PeerSnapshot) => s.context.id),
+      commands: decodeInto(stored.commands, this.command, (s: CommandSnapshot) => s.context.id),
+      channels,
+      signals: decodeInto(stored.signals, this.signal, (s: SignalSnapshot) => s.context.name)
+    }
+  }
+}
+
+export const decodeCheckpoint = (stored: StoredCheckpoint): Checkpoint => new CheckpointDecoder().checkpoint(stored)
+
+/** Encodes the deltas of a chain, in log order (each channel's seqs since the previous delta). */
+export class DeltaEncoder {
+  private counts = new Map<string, number>()
+
+  delta(delta: CheckpointDelta): StoredDelta {
+    const from = delta.base ? new Map<string, number>() : this.counts
+    const channels = [...delta.channels.values()].map((snapshot) => storeChannel(snapshot, from.get(snapshot.context.name) ?? 0))
+    this.follow(delta)
+    return { ...encodeCheckpoint(delta), channels, base: delta.base }
+  }
+
+  /** Moves past a delta stored already (read back from the chain), without encoding it. */
+  follow(delta: CheckpointDelta): void {
+    if (delta.base) this.counts = new Map()
+    for (const snapshot of delta.channels.values()) this.counts.set(snapshot.context.name, snapshot.context.count)
+  }
 }

@@ -1,6 +1,13 @@
 import type { BrokerEvent } from "./events.js"
 import { channelMachine, type ChannelSnapshot } from "./machines/channel.js"
-import { commandMachine, commandStatus, type CommandEvent, type CommandSnapshot, type CommandStatus } from "./machines/command.js"
+import {
+  commandMachine,
+  commandStatus,
+  commandStatuses,
+  type CommandEvent,
+  type CommandSnapshot,
+  type CommandStatus
+} from "./machines/command.js"
 import { peerMachine, type PeerSnapshot } from "./machines/peer.js"
 import { signalMachine, type SignalSnapshot } from "./machines/signal.js"
 import { stepsOf } from "./step.js"
@@ -42,7 +49,43 @@ export interface Checkpoint {
   readonly signals: ReadonlyMap<string, SignalSnapshot>
 }
 
+/**
+ * What changed since the previous delta: each entity touched, as it is now. Applied in order on top
+ * of the previous deltas (back to the last `base`), they rebuild the checkpoint at `seq`, with the
+ * commands in send order. Snapshots are shared with the projection, so a delta costs what changed.
+ */
+export interface CheckpointDelta extends Checkpoint {
+  /** Nothing before this delta is needed: the first one, the first after a reset, or a full state. */
+  readonly base: boolean
+}
+
 const noChanges: ReadonlyArray<Change> = []
+
+class Touched {
+  readonly peers = new Set<string>()
+  readonly commands = new Set<string>()
+  readonly channels = new Set<string>()
+  readonly signals = new Set<string>()
+  /** A reset happened (or nothing was taken yet): the next delta is a base. */
+  fromEmpty = true
+
+  clear(fromEmpty: boolean): void {
+    this.peers.clear()
+    this.commands.clear()
+    this.channels.clear()
+    this.signals.clear()
+    this.fromEmpty = fromEmpty
+  }
+}
+
+const pick = <V>(from: ReadonlyMap<string, V>, keys: ReadonlySet<string>): Map<string, V> => {
+  const out = new Map<string, V>()
+  for (const key of keys) {
+    const value = from.get(key)
+    if (value !== undefined) out.set(key, value)
+  }
+  return out
+}
 
 /**
  * The state of the broker as the fold of the log: one xstate machine snapshot per entity, advanced
@@ -56,13 +99,20 @@ export class Projection {
   readonly commands = new Map<string, CommandSnapshot>()
   readonly channels = new Map<string, ChannelSnapshot>()
   readonly signals = new Map<string, SignalSnapshot>()
+  /** Commands per status, kept as they move, so counting them walks nothing. */
+  private readonly statusCounts = zeroCounts()
+  /** Command ids in send order, so the most recent are found from the end without copying the map. */
+  private readonly sendOrder: Array<string> = []
   /** target (role or peer id) → pending command ids, oldest first. */
   private readonly pendingByTarget = new Map<string, Array<string>>()
   /** peer id → ids of commands delivered to it and not settled. */
   private readonly heldByPeer = new Map<string, Set<string>>()
+  private readonly touched = new Touched()
 
   static fromCheckpoint(checkpoint: Checkpoint): Projection {
     const projection = new Projection()
+    // Deltas taken from here on are relative to this checkpoint.
+    projection.touched.clear(checkpoint.seq === 0)
     projection.seq = checkpoint.seq
     projection.at = checkpoint.at
     for (const [id, snapshot] of checkpoint.peers) projection.peers.set(id, snapshot)
@@ -70,6 +120,7 @@ export class Projection {
     for (const [name, snapshot] of checkpoint.signals) projection.signals.set(name, snapshot)
     for (const [id, snapshot] of checkpoint.commands) {
       projection.commands.set(id, snapshot)
+      projection.sendOrder.push(id)
       projection.index(snapshot)
     }
     return projection
@@ -79,6 +130,27 @@ export class Projection {
     const projection = from ? Projection.fromCheckpoint(from) : new Projection()
     for (const event of events) projection.apply(event)
     return projection
+  }
+
+  /**
+   * The entities changed since the last delta (`full`: all of them, as a base), for spaced
+   * checkpoints that cost what changed rather than a copy of the whole state each.
+   */
+  takeDelta(full = false): CheckpointDelta {
+    const touched = this.touched
+    const delta: CheckpointDelta = full
+      ? { ...this.checkpoint(), base: true }
+      : {
+          seq: this.seq,
+          at: this.at,
+          base: touched.fromEmpty,
+          peers: pick(this.peers, touched.peers),
+          commands: pick(this.commands, touched.commands),
+          channels: pick(this.channels, touched.channels),
+          signals: pick(this.signals, touched.signals)
+        }
+    touched.clear(false)
+    return delta
   }
 
   checkpoint(): Checkpoint {
@@ -102,7 +174,7 @@ export class Projection {
         const [next] = existing
           ? peerSteps.next(existing, event)
           : peerSteps.initial({ ...event.data, at: event.at })
-        this.peers.set(event.data.peerId, next)
+        this.setPeer(event.data.peerId, next)
         return [{ kind: "peer", peerId: event.data.peerId }]
       }
       case "peer.heartbeat":
@@ -111,7 +183,7 @@ export class Projection {
         const existing = this.peers.get(event.data.peerId)
         if (!existing) return noChanges
         const [next, actions] = peerSteps.next(existing, event)
-        this.peers.set(event.data.peerId, next)
+        this.setPeer(event.data.peerId, next)
         if (next.value === existing.value && next.context === existing.context) return noChanges
         const changes: Array<Change> = [{ kind: "peer", peerId: event.data.peerId }]
         if (actions.some((action) => action.type === "releaseHeldCommands")) {
@@ -123,8 +195,9 @@ export class Projection {
       }
       case "command.sent": {
         if (this.commands.has(event.data.commandId)) return noChanges
+        this.sendOrder.push(event.data.commandId)
         const [snapshot] = commandSteps.initial({ ...event.data, at: event.at, seq: event.seq })
-        this.commands.set(event.data.commandId, snapshot)
+        this.setCommand(event.data.commandId, snapshot)
         this.index(snapshot)
         return [{ kind: "command.pending", commandId: event.data.commandId, target: event.data.target }]
       }
@@ -143,6 +216,7 @@ export class Projection {
         const existing = this.channels.get(event.data.channel) ?? channelSteps.initial({ name: event.data.channel })[0]
         const [next] = channelSteps.next(existing, event)
         this.channels.set(event.data.channel, next)
+        this.touched.channels.add(event.data.channel)
         return [{ kind: "message", channel: event.data.channel, id: next.context.count }]
       }
       case "signal.fired":
@@ -150,6 +224,7 @@ export class Projection {
         const existing = this.signals.get(event.data.name) ?? signalSteps.initial({ name: event.data.name })[0]
         const [next] = signalSteps.next(existing, event)
         this.signals.set(event.data.name, next)
+        this.touched.signals.add(event.data.name)
         return [{ kind: "signal", name: event.data.name }]
       }
       case "broker.reset": {
@@ -157,8 +232,11 @@ export class Projection {
         this.commands.clear()
         this.channels.clear()
         this.signals.clear()
+        this.sendOrder.length = 0
+        Object.assign(this.statusCounts, zeroCounts())
         this.pendingByTarget.clear()
         this.heldByPeer.clear()
+        this.touched.clear(true)
         return [{ kind: "reset" }]
       }
       default:
@@ -169,19 +247,58 @@ export class Projection {
 
   /** Pending commands a peer may take (addressed to its id or its role), oldest first. */
   pendingFor(peerId: string, role: string): Array<CommandSnapshot> {
-    const byId = this.pendingByTarget.get(peerId) ?? []
-    const byRole = role === peerId ? [] : (this.pendingByTarget.get(role) ?? [])
     const merged: Array<CommandSnapshot> = []
-    for (const id of [...byId, ...byRole]) merged.push(this.commands.get(id)!)
-    return merged.sort((a, b) => a.context.sentSeq - b.context.sentSeq)
+    for (const command of this.pendingOf(peerId, role)) merged.push(command)
+    return merged
   }
 
   /** The oldest pending command for a peer, without building the whole list. */
   oldestPendingFor(peerId: string, role: string): CommandSnapshot | undefined {
-    const byId = this.pendingByTarget.get(peerId)?.[0]
-    const byRole = role === peerId ? undefined : this.pendingByTarget.get(role)?.[0]
-    const candidates = [byId, byRole].flatMap((id) => (id === undefined ? [] : [this.commands.get(id)!]))
-    return candidates.sort((a, b) => a.context.sentSeq - b.context.sentSeq)[0]
+    return this.pendingOf(peerId, role).next().value ?? undefined
+  }
+
+  /**
+   * The pending commands a peer may take, oldest first: the two send-ordered queues (its id's and
+   * its role's) merged as they are walked, so taking the first costs no sort and no copy.
+   */
+  *pendingOf(peerId: string, role: string): Generator<CommandSnapshot, undefined> {
+    const byId = this.pendingByTarget.get(peerId) ?? []
+    const byRole = role === peerId ? [] : (this.pendingByTarget.get(role) ?? [])
+    let i = 0
+    let j = 0
+    while (i < byId.length || j < byRole.length) {
+      const a = i < byId.length ? this.commands.get(byId[i]!)! : undefined
+      const b = j < byRole.length ? this.commands.get(byRole[j]!)! : undefined
+      if (b === undefined || (a !== undefined && a.context.sentSeq < b.context.sentSeq)) {
+        i++
+        yield a!
+      } else {
+        j++
+        yield b
+      }
+    }
+    return undefined
+  }
+
+  /** How many commands are in each status. */
+  commandCounts(): Record<CommandStatus, number> {
+    return { ...this.statusCounts }
+  }
+
+  /** Commands, most recently sent first. */
+  *recentCommands(): Generator<CommandSnapshot, undefined> {
+    for (let i = this.sendOrder.length - 1; i >= 0; i--) {
+      const command = this.commands.get(this.sendOrder[i]!)
+      if (command !== undefined) yield command
+    }
+    return undefined
+  }
+
+  /** The commands not settled yet (pending or delivered), from the indexes: what the sweeper looks at. */
+  *activeCommands(): Generator<CommandSnapshot, undefined> {
+    for (const queue of this.pendingByTarget.values()) for (const id of queue) yield this.commands.get(id)!
+    for (const held of this.heldByPeer.values()) for (const id of held) yield this.commands.get(id)!
+    return undefined
   }
 
   /** Commands delivered to a peer and not settled, in send order (the same live and after a restore). */
@@ -196,18 +313,29 @@ export class Projection {
     if (!before) return noChanges
     const [after] = commandSteps.next(before, event)
     if (after === before || after.value === before.value) {
-      this.commands.set(commandId, after)
+      this.setCommand(commandId, after)
       return noChanges
     }
     this.unindex(before)
-    this.commands.set(commandId, after)
+    this.setCommand(commandId, after)
     this.index(after)
     return [changeFor(after)]
+  }
+
+  private setPeer(id: string, snapshot: PeerSnapshot): void {
+    this.peers.set(id, snapshot)
+    this.touched.peers.add(id)
+  }
+
+  private setCommand(id: string, snapshot: CommandSnapshot): void {
+    this.commands.set(id, snapshot)
+    this.touched.commands.add(id)
   }
 
   private index(snapshot: CommandSnapshot): void {
     const { id, target, deliveredTo, sentSeq } = snapshot.context
     const status = commandStatus(snapshot)
+    this.statusCounts[status]++ // every status is counted; only pending and delivered are indexed
     if (status === "pending") insertBySentSeq(this.pendingByTarget, target, id, sentSeq, this.commands)
     if (status === "delivered" && deliveredTo !== null) {
       const held = this.heldByPeer.get(deliveredTo) ?? new Set<string>()
@@ -219,6 +347,7 @@ export class Projection {
   private unindex(snapshot: CommandSnapshot): void {
     const { id, target, deliveredTo } = snapshot.context
     const status = commandStatus(snapshot)
+    this.statusCounts[status]--
     if (status === "pending") {
       const queue = this.pendingByTarget.get(target)
       const at = queue?.indexOf(id) ?? -1
@@ -232,6 +361,9 @@ export class Projection {
     }
   }
 }
+
+const zeroCounts = (): Record<CommandStatus, number> =>
+  Object.fromEntries(commandStatuses.map((status) => [status, 0])) as Record<CommandStatus, number>
 
 const changeFor = (snapshot: CommandSnapshot): Change => {
   const status: CommandStatus = commandStatus(snapshot)

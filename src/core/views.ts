@@ -1,6 +1,6 @@
 import type { BrokerEvent, MessageSent } from "./events.js"
 import type { ChannelSnapshot } from "./machines/channel.js"
-import { commandStatus, commandStatuses, type CommandSnapshot, type CommandStatus } from "./machines/command.js"
+import { commandStatus, type CommandSnapshot, type CommandStatus } from "./machines/command.js"
 import { peerStatus, type PeerSnapshot, type PeerStatus } from "./machines/peer.js"
 import type { SignalSnapshot } from "./machines/signal.js"
 import type { Projection } from "./projection.js"
@@ -131,19 +131,15 @@ export const recentCommands = (
   status?: CommandStatus
 ): Array<CommandView> => {
   const out: Array<CommandView> = []
-  const all = [...projection.commands.values()]
-  for (let i = all.length - 1; i >= 0 && out.length < limit; i--) {
-    const snapshot = all[i]!
+  if (limit <= 0) return out
+  for (const snapshot of projection.recentCommands()) {
     if (status === undefined || commandStatus(snapshot) === status) out.push(commandView(snapshot))
+    if (out.length >= limit) break
   }
   return out
 }
 
-export const commandCounts = (projection: Projection): Record<CommandStatus, number> => {
-  const counts = Object.fromEntries(commandStatuses.map((s) => [s, 0])) as Record<CommandStatus, number>
-  for (const snapshot of projection.commands.values()) counts[commandStatus(snapshot)]++
-  return counts
-}
+export const commandCounts = (projection: Projection): Record<CommandStatus, number> => projection.commandCounts()
 
 /** The whole state at the projection's position; commands capped to the most recent. */
 export const stateView = (projection: Projection, recentCommandLimit = 200): StateView => ({

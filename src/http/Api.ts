@@ -9,7 +9,9 @@ export const Name = Schema.String.pipe(
   Schema.pattern(namePattern, { message: () => `must be ${nameRule}` })
 )
 
-const NonNegativeIntFromString = Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative())
+const NonNegativeIntFromString = Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative()).annotations({
+  jsonSchema: { type: "string", pattern: "^[0-9]+$", description: "a whole number, at least 0" }
+})
 
 export const ConnectBody = Schema.Struct({
   role: Name,

@@ -1,7 +1,9 @@
-import { HttpRouter, HttpServerRequest } from "@effect/platform"
+import { HttpRouter, HttpServerRequest, type HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
-import { Effect } from "effect"
+import { Context, Effect, Schema } from "effect"
 import { BadRequest, Forbidden, type BrokerError } from "../core/errors.js"
+import { isName } from "../core/names.js"
+import type { SignalView } from "../core/views.js"
 import { Broker } from "../broker/Broker.js"
 import { BrokerConfig } from "../broker/Config.js"
 import {
@@ -22,33 +24,71 @@ import { parseJson, readBody } from "./body.js"
 import { errorJson, errorResponse, json } from "./respond.js"
 import { eventStream, ndjsonExport } from "./Sse.js"
 import { dashboardRoutes } from "./Static.js"
+import { opsRoutes } from "./opsRoutes.js"
 import { mcpRoutes } from "../mcp/Http.js"
 
 /** The REST API: each handler decodes its input, calls the Broker, and renders the answer. */
 
 
-/** Run a handler; tagged broker errors become `{"error":{code,message}}` with their status. */
-const handle = <A, R>(effect: Effect.Effect<A, BrokerError, R>) =>
+/**
+ * Run a handler and render its answer (as JSON, unless told otherwise); tagged broker errors become
+ * `{"error":{code,message}}` with their status.
+ */
+const handle = <A, R>(
+  effect: Effect.Effect<A, BrokerError, R>,
+  render: (answer: A) => HttpServerResponse.HttpServerResponse = json
+) =>
   effect.pipe(
-    Effect.map((body) => json(body)),
+    Effect.map(render),
     Effect.catchAll((error) => Effect.succeed(errorResponse(error)))
   )
 
-const param = (name: string) =>
-  Effect.flatMap(HttpRouter.params, (params) => decode(Name, `path parameter '${name}'`)(params[name]))
+/**
+ * A name from the request. Valid names (nearly all) are checked with the pattern alone; the schema
+ * runs only to word the 400 for an invalid one.
+ */
+const nameFrom = (value: string | undefined, what: string): Effect.Effect<string, BadRequest> =>
+  value !== undefined && isName(value) ? Effect.succeed(value) : decode(Name, what)(value)
 
-const query = <A, I>(schema: Parameters<typeof decode<A, I>>[0]) =>
-  Effect.flatMap(HttpServerRequest.ParsedSearchParams, decode(schema, "query"))
+/** Every waiter woken by one firing gets the same answer, so it is rendered once, not per waiter. */
+const signalAnswers = new WeakMap<SignalView, HttpServerResponse.HttpServerResponse>()
+const signalAnswer = (signal: SignalView | null, timedOut: boolean): HttpServerResponse.HttpServerResponse => {
+  if (timedOut || signal === null) return json({ signal, timedOut })
+  let answer = signalAnswers.get(signal)
+  if (answer === undefined) signalAnswers.set(signal, (answer = json({ signal, timedOut })))
+  return answer
+}
+
+const param = (name: string) => Effect.flatMap(HttpRouter.params, (params) => nameFrom(params[name], `path parameter '${name}'`))
+
+/** Most requests carry no query string; its decoded defaults are worked out once per schema. */
+const emptyQueries = new WeakMap<object, unknown>()
+
+const query = <A, I>(schema: Schema.Schema<A, I>): Effect.Effect<A, BadRequest, HttpServerRequest.ParsedSearchParams> =>
+  Effect.flatMap(HttpServerRequest.ParsedSearchParams, (params) => {
+    for (const _ in params) return decode(schema, "query")(params)
+    if (!emptyQueries.has(schema)) {
+      const decoded = Schema.decodeUnknownEither(schema)({})
+      if (decoded._tag === "Left") return decode(schema, "query")(params)
+      emptyQueries.set(schema, decoded.right)
+    }
+    return Effect.succeed(emptyQueries.get(schema) as A)
+  })
 
 /** The JSON body, or `undefined` when there is none. */
-const optionalBody = Effect.gen(function* () {
-  const request = yield* HttpServerRequest.HttpServerRequest
-  const config = yield* BrokerConfig
-  const raw = yield* readBody(NodeHttpServerRequest.toIncomingMessage(request), config.maxBodyBytes)
-  return yield* parseJson(raw)
-})
+const optionalBody = Effect.flatMap(
+  Effect.context<HttpServerRequest.HttpServerRequest | BrokerConfig>(),
+  (context) =>
+    Effect.flatMap(
+      readBody(
+        NodeHttpServerRequest.toIncomingMessage(Context.get(context, HttpServerRequest.HttpServerRequest)),
+        Context.get(context, BrokerConfig).maxBodyBytes
+      ),
+      parseJson
+    )
+)
 
-const body = <A, I>(schema: Parameters<typeof decode<A, I>>[0]) =>
+const body = <A, I>(schema: Schema.Schema<A, I>) =>
   Effect.flatMap(optionalBody, (value) =>
     value === undefined ? Effect.fail(new BadRequest({ message: "a JSON body is required" })) : decode(schema, "body")(value)
   )
@@ -58,12 +98,10 @@ const waitMs = (timeout: number | undefined) =>
   Effect.map(BrokerConfig, (config) => Math.min(timeout ?? config.defaultWaitMs, config.maxWaitMs))
 
 /** The peer a caller says it is: `X-Peer-Id`, else `?from=`, else nobody in particular. */
-const caller = Effect.gen(function* () {
-  const request = yield* HttpServerRequest.HttpServerRequest
+const caller = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
   const header = request.headers["x-peer-id"]
-  if (header !== undefined) return yield* decode(Name, "X-Peer-Id header")(header)
-  const { from } = yield* query(FromQuery)
-  return from ?? null
+  if (header !== undefined) return nameFrom(header, "X-Peer-Id header")
+  return Effect.map(query(FromQuery), ({ from }) => from ?? null)
 })
 
 const peerRoutes = HttpRouter.empty.pipe(
@@ -234,9 +272,9 @@ const signalRoutes = HttpRouter.empty.pipe(
       Effect.gen(function* () {
         const name = yield* param("name")
         const timeout = yield* Effect.flatMap(query(WaitQuery), ({ timeout }) => waitMs(timeout))
-        const { value, timedOut } = yield* Effect.flatMap(Broker, (broker) => broker.waitForSignal(name, timeout))
-        return { signal: value, timedOut }
-      })
+        return yield* Effect.flatMap(Broker, (broker) => broker.waitForSignal(name, timeout))
+      }),
+      ({ value, timedOut }) => signalAnswer(value, timedOut)
     )
   ),
   HttpRouter.get("/signals/:name", handle(Effect.flatMap(param("name"), (name) => Effect.flatMap(Broker, (b) => b.signal(name))))),
@@ -284,6 +322,7 @@ export const router = HttpRouter.empty.pipe(
   HttpRouter.concat(channelRoutes),
   HttpRouter.concat(signalRoutes),
   HttpRouter.concat(systemRoutes),
+  HttpRouter.concat(opsRoutes),
   HttpRouter.concat(mcpRoutes),
   HttpRouter.concat(dashboardRoutes)
 )

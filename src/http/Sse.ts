@@ -1,34 +1,86 @@
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Effect, Schedule, Stream } from "effect"
+import { Effect, Fiber, Runtime, Stream } from "effect"
+import { Readable } from "node:stream"
 import type { BrokerEvent } from "../core/events.js"
 import { Broker } from "../broker/Broker.js"
+import { BrokerConfig } from "../broker/Config.js"
 import { decode, RangeQuery } from "./Api.js"
 import { errorResponse } from "./respond.js"
 
 /** Comment frames keep proxies and idle timeouts from closing a quiet stream. */
-const keepAliveEvery = "15 seconds"
-
+const keepAliveEveryMs = 15_000
+const keepAlive = Buffer.from(": keep-alive\n\n")
 
 const frame = (event: BrokerEvent): string => `id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`
 
 /**
+ * The frames of a batch, serialised once however many streams it goes to: every stream that gets a
+ * live batch gets the same array, so the bytes are cached on it.
+ */
+const framesCache = new WeakMap<ReadonlyArray<BrokerEvent>, Buffer>()
+const framesOf = (batch: ReadonlyArray<BrokerEvent>): Buffer => {
+  let bytes = framesCache.get(batch)
+  if (bytes === undefined) {
+    let text = ""
+    for (const event of batch) text += frame(event)
+    framesCache.set(batch, (bytes = Buffer.from(text, "utf8")))
+  }
+  return bytes
+}
+
+/**
  * `GET /events`: the log as Server-Sent Events. Starts after `Last-Event-ID` when the client
  * reconnects, else at `?from=`, else with the next event.
+ *
+ * Each batch the log makes durable is written to each stream as one chunk, straight from the log's
+ * commit: no per-event, per-stream machinery. What a client has not read yet waits in its stream's
+ * buffer, up to `maxStreamBufferBytes`; a client further behind than that is disconnected (it can
+ * resume with Last-Event-ID). A client catching up from far back is fed stored pages as it reads.
  */
 export const eventStream = Effect.gen(function* () {
   const request = yield* HttpServerRequest.HttpServerRequest
   const broker = yield* Broker
+  const { maxStreamBufferBytes } = yield* BrokerConfig
   const { from } = yield* Effect.flatMap(HttpServerRequest.ParsedSearchParams, decode(RangeQuery, "query"))
   const lastEventId = yield* decode(RangeQuery, "Last-Event-ID header")({ from: request.headers["last-event-id"] })
   const head = yield* broker.head
   const start = lastEventId.from !== undefined ? lastEventId.from + 1 : (from ?? head + 1)
-  const frames = (yield* broker.follow(start)).pipe(Stream.map(frame))
-  const keepAlive = Stream.fromSchedule(Schedule.spaced(keepAliveEvery)).pipe(Stream.map(() => ": keep-alive\n\n"))
-  const body = Stream.make(`retry: 1000\n: following the log from seq ${start}\n\n`).pipe(
-    Stream.concat(Stream.merge(frames, keepAlive, { haltStrategy: "left" })),
-    Stream.encodeText
+  const { leave } = yield* broker.openStream
+  const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+
+  let drained: (() => void) | undefined
+  const body = new Readable({
+    // The response took what was buffered and asks for more: a paced catch-up may read on.
+    read: () => {
+      drained?.()
+      drained = undefined
+    }
+  })
+  const write = (bytes: Buffer) => {
+    if (body.destroyed) return
+    body.push(bytes)
+    if (body.readableLength > maxStreamBufferBytes) body.destroy()
+  }
+  const paced = Effect.async<void>((resume) => {
+    if (body.readableLength < body.readableHighWaterMark || body.destroyed) return resume(Effect.void)
+    drained = () => resume(Effect.void)
+  })
+  write(Buffer.from(`retry: 1000\n: following the log from seq ${start}\n\n`))
+  const timer = setInterval(() => write(keepAlive), keepAliveEveryMs)
+  let stop: (() => void) | undefined
+  const following = runFork(
+    broker.follow(start, (batch) => write(framesOf(batch)), paced).pipe(
+      Effect.tap((stopFollowing) => Effect.sync(() => (stop = stopFollowing))),
+      Effect.tapErrorCause((cause) => Effect.sync(() => body.destroy(new Error(`event stream failed: ${cause}`))))
+    )
   )
-  return HttpServerResponse.stream(body, {
+  body.once("close", () => {
+    clearInterval(timer)
+    stop?.()
+    leave()
+    runFork(Fiber.interrupt(following))
+  })
+  return HttpServerResponse.raw(body, {
     contentType: "text/event-stream",
     headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
   })

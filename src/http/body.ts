@@ -57,25 +57,26 @@ const nestsDeeperThan = (json: string, limit: number): boolean => {
   return false
 }
 
+const utf8 = new TextDecoder("utf-8", { fatal: true })
+
+const notJson = (error: unknown) =>
+  new BadRequest({ message: `the body is not valid JSON: ${error instanceof Error ? error.message : String(error)}` })
+
 /** Parse a body as JSON. An empty body is `undefined`, for endpoints where it is optional. */
 export const parseJson = (body: Buffer): Effect.Effect<unknown, BadRequest> => {
   if (body.length === 0) return Effect.succeed(undefined)
-  const text = new TextDecoder("utf-8", { fatal: true })
-  return Effect.try({
-    try: () => text.decode(body),
-    catch: (error) =>
-      new BadRequest({ message: `the body is not valid JSON: ${error instanceof Error ? error.message : String(error)}` })
-  }).pipe(
-    Effect.filterOrFail(
-      (json) => !nestsDeeperThan(json, maxJsonDepth),
-      () => new BadRequest({ message: `the body nests arrays and objects deeper than ${maxJsonDepth} levels` })
-    ),
-    Effect.flatMap((json) =>
-      Effect.try({
-        try: () => JSON.parse(json) as unknown,
-        catch: (error) =>
-          new BadRequest({ message: `the body is not valid JSON: ${error instanceof Error ? error.message : String(error)}` })
-      })
-    )
-  )
+  let json: string
+  try {
+    json = utf8.decode(body)
+  } catch (error) {
+    return Effect.fail(notJson(error))
+  }
+  if (nestsDeeperThan(json, maxJsonDepth)) {
+    return Effect.fail(new BadRequest({ message: `the body nests arrays and objects deeper than ${maxJsonDepth} levels` }))
+  }
+  try {
+    return Effect.succeed(JSON.parse(json) as unknown)
+  } catch (error) {
+    return Effect.fail(notJson(error))
+  }
 }

@@ -13,6 +13,9 @@ import type { LogUnavailable } from "../core/errors.js"
  * - `readSeqs` returns the events at the given positions, in the order asked.
  * - `tail(from)` emits every event with `seq >= from`, first those already stored, then each new one
  *   once it is durable, with no gap and no repeat, until the stream is interrupted.
+ * - `follow(from, deliver)` is `tail` for hot paths: the same events, handed over a batch at a time,
+ *   live batches synchronously as each becomes durable (before `append` answers). It succeeds once
+ *   caught up, with the function that stops it.
  * - `head` is the seq of the last durable event, 0 for an empty log.
  *
  * A log shared by several broker processes (JetStream) relaxes one clause and adds one member:
@@ -31,6 +34,11 @@ export interface EventLogService {
   ) => Effect.Effect<ReadonlyArray<BrokerEvent>, LogUnavailable>
   readonly readSeqs: (seqs: ReadonlyArray<number>) => Effect.Effect<ReadonlyArray<BrokerEvent>, LogUnavailable>
   readonly tail: (from: number) => Stream.Stream<BrokerEvent, LogUnavailable>
+  readonly follow: (
+    from: number,
+    deliver: (batch: ReadonlyArray<BrokerEvent>) => void,
+    paced?: Effect.Effect<void>
+  ) => Effect.Effect<() => void, LogUnavailable>
   readonly head: Effect.Effect<number>
   /**
    * Only on logs that other broker processes append to: append `drafts` only if the log's last seq

@@ -1,7 +1,7 @@
 import { constants } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as nodePath from "node:path"
-import { Cause, Chunk, Deferred, Effect, Exit, FiberId, Layer, Option, Queue, type Scope } from "effect"
+import { Cause, Deferred, Effect, Exit, FiberId, Layer, Option, type Scope } from "effect"
 import type { BrokerEvent, EventDraft } from "../core/events.js"
 import { LogUnavailable } from "../core/errors.js"
 import { EventLog, type EventLogService } from "./EventLog.js"
@@ -9,6 +9,7 @@ import { io, readFully, writeFully } from "./fileIo.js"
 import { scanLog } from "./fileRecovery.js"
 import { LiveFeed } from "./liveFeed.js"
 import type { OffsetIndex } from "./offsetIndex.js"
+import { loadOffsets, offsetsFileName, openOffsetsWriter } from "./offsetsFile.js"
 import type { RecentEvents } from "./recentEvents.js"
 import { nextTimestamp } from "./timestamps.js"
 
@@ -35,6 +36,8 @@ export interface FileLogOptions {
   /** How many of the latest events to keep in memory for tails and recent reads (default 4096). */
   readonly recentEvents?: number
   readonly faults?: FileLogFaults
+  /** Told how long each batch's fdatasync took, in seconds (the broker's metrics). */
+  readonly onSync?: (seconds: number) => void
 }
 
 export interface FileLogStats {
@@ -43,6 +46,8 @@ export interface FileLogStats {
   /** Append calls made durable. */
   readonly appends: number
   readonly events: number
+  /** Records covered by the persisted index at open, so not parsed again (docs/operations.md). */
+  readonly indexedAtOpen: number
 }
 
 /** The file log adds a little introspection to the contract, for tests and /status. */
@@ -55,8 +60,19 @@ interface PendingAppend {
   readonly drafts: ReadonlyArray<EventDraft>
   /** Serialised by the caller, so that a payload JSON cannot encode fails only its own append. */
   readonly bodies: ReadonlyArray<string>
-  readonly done: Deferred.Deferred<ReadonlyArray<BrokerEvent>, LogUnavailable>
 }
+
+/**
+ * Appends that will share one write and one fdatasync. They share one Deferred too: an append costs
+ * a slot in an array, not a synchronisation object of its own.
+ */
+interface Batch {
+  readonly appends: Array<PendingAppend>
+  /** Per append, in order, its stored events. */
+  readonly done: Deferred.Deferred<ReadonlyArray<ReadonlyArray<BrokerEvent>>, LogUnavailable>
+}
+
+const newBatch = (): Batch => ({ appends: [], done: Deferred.unsafeMake(FiberId.none) })
 
 /**
  * The embedded log: an NDJSON file in `dataDir`, recovered to its longest valid prefix at open.
@@ -72,11 +88,15 @@ export const makeFileLog = (
     const path = nodePath.join(dataDir, logFileName)
     const faults = options.faults ?? {}
     const handle = yield* openLogFile(dataDir, path)
-    const { index, recent, lastAt: recoveredAt } = yield* recover(handle, path, options.recentEvents ?? 4096)
+    const offsetsPath = nodePath.join(dataDir, offsetsFileName)
+    const { index, recent, lastAt: recoveredAt, trusted } = yield* recover(handle, path, offsetsPath, options.recentEvents ?? 4096)
+    const offsets = yield* openOffsetsWriter(offsetsPath, trusted)
 
     const feed = new LiveFeed()
-    const queue = yield* Queue.unbounded<PendingAppend>()
-    const stats = { fsyncs: 0, appends: 0, events: 0 }
+    /** Batches waiting for the committer, oldest first; appends join the last one until it is full. */
+    const batches: Array<Batch> = []
+    const work = yield* Effect.makeLatch(false)
+    const stats = { fsyncs: 0, appends: 0, events: 0, indexedAtOpen: trusted }
     let lastAt = recoveredAt
     let closed = false
     // Set while a failed batch's bytes may still lie past the valid end of the file; the next
@@ -101,16 +121,18 @@ export const makeFileLog = (
         })
         yield* io("fdatasync", path, async () => {
           faults.beforeSync?.()
+          const started = performance.now()
           await handle.datasync()
+          options.onSync?.((performance.now() - started) / 1000)
         })
       })
 
-    const commit = (batch: Chunk.Chunk<PendingAppend>) =>
+    const commit = ({ appends, done }: Batch) =>
       Effect.gen(function* () {
         const at = nextTimestamp(lastAt)
         let seq = index.length
         const lines: Array<string> = []
-        const results = Chunk.toReadonlyArray(batch).map((pending) =>
+        const results = appends.map((pending) =>
           pending.drafts.map((draft, i) => {
             seq += 1
             lines.push(`{"seq":${seq},"at":${JSON.stringify(at)},${pending.bodies[i]!.slice(1)}\n`)
@@ -132,49 +154,55 @@ export const makeFileLog = (
           stats.appends += results.length
           stats.events += events.length
           feed.publish(events)
-          Chunk.toReadonlyArray(batch).forEach((pending, i) =>
-            Deferred.unsafeDone(pending.done, Exit.succeed(results[i]!))
-          )
+          Deferred.unsafeDone(done, Exit.succeed(results))
         } else {
           undoPending = true
           const error = Option.getOrElse(
             Cause.failureOption(written.cause),
             () => new LogUnavailable({ message: `file log: append to ${path} failed: ${Cause.pretty(written.cause)}` })
           )
-          for (const pending of batch) Deferred.unsafeDone(pending.done, Exit.fail(error))
+          Deferred.unsafeDone(done, Exit.fail(error))
         }
         // A failed undo is retried before the next write; the appends have already been answered.
         if (undoPending) yield* Effect.ignore(undoFailedBatch)
       })
 
+    // The persisted index trails the log by about a second: what a crash loses of it is scanned.
+    yield* Effect.addFinalizer(() => offsets.flush(index))
+    yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep("1 second"), offsets.flush(index))))
     yield* Effect.addFinalizer(() =>
       Effect.gen(function* () {
         closed = true
-        const stranded = yield* Queue.takeAll(queue)
-        for (const pending of stranded) Deferred.unsafeDone(pending.done, Exit.fail(closedError(path)))
+        for (const stranded of batches.splice(0)) Deferred.unsafeDone(stranded.done, Exit.fail(closedError(path)))
       })
     )
-    // The take is interruptible, the commit is not: closing the scope lets an in-flight batch
+    /** The next batch to commit, once there is one; appends arriving meanwhile start the batch after it. */
+    const nextBatch = Effect.zipRight(
+      work.await,
+      Effect.sync(() => {
+        const batch = batches.shift()!
+        if (batches.length === 0) work.unsafeClose()
+        return batch
+      })
+    )
+    // The wait is interruptible, the commit is not: closing the scope lets an in-flight batch
     // finish (and answer its appends) before the finalizer above fails whatever is still queued.
     yield* Effect.forkScoped(
-      Effect.forever(
-        Effect.uninterruptibleMask((restore) =>
-          Effect.flatMap(restore(Queue.takeBetween(queue, 1, maxAppendsPerBatch)), commit)
-        )
-      )
+      Effect.forever(Effect.uninterruptibleMask((restore) => Effect.flatMap(restore(nextBatch), commit)))
     )
 
     const append = (drafts: ReadonlyArray<EventDraft>): Effect.Effect<ReadonlyArray<BrokerEvent>, LogUnavailable> =>
       Effect.suspend(() => {
         if (drafts.length === 0) return Effect.succeed([])
         if (closed) return Effect.fail(closedError(path))
-        const pending: PendingAppend = {
-          drafts,
-          bodies: drafts.map(serializeBody),
-          done: Deferred.unsafeMake(FiberId.none)
+        const pending: PendingAppend = { drafts, bodies: drafts.map(serializeBody) }
+        let batch = batches[batches.length - 1]
+        if (batch === undefined || batch.appends.length >= maxAppendsPerBatch) {
+          batches.push((batch = newBatch()))
+          work.unsafeOpen()
         }
-        Queue.unsafeOffer(queue, pending)
-        return Deferred.await(pending.done)
+        const slot = batch.appends.push(pending) - 1
+        return Effect.map(Deferred.await(batch.done), (stored) => stored[slot]!)
       })
 
     const readRange = readStored(handle, path, index, recent)
@@ -211,7 +239,8 @@ export const makeFileLog = (
       read,
       readSeqs,
       head,
-      tail: (from) => feed.tail(from, read, head)
+      tail: (from) => feed.tail(from, read, head),
+      follow: (from, deliver, paced) => feed.follow(from, read, head, deliver, paced)
     }
     return service
   })
@@ -255,11 +284,16 @@ const openLogFile = (dataDir: string, path: string) =>
     (handle) => Effect.ignore(Effect.tryPromise(() => handle.close()))
   )
 
-/** Cut the file back to its longest valid prefix before anything is appended after it. */
-const recover = (handle: fs.FileHandle, path: string, recentCapacity: number) =>
+/**
+ * Cut the file back to its longest valid prefix before anything is appended after it. `trusted`:
+ * how many records the persisted index covered (and were not parsed again).
+ */
+const recover = (handle: fs.FileHandle, path: string, offsetsPath: string, recentCapacity: number) =>
   Effect.gen(function* () {
     const { size } = yield* io("stat", path, () => handle.stat())
-    const recovered = yield* scanLog(handle, path, size, recentCapacity)
+    const prefix = yield* loadOffsets(offsetsPath, handle, size)
+    const trusted = prefix?.index.length ?? 0
+    const recovered = yield* scanLog(handle, path, size, recentCapacity, prefix)
     const valid = recovered.index.byteLength
     if (valid < size) {
       console.warn(
@@ -269,7 +303,7 @@ const recover = (handle: fs.FileHandle, path: string, recentCapacity: number) =>
       yield* io("truncate", path, () => handle.truncate(valid))
       yield* io("fdatasync", path, () => handle.datasync())
     }
-    return recovered
+    return { ...recovered, trusted }
   })
 
 /** Reads stored events `first..last` (all at most the head): from the cache where it has them, else from disk. */

@@ -4,10 +4,17 @@ import { isStoredEvent, type BrokerEvent } from "../core/events.js"
 import { LogUnavailable } from "../core/errors.js"
 import { io, readFully } from "./fileIo.js"
 import { OffsetIndex } from "./offsetIndex.js"
+import type { TrustedPrefix } from "./offsetsFile.js"
 import { RecentEvents } from "./recentEvents.js"
 
 /** Big reads keep the scan of a large log bounded by disk bandwidth rather than by syscalls. */
 const scanChunk = 8 * 1024 * 1024
+/**
+ * Only records this close to the end seed the cache of recent events: keeping every parsed record
+ * for a moment would carry a million short-lived objects into the old generation, which is most of
+ * the peak memory of a full scan.
+ */
+const recentSeedBytes = 4 * 1024 * 1024
 const newline = 0x0a
 const openBrace = 0x7b
 
@@ -28,19 +35,23 @@ export interface Recovered {
  * A crash only ever damages the end. A bad record followed by good ones is damage of another kind
  * (an edit, a disk fault, two files glued together): truncating would silently throw away the
  * good records, so that fails instead and leaves the file as it is for a person to look at.
+ *
+ * With a `trusted` prefix (the persisted offset index, checked against the file), only the records
+ * after it are parsed and validated.
  */
 export const scanLog = (
   handle: FileHandle,
   path: string,
   fileLength: number,
-  recentCapacity: number
+  recentCapacity: number,
+  trusted?: TrustedPrefix
 ): Effect.Effect<Recovered, LogUnavailable> =>
   Effect.gen(function* () {
-    const index = new OffsetIndex(Math.ceil(fileLength / 128))
+    const index = trusted?.index ?? new OffsetIndex(Math.ceil(fileLength / 128))
     const recent = new RecentEvents(recentCapacity)
-    let lastAt = ""
-    let buffer = Buffer.allocUnsafe(Math.min(scanChunk, Math.max(fileLength, 1)))
-    let position = 0
+    let lastAt = trusted?.lastAt ?? ""
+    let position = index.byteLength
+    let buffer = Buffer.allocUnsafe(Math.min(scanChunk, Math.max(fileLength - position, 1)))
     let damagedAt: number | undefined
 
     scan: while (position < fileLength) {
@@ -63,7 +74,7 @@ export const scanLog = (
           break scan
         }
         index.push(position + lineEnd + 1)
-        recent.put(event.seq, event)
+        if (fileLength - (position + lineStart) <= recentSeedBytes) recent.put(event.seq, event)
         lastAt = event.at
         lineStart = lineEnd + 1
       }

@@ -382,7 +382,8 @@ export const makeJetStreamLog = (
       read,
       readSeqs,
       head,
-      tail: (from) => feed.tail(from, read, head)
+      tail: (from) => feed.tail(from, read, head),
+      follow: (from, deliver, paced) => feed.follow(from, read, head, deliver, paced)
     }
     return service
   })

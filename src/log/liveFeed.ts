@@ -13,7 +13,14 @@ export class LiveFeed {
   private readonly listeners = new Set<(batch: ReadonlyArray<BrokerEvent>) => void>()
 
   publish(batch: ReadonlyArray<BrokerEvent>): void {
-    for (const listener of this.listeners) listener(batch)
+    for (const listener of this.listeners) {
+      // Listeners run inside the backend's commit; one that throws must not take the log down with it.
+      try {
+        listener(batch)
+      } catch (error) {
+        console.error("log listener failed", error)
+      }
+    }
   }
 
   subscribe(listener: (batch: ReadonlyArray<BrokerEvent>) => void): () => void {
@@ -23,6 +30,48 @@ export class LiveFeed {
 
   get size(): number {
     return this.listeners.size
+  }
+
+  /**
+   * `tail(from)` without a stream: every event from `from` on, stored then live, handed to `deliver`
+   * a batch at a time — live batches synchronously, as the backend publishes each durable one, so a
+   * follower costs a function call per batch rather than stream machinery per event. Same order and
+   * no-gap, no-repeat rule as `tail`. The effect ends once caught up; the returned function stops it.
+   * `deliver` must not throw: it runs inside the backend's commit. Each stored page is read once
+   * `paced` has let the previous one through (a slow reader holds back its own catch-up).
+   */
+  follow(
+    from: number,
+    read: (from: number, to: number, limit: number) => Effect.Effect<ReadonlyArray<BrokerEvent>, LogUnavailable>,
+    head: Effect.Effect<number>,
+    deliver: (batch: ReadonlyArray<BrokerEvent>) => void,
+    paced: Effect.Effect<void> = Effect.void
+  ): Effect.Effect<() => void, LogUnavailable> {
+    return Effect.suspend(() => {
+      let next = Math.max(1, from)
+      // Live batches that arrive while the stored ones are read wait here, in order.
+      let waiting: Array<ReadonlyArray<BrokerEvent>> | undefined = []
+      const pass = (batch: ReadonlyArray<BrokerEvent>) => {
+        if (batch.length === 0 || batch[batch.length - 1]!.seq < next) return
+        const fresh = batch[0]!.seq >= next ? batch : batch.filter((event) => event.seq >= next)
+        next = fresh[fresh.length - 1]!.seq + 1
+        deliver(fresh)
+      }
+      const unsubscribe = this.subscribe((batch) => (waiting === undefined ? pass(batch) : waiting.push(batch)))
+      const catchUp = Effect.gen(function* () {
+        const stored = yield* head
+        while (next <= stored) {
+          const page = yield* read(next, stored, catchUpPage)
+          if (page.length === 0) break
+          pass(page)
+          yield* paced
+        }
+        for (const batch of waiting!) pass(batch)
+        waiting = undefined
+        return unsubscribe
+      })
+      return Effect.onError(catchUp, () => Effect.sync(unsubscribe))
+    })
   }
 
   /**

@@ -31,7 +31,15 @@ export const makeMemoryLog = (): EventLogService => {
 
   const head = Effect.sync(() => events.length)
 
-  return { backend: "memory", append, read, readSeqs, head, tail: (from) => feed.tail(from, read, head) }
+  return {
+    backend: "memory",
+    append,
+    read,
+    readSeqs,
+    head,
+    tail: (from) => feed.tail(from, read, head),
+    follow: (from, deliver, paced) => feed.follow(from, read, head, deliver, paced)
+  }
 }
 
 export const MemoryLogLive = Layer.sync(EventLog, makeMemoryLog)

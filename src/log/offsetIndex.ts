@@ -11,6 +11,14 @@ export class OffsetIndex {
     this.ends = new Float64Array(Math.max(16, capacity))
   }
 
+  /** An index of the given ends (copied), with room for `capacity` records in all. */
+  static of(ends: Float64Array, capacity = ends.length): OffsetIndex {
+    const index = new OffsetIndex(Math.max(capacity, ends.length))
+    index.ends.set(ends)
+    index.count = ends.length
+    return index
+  }
+
   /** The number of records, which is also the seq of the last one. */
   get length(): number {
     return this.count
@@ -38,5 +46,10 @@ export class OffsetIndex {
   /** Byte offset just past the newline that ends record `seq`. */
   end(seq: number): number {
     return this.ends[seq - 1]!
+  }
+
+  /** The ends of records `first..last` (a view, valid until the next push). */
+  slice(first: number, last: number): Float64Array {
+    return this.ends.subarray(first - 1, last)
   }
 }

@@ -1,8 +1,10 @@
-import { mkdtemp, rm, unlink } from "node:fs/promises"
+import { mkdtemp, rm, unlink, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { startBroker } from "../support/broker.js"
 import { runBin, spawnBroker } from "../support/process.js"
+import { tool } from "./tool.js"
 
 const post = async (url: string, body: unknown) => {
   const response = await fetch(url, {
@@ -15,11 +17,43 @@ const post = async (url: string, body: unknown) => {
 const get = async (url: string) => (await (await fetch(url)).json()) as Record<string, any>
 
 describe("the claude-ipc-broker bin", () => {
-  it("prints its usage with --help and exits 0", async () => {
-    const { code, stdout } = await runBin(["--help"])
-    expect(code).toBe(0)
-    expect(stdout).toContain("--data-dir")
-    expect(stdout).toContain("--memory")
+  it("lists its subcommands with --help", async () => {
+    const root = await tool(["--help"])
+    expect(root.code).toBe(0)
+    for (const subcommand of ["serve", "status", "peers", "send", "signal", "wait-signal", "publish", "read", "tail", "export", "replay", "mcp-config"]) {
+      expect(root.stdout).toMatch(new RegExp(`^  ${subcommand} `, "m"))
+    }
+  })
+
+  it("gives every subcommand a --help with examples", async () => {
+    for (const subcommand of ["serve", "status", "peers", "send", "signal", "wait-signal", "publish", "read", "tail", "export", "replay", "mcp-config"]) {
+      const { code, stdout } = await tool([subcommand, "--help"])
+      expect(code, subcommand).toBe(0)
+      expect(stdout, subcommand).toContain("EXAMPLES")
+      expect(stdout, subcommand).toContain(`$ claude-ipc-broker ${subcommand === "serve" ? "" : subcommand}`)
+      expect(stdout, subcommand).not.toContain("\x1b[")
+      expect(stdout, subcommand).not.toContain("This setting is optional.")
+    }
+  })
+
+  it("refuses a bad serve flag value with the flag's own message", async () => {
+    const badPort = await tool(["--port", "http"])
+    expect(badPort.code).toBe(2)
+    expect(badPort.stderr).toBe("claude-ipc-broker: --port takes a whole number, not 'http' (see claude-ipc-broker serve --help)\n")
+    const badLevel = await tool(["--memory", "--log-level", "verbose"])
+    expect(badLevel.code).toBe(2)
+    expect(badLevel.stderr).toContain("--log-level takes debug, info, warning or error, not 'verbose'")
+    const badFormat = await tool(["replay", "x.ndjson", "--log-format", "xml"])
+    expect(badFormat.code).toBe(2)
+  })
+
+  it("shows serve's flags and examples with serve --help", async () => {
+    const serve = await runBin(["serve", "--help"])
+    expect(serve.code).toBe(0)
+    expect(serve.stdout).toContain("--data-dir")
+    expect(serve.stdout).toContain("--memory")
+    expect(serve.stdout).toContain("$ claude-ipc-broker --port 9100 --data-dir ./data")
+    expect(serve.stdout).not.toContain("\x1b[")
   }, 60_000)
 
   it("refuses a bad flag with one clear line and exit code 2", async () => {
@@ -27,19 +61,61 @@ describe("the claude-ipc-broker bin", () => {
     expect(unknown.code).toBe(2)
     expect(unknown.stderr.trim().split("\n")).toHaveLength(1)
     expect(unknown.stderr).toContain("--bogus")
-    const badPort = await runBin(["--port", "http"])
-    expect(badPort.code).toBe(2)
-    expect(badPort.stderr).toContain("--port")
-  }, 90_000)
+  }, 60_000)
+
+  it("says in one line, with exit code 1, that a broker cannot be reached", async () => {
+    const { code, stdout, stderr } = await runBin(["status", "--url", "http://127.0.0.1:1"])
+    expect(code).toBe(1)
+    expect(stdout).toBe("")
+    expect(stderr).toMatch(/^claude-ipc-broker: cannot reach the broker at http:\/\/127\.0\.0\.1:1 .*\n$/)
+  }, 60_000)
 
   it("says where it listens, where the dashboard is and which log it uses", async () => {
-    const broker = await spawnBroker(["--memory"])
+    const broker = await spawnBroker(["--memory", "--log-format", "json"])
     try {
       expect(broker.output()).toContain("/dashboard")
       expect(broker.output()).toContain("memory")
       expect((await fetch(`${broker.url}/healthz`)).status).toBe(200)
     } finally {
       expect(await broker.stop()).toBe(0)
+    }
+    // Logs are JSON lines on stderr; the announcement stays plain on stdout.
+    const logs = broker.output().split("\n").filter((line) => line.startsWith("{"))
+    const parsed = logs.map((line) => JSON.parse(line))
+    expect(parsed).toContainEqual(
+      expect.objectContaining({
+        logLevel: "INFO",
+        message: "broker started",
+        annotations: expect.objectContaining({ backend: "memory", address: expect.stringMatching(/^127\.0\.0\.1:\d+$/) })
+      })
+    )
+    expect(parsed).toContainEqual(expect.objectContaining({ logLevel: "INFO", message: "broker stopped" }))
+  })
+
+  it("replays a log exported from another broker, read-only, with the dashboard", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "broker-replay-"))
+    const source = await startBroker()
+    try {
+      await post(`${source.url}/peers/connect`, { id: "w1", role: "worker" })
+      await post(`${source.url}/signals/ready`, { data: 1 })
+      const exported = await tool(["export", "--url", source.url])
+      expect(exported.code).toBe(0)
+      await writeFile(join(dir, "incident.ndjson"), exported.stdout)
+    } finally {
+      await source.close()
+    }
+    const replay = await spawnBroker(["replay", join(dir, "incident.ndjson")])
+    try {
+      expect(replay.output()).toContain("replay of")
+      const status = await get(`${replay.url}/status`)
+      expect(status.log).toEqual({ head: 2, backend: "replay" })
+      expect(status.peers.map((peer: any) => peer.id)).toEqual(["w1"])
+      expect((await fetch(`${replay.url}/dashboard/`)).status).toBe(200)
+      const refused = await fetch(`${replay.url}/signals/ready`, { method: "DELETE" })
+      expect(refused.status).toBe(405)
+    } finally {
+      expect(await replay.stop("SIGINT")).toBe(0)
+      await rm(dir, { recursive: true, force: true })
     }
   })
 })

@@ -125,6 +125,32 @@ describe.skipIf(natsUnavailable !== undefined)(title("three broker nodes on one 
     60_000
   )
 
+  it("hands a command to a waiter parked on the sending node in one append, and a waiter on another node racing for it loses", async () => {
+    const near = await connectPeer(a, "handover")
+    const far = await connectPeer(b, "handover")
+    // Both wait before the send; `far` parked first, so on its own node it would be woken first.
+    const farWait = waitCommand(b, far.id, 3_000)
+    await sleep(100)
+    const nearWait = waitCommand(a, near.id, 3_000)
+    await sleep(100)
+    const sent = ok(await a.post<Command>("/commands/send", { from: "boss", target: "handover", action: "race" }))
+    const answers = await Promise.all([nearWait, farWait])
+    const winners = answers.filter((answer) => answer.command !== null)
+    expect(winners).toHaveLength(1)
+    const winner = winners[0]!.command!
+    expect(winner).toMatchObject({ id: sent.id, status: "delivered", deliveries: 1 })
+
+    // Log order decided: the first claim in the log is the winner's, on every node alike.
+    const head = Math.max(...(await Promise.all([a, b, c].map(headOf))))
+    await allCaughtUp([a, b, c], head)
+    const claims = (await logOf(a)).filter((event) => event.type === "command.delivered" && event.data.commandId === sent.id)
+    expect(claims[0]!.data.peerId).toBe(winner.deliveredTo)
+    for (const node of [a, b, c]) {
+      const { command } = ok(await node.get<{ command: Command }>(`/commands/${sent.id}/result?timeout=0`))
+      expect(command).toMatchObject({ status: "delivered", deliveredTo: winner.deliveredTo, deliveries: 1 })
+    }
+  })
+
   it("wakes channel readers and signal waiters on other nodes", async () => {
     const reader = b.get<{ messages: Array<{ id: number; data: unknown }>; lastId: number }>(
       "/channels/news/messages?since=0&timeout=10000"

@@ -22,7 +22,7 @@
  */
 import { Cause, Context, Effect, Exit, Layer, Logger, LogLevel, Scope } from "effect"
 import fc from "fast-check"
-import { mkdtemp, rm, writeFile } from "node:fs/promises"
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
@@ -530,7 +530,9 @@ describe("properties of the live broker", () => {
       "an unknown format",
       "not a checkpoint",
       "from another history",
-      "beyond the head"
+      "beyond the head",
+      "spaced checkpoints from another history",
+      "spaced checkpoints torn"
     ] as const
     await fc.assert(
       fc.asyncProperty(
@@ -563,6 +565,16 @@ describe("properties of the live broker", () => {
                   if (kind === "not a checkpoint") yield* write({ format: 1, seq: atK.seq, at: atK.at, peers: "none" })
                   if (kind === "from another history") yield* write({ ...atK, at: "1999-01-01T00:00:00.000Z" })
                   if (kind === "beyond the head") yield* write({ ...atK, seq: events.length + 5 })
+                  const chainFile = join(dataDir, "checkpoints.ndjson")
+                  const chain = yield* Effect.promise(() => readFile(chainFile, "utf8").catch(() => ""))
+                  if (kind === "spaced checkpoints from another history") {
+                    yield* Effect.promise(() => rm(checkpointFile, { force: true }))
+                    const other = chain.replace(/"at":"[^"]*"/g, '"at":"1999-01-01T00:00:00.000Z"')
+                    yield* Effect.promise(() => writeFile(chainFile, other))
+                  }
+                  if (kind === "spaced checkpoints torn") {
+                    yield* Effect.promise(() => writeFile(chainFile, chain.slice(0, Math.floor(fraction * chain.length))))
+                  }
 
                   const second = yield* buildBroker({ memory: false, dataDir, config })
                   const again = yield* second.log.read(1)

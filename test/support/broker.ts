@@ -1,5 +1,5 @@
 import { HttpServer } from "@effect/platform"
-import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { Context, Effect, Exit, Layer, Logger, LogLevel, Scope } from "effect"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -32,6 +32,13 @@ export interface TestBrokerOptions {
   readonly port?: number
   /** Tunables of the MCP endpoints. */
   readonly mcp?: Partial<McpConfigShape>
+  /** Require this bearer token on every request but /healthz. */
+  readonly token?: string
+  /**
+   * Where the broker's logs go, from which level. By default, warnings and worse to the console:
+   * lifecycle lines ("broker started", "checkpoint written") would drown the test output.
+   */
+  readonly logs?: { readonly logger: Logger.Logger<unknown, void>; readonly level: LogLevel.LogLevel }
 }
 
 /** Start the real broker in this process on a free loopback port. */
@@ -39,21 +46,30 @@ export const startBroker = async (options: TestBrokerOptions = {}): Promise<Test
   const memory = options.memory ?? (options.dataDir === undefined && options.nats === undefined)
   const ownDir = !memory && options.dataDir === undefined
   const dataDir = memory ? undefined : (options.dataDir ?? (await mkdtemp(join(tmpdir(), "broker-test-"))))
+  const logged = <A, E>(effect: Effect.Effect<A, E>) =>
+    options.logs === undefined
+      ? Logger.withMinimumLogLevel(effect, LogLevel.Warning)
+      : effect.pipe(
+          Effect.provide(Logger.replace(Logger.defaultLogger, options.logs.logger)),
+          Logger.withMinimumLogLevel(options.logs.level)
+        )
   const scope = Effect.runSync(Scope.make())
   const context = await Effect.runPromise(
-    Layer.buildWithScope(
+    logged(Layer.buildWithScope(
       serverLayer({
         port: options.port ?? 0,
         host: "127.0.0.1",
+        token: options.token,
         memory,
         dataDir: dataDir ?? "",
         config: options.config ?? {},
         nats: options.nats,
         ...(options.mcp === undefined ? {} : { mcp: options.mcp }),
-        ...(options.faults === undefined ? {} : { fileLog: { faults: options.faults } })
+        ...(options.faults === undefined ? {} : { fileLog: { faults: options.faults } }),
+        ...(options.token === undefined ? {} : { token: options.token })
       }),
       scope
-    )
+    ))
   )
   const address = Context.get(context, HttpServer.HttpServer).address
   if (address._tag !== "TcpAddress") throw new Error("expected a TCP address")
@@ -62,7 +78,7 @@ export const startBroker = async (options: TestBrokerOptions = {}): Promise<Test
     dataDir,
     broker: Context.get(context, Broker),
     close: async () => {
-      await Effect.runPromise(Scope.close(scope, Exit.void))
+      await Effect.runPromise(logged(Scope.close(scope, Exit.void)))
       if (ownDir && dataDir) await rm(dataDir, { recursive: true, force: true })
     }
   }

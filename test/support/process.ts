@@ -12,10 +12,15 @@ export interface BrokerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | string>
 }
 
-/** Run the bin with `args`, as a user would, and wait until it says where it listens. */
+/**
+ * Run the bin with `args`, as a user would, and wait until it says where it listens. A leading
+ * subcommand (`replay file`) stays first; the loopback host and a free port follow it.
+ */
 export const spawnBroker = (args: ReadonlyArray<string>, startTimeoutMs = 20_000): Promise<BrokerProcess> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, "--host", "127.0.0.1", "--port", "0", ...args], {
+    const subcommand = args[0] !== undefined && !args[0].startsWith("-") ? [args[0]] : []
+    const rest = args.slice(subcommand.length)
+    const child = spawn(process.execPath, [bin, ...subcommand, "--host", "127.0.0.1", "--port", "0", ...rest], {
       stdio: ["ignore", "pipe", "pipe"]
     })
     let output = ""

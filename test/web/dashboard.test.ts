@@ -17,7 +17,14 @@ import { generateSessionLog, toNdjson } from "./support/generate.js"
  * state the previous ones left.
  */
 
-const docsDir = fileURLToPath(new URL("../../docs/", import.meta.url))
+/**
+ * The screenshots land in docs/ only when asked (UPDATE_SCREENSHOTS=1): a plain test run must not
+ * rewrite tracked files. Otherwise they go to a temp dir, so the test still takes them.
+ */
+const screenshotDir =
+  process.env.UPDATE_SCREENSHOTS === "1"
+    ? fileURLToPath(new URL("../../docs/", import.meta.url))
+    : join(tmpdir(), "claude-ipc-broker-screenshots")
 /** The log size of the scrubbing measurement (docs/dashboard.md reports a 100k run). */
 const longLogEvents = Number(process.env.DASHBOARD_LONG_LOG ?? 20_000)
 
@@ -224,12 +231,12 @@ describe.skipIf(!hasChromium())("dashboard in Chromium", () => {
     await region("Channels").getByText("schema for /orders is frozen").waitFor()
     await page.mouse.move(0, 0)
     await page.waitForTimeout(300)
-    await mkdir(docsDir, { recursive: true })
-    await page.screenshot({ path: join(docsDir, "dashboard.png") })
+    await mkdir(screenshotDir, { recursive: true })
+    await page.screenshot({ path: join(screenshotDir, "dashboard.png") })
     await page.emulateMedia({ colorScheme: "dark" })
     await page.waitForTimeout(200)
     expect(await page.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe("rgb(13, 17, 23)")
-    await page.screenshot({ path: join(docsDir, "dashboard-dark.png") })
+    await page.screenshot({ path: join(screenshotDir, "dashboard-dark.png") })
     await page.emulateMedia({ colorScheme: "light" })
     // The toggle overrides the system.
     await page.getByRole("button", { name: "Dark theme" }).click()

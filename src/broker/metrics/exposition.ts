@@ -1,0 +1,81 @@
+import { commandStatuses } from "../../core/machines/command.js"
+import { peerStatus, type PeerStatus } from "../../core/machines/peer.js"
+import type { Projection } from "../../core/projection.js"
+import { commandCounts } from "../../core/views.js"
+import type { BrokerConfigShape } from "../Config.js"
+import { metricPrefix, type MetricsService } from "./Metrics.js"
+import { type Family, render } from "./prometheus.js"
+
+/** Everything one scrape reads; the gauges are computed from it now, not maintained in between. */
+export interface ScrapeInput {
+  readonly metrics: MetricsService
+  readonly projection: Projection
+  readonly head: number
+  readonly stats: { readonly waits: number; readonly subscribers: number }
+  readonly config: BrokerConfigShape
+  readonly backend: string
+  readonly version: string
+  readonly process: {
+    readonly residentBytes: number
+    readonly heapUsedBytes: number
+    readonly cpuSeconds: number
+    readonly startTimeSeconds: number
+  }
+}
+
+const peerStatuses: ReadonlyArray<PeerStatus> = ["online", "stale", "offline"]
+
+const gauge = (name: string, help: string, samples: Family["samples"]): Family => ({ name, help, type: "gauge", samples })
+
+/** The text `GET /metrics` answers. */
+export const exposition = (input: ScrapeInput): string => {
+  const { metrics, projection, stats, config } = input
+  const peers = Object.fromEntries(peerStatuses.map((status) => [status, 0])) as Record<PeerStatus, number>
+  for (const peer of projection.peers.values()) peers[peerStatus(peer)] += 1
+  const commands = commandCounts(projection)
+  const name = (suffix: string) => `${metricPrefix}_${suffix}`
+
+  const families: Array<Family> = [
+    gauge(name("info"), "The broker's version and log backend.", [
+      { labels: { version: input.version, backend: input.backend }, value: 1 }
+    ]),
+    metrics.eventsAppended.family(),
+    gauge(name("log_head"), "Seq of the last durable event in the log.", [{ value: input.head }]),
+    gauge(name("projection_seq"), "Seq of the last event applied to this broker's state.", [{ value: projection.seq }]),
+    gauge(
+      name("peers"),
+      "Peers by status.",
+      peerStatuses.map((status) => ({ labels: { status }, value: peers[status] }))
+    ),
+    gauge(
+      name("commands"),
+      "Commands by status (settled ones stay until a reset).",
+      commandStatuses.map((status) => ({ labels: { status }, value: commands[status] }))
+    ),
+    gauge(name("channels"), "Channels with at least one message.", [{ value: projection.channels.size }]),
+    gauge(name("waiters"), "Parked long polls (REST and MCP) with a timeout above 0.", [{ value: stats.waits }]),
+    gauge(name("waiters_max"), "Parked long polls allowed (maxWaits); more get 429.", [{ value: config.maxWaits }]),
+    gauge(name("sse_clients"), "Open GET /events streams.", [{ value: stats.subscribers }]),
+    gauge(name("sse_clients_max"), "Open /events streams allowed (maxSubscribers); more get 429.", [
+      { value: config.maxSubscribers }
+    ]),
+    metrics.httpRequestSeconds.family(),
+    metrics.httpWaitSeconds.family(),
+    metrics.httpStreams.family(),
+    metrics.httpWaitsInFlight.family(),
+    // Only the file log syncs; the memory log has nothing to sync and JetStream syncs on its servers.
+    ...(input.backend === "file" ? [metrics.fsyncSeconds.family()] : []),
+    {
+      name: "process_cpu_seconds_total",
+      help: "User and system CPU time spent, in seconds.",
+      type: "counter",
+      samples: [{ value: input.process.cpuSeconds }]
+    },
+    gauge("process_resident_memory_bytes", "Resident memory size in bytes.", [{ value: input.process.residentBytes }]),
+    gauge("process_start_time_seconds", "Start time of the process since the Unix epoch, in seconds.", [
+      { value: input.process.startTimeSeconds }
+    ]),
+    gauge("nodejs_heap_used_bytes", "V8 heap in use, in bytes.", [{ value: input.process.heapUsedBytes }])
+  ]
+  return render(families)
+}

@@ -1,0 +1,56 @@
+import { HttpServer } from "@effect/platform"
+import { Console, Effect, Layer } from "effect"
+import { Broker } from "../broker/Broker.js"
+import { defaultStreamName } from "../log/jetstream.js"
+import type { ServerOptions } from "../server.js"
+import { version } from "../version.js"
+import { mcpJson } from "./mcpEntry.js"
+
+/** What the `log:` line says about where the events live. */
+const backendLabel = (options: ServerOptions): string =>
+  options.replay
+    ? `replay of ${options.replay.source} (read-only: every write is refused)`
+    : options.memory
+      ? "memory (nothing survives a restart)"
+      : options.nats
+        ? `jetstream stream ${options.nats.stream ?? defaultStreamName} on ${[options.nats.servers].flat().join(",")} ` +
+          `(shared by every node on it; checkpoints in ${options.dataDir})`
+        : `file ${options.dataDir}`
+
+/** Ready-to-paste client settings for a broker with a token, printed once when we made the token. */
+const tokenHelp = (base: string, token: string): Array<string> => [
+  `  token:     ${token}`,
+  `             (generated for this run: it is not stored anywhere; pass --token or BROKER_TOKEN to keep one)`,
+  `  login:     ${base}/dashboard?token=${encodeURIComponent(token)}`,
+  `  .mcp.json (http): ${JSON.stringify(mcpJson({ base, transport: "http", token }))}`,
+  `  .mcp.json (sse):  ${JSON.stringify(mcpJson({ base, transport: "sse", token }))}`,
+  `  curl:      curl -H 'Authorization: Bearer ${token}' ${base}/status`
+]
+
+/**
+ * Say where the broker is, once it listens: the one thing a person starting it needs to know. These
+ * lines go to stdout in every log format; the last one, `  log: …`, tells scripts the broker is ready.
+ */
+export const announce = (options: ServerOptions, generatedToken: boolean) =>
+  Layer.effectDiscard(
+    Effect.gen(function* () {
+      const server = yield* HttpServer.HttpServer
+      const head = yield* Effect.flatMap(Broker, (broker) => broker.head)
+      const address = server.address
+      const port = address._tag === "TcpAddress" ? address.port : options.port
+      const shown = options.host === "0.0.0.0" || options.host === "::" ? "localhost" : options.host
+      const base = `http://${shown}:${port}`
+      const lines = [
+        `claude-ipc-broker ${version} listening on ${base} (bound to ${options.host})`,
+        `  dashboard: ${base}/dashboard`,
+        ...(options.token === undefined
+          ? []
+          : generatedToken
+            ? tokenHelp(base, options.token)
+            : [`  auth:      every request needs 'Authorization: Bearer <your token>'`]),
+        `  log:       ${backendLabel(options)}, ${head} events`
+      ]
+      // The log line to go with it, "broker started", comes from src/lifecycle.ts.
+      yield* Console.log(lines.join("\n"))
+    })
+  )

@@ -1,0 +1,99 @@
+import { Args, Command, Options } from "@effect/cli"
+import { Console, Effect } from "effect"
+import type { MessageView } from "../core/views.js"
+import { request, segment, type Connection } from "./client.js"
+import { CliIo } from "./io.js"
+import { connection, connectionOptions, describe, fromOption, jsonArg, jsonOption, nameArg, sender } from "./options.js"
+import { paint, shortTime, type Paint } from "./paint.js"
+import { untilStopped } from "./stop.js"
+import { longestPollMs } from "./waiting.js"
+
+const channelName = Args.text({ name: "channel" }).pipe(Args.withDescription("the channel"), Args.mapEffect(nameArg("channel")))
+
+export const publish = Command.make(
+  "publish",
+  {
+    ...connectionOptions,
+    channel: channelName,
+    message: Args.text({ name: "json" }).pipe(
+      Args.withDescription("the message, any JSON (quote a string: '\"ship it\"')"),
+      Args.mapEffect(jsonArg("the message"))
+    ),
+    from: fromOption,
+    json: jsonOption
+  },
+  (args) =>
+    Effect.gen(function* () {
+      const broker = yield* connection(args)
+      const from = yield* sender(args.from)
+      const posted = yield* request<MessageView>(broker, "POST", `/channels/${segment(args.channel)}/send`, {
+        body: args.message,
+        from
+      })
+      yield* Console.log(args.json ? JSON.stringify(posted) : `message ${posted.id} on ${posted.channel}`)
+    })
+).pipe(
+  Command.withDescription(
+    describe("Publish a message on a channel; readers get it in order, by id.", [
+      "claude-ipc-broker publish builds '{\"text\":\"build 17 green\"}' --from ci",
+      "claude-ipc-broker publish notes '\"ship it\"'"
+    ])
+  )
+)
+
+const messageLine = (message: MessageView, p: Paint = paint(false)): string =>
+  `${p.dim(`#${message.id}`)} ${p.dim(shortTime(message.at))} ${p.cyan(message.from ?? "-")} ${JSON.stringify(message.data)}`
+
+type Page = { readonly messages: ReadonlyArray<MessageView>; readonly lastId: number }
+
+const pageSize = 1000
+
+const readPage = (broker: Connection, channel: string, since: number, timeoutMs: number) =>
+  request<Page>(broker, "GET", `/channels/${segment(channel)}/messages`, {
+    query: { since, limit: pageSize, timeout: timeoutMs }
+  })
+
+export const read = Command.make(
+  "read",
+  {
+    ...connectionOptions,
+    channel: channelName,
+    since: Options.integer("since").pipe(
+      Options.withPseudoName("id"),
+      Options.withDescription("only messages after this id (default 0: from the first)"),
+      Options.withDefault(0)
+    ),
+    follow: Options.boolean("follow").pipe(
+      Options.withAlias("f"),
+      Options.withDescription("keep reading new messages as they come, until Ctrl-C")
+    ),
+    json: jsonOption
+  },
+  (args) =>
+    Effect.gen(function* () {
+      const broker = yield* connection(args)
+      const io = yield* CliIo
+      const show = (messages: ReadonlyArray<MessageView>) =>
+        Console.log(messages.map((m) => (args.json ? JSON.stringify(m) : messageLine(m, paint(io.color)))).join("\n"))
+      let since = args.since
+      let lastId = 0
+      const next = (timeoutMs: number) =>
+        Effect.flatMap(Effect.suspend(() => readPage(broker, args.channel, since, timeoutMs)), (page) => {
+          // A reset restarts a channel's ids at 1: follow it from its new start.
+          since = page.lastId < lastId ? 0 : (page.messages.at(-1)?.id ?? since)
+          lastId = page.lastId
+          return Effect.as(page.messages.length === 0 ? Effect.void : show(page.messages), page.messages.length)
+        })
+      // What is there now, page by page; then, with --follow, long polls for what comes.
+      while ((yield* next(0)) === pageSize) {}
+      if (args.follow) yield* untilStopped(Effect.forever(next(longestPollMs)))
+    })
+).pipe(
+  Command.withDescription(
+    describe("Print a channel's messages, oldest first: id, time, sender and the message as JSON.", [
+      "claude-ipc-broker read builds",
+      "claude-ipc-broker read builds --since 17 --follow",
+      "claude-ipc-broker read builds --json | jq .data"
+    ])
+  )
+)

@@ -1,0 +1,72 @@
+import type { BrokerEvent, StoredEvent } from "../core/events.js"
+import { paint, shortTime, type Paint } from "./paint.js"
+
+/** One event as one terminal line: seq, time, type, and the fields a person looks for. */
+
+const json = (value: unknown, max = 120): string => {
+  const text = JSON.stringify(value) ?? "null"
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text
+}
+
+const by = (who: string | null) => (who === null ? "" : ` by ${who}`)
+
+/** The key fields of an event this version knows; the data as JSON for one it does not. */
+const eventSummary = (stored: StoredEvent): string => {
+  const event = stored as BrokerEvent
+  switch (event.type) {
+    case "peer.connected": {
+      const { peerId, role, capabilities, name } = event.data
+      return `${peerId} as ${role}${name === null ? "" : ` "${name}"`}${capabilities.length === 0 ? "" : ` [${capabilities.join(",")}]`}`
+    }
+    case "peer.heartbeat":
+    case "peer.went_stale":
+      return event.data.peerId
+    case "peer.went_offline":
+      return `${event.data.peerId} (${event.data.reason})`
+    case "command.sent": {
+      const { commandId, from, target, action, params, ttlMs } = event.data
+      const ttl = ttlMs === null ? "" : ` ttl ${ttlMs} ms`
+      return `${commandId} ${from} → ${target}: ${action}${params === null ? "" : ` ${json(params)}`}${ttl}`
+    }
+    case "command.delivered":
+      return `${event.data.commandId} → ${event.data.peerId} (lease ${event.data.leaseMs} ms)`
+    case "command.acked": {
+      const { commandId, ok, result } = event.data
+      return `${commandId} ${ok ? "ok" : "FAILED"}${by(event.data.by)}${result === null ? "" : ` ${json(result)}`}`
+    }
+    case "command.lease_expired":
+    case "command.expired":
+      return event.data.commandId
+    case "command.cancelled":
+      return `${event.data.commandId}${by(event.data.by)}`
+    case "message.sent":
+      return `${event.data.channel} ${event.data.from ?? "-"}: ${json(event.data.message)}`
+    case "signal.fired":
+      return `${event.data.name}${by(event.data.by)}${event.data.data === null ? "" : ` ${json(event.data.data)}`}`
+    case "signal.cleared":
+      return event.data.name
+    case "broker.reset":
+      return `everything cleared${by(event.data.by)}`
+    default:
+      return json(stored.data)
+  }
+}
+
+const typeColour = (p: Paint, type: string) => {
+  const family = type.slice(0, type.indexOf("."))
+  const colour =
+    family === "peer" ? p.blue : family === "command" ? p.magenta : family === "message" ? p.cyan : family === "signal" ? p.yellow : p.red
+  return colour(type.padEnd(21))
+}
+
+export const eventLine = (event: StoredEvent, p: Paint = paint(false)): string =>
+  `${p.dim(String(event.seq).padStart(6))} ${p.dim(shortTime(event.at))} ${typeColour(p, event.type)} ${eventSummary(event)}`
+
+/** `command.*`, `peer.went_*`, `signal.fired`: `*` any run of characters, `?` one. */
+export const typeMatcher = (globs: ReadonlyArray<string>): ((type: string) => boolean) => {
+  if (globs.length === 0) return () => true
+  const patterns = globs.map(
+    (glob) => new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`)
+  )
+  return (type) => patterns.some((pattern) => pattern.test(type))
+}

@@ -1,0 +1,134 @@
+import { CliConfig, Command, HelpDoc, ValidationError } from "@effect/cli"
+import { NodeContext } from "@effect/platform-node"
+import { Cause, Effect, Layer } from "effect"
+import { version } from "../version.js"
+import { publish, read } from "./channels.js"
+import type { CliError } from "./errors.js"
+import { exportLog } from "./export.js"
+import { CliIo, consoleOf, parsingConsoleOf, stripAnsi, type CliIoShape } from "./io.js"
+import { mcpConfig } from "./mcpConfig.js"
+import { replay } from "./replay.js"
+import { send } from "./send.js"
+import { serve } from "./serve.js"
+import { signal, waitSignal } from "./signals.js"
+import { peers, status } from "./status.js"
+import { tail } from "./tail.js"
+
+const name = "claude-ipc-broker"
+
+/** Handlers write through the tool's console; only @effect/cli's parsing runs on the quieter one. */
+const withOwnConsole = <Name extends string, R, E, A>(command: Command.Command<Name, R, E, A>) =>
+  Command.transformHandler(command, (effect) => Effect.flatMap(CliIo, (io) => Effect.withConsole(effect, consoleOf(io))))
+
+const subcommands = [
+  withOwnConsole(serve),
+  withOwnConsole(status),
+  withOwnConsole(peers),
+  withOwnConsole(send),
+  withOwnConsole(signal),
+  withOwnConsole(waitSignal),
+  withOwnConsole(publish),
+  withOwnConsole(read),
+  withOwnConsole(tail),
+  withOwnConsole(exportLog),
+  withOwnConsole(replay),
+  withOwnConsole(mcpConfig)
+] as const
+
+/** What `claude-ipc-broker --help` shows: the map; each subcommand's `--help` has the details. */
+const overview = `${name} ${version} — a message broker for AI coding sessions
+
+Usage: ${name} [serve options]          run the broker (the default)
+       ${name} <command> [options]      talk to a running broker over its REST API
+
+Commands:
+  serve        run the broker: REST API, event stream, MCP and dashboard on one port
+  status       a readable summary of the broker's state (--at <seq> for the past)
+  peers        the peers it knows, with their roles and status
+  send         send a command to a peer or role; --wait for its result
+  signal       fire a named signal
+  wait-signal  wait until a signal is fired
+  publish      publish a JSON message on a channel
+  read         read a channel's messages; --follow for new ones
+  tail         follow the event log live, one line per event
+  export       print the event log (or a range) as NDJSON
+  replay       serve an exported log read-only, with the dashboard
+  mcp-config   the .mcp.json entry and 'claude mcp add' command for this broker
+
+Commands that talk to a broker take --url (default $BROKER_URL, else http://127.0.0.1:9100) and
+--token (default $BROKER_TOKEN). Run '${name} <command> --help' for its options and examples.
+
+Exit codes: 0 done, 1 the broker is unreachable or refused, 2 bad arguments, 3 a wait timed out.
+
+Examples:
+  npm start -- --port 9100 --data-dir ./data
+  ${name} serve --help
+  ${name} send worker run_tests --params '{"path":"test/"}' --wait
+  ${name} tail --type 'command.*'
+  ${name} export > incident.ndjson && ${name} replay incident.ndjson --port 9200
+`
+
+const root = Command.make(name).pipe(Command.withSubcommands(subcommands))
+
+const app = Command.run(root, { name, version })
+
+const names = new Set(
+  (subcommands as ReadonlyArray<Command.Command<string, unknown, unknown, unknown>>).flatMap((command) => [
+    ...Command.getNames(command)
+  ])
+)
+const rootFlags = new Set(["--version", "--completions", "--wizard"])
+
+/**
+ * Without a subcommand the tool serves, as it always did: `claude-ipc-broker --port 9100` is
+ * `claude-ipc-broker serve --port 9100`. A first word that is not a flag stays, so a misspelt
+ * subcommand gets "use one of …" rather than a confusing flag error.
+ */
+export const route = (argv: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const first = argv[0]
+  if (first === undefined) return ["serve"]
+  if (first.startsWith("-") && !rootFlags.has(first) && !(argv.length === 1 && (first === "-h" || first === "--help"))) {
+    return ["serve", ...argv]
+  }
+  return argv
+}
+
+/** One line out of @effect/cli's paragraph. */
+const oneLine = (doc: HelpDoc.HelpDoc) => stripAnsi(HelpDoc.toAnsiText(doc)).replace(/\s+/g, " ").trim()
+
+const report = (io: CliIoShape, line: string) => Effect.sync(() => io.stderr.write(`${name}: ${line}\n`))
+
+/** Run the tool on `argv` (without node and the script) and answer its exit code; never fails. */
+export const cli = (argv: ReadonlyArray<string>): Effect.Effect<number, never, CliIo> =>
+  Effect.gen(function* () {
+    const io = yield* CliIo
+    const routed = route(argv)
+    if (routed.length === 1 && (routed[0] === "-h" || routed[0] === "--help")) {
+      yield* Effect.sync(() => io.stdout.write(overview))
+      return 0
+    }
+    const subcommand = names.has(routed[0]!) ? `${routed[0]} ` : ""
+    return yield* app(["node", name, ...routed]).pipe(
+      Effect.as(0),
+      Effect.withConsole(parsingConsoleOf(io)),
+      Effect.provide(Layer.merge(NodeContext.layer, CliConfig.layer({ showBuiltIns: false }))),
+      Effect.catchAll((error: CliError | ValidationError.ValidationError) =>
+        ValidationError.isValidationError(error)
+          ? Effect.as(report(io, `${oneLine(error.error)} (see ${name} ${subcommand}--help)`), 2)
+          : Effect.as(
+              report(io, error._tag === "UsageError" ? `${error.message} (see ${name} ${subcommand}--help)` : error.message),
+              error.exitCode
+            )
+      ),
+      Effect.catchAllCause((cause) =>
+        Cause.isInterruptedOnly(cause)
+          ? Effect.succeed(130)
+          : Effect.as(report(io, `internal error: ${Cause.pretty(cause).split("\n")[0]}`), 1)
+      )
+    )
+  })
+
+/** The process entry's view: run with real or test streams, resolve with the exit code. */
+export const runCli = (argv: ReadonlyArray<string>, io: CliIoShape): Promise<number> =>
+  Effect.runPromise(cli(argv).pipe(Effect.provideService(CliIo, io), Effect.withConsole(consoleOf(io))))
+

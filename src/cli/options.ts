@@ -1,0 +1,122 @@
+import { HelpDoc, Options, ValidationError } from "@effect/cli"
+import * as Span from "@effect/cli/HelpDoc/Span"
+import { Effect, Option } from "effect"
+import { isName, nameRule } from "../core/names.js"
+import type { Connection } from "./client.js"
+import { UsageError } from "./errors.js"
+import { CliIo, type CliIoShape } from "./io.js"
+
+/** Options and help shared by the subcommands that talk to a running broker. */
+
+const defaultUrl = "http://127.0.0.1:9100"
+
+export const invalid = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
+
+/** A command's help: what it does, notes, then examples a reader can paste. */
+export const describe = (summary: string, examples: ReadonlyArray<string>, notes: ReadonlyArray<string> = []) =>
+  HelpDoc.blocks([
+    HelpDoc.p(summary),
+    ...notes.map((note) => HelpDoc.p(note)),
+    HelpDoc.h1("EXAMPLES"),
+    ...examples.map((example) => HelpDoc.p(Span.code(`  $ ${example}`)))
+  ])
+
+/** An option with a few allowed values; a wrong one is named with the flag (@effect/cli's choice is not). */
+export const oneOf = <const C extends string>(name: string, choices: ReadonlyArray<C>) =>
+  Options.text(name).pipe(
+    Options.withPseudoName(choices.join("|")),
+    Options.mapEffect((value) =>
+      choices.includes(value as C)
+        ? Effect.succeed(value as C)
+        : Effect.fail(invalid(`--${name} takes ${choices.slice(0, -1).join(", ")} or ${choices.at(-1)}, not '${value}'`))
+    )
+  )
+
+export const connectionOptions = {
+  url: Options.text("url").pipe(
+    Options.withPseudoName("http://host:port"),
+    Options.withDescription(`the broker (default $BROKER_URL, else ${defaultUrl})`),
+    Options.optional
+  ),
+  token: Options.text("token").pipe(
+    Options.withPseudoName("secret"),
+    Options.withDescription("bearer token, when the broker requires one (default $BROKER_TOKEN)"),
+    Options.optional
+  )
+}
+
+export interface ConnectionArgs {
+  readonly url: Option.Option<string>
+  readonly token: Option.Option<string>
+}
+
+const nonEmpty = (value: string | undefined) => (value === undefined || value === "" ? undefined : value)
+
+/** `--token`, else BROKER_TOKEN; an empty variable means no token. */
+export const tokenFrom = (flag: Option.Option<string>, env: CliIoShape["env"]): string | undefined =>
+  Option.getOrUndefined(flag) ?? nonEmpty(env.BROKER_TOKEN)
+
+/** The broker's address and token: flags first, then the environment, then the default address. */
+export const connection = (args: ConnectionArgs): Effect.Effect<Connection, UsageError, CliIo> =>
+  Effect.flatMap(CliIo, (io) => {
+    const given = Option.getOrUndefined(args.url) ?? nonEmpty(io.env.BROKER_URL) ?? defaultUrl
+    const source = Option.isSome(args.url) ? "--url" : "BROKER_URL"
+    let url: URL
+    try {
+      url = new URL(given)
+    } catch {
+      return Effect.fail(new UsageError({ message: `${source} takes http://host:port, not '${given}'` }))
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      return Effect.fail(new UsageError({ message: `${source} takes http://host:port, not '${given}'` }))
+    }
+    return Effect.succeed({
+      url: `${url.origin}${url.pathname.replace(/\/+$/, "")}`,
+      token: tokenFrom(args.token, io.env)
+    })
+  })
+
+export const jsonOption = Options.boolean("json").pipe(Options.withDescription("print JSON instead of readable text"))
+
+/** A name the broker will accept (peer ids, roles, channels, signals): checked here for a clearer error. */
+export const nameArg = (what: string) => (value: string): Effect.Effect<string, HelpDoc.HelpDoc> =>
+  isName(value) ? Effect.succeed(value) : Effect.fail(HelpDoc.p(`${what} '${value}' is not a valid name: ${nameRule}`))
+
+/** `nameArg` for an option (@effect/cli wants a ValidationError there, a HelpDoc for an argument). */
+export const nameOf = (what: string, value: string): Effect.Effect<string, ValidationError.ValidationError> =>
+  Effect.mapError(nameArg(what)(value), ValidationError.invalidValue)
+
+export const fromOption = Options.text("from").pipe(
+  Options.withPseudoName("name"),
+  Options.withDescription("who you are, recorded as the sender (default $BROKER_FROM; else anonymous, 'human' for commands)"),
+  Options.mapEffect((value) => nameOf("--from", value)),
+  Options.optional
+)
+
+/** `--from`, else BROKER_FROM, else nobody in particular. */
+export const sender = (from: Option.Option<string>): Effect.Effect<string | undefined, UsageError, CliIo> =>
+  Effect.flatMap(CliIo, (io) => {
+    if (Option.isSome(from)) return Effect.succeed(from.value)
+    const env = nonEmpty(io.env.BROKER_FROM)
+    if (env === undefined || isName(env)) return Effect.succeed(env)
+    return Effect.fail(new UsageError({ message: `BROKER_FROM '${env}' is not a valid name: ${nameRule}` }))
+  })
+
+/** A JSON value given on the command line (a message, `--params`, `--data`). */
+export const jsonArg = (what: string) => (text: string): Effect.Effect<unknown, HelpDoc.HelpDoc> =>
+  Effect.try({
+    try: () => JSON.parse(text) as unknown,
+    catch: () => HelpDoc.p(`${what} must be JSON, not '${text}' (quote a string: '"text"')`)
+  })
+
+export const jsonText = (what: string) => (text: string): Effect.Effect<unknown, ValidationError.ValidationError> =>
+  Effect.mapError(jsonArg(what)(text), ValidationError.invalidValue)
+
+/** A timeout in milliseconds; none means wait as long as it takes. */
+export const timeoutOption = (what: string) =>
+  Options.integer("timeout").pipe(
+    Options.withPseudoName("ms"),
+    Options.withDescription(`give up ${what} after this many milliseconds (exit code 3); default: wait until it happens`),
+    Options.mapEffect((ms) => (ms >= 0 ? Effect.succeed(ms) : Effect.fail(invalid(`--timeout must be at least 0, not ${ms}`)))),
+    Options.optional
+  )

@@ -1,0 +1,52 @@
+import { Args, Command } from "@effect/cli"
+import { Effect } from "effect"
+import { NotALog, readExport } from "../log/replay.js"
+import { Failed } from "./errors.js"
+import { CliIo } from "./io.js"
+import { loggingOptions, withLogging } from "./logging.js"
+import { describe, tokenFrom } from "./options.js"
+import { listenOptions, runBroker } from "./serve.js"
+
+export const replay = Command.make(
+  "replay",
+  {
+    file: Args.file({ name: "log.ndjson", exists: "yes" }).pipe(
+      Args.withDescription("an exported log (claude-ipc-broker export, GET /log, or a data dir's events.ndjson)")
+    ),
+    ...listenOptions(0),
+    ...loggingOptions
+  },
+  (args) =>
+    Effect.gen(function* () {
+      const io = yield* CliIo
+      const events = yield* Effect.tryPromise({
+        try: () => readExport(args.file),
+        catch: (error) =>
+          new Failed({
+            message: `${args.file}: ${error instanceof NotALog ? error.message : `cannot read it (${String(error)})`}`
+          })
+      })
+      yield* runBroker({
+        port: args.port,
+        host: args.host,
+        token: tokenFrom(args.token, io.env),
+        allowedOrigins: args.allowedOrigin,
+        dataDir: "",
+        memory: true,
+        replay: { source: args.file, events }
+      })
+    }).pipe(withLogging(args))
+).pipe(
+  Command.withDescription(
+    describe(
+      "Serve an exported log read-only, with the REST API, event stream and dashboard, to inspect an " +
+        "incident with the same tools. Every write is refused (405 read_only) and no sweeper runs.",
+      [
+        "claude-ipc-broker replay incident.ndjson",
+        "claude-ipc-broker replay incident.ndjson --port 9200   # then open http://127.0.0.1:9200/dashboard",
+        "claude-ipc-broker status --url http://127.0.0.1:9200 --at 120"
+      ],
+      ["The file must hold the log from seq 1 (an export without --from); a bad line stops it with the line's number (exit 1)."]
+    )
+  )
+)

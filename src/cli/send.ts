@@ -1,0 +1,88 @@
+import { Args, Command, Options } from "@effect/cli"
+import { Console, Effect, Option } from "effect"
+import type { CommandView } from "../core/views.js"
+import { request, segment, type Connection } from "./client.js"
+import { Failed, WaitTimedOut } from "./errors.js"
+import { connection, connectionOptions, describe, fromOption, jsonOption, jsonText, nameArg, sender, timeoutOption } from "./options.js"
+import { waitUntil } from "./waiting.js"
+
+const settled = new Set(["acked", "failed", "expired", "cancelled"])
+
+/** Wait for a command to be settled; the command as it then stands. */
+const awaitResult = (broker: Connection, id: string, timeoutMs: number | undefined) =>
+  Effect.flatMap(
+    waitUntil(timeoutMs, (waitMs) =>
+      Effect.map(
+        request<{ command: CommandView }>(broker, "GET", `/commands/${segment(id)}/result`, { query: { timeout: waitMs } }),
+        ({ command }) => (settled.has(command.status) ? Option.some(command) : Option.none())
+      )
+    ),
+    Option.match({
+      onSome: Effect.succeed,
+      onNone: () => Effect.fail(new WaitTimedOut({ message: `command ${id} is not settled after ${timeoutMs} ms` }))
+    })
+  )
+
+export const send = Command.make(
+  "send",
+  {
+    ...connectionOptions,
+    target: Args.text({ name: "target" }).pipe(
+      Args.withDescription("a peer id or a role: the command goes to exactly one peer with that id or role"),
+      Args.mapEffect(nameArg("target"))
+    ),
+    action: Args.text({ name: "action" }).pipe(Args.withDescription("what to do, e.g. run_tests")),
+    params: Options.text("params").pipe(
+      Options.withPseudoName("json"),
+      Options.withDescription("the command's parameters, any JSON"),
+      Options.mapEffect(jsonText("--params")),
+      Options.optional
+    ),
+    ttlMs: Options.integer("ttl-ms").pipe(
+      Options.withPseudoName("ms"),
+      Options.withDescription("expire the command if nobody settles it within this"),
+      Options.optional
+    ),
+    from: fromOption,
+    wait: Options.boolean("wait").pipe(
+      Options.withDescription("wait until the command is settled and print its result (exit 1 if it failed, expired or was cancelled)")
+    ),
+    timeout: timeoutOption("--wait"),
+    json: jsonOption
+  },
+  (args) =>
+    Effect.gen(function* () {
+      const broker = yield* connection(args)
+      const from = yield* sender(args.from)
+      const sent = yield* request<CommandView>(broker, "POST", "/commands/send", {
+        body: {
+          target: args.target,
+          action: args.action,
+          params: Option.getOrNull(args.params),
+          ttlMs: Option.getOrNull(args.ttlMs),
+          ...(from === undefined ? {} : { from })
+        }
+      })
+      if (!args.wait) return yield* Console.log(args.json ? JSON.stringify(sent) : sent.id)
+      const command = yield* awaitResult(broker, sent.id, Option.getOrUndefined(args.timeout))
+      yield* Console.log(JSON.stringify(args.json ? command : command.result))
+      if (command.status !== "acked") {
+        return yield* new Failed({ message: `command ${command.id} ${command.status === "failed" ? "failed" : `was ${command.status}`}` })
+      }
+    })
+).pipe(
+  Command.withDescription(
+    describe(
+      "Send a command to a peer id or a role. Prints the command id, or with --wait its result (JSON) once a peer acked it.",
+      [
+        "claude-ipc-broker send worker run_tests --params '{\"path\":\"test/\"}'",
+        "claude-ipc-broker send worker-1 build --wait --timeout 600000 --from lead",
+        "id=$(claude-ipc-broker send reviewer review --ttl-ms 3600000)"
+      ],
+      [
+        "The sender is --from, else $BROKER_FROM, else the broker's default 'human'. " +
+          "Exit codes: 1 failed/expired/cancelled, 3 --timeout passed."
+      ]
+    )
+  )
+)

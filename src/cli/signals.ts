@@ -1,0 +1,80 @@
+import { Args, Command, Options } from "@effect/cli"
+import { Console, Effect, Option } from "effect"
+import type { SignalView } from "../core/views.js"
+import { request, segment } from "./client.js"
+import { WaitTimedOut } from "./errors.js"
+import { connection, connectionOptions, describe, fromOption, jsonOption, jsonText, nameArg, sender, timeoutOption } from "./options.js"
+import { shortTime } from "./paint.js"
+import { waitUntil } from "./waiting.js"
+
+const signalName = Args.text({ name: "name" }).pipe(Args.withDescription("the signal"), Args.mapEffect(nameArg("signal")))
+
+const signalLine = (signal: SignalView): string =>
+  signal.fired
+    ? `signal ${signal.name} fired ×${signal.count} at ${shortTime(signal.firedAt)}` +
+      `${signal.firedBy === null ? "" : ` by ${signal.firedBy}`}, data ${JSON.stringify(signal.data)}`
+    : `signal ${signal.name} armed`
+
+export const signal = Command.make(
+  "signal",
+  {
+    ...connectionOptions,
+    name: signalName,
+    data: Options.text("data").pipe(
+      Options.withPseudoName("json"),
+      Options.withDescription("what waiters get with it, any JSON"),
+      Options.mapEffect(jsonText("--data")),
+      Options.optional
+    ),
+    from: fromOption,
+    json: jsonOption
+  },
+  (args) =>
+    Effect.gen(function* () {
+      const broker = yield* connection(args)
+      const from = yield* sender(args.from)
+      const fired = yield* request<SignalView>(broker, "POST", `/signals/${segment(args.name)}`, {
+        body: { data: Option.getOrNull(args.data) },
+        from
+      })
+      yield* Console.log(args.json ? JSON.stringify(fired) : signalLine(fired))
+    })
+).pipe(
+  Command.withDescription(
+    describe("Fire a named signal: everyone waiting for it is answered, and it stays fired until cleared.", [
+      "claude-ipc-broker signal tests-green",
+      "claude-ipc-broker signal deploy-done --data '{\"env\":\"staging\"}' --from ci"
+    ])
+  )
+)
+
+export const waitSignal = Command.make(
+  "wait-signal",
+  { ...connectionOptions, name: signalName, timeout: timeoutOption("waiting"), json: jsonOption },
+  (args) =>
+    Effect.gen(function* () {
+      const broker = yield* connection(args)
+      const timeoutMs = Option.getOrUndefined(args.timeout)
+      const fired = yield* waitUntil(timeoutMs, (waitMs) =>
+        Effect.map(
+          request<{ signal: SignalView }>(broker, "GET", `/signals/${segment(args.name)}/wait`, { query: { timeout: waitMs } }),
+          ({ signal }) => (signal.fired ? Option.some(signal) : Option.none())
+        )
+      )
+      if (Option.isNone(fired)) {
+        return yield* new WaitTimedOut({ message: `signal ${args.name} was not fired within ${timeoutMs} ms` })
+      }
+      yield* Console.log(JSON.stringify(args.json ? fired.value : fired.value.data))
+    })
+).pipe(
+  Command.withDescription(
+    describe(
+      "Wait until a signal is fired (at once if it is fired already), then print the data it was fired with.",
+      [
+        "claude-ipc-broker wait-signal tests-green && ./deploy.sh",
+        "claude-ipc-broker wait-signal deploy-done --timeout 60000 --json"
+      ],
+      ["Exit code 3 when --timeout passes first."]
+    )
+  )
+)

@@ -1,0 +1,102 @@
+import { Command, Options } from "@effect/cli"
+import { Console, Effect, Option } from "effect"
+import type { Status } from "../broker/Broker.js"
+import type { PeerView } from "../core/views.js"
+import { request } from "./client.js"
+import { CliIo } from "./io.js"
+import { connection, connectionOptions, describe, jsonOption } from "./options.js"
+import { paint, shortTime, table, type Paint } from "./paint.js"
+
+const count = <A>(items: ReadonlyArray<A>, key: (item: A) => string) => {
+  const counts = new Map<string, number>()
+  for (const item of items) counts.set(key(item), (counts.get(key(item)) ?? 0) + 1)
+  return counts
+}
+
+/** At most `limit` items, and how many more there are. */
+const some = (items: ReadonlyArray<string>, limit = 6) =>
+  items.length === 0 ? "none" : items.slice(0, limit).join(", ") + (items.length > limit ? `, … ${items.length - limit} more` : "")
+
+/** `/status` as a person reads it: one line per kind of thing. */
+const statusLines = (status: Status, url: string, p: Paint = paint(false)): Array<string> => {
+  const peers = count(status.peers, (peer) => peer.status)
+  const counts = status.commandCounts as Record<string, number>
+  const open = status.commands.filter((command) => command.status === "pending" || command.status === "delivered")
+  const atHead = status.seq === status.log.head
+  return [
+    `${p.bold(`claude-ipc-broker ${status.version}`)} at ${url}, up since ${shortTime(status.startedAt)}`,
+    `${p.dim("log")}       ${status.log.backend}, ${status.log.head} events` +
+      (atHead ? "" : `; ${p.yellow(`showing the state at seq ${status.seq} (${shortTime(status.at)})`)}`),
+    `${p.dim("peers")}     ${status.peers.length}: ${["online", "stale", "offline"].map((s) => `${peers.get(s) ?? 0} ${s}`).join(", ")}` +
+      (status.peers.length === 0 ? "" : ` (${some(status.peers.map((peer) => `${peer.id} ${peer.role} ${peer.status}`))})`),
+    `${p.dim("commands")}  ${Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(", ")}`,
+    ...(open.length === 0
+      ? []
+      : [`${p.dim("open")}      ${some(open.map((c) => `${c.id} ${c.action} → ${c.deliveredTo ?? c.target} ${c.status}`))}`]),
+    `${p.dim("channels")}  ${some(status.channels.map((channel) => `${channel.name} (${channel.count})`))}`,
+    `${p.dim("signals")}   ${some(status.signals.map((signal) => `${signal.name} ${signal.fired ? `fired ×${signal.count}` : "armed"}`))}`
+  ]
+}
+
+export const status = Command.make(
+  "status",
+  {
+    ...connectionOptions,
+    json: jsonOption,
+    at: Options.integer("at").pipe(
+      Options.withPseudoName("seq"),
+      Options.withDescription("the state right after this event instead of now"),
+      Options.optional
+    )
+  },
+  (args) =>
+    Effect.gen(function* () {
+      const broker = yield* connection(args)
+      const io = yield* CliIo
+      const state = yield* request<Status>(broker, "GET", "/status", { query: { at: Option.getOrUndefined(args.at) } })
+      yield* Console.log(args.json ? JSON.stringify(state, null, 2) : statusLines(state, broker.url, paint(io.color)).join("\n"))
+    })
+).pipe(
+  Command.withDescription(
+    describe("A readable summary of a running broker: its log, peers, commands, channels and signals.", [
+      "claude-ipc-broker status",
+      "claude-ipc-broker status --at 120          # the state right after event 120",
+      "claude-ipc-broker status --json --url http://broker.lan:9100 --token \"$BROKER_TOKEN\""
+    ])
+  )
+)
+
+const statusColour = (p: Paint, status: PeerView["status"]) =>
+  status === "online" ? p.green(status) : status === "stale" ? p.yellow(status) : p.dim(status)
+
+const peerLines = (peers: ReadonlyArray<PeerView>, p: Paint = paint(false)): Array<string> =>
+  peers.length === 0
+    ? ["no peers"]
+    : table([
+        ["ID", "ROLE", "STATUS", "LAST SEEN", "NAME", "CAPABILITIES"].map(p.dim),
+        ...peers.map((peer) => [
+          peer.id,
+          peer.role,
+          // Pad before colouring: escape codes would count towards the width.
+          statusColour(p, peer.status as PeerView["status"]) + " ".repeat(7 - peer.status.length),
+          shortTime(peer.lastSeenAt),
+          peer.name ?? "-",
+          peer.capabilities.join(",") || "-"
+        ])
+      ])
+
+export const peers = Command.make("peers", { ...connectionOptions, json: jsonOption }, (args) =>
+  Effect.gen(function* () {
+    const broker = yield* connection(args)
+    const io = yield* CliIo
+    const { peers } = yield* request<{ peers: ReadonlyArray<PeerView> }>(broker, "GET", "/peers")
+    yield* Console.log(args.json ? JSON.stringify(peers, null, 2) : peerLines(peers, paint(io.color)).join("\n"))
+  })
+).pipe(
+  Command.withDescription(
+    describe("Every peer the broker knows, offline ones included, with role, status and when it was last seen.", [
+      "claude-ipc-broker peers",
+      "claude-ipc-broker peers --json | jq -r '.[] | select(.status == \"online\") | .id'"
+    ])
+  )
+)

@@ -1,0 +1,112 @@
+import { Schema } from "effect"
+import { commandStatuses } from "../core/machines/command.js"
+import type { ChannelView, CommandView, MessageView, PeerView, SignalView } from "../core/views.js"
+import type { Status as StatusView } from "../broker/Broker.js"
+
+/**
+ * The response shapes of the REST API as schemas, for `/openapi.json` only: handlers render the
+ * views of src/core/views.ts directly. The checks at the bottom fail to compile when a view and its
+ * schema part ways.
+ */
+
+const Time = Schema.String.annotations({ description: "ISO-8601 UTC time, taken from the log", format: "date-time" })
+const AnyJson = Schema.Unknown.annotations({ description: "any JSON value" })
+
+export const Peer = Schema.Struct({
+  id: Schema.String,
+  role: Schema.String,
+  capabilities: Schema.Array(Schema.String),
+  name: Schema.NullOr(Schema.String),
+  status: Schema.Literal("online", "stale", "offline"),
+  connectedAt: Time,
+  lastSeenAt: Time
+}).annotations({ identifier: "Peer" })
+
+export const Command = Schema.Struct({
+  id: Schema.String,
+  from: Schema.String,
+  target: Schema.String,
+  action: Schema.String,
+  params: AnyJson,
+  status: Schema.Literal(...commandStatuses),
+  createdAt: Time,
+  deliveredTo: Schema.NullOr(Schema.String),
+  deliveredAt: Schema.NullOr(Time),
+  leaseExpiresAt: Schema.NullOr(Time),
+  expiresAt: Schema.NullOr(Time),
+  deliveries: Schema.Number,
+  result: AnyJson,
+  ackedAt: Schema.NullOr(Time)
+}).annotations({ identifier: "Command" })
+
+export const Message = Schema.Struct({
+  id: Schema.Number,
+  channel: Schema.String,
+  from: Schema.NullOr(Schema.String),
+  at: Time,
+  data: AnyJson
+}).annotations({ identifier: "Message" })
+
+export const Channel = Schema.Struct({
+  name: Schema.String,
+  count: Schema.Number,
+  lastId: Schema.Number,
+  lastAt: Schema.NullOr(Time)
+}).annotations({ identifier: "Channel" })
+
+export const Signal = Schema.Struct({
+  name: Schema.String,
+  fired: Schema.Boolean,
+  data: AnyJson,
+  firedAt: Schema.NullOr(Time),
+  firedBy: Schema.NullOr(Schema.String),
+  count: Schema.Number
+}).annotations({ identifier: "Signal" })
+
+export const Status = Schema.Struct({
+  seq: Schema.Number,
+  at: Schema.NullOr(Time),
+  peers: Schema.Array(Peer),
+  commands: Schema.Array(Command),
+  commandCounts: Schema.Struct(
+    Object.fromEntries(commandStatuses.map((status) => [status, Schema.Number])) as Record<
+      (typeof commandStatuses)[number],
+      typeof Schema.Number
+    >
+  ),
+  channels: Schema.Array(Channel),
+  signals: Schema.Array(Signal),
+  log: Schema.Struct({ head: Schema.Number, backend: Schema.String }),
+  startedAt: Time,
+  version: Schema.String
+}).annotations({ identifier: "Status" })
+
+export const ErrorEnvelope = Schema.Struct({
+  error: Schema.Struct({
+    code: Schema.String.annotations({ description: "stable; what clients branch on" }),
+    message: Schema.String.annotations({ description: "for people; may change" })
+  })
+}).annotations({ identifier: "Error" })
+
+export const Peers = Schema.Struct({ peers: Schema.Array(Peer) })
+export const Discovery = Schema.Struct({ peers: Schema.Array(Peer), roles: Schema.Array(Schema.String) })
+export const Commands = Schema.Struct({ commands: Schema.Array(Command) })
+export const CommandWait = Schema.Struct({ command: Schema.NullOr(Command), timedOut: Schema.Boolean })
+export const ResultWait = Schema.Struct({ command: Command, timedOut: Schema.Boolean })
+export const Messages = Schema.Struct({ channel: Schema.String, messages: Schema.Array(Message), lastId: Schema.Number })
+export const Channels = Schema.Struct({ channels: Schema.Array(Channel) })
+export const SignalWait = Schema.Struct({ signal: Signal, timedOut: Schema.Boolean })
+export const Signals = Schema.Struct({ signals: Schema.Array(Signal) })
+export const Health = Schema.Struct({ ok: Schema.Literal(true) })
+export const ResetDone = Schema.Struct({ ok: Schema.Literal(true), head: Schema.Number })
+
+/** Mutual assignability, element types compared without readonly-ness. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
+const same = <A, B>(check: Same<A, B>) => check
+
+same<typeof Peer.Type, PeerView>(true)
+same<typeof Command.Type, CommandView>(true)
+same<typeof Message.Type, MessageView>(true)
+same<typeof Channel.Type, ChannelView>(true)
+same<typeof Signal.Type, SignalView>(true)
+same<typeof Status.Type, StatusView>(true)

@@ -1,0 +1,107 @@
+import { type HttpApp, HttpServerRequest, type HttpServerResponse } from "@effect/platform"
+import { NodeHttpServerRequest } from "@effect/platform-node"
+import { Context, Effect, FiberRef, LogLevel } from "effect"
+import { Metrics, type MetricsService } from "../broker/metrics/Metrics.js"
+import { routeMatcher } from "./routeMatcher.js"
+import { routes, type RouteSpec } from "./routes.js"
+
+/**
+ * Around the whole app (guard included): each answered request is timed into a histogram labelled
+ * by method, route template and status, and logged at debug level with the same facts; long polls
+ * are also counted while they run. Requests whose client went away before the answer are neither
+ * timed nor logged.
+ */
+
+const matchRoute = routeMatcher(routes)
+
+/** Requests no route serves (404s): one label, whatever the path. */
+const unmatched = "unmatched"
+
+type Kind = "answer" | "wait" | "stream"
+const kindIndex: Record<Kind, number> = { answer: 0, wait: 1, stream: 2 }
+
+/** Long polls are timed apart: a 30 s wait that ends on time is not a slow request. */
+const kindOf = (route: RouteSpec | undefined, url: string): Kind => {
+  if (route === undefined) return "answer"
+  if (route.streams) return "stream"
+  if (route.waits === undefined) return "answer"
+  if (route.waits === "always") return "wait"
+  const timeout = /[?&]timeout=([^&]*)/.exec(url)?.[1]
+  if (timeout === undefined) return route.waits === "by default" ? "wait" : "answer"
+  return Number(timeout) > 0 ? "wait" : "answer"
+}
+
+type Recorder = (seconds: number) => void
+
+/**
+ * Recorders by route (or, for unmatched requests, by method), then status and kind: made once and
+ * kept, so that the hot path does two map lookups and an addition.
+ */
+class Recorders {
+  private readonly byRoute = new Map<RouteSpec | string, Map<number, Recorder>>()
+
+  constructor(private readonly metrics: MetricsService) {}
+
+  for(route: RouteSpec | undefined, method: string, status: number, kind: Kind): Recorder {
+    let byStatus = this.byRoute.get(route ?? method)
+    if (byStatus === undefined) this.byRoute.set(route ?? method, (byStatus = new Map()))
+    const key = status * 3 + kindIndex[kind]
+    let record = byStatus.get(key)
+    if (record === undefined) {
+      const labels = { method: route?.method ?? method, route: route?.path ?? unmatched, status: String(status) }
+      if (kind === "stream") {
+        const counter = this.metrics.httpStreams.with(labels)
+        record = () => counter.inc()
+      } else {
+        const histogram = (kind === "wait" ? this.metrics.httpWaitSeconds : this.metrics.httpRequestSeconds).with(labels)
+        record = (seconds) => histogram.observe(seconds)
+      }
+      byStatus.set(key, record)
+    }
+    return record
+  }
+}
+
+const recorders = new WeakMap<MetricsService, Recorders>()
+
+export const observed = <E, R>(
+  app: HttpApp.Default<E, R>
+): HttpApp.Default<E, R | HttpServerRequest.HttpServerRequest | Metrics> =>
+  Effect.withFiberRuntime((fiber) => {
+    const context = fiber.currentContext as Context.Context<HttpServerRequest.HttpServerRequest | Metrics>
+    const request = Context.get(context, HttpServerRequest.HttpServerRequest)
+    const metrics = Context.get(context, Metrics)
+    let forMetrics = recorders.get(metrics)
+    if (forMetrics === undefined) recorders.set(metrics, (forMetrics = new Recorders(metrics)))
+    const route = matchRoute(request.method, request.url)
+    const kind = kindOf(route, request.url)
+    const started = performance.now()
+    const record = (response: HttpServerResponse.HttpServerResponse) => {
+      const seconds = (performance.now() - started) / 1000
+      const status = route?.writesRaw ? NodeHttpServerRequest.toServerResponse(request).statusCode : response.status
+      forMetrics.for(route, request.method, status, kind)(seconds)
+      return { status, seconds }
+    }
+    const answered = !LogLevel.greaterThanEqual(LogLevel.Debug, fiber.getFiberRef(FiberRef.currentMinimumLogLevel))
+      ? Effect.map(app, (response) => {
+          record(response)
+          return response
+        })
+      : Effect.tap(app, (response) => {
+          const { status, seconds } = record(response)
+          // The route template, not the URL: a dashboard login URL carries the token in its query.
+          return Effect.logDebug("request").pipe(
+            Effect.annotateLogs({
+              method: request.method,
+              route: route?.path ?? unmatched,
+              status,
+              ms: Math.round(seconds * 1e5) / 100
+            })
+          )
+        })
+    if (kind !== "wait" || route === undefined) return answered
+    // Parked waits by route; `ensuring` also counts down when the client goes away mid-wait.
+    const inFlight = metrics.httpWaitsInFlight.with({ method: route.method, route: route.path })
+    inFlight.inc()
+    return Effect.ensuring(answered, Effect.sync(() => inFlight.dec()))
+  })

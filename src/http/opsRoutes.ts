@@ -1,0 +1,42 @@
+import { HttpRouter, HttpServerResponse } from "@effect/platform"
+import { Effect } from "effect"
+import { Broker } from "../broker/Broker.js"
+import { BrokerConfig } from "../broker/Config.js"
+import { exposition } from "../broker/metrics/exposition.js"
+import { Metrics } from "../broker/metrics/Metrics.js"
+import { prometheusContentType } from "../broker/metrics/prometheus.js"
+import { EventLog } from "../log/EventLog.js"
+import { version } from "../version.js"
+import { openApiJson } from "./openApi.js"
+
+/** What operators and tools read about the broker itself: metrics and the API description. */
+
+const scrape = Effect.gen(function* () {
+  const broker = yield* Broker
+  const log = yield* EventLog
+  const cpu = process.cpuUsage()
+  const text = exposition({
+    metrics: yield* Metrics,
+    projection: broker.projection,
+    head: yield* broker.head,
+    stats: yield* broker.stats,
+    config: yield* BrokerConfig,
+    backend: log.backend,
+    version,
+    process: {
+      residentBytes: process.memoryUsage.rss(),
+      heapUsedBytes: process.memoryUsage().heapUsed,
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      startTimeSeconds: performance.timeOrigin / 1000
+    }
+  })
+  return HttpServerResponse.text(text, { contentType: prometheusContentType, headers: { "cache-control": "no-store" } })
+})
+
+export const opsRoutes = HttpRouter.empty.pipe(
+  HttpRouter.get("/metrics", scrape),
+  HttpRouter.get(
+    "/openapi.json",
+    Effect.sync(() => HttpServerResponse.text(openApiJson(), { contentType: "application/json" }))
+  )
+)

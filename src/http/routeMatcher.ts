@@ -1,0 +1,47 @@
+import type { RouteSpec } from "./routes.js"
+
+/**
+ * Which route of the table a request is for, so that metrics and logs name the route template
+ * (`/peers/:id`), never the raw path: label values stay few whatever clients send. Precedence is
+ * the router's: a static path wins over a template (`/peers/discover` over `/peers/:id`); HEAD is
+ * answered by GET. Static paths are one map lookup, the common case on the send path.
+ */
+export const routeMatcher = (table: ReadonlyArray<RouteSpec>) => {
+  const exact = new Map<string, RouteSpec>()
+  const templates: Array<{ readonly route: RouteSpec; readonly segments: ReadonlyArray<string> }> = []
+  for (const route of table) {
+    if (route.path.includes(":") || route.path.includes("*")) {
+      templates.push({ route, segments: route.path.split("/") })
+    } else {
+      exact.set(`${route.method} ${route.path}`, route)
+    }
+  }
+
+  const matches = (segments: ReadonlyArray<string>, path: ReadonlyArray<string>): boolean => {
+    for (let i = 0; i < segments.length; i++) {
+      const segment = segments[i]!
+      if (segment === "*") return true
+      const given = path[i]
+      if (given === undefined) return false
+      if (segment.startsWith(":") ? given === "" : segment !== given) return false
+    }
+    return segments.length === path.length
+  }
+
+  const find = (method: string, pathname: string): RouteSpec | undefined => {
+    const found = exact.get(`${method} ${pathname}`)
+    if (found !== undefined) return found
+    const path = pathname.split("/")
+    for (const { route, segments } of templates) {
+      if (route.method === method && matches(segments, path)) return route
+    }
+    return undefined
+  }
+
+  /** `url` as the request line has it, query string included. */
+  return (method: string, url: string): RouteSpec | undefined => {
+    const query = url.indexOf("?")
+    const pathname = query === -1 ? url : url.slice(0, query)
+    return find(method, pathname) ?? (method === "HEAD" ? find("GET", pathname) : undefined)
+  }
+}

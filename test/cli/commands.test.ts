@@ -1,0 +1,316 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { startBroker, type TestBroker } from "../support/broker.js"
+import { startTool, tool } from "./tool.js"
+
+/** Every subcommand that talks to a broker, in-process, against a live broker started here. */
+
+let broker: TestBroker
+let url: Array<string>
+
+const post = async (path: string, body?: unknown, headers: Record<string, string> = {}) => {
+  const response = await fetch(`${broker.url}${path}`, {
+    method: "POST",
+    headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) })
+  })
+  return (await response.json()) as Record<string, any>
+}
+const get = async (path: string) => (await (await fetch(`${broker.url}${path}`)).json()) as Record<string, any>
+
+beforeAll(async () => {
+  broker = await startBroker()
+  url = ["--url", broker.url]
+  await post("/peers/connect", { id: "worker-1", role: "worker", name: "terminal 1", capabilities: ["build"] })
+})
+afterAll(async () => {
+  await broker.close()
+})
+
+describe("status and peers", () => {
+  it("summarise the broker in readable lines, or print its JSON", async () => {
+    const { code, stdout } = await tool(["status", ...url])
+    expect(code).toBe(0)
+    expect(stdout).toContain(`at ${broker.url}`)
+    expect(stdout).toMatch(/log\s+memory, \d+ events/)
+    expect(stdout).toMatch(/peers\s+1: 1 online, 0 stale, 0 offline \(worker-1 worker online\)/)
+    const json = await tool(["status", "--json", ...url])
+    expect(JSON.parse(json.stdout).peers[0].id).toBe("worker-1")
+  })
+
+  it("show the past with --at, and refuse a seq beyond the head with the broker's message", async () => {
+    const past = await tool(["status", "--at", "0", ...url])
+    expect(past.stdout).toContain("showing the state at seq 0")
+    expect(past.stdout).toMatch(/peers\s+0:/)
+    const beyond = await tool(["status", "--at", "999999", ...url])
+    expect(beyond.code).toBe(1)
+    expect(beyond.stderr).toMatch(/^claude-ipc-broker: the broker refused: bad_request: the log ends at seq \d+/)
+  })
+
+  it("list peers as a table", async () => {
+    const { code, stdout } = await tool(["peers", ...url])
+    expect(code).toBe(0)
+    const [header, row] = stdout.trim().split("\n")
+    expect(header).toMatch(/^ID\s+ROLE\s+STATUS\s+LAST SEEN\s+NAME\s+CAPABILITIES$/)
+    expect(row).toMatch(/^worker-1\s+worker\s+online\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+terminal 1\s+build$/)
+    expect(JSON.parse((await tool(["peers", "--json", ...url])).stdout)).toHaveLength(1)
+  })
+})
+
+describe("send", () => {
+  it("prints the new command's id, recording --from as the sender", async () => {
+    const { code, stdout } = await tool(["send", "nobody", "build", "--params", '{"n":1}', "--from", "lead", ...url])
+    expect(code).toBe(0)
+    const id = stdout.trim()
+    expect(id).toMatch(/^cmd-[0-9a-z]{12}$/)
+    const { command } = await get(`/commands/${id}/result?timeout=0`)
+    expect(command).toMatchObject({ from: "lead", target: "nobody", action: "build", params: { n: 1 }, status: "pending" })
+  })
+
+  it("--wait prints the result once a peer acks, and exits 1 when the peer reports failure", async () => {
+    const work = async (ok: boolean) => {
+      const { command } = await get("/commands/worker-1/wait?timeout=10000")
+      await post(`/commands/${command.id}/ack`, { ok, result: { passed: ok ? 42 : 0 } }, { "x-peer-id": "worker-1" })
+    }
+    const [acked] = await Promise.all([tool(["send", "worker", "test", "--wait", ...url]), work(true)])
+    expect(acked).toMatchObject({ code: 0, stdout: '{"passed":42}\n' })
+    const [failed] = await Promise.all([tool(["send", "worker", "test", "--wait", ...url]), work(false)])
+    expect(failed.code).toBe(1)
+    expect(failed.stdout).toBe('{"passed":0}\n')
+    expect(failed.stderr).toMatch(/^claude-ipc-broker: command cmd-\w+ failed\n$/)
+  })
+
+  it("--wait --timeout gives up with exit code 3", async () => {
+    const { code, stderr } = await tool(["send", "nobody", "slow", "--wait", "--timeout", "200", ...url])
+    expect(code).toBe(3)
+    expect(stderr).toMatch(/command cmd-\w+ is not settled after 200 ms/)
+  })
+
+  it("refuses bad arguments with one line and exit code 2, before contacting the broker", async () => {
+    for (const argv of [
+      ["send", "worker"],
+      ["send", "worker", "x", "--params", "{not json"],
+      ["send", "bad target!", "x"],
+      ["send", "worker", "x", "--from", "a b"]
+    ]) {
+      const { code, stderr } = await tool([...argv, ...url])
+      expect(code, argv.join(" ")).toBe(2)
+      expect(stderr.trim().split("\n"), argv.join(" ")).toHaveLength(1)
+      expect(stderr).toContain("(see claude-ipc-broker send --help)")
+    }
+  })
+})
+
+describe("signals", () => {
+  it("wait-signal prints the data it was fired with", async () => {
+    const waiting = tool(["wait-signal", "deploy-done", ...url])
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const fired = await tool(["signal", "deploy-done", "--data", '{"env":"staging"}', "--from", "ci", ...url])
+    expect(fired.code).toBe(0)
+    expect(fired.stdout).toMatch(/^signal deploy-done fired ×1 at .+ by ci, data \{"env":"staging"\}\n$/)
+    expect(await waiting).toMatchObject({ code: 0, stdout: '{"env":"staging"}\n' })
+    // Level, not edge: a signal that is fired answers at once.
+    const again = await tool(["wait-signal", "deploy-done", "--json", ...url])
+    expect(JSON.parse(again.stdout)).toMatchObject({ name: "deploy-done", fired: true, firedBy: "ci", count: 1 })
+  })
+
+  it("wait-signal --timeout exits 3 with a line saying so", async () => {
+    const { code, stdout, stderr } = await tool(["wait-signal", "never", "--timeout", "150", ...url])
+    expect(code).toBe(3)
+    expect(stdout).toBe("")
+    expect(stderr).toBe("claude-ipc-broker: signal never was not fired within 150 ms\n")
+  })
+})
+
+describe("channels", () => {
+  it("publish posts JSON as the sender; read prints one line per message", async () => {
+    expect(await tool(["publish", "builds", '{"text":"green"}', "--from", "ci", ...url])).toMatchObject({
+      code: 0,
+      stdout: "message 1 on builds\n"
+    })
+    await tool(["publish", "builds", '"ship it"', ...url])
+    const { stdout } = await tool(["read", "builds", ...url])
+    const lines = stdout.trim().split("\n")
+    expect(lines).toHaveLength(2)
+    expect(lines[0]).toMatch(/^#1 \d{4}-\d\d-\d\d \d\d:\d\d:\d\d ci \{"text":"green"\}$/)
+    expect(lines[1]).toMatch(/^#2 .* - "ship it"$/)
+    const json = await tool(["read", "builds", "--since", "1", "--json", ...url])
+    expect(JSON.parse(json.stdout)).toMatchObject({ id: 2, data: "ship it", from: null })
+  })
+
+  it("publish refuses a message that is not JSON", async () => {
+    const { code, stderr } = await tool(["publish", "builds", "not json", ...url])
+    expect(code).toBe(2)
+    expect(stderr).toContain("the message must be JSON, not 'not json'")
+  })
+
+  it("read --follow prints new messages as they come, until stopped", async () => {
+    const reader = startTool(["read", "follows", "--follow", ...url])
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    await post("/channels/follows/send", { n: 1 })
+    await reader.waitFor('{"n":1}')
+    await post("/channels/follows/send", { n: 2 })
+    await reader.waitFor('{"n":2}')
+    const { code, stdout } = await reader.stop()
+    expect(code).toBe(0)
+    expect(stdout.trim().split("\n")).toHaveLength(2)
+  })
+})
+
+describe("tail", () => {
+  it("prints one readable line per event, filtered by type, plain when not a terminal", async () => {
+    const tail = startTool(["tail", "--from", "1", "--type", "command.*", ...url])
+    await tail.waitFor("command.sent")
+    const sent = await tool(["send", "nobody", "tail_me", ...url])
+    await tail.waitFor(sent.stdout.trim())
+    const { code, stdout } = await tail.stop()
+    expect(code).toBe(0)
+    const lines = stdout.trim().split("\n")
+    expect(lines.every((line) => /^\s*\d+ \d{4}-\d\d-\d\d \d\d:\d\d:\d\d command\.\w+/.test(line))).toBe(true)
+    expect(lines.at(-1)).toMatch(new RegExp(`command\\.sent\\s+${sent.stdout.trim()} human → nobody: tail_me$`))
+    expect(stdout).not.toContain("\x1b[")
+  })
+
+  it("colours the lines on a terminal, and prints the stored events as NDJSON with --json", async () => {
+    const coloured = startTool(["tail", "--from", "1", ...url], { color: true })
+    await coloured.waitFor("peer.connected")
+    expect((await coloured.stop()).stdout).toContain("\x1b[")
+
+    const json = startTool(["tail", "--from", "1", "--json", ...url])
+    await json.waitFor('"seq":2')
+    const { stdout } = await json.stop()
+    const events = stdout.trim().split("\n").map((line) => JSON.parse(line))
+    expect(events.slice(0, 2).map((event) => event.seq)).toEqual([1, 2])
+    expect(events[0]).toMatchObject({ type: "peer.connected", data: { peerId: "worker-1" } })
+  })
+})
+
+describe("tail across a broker restart", () => {
+  it("says it lost the broker, waits for it, and resumes after the last event it showed", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "tail-restart-"))
+    const first = await startBroker({ dataDir })
+    const port = Number(new URL(first.url).port)
+    const tail = startTool(["tail", "--from", "1", "--url", first.url])
+    try {
+      await fetch(`${first.url}/signals/before`, { method: "POST" })
+      await tail.waitFor("signal.fired          before")
+      await first.close()
+      const second = await startBroker({ dataDir, port })
+      try {
+        await fetch(`${second.url}/signals/after`, { method: "POST" })
+        await tail.waitFor("signal.fired          after")
+        const { code, stdout, stderr } = await tail.stop()
+        expect(code).toBe(0)
+        expect(stdout.match(/signal\.fired/g)).toHaveLength(2)
+        expect(stderr).toContain(`lost the broker at ${first.url}; reconnecting…`)
+        expect(stderr).toContain("following again from seq 2")
+      } finally {
+        await second.close()
+      }
+    } finally {
+      await tail.stop()
+      await rm(dataDir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe("export", () => {
+  it("prints the log as the broker exports it, or a range of it", async () => {
+    const whole = await tool(["export", ...url])
+    expect(whole.code).toBe(0)
+    expect(whole.stdout).toBe(await (await fetch(`${broker.url}/log`)).text())
+    const range = await tool(["export", "--from", "2", "--to", "3", ...url])
+    expect(range.stdout.trim().split("\n").map((line) => JSON.parse(line).seq)).toEqual([2, 3])
+  })
+})
+
+describe("mcp-config", () => {
+  let cwd: string
+  beforeAll(async () => {
+    cwd = await mkdtemp(join(tmpdir(), "mcp-config-"))
+  })
+  afterAll(async () => {
+    await rm(cwd, { recursive: true, force: true })
+  })
+
+  it("prints the .mcp.json entry and the claude mcp add command, with the token", async () => {
+    const { code, stdout } = await tool(["mcp-config", "--url", "http://broker.lan:9100/", "--token", "s3cret"])
+    expect(code).toBe(0)
+    const json = JSON.parse(stdout.slice(stdout.indexOf("{"), stdout.lastIndexOf("}") + 1))
+    expect(json).toEqual({
+      mcpServers: {
+        "claude-ipc-broker": {
+          type: "http",
+          url: "http://broker.lan:9100/mcp",
+          headers: { Authorization: "Bearer s3cret" }
+        }
+      }
+    })
+    expect(stdout).toContain(
+      "claude mcp add --transport http claude-ipc-broker http://broker.lan:9100/mcp --header 'Authorization: Bearer s3cret'"
+    )
+  })
+
+  it("--global --transport sse prints the user-scope command, BROKER_URL and no token by default", async () => {
+    const { stdout } = await tool(["mcp-config", "--global", "--transport", "sse"], { env: { BROKER_URL: "http://h:9" } })
+    expect(stdout).toContain("claude mcp add --transport sse --scope user claude-ipc-broker http://h:9/mcp/sse\n")
+    expect(stdout).not.toContain("Authorization")
+  })
+
+  it("--write merges into ./.mcp.json, keeping the other servers", async () => {
+    const path = join(cwd, ".mcp.json")
+    await writeFile(path, JSON.stringify({ mcpServers: { other: { type: "stdio", command: "x" } } }))
+    const { code, stdout } = await tool(["mcp-config", "--write", ...url], { cwd })
+    expect(code).toBe(0)
+    expect(stdout).toContain(`to ${path}`)
+    expect(JSON.parse(await readFile(path, "utf8"))).toEqual({
+      mcpServers: { other: { type: "stdio", command: "x" }, "claude-ipc-broker": { type: "http", url: `${broker.url}/mcp` } }
+    })
+  })
+
+  it("--write leaves a file it cannot read as JSON alone, and refuses --global", async () => {
+    const path = join(cwd, ".mcp.json")
+    await writeFile(path, "{ broken")
+    const broken = await tool(["mcp-config", "--write", ...url], { cwd })
+    expect(broken.code).toBe(1)
+    expect(broken.stderr).toContain(`left ${path} as it was`)
+    expect(await readFile(path, "utf8")).toBe("{ broken")
+    const transport = await tool(["mcp-config", "--transport", "ws"], { cwd })
+    expect(transport.code).toBe(2)
+    expect(transport.stderr).toContain("--transport takes http or sse, not 'ws'")
+    const global = await tool(["mcp-config", "--write", "--global"], { cwd })
+    expect(global.code).toBe(2)
+    expect(global.stderr).toContain("claude mcp add --transport http --scope user")
+  })
+})
+
+describe("reaching the broker", () => {
+  it("says so in one line and exits 1 when nothing listens", async () => {
+    const { code, stderr } = await tool(["status", "--url", "http://127.0.0.1:1"])
+    expect(code).toBe(1)
+    expect(stderr).toMatch(/^claude-ipc-broker: cannot reach the broker at http:\/\/127\.0\.0\.1:1 \(.+\); is it running\?/)
+    expect(stderr.trim().split("\n")).toHaveLength(1)
+  })
+
+  it("sends the token from --token or BROKER_TOKEN, and hints at it when refused", async () => {
+    const locked = await startBroker({ token: "t0ken" })
+    try {
+      const refused = await tool(["peers", "--url", locked.url])
+      expect(refused.code).toBe(1)
+      expect(refused.stderr).toContain("unauthorized")
+      expect(refused.stderr).toContain("pass --token or set BROKER_TOKEN")
+      expect((await tool(["peers", "--url", locked.url, "--token", "t0ken"])).code).toBe(0)
+      expect((await tool(["peers"], { env: { BROKER_URL: locked.url, BROKER_TOKEN: "t0ken" } })).stdout).toBe("no peers\n")
+    } finally {
+      await locked.close()
+    }
+  })
+
+  it("refuses a --url that is not http", async () => {
+    const { code, stderr } = await tool(["status", "--url", "ftp://x"])
+    expect(code).toBe(2)
+    expect(stderr).toContain("--url takes http://host:port, not 'ftp://x'")
+  })
+})
