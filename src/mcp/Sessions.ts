@@ -9,7 +9,7 @@ import {
   type CallToolResult,
   type RequestId
 } from "@modelcontextprotocol/sdk/types.js"
-import { Cause, Context, Effect, Exit, FiberSet, Layer, Option, Schedule } from "effect"
+import { Cause, Context, Effect, Exit, FiberSet, Layer, Option, Runtime, Schedule } from "effect"
 import { createHash, randomUUID } from "node:crypto"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { Broker, type BrokerService } from "../broker/Broker.js"
@@ -90,6 +90,11 @@ export const makeMcpSessions = Effect.gen(function* () {
   const config = yield* McpConfig
   const fibers = yield* FiberSet.make<void, never>()
   const runFork = yield* FiberSet.runtime(fibers)<never>()
+  // The SDK calls back as promises: run those effects in this layer's runtime, so that they log
+  // through the logger and level the process chose (--log-format, --log-level), not the defaults.
+  const runtime = yield* Effect.runtime<never>()
+  const runPromise = Runtime.runPromise(runtime)
+  const runPromiseExit = Runtime.runPromiseExit(runtime)
 
   const maxWaitSeconds = Math.max(0, Math.min(config.maxWaitSeconds, brokerConfig.maxWaitMs / 1000))
   const defaultWaitSeconds = Math.min(config.defaultWaitSeconds, maxWaitSeconds)
@@ -188,7 +193,7 @@ export const makeMcpSessions = Effect.gen(function* () {
     }
     callsInFlight++
     try {
-      const exit = await Effect.runPromiseExit(tool.call(args, context), { signal })
+      const exit = await runPromiseExit(tool.call(args, context), { signal })
       if (Exit.isSuccess(exit)) return textResult(exit.value)
       const failure = Cause.failureOption(exit.cause)
       if (Option.isSome(failure)) {
@@ -200,7 +205,7 @@ export const makeMcpSessions = Effect.gen(function* () {
           ? errorResult("broker_restarting", restartingMessage(name))
           : errorResult("cancelled", "the call was cancelled; nothing was taken or changed by the wait")
       }
-      await Effect.runPromise(Effect.logError(`MCP tool ${name} failed`, exit.cause))
+      await runPromise(Effect.logError(`MCP tool ${name} failed`, exit.cause))
       return errorResult("internal", "the broker hit an internal error; see its log")
     } finally {
       callsInFlight--
@@ -302,11 +307,11 @@ export const makeMcpSessions = Effect.gen(function* () {
           parsedBody: { jsonrpc: "2.0", method: "notifications/initialized" }
         })
       ).text()
-      const peer = await Effect.runPromise(Effect.option(broker.peer(session.state.peerId)))
+      const peer = await runPromise(Effect.option(broker.peer(session.state.peerId)))
       if (Option.isSome(peer)) session.state.connected = true
       else session.state.lost = true
       httpSessions.set(id, session)
-      await Effect.runPromise(
+      await runPromise(
         Effect.logInfo(
           Option.isSome(peer)
             ? `MCP session resumed after a restart as ${peer.value.role} (${peer.value.id})`
@@ -396,7 +401,7 @@ export const makeMcpSessions = Effect.gen(function* () {
     }
     if (req.method === "DELETE") {
       // Ending a session from before a restart: nothing to resume, but its peer goes offline.
-      return Effect.runPromise(
+      return runPromise(
         broker.disconnect(peerIdFor("http", id), "session_closed").pipe(
           Effect.ignore,
           Effect.zipRight(
@@ -532,7 +537,7 @@ export const makeMcpSessions = Effect.gen(function* () {
   const guarded = (what: string, res: ServerResponse, run: () => Promise<void>) =>
     Effect.promise(() =>
       run().catch(async (error: unknown) => {
-        await Effect.runPromise(Effect.logError(`MCP ${what} failed`, error))
+        await runPromise(Effect.logError(`MCP ${what} failed`, error))
         writeJsonRpcError(res, 500, -32603, "the broker hit an internal error; see its log")
       })
     )

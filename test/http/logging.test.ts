@@ -1,8 +1,11 @@
 import { HashMap, Logger, LogLevel } from "effect"
+import { mkdtemp, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
+import { call, join as joinAs, openSession } from "../mcp/support.js"
 import { startBroker } from "../support/broker.js"
-import { client, ok } from "./client.js"
+import { client, ok, quietConfig } from "./client.js"
 
 interface Entry {
   readonly level: string
@@ -63,5 +66,34 @@ describe("structured logs", () => {
     expect(entries[0]!.annotations).toMatchObject({ backend: "file", head: 0, version: "0.1.0" })
     expect(entries[2]!.annotations).toEqual({ seq: 1, path: checkpoint })
     expect(entries.every((entry) => entry.level === "INFO")).toBe(true)
+  })
+
+  it("MCP sessions log through the same logger (a session resumed after a restart)", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "logging-mcp-"))
+    const first = await startBroker({ dataDir, memory: false, config: quietConfig })
+    const session = await openSession(first.url, "http")
+    try {
+      const peerId = await joinAs(session, "backend")
+      await first.close()
+      const { entries, logger } = capturing()
+      const second = await startBroker({
+        dataDir,
+        memory: false,
+        port: Number(new URL(first.url).port),
+        config: quietConfig,
+        logs: { logger, level: LogLevel.Info }
+      })
+      try {
+        expect(await call(session, "my_info")).toMatchObject({ resumed: true })
+        expect(entries).toContainEqual(
+          expect.objectContaining({ level: "INFO", message: `MCP session resumed after a restart as backend (${peerId})` })
+        )
+      } finally {
+        await second.close()
+      }
+    } finally {
+      await session.close()
+      await rm(dataDir, { recursive: true, force: true })
+    }
   })
 })
