@@ -16,7 +16,8 @@ import { observed } from "./http/observed.js"
 import { startedAndStopping, stopped } from "./lifecycle.js"
 import { readOnly } from "./http/readOnly.js"
 import { FileLogLive, type FileLogOptions } from "./log/file.js"
-import { defaultStreamName, JetStreamLogLive, type JetStreamLogOptions } from "./log/jetstream.js"
+import type { JetStreamLogOptions } from "./log/jetstream.js"
+import { defaultStreamName } from "./log/jetstreamNames.js"
 import { MemoryLogLive } from "./log/memory.js"
 import { ReplayLogLive, type ReplaySource } from "./log/replay.js"
 import { McpConfig, type McpConfigShape } from "./mcp/Config.js"
@@ -52,10 +53,14 @@ const storageLayer = (options: Pick<ServerOptions, "dataDir" | "memory" | "nats"
       : options.nats
         ? // Checkpoints stay on the node (per stream): they are only a start-up optimisation.
           Layer.merge(
-            JetStreamLogLive(options.nats),
+            jetStreamLogLayer(options.nats),
             CheckpointStore.file(join(options.dataDir, "jetstream", options.nats.stream ?? defaultStreamName))
           )
         : Layer.merge(fileLogLayer(options.dataDir, options.fileLog), CheckpointStore.file(options.dataDir))
+
+/** Imported only when chosen, so a broker on the file log does not load the NATS client. */
+const jetStreamLogLayer = (nats: JetStreamLogOptions) =>
+  Layer.unwrapEffect(Effect.map(Effect.promise(() => import("./log/jetstream.js")), ({ JetStreamLogLive }) => JetStreamLogLive(nats)))
 
 /** The file log, timing its fsyncs for the metrics. */
 const fileLogLayer = (dataDir: string, fileLog: FileLogOptions | undefined) =>

@@ -1,7 +1,7 @@
 import { HttpServer } from "@effect/platform"
 import { Console, Effect, Layer } from "effect"
 import { Broker } from "../broker/Broker.js"
-import { defaultStreamName } from "../log/jetstream.js"
+import { defaultStreamName } from "../log/jetstreamNames.js"
 import type { ServerOptions } from "../server.js"
 import { version } from "../version.js"
 import { mcpJson } from "./mcpEntry.js"

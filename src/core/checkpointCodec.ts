@@ -41,16 +41,21 @@ const storeChannel = (snapshot: ChannelSnapshot, from: number): StoredEntity =>
     context: { ...snapshot.context, seqs: snapshot.context.seqs.slice(from, snapshot.context.count), ...(from > 0 ? { seqsFrom: from } : {}) }
   })
 
-export const encodeCheckpoint = (checkpoint: Checkpoint): StoredCheckpoint => ({
+/**
+ * `seqsFrom(name)`: how much of the channel's seq index is stored already (0 for a whole
+ * checkpoint); only the part after it that this snapshot can see is encoded.
+ */
+const encode = (checkpoint: Checkpoint, seqsFrom: (channel: string) => number): StoredCheckpoint => ({
   format: 1,
   seq: checkpoint.seq,
   at: checkpoint.at,
   peers: [...checkpoint.peers.values()].map(store),
   commands: [...checkpoint.commands.values()].map(store),
-  // Only the part of the shared seq index this snapshot can see.
-  channels: [...checkpoint.channels.values()].map((s) => storeChannel(s, 0)),
+  channels: [...checkpoint.channels.values()].map((s) => storeChannel(s, seqsFrom(s.context.name))),
   signals: [...checkpoint.signals.values()].map(store)
 })
+
+export const encodeCheckpoint = (checkpoint: Checkpoint): StoredCheckpoint => encode(checkpoint, () => 0)
 
 /**
  * Snapshots of one machine from stored entities. Our machines are flat and have no children, so
@@ -134,10 +139,12 @@ export class DeltaEncoder {
   private counts = new Map<string, number>()
 
   delta(delta: CheckpointDelta): StoredDelta {
+    // Only the seqs since the previous delta: slicing each channel's whole index every delta
+    // (and dropping it) made megabytes of garbage per delta on a long log.
     const from = delta.base ? new Map<string, number>() : this.counts
-    const channels = [...delta.channels.values()].map((snapshot) => storeChannel(snapshot, from.get(snapshot.context.name) ?? 0))
+    const stored = encode(delta, (channel) => from.get(channel) ?? 0)
     this.follow(delta)
-    return { ...encodeCheckpoint(delta), channels, base: delta.base }
+    return { ...stored, base: delta.base }
   }
 
   /** Moves past a delta stored already (read back from the chain), without encoding it. */

@@ -10,7 +10,7 @@ import { scanLog } from "./fileRecovery.js"
 import { LiveFeed } from "./liveFeed.js"
 import type { OffsetIndex } from "./offsetIndex.js"
 import { loadOffsets, offsetsFileName, openOffsetsWriter } from "./offsetsFile.js"
-import type { RecentEvents } from "./recentEvents.js"
+import { RecentEvents } from "./recentEvents.js"
 import { nextTimestamp } from "./timestamps.js"
 
 /** The log and the export format are the same file: one `{"seq","at","type","data"}` per line. */
@@ -35,6 +35,8 @@ export interface FileLogFaults {
 export interface FileLogOptions {
   /** How many of the latest events to keep in memory for tails and recent reads (default 4096). */
   readonly recentEvents?: number
+  /** The most bytes of records those may take (default 8 MiB); past it the oldest are dropped. */
+  readonly recentBytes?: number
   readonly faults?: FileLogFaults
   /** Told how long each batch's fdatasync took, in seconds (the broker's metrics). */
   readonly onSync?: (seconds: number) => void
@@ -89,7 +91,8 @@ export const makeFileLog = (
     const faults = options.faults ?? {}
     const handle = yield* openLogFile(dataDir, path)
     const offsetsPath = nodePath.join(dataDir, offsetsFileName)
-    const { index, recent, lastAt: recoveredAt, trusted } = yield* recover(handle, path, offsetsPath, options.recentEvents ?? 4096)
+    const recent = new RecentEvents(options.recentEvents ?? 4096, options.recentBytes ?? 8 * 1024 * 1024)
+    const { index, lastAt: recoveredAt, trusted } = yield* recover(handle, path, offsetsPath, recent)
     const offsets = yield* openOffsetsWriter(offsetsPath, trusted)
 
     const feed = new LiveFeed()
@@ -148,7 +151,7 @@ export const makeFileLog = (
           lastAt = at
           const events = results.flat()
           events.forEach((event, i) =>
-            recent.put(event.seq, lines[i]!.length <= maxCachedRecordBytes ? event : undefined)
+            recent.put(event.seq, lines[i]!.length <= maxCachedRecordBytes ? event : undefined, lines[i]!.length)
           )
           stats.fsyncs += 1
           stats.appends += results.length
@@ -288,12 +291,12 @@ const openLogFile = (dataDir: string, path: string) =>
  * Cut the file back to its longest valid prefix before anything is appended after it. `trusted`:
  * how many records the persisted index covered (and were not parsed again).
  */
-const recover = (handle: fs.FileHandle, path: string, offsetsPath: string, recentCapacity: number) =>
+const recover = (handle: fs.FileHandle, path: string, offsetsPath: string, recent: RecentEvents) =>
   Effect.gen(function* () {
     const { size } = yield* io("stat", path, () => handle.stat())
     const prefix = yield* loadOffsets(offsetsPath, handle, size)
     const trusted = prefix?.index.length ?? 0
-    const recovered = yield* scanLog(handle, path, size, recentCapacity, prefix)
+    const recovered = yield* scanLog(handle, path, size, recent, prefix)
     const valid = recovered.index.byteLength
     if (valid < size) {
       console.warn(

@@ -5,7 +5,7 @@ import { LogUnavailable } from "../core/errors.js"
 import { io, readFully } from "./fileIo.js"
 import { OffsetIndex } from "./offsetIndex.js"
 import type { TrustedPrefix } from "./offsetsFile.js"
-import { RecentEvents } from "./recentEvents.js"
+import type { RecentEvents } from "./recentEvents.js"
 
 /** Big reads keep the scan of a large log bounded by disk bandwidth rather than by syscalls. */
 const scanChunk = 8 * 1024 * 1024
@@ -43,12 +43,12 @@ export const scanLog = (
   handle: FileHandle,
   path: string,
   fileLength: number,
-  recentCapacity: number,
+  /** Seeded with the last valid records. */
+  recent: RecentEvents,
   trusted?: TrustedPrefix
 ): Effect.Effect<Recovered, LogUnavailable> =>
   Effect.gen(function* () {
     const index = trusted?.index ?? new OffsetIndex(Math.ceil(fileLength / 128))
-    const recent = new RecentEvents(recentCapacity)
     let lastAt = trusted?.lastAt ?? ""
     let position = index.byteLength
     let buffer = Buffer.allocUnsafe(Math.min(scanChunk, Math.max(fileLength - position, 1)))
@@ -74,7 +74,7 @@ export const scanLog = (
           break scan
         }
         index.push(position + lineEnd + 1)
-        if (fileLength - (position + lineStart) <= recentSeedBytes) recent.put(event.seq, event)
+        if (fileLength - (position + lineStart) <= recentSeedBytes) recent.put(event.seq, event, lineEnd - lineStart)
         lastAt = event.at
         lineStart = lineEnd + 1
       }

@@ -13,6 +13,7 @@ import {
 import { connect, credsAuthenticator, nanos, type NatsConnection } from "@nats-io/transport-node"
 import { Effect } from "effect"
 import { LogUnavailable } from "../core/errors.js"
+import { defaultStreamName, defaultSubject } from "./jetstreamNames.js"
 
 /** How the broker finds, authenticates to and lays out its JetStream log. */
 export interface JetStreamLogOptions {
@@ -38,9 +39,6 @@ export interface JetStreamLogOptions {
   /** Pause between reconnect attempts (default 1000). */
   readonly reconnectWaitMs?: number | undefined
 }
-
-export const defaultStreamName = "CLAUDE_IPC_BROKER"
-export const defaultSubject = (stream: string) => `${stream}.events`
 
 export interface ResolvedJetStreamOptions {
   readonly servers: ReadonlyArray<string>
