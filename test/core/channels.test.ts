@@ -17,7 +17,7 @@ describe("channels", () => {
       given()
         .when(at(3_000, message("news", { hello: 1 }, "p1")))
         .then(({ channel, changes, seqIndex, event }) => {
-          expect(channel("news")).toEqual({ name: "news", count: 1, lastId: 1, lastAt: time(3_000) })
+          expect(channel("news")).toEqual({ name: "news", count: 1, firstId: 1, lastId: 1, lastAt: time(3_000) })
           expect(changes).toEqual([{ kind: "message", channel: "news", id: 1 }])
           expect(seqIndex("news")).toEqual([event.seq])
         }))

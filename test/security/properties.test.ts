@@ -31,6 +31,7 @@ import { Broker, type BrokerService } from "../../src/broker/Broker.js"
 import type { BrokerConfigShape } from "../../src/broker/Config.js"
 import { decodeCheckpoint, encodeCheckpoint, type StoredCheckpoint } from "../../src/core/checkpointCodec.js"
 import type { BrokerEvent } from "../../src/core/events.js"
+import { heldCount, heldSeqs } from "../../src/core/machines/channel.js"
 import { commandStatus } from "../../src/core/machines/command.js"
 import { Projection, type Checkpoint } from "../../src/core/projection.js"
 import { stateView } from "../../src/core/views.js"
@@ -296,7 +297,7 @@ const canon = (p: Projection) => {
     at: p.at,
     peers: [...p.peers].map(([k, s]) => [k, s.value, s.context]),
     commands: [...p.commands].map(([k, s]) => [k, s.value, s.context]),
-    channels: [...p.channels].map(([k, s]) => [k, s.value, { ...s.context, seqs: s.context.seqs.slice(0, s.context.count) }]),
+    channels: [...p.channels].map(([k, s]) => [k, s.value, { ...s.context, seqs: heldSeqs(s.context), ats: s.context.ats.slice(0, heldCount(s.context)) }]),
     signals: [...p.signals].map(([k, s]) => [k, s.value, s.context]),
     pending,
     held,
@@ -561,7 +562,7 @@ describe("properties of the live broker", () => {
                   if (kind === "none") yield* Effect.promise(() => rm(checkpointFile, { force: true }))
                   if (kind === "random position") yield* write(atK)
                   if (kind === "unparseable") yield* write('{"format":1,"seq":')
-                  if (kind === "an unknown format") yield* write({ ...atK, format: 2 })
+                  if (kind === "an unknown format") yield* write({ ...atK, format: 99 })
                   if (kind === "not a checkpoint") yield* write({ format: 1, seq: atK.seq, at: atK.at, peers: "none" })
                   if (kind === "from another history") yield* write({ ...atK, at: "1999-01-01T00:00:00.000Z" })
                   if (kind === "beyond the head") yield* write({ ...atK, seq: events.length + 5 })
