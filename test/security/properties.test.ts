@@ -66,6 +66,7 @@ type Op =
   | { readonly op: "result"; readonly command: number }
   | { readonly op: "publish"; readonly channel: number; readonly message: unknown }
   | { readonly op: "read"; readonly channel: number; readonly since: number }
+  | { readonly op: "trim"; readonly channel: number; readonly keep: number }
   | { readonly op: "fire"; readonly signal: number; readonly data: unknown }
   | { readonly op: "clear"; readonly signal: number }
   | { readonly op: "waitSignal"; readonly signal: number }
@@ -93,6 +94,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ op: fc.constant("result" as const), command: ix }) },
   { weight: 4, arbitrary: fc.record({ op: fc.constant("publish" as const), channel: fc.nat({ max: channels.length - 1 }), message: payload }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant("read" as const), channel: fc.nat({ max: channels.length - 1 }), since: fc.nat({ max: 6 }) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("trim" as const), channel: fc.nat({ max: channels.length - 1 }), keep: fc.nat({ max: 3 }) }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant("fire" as const), signal: fc.nat({ max: signals.length - 1 }), data: payload }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("clear" as const), signal: fc.nat({ max: signals.length - 1 }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("waitSignal" as const), signal: fc.nat({ max: signals.length - 1 }) }) },
@@ -127,8 +129,8 @@ const quiet: Partial<BrokerConfigShape> = {
   leaseMs: 3_600_000,
   sweepIntervalMs: 3_600_000
 }
-/** Leases lapse at once and the sweeper looks often: its decisions race the requests. */
-const racy: Partial<BrokerConfigShape> = { ...quiet, leaseMs: 1, sweepIntervalMs: 2 }
+/** Leases lapse at once, channels keep two messages and the sweeper looks often: its decisions race the requests. */
+const racy: Partial<BrokerConfigShape> = { ...quiet, leaseMs: 1, sweepIntervalMs: 2, channelMaxMessages: 2 }
 
 interface Win {
   readonly commandId: string
@@ -230,6 +232,14 @@ const runOp =
         return commands.length === 0 ? undefined : broker.waitForResult(pick(commands, op.command)!, 0)
       case "publish":
         return broker.publish(channels[op.channel]!, pick(peers, op.channel) ?? null, op.message)
+      case "trim": {
+        // A retention decision keeping the newest `keep` messages, as a sweeper (maybe another node's) appends it.
+        const channel = channels[op.channel]!
+        const snapshot = broker.projection.channels.get(channel)
+        const held = snapshot ? heldSeqs(snapshot.context) : []
+        const beforeSeq = op.keep === 0 ? (held.at(-1) ?? 0) + 1 : (held[Math.max(0, held.length - op.keep)] ?? 1)
+        return broker.record([{ type: "channel.trimmed", data: { channel, beforeSeq, reason: "max_messages" } }])
+      }
       case "read":
         return broker.readMessages(channels[op.channel]!, { since: op.since, limit: 3, timeoutMs: 0 })
       case "fire":
