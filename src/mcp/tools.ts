@@ -540,7 +540,8 @@ export const makeTools = (limits: WaitLimits): ReadonlyArray<Tool> => {
         const roles = roleIndex(yield* broker.peers)
         const structured = { channel, messages, firstId, lastId }
         const more = messages.length > 0 && messages[messages.length - 1]!.id < lastId
-        const missed = firstId > since + 1 ? [`Messages #${since + 1} to #${firstId - 1} were dropped by retention.`] : []
+        const gone = firstId - 1 === since + 1 ? `Message #${firstId - 1} was` : `Messages #${since + 1} to #${firstId - 1} were`
+        const missed = firstId > since + 1 ? [`${gone} dropped by retention before you read it.`] : []
         const text =
           messages.length === 0
             ? [...missed, `No messages on ${json(channel)} after #${since}${timeoutMs > 0 ? ` within ${seconds(timeoutMs)}` : ""} (lastId ${lastId}).`].join("\n")
