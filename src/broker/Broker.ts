@@ -718,8 +718,8 @@ export const makeBroker = Effect.gen(function* () {
       timeoutMs
     ).pipe(
       Effect.flatMap(({ value }) => {
-        const now = projection.channels.get(channel)?.context
-        const position = { lastId: now?.count ?? 0, firstId: now ? firstId(now) : 1 }
+        const current = projection.channels.get(channel)?.context
+        const position = { lastId: current?.count ?? 0, firstId: current ? firstId(current) : 1 }
         if (value === null) return Effect.succeed({ messages: [], ...position })
         const { seqs, trimmed } = value.context
         // Ids at or below `since` were read; ids at or below `trimmed` are gone (the answer's firstId says so).

@@ -18,7 +18,7 @@ export interface ChannelContext {
   readonly trimmed: number
   readonly lastAt: string | null
   readonly seqs: SeqIndex
-  /** The time of each held message, which the sweeper's age limit needs without reading the log. */
+  /** The time (epoch ms) of each held message: the sweeper's age limit needs it without reading the log. */
   readonly ats: Array<number>
 }
 
@@ -41,7 +41,7 @@ export const messageIdAt = (context: ChannelContext, seq: number): number | unde
 }
 
 /** How many of the first `held` entries of an ascending index are below `bound` (a binary search). */
-export const countBelow = (index: SeqIndex, held: number, bound: number): number => {
+export const countBelow = (index: ReadonlyArray<number>, held: number, bound: number): number => {
   let lo = 0
   let hi = held
   while (lo < hi) {
