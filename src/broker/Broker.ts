@@ -366,11 +366,17 @@ export const makeBroker = Effect.gen(function* () {
 
   /**
    * What a request just appended, as the projection shows it. A reset appended by another request
-   * in between clears it: the write is in the log, but there is nothing left to show.
+   * in between clears it (and so can a retention trim a message, with an age limit shorter than the
+   * append took): the write is in the log, but there is nothing left to show.
    */
-  const present = <A, B>(value: A | undefined, what: string, view: (value: A) => B): Effect.Effect<B, Conflict> =>
+  const present = <A, B>(
+    value: A | undefined,
+    what: string,
+    view: (value: A) => B,
+    clearedBy = "a reset"
+  ): Effect.Effect<B, Conflict> =>
     value === undefined
-      ? Effect.fail(new Conflict({ message: `${what} was recorded, but a reset that landed right after it cleared it` }))
+      ? Effect.fail(new Conflict({ message: `${what} was recorded, but ${clearedBy} that landed right after it cleared it` }))
       : Effect.succeed(view(value))
 
   const findPeer = (peerId: string) =>
@@ -701,8 +707,11 @@ export const makeBroker = Effect.gen(function* () {
   const publish = (channel: string, from: string | null, message: unknown) =>
     commit([{ type: "message.sent", data: { channel, from, message } }]).pipe(
       Effect.flatMap(([event]) =>
-        present(messageIdOf(channel, event!.seq), "the message", (id) =>
-          messageView(id, event as BrokerEvent & MessageSent)
+        present(
+          messageIdOf(channel, event!.seq),
+          "the message",
+          (id) => messageView(id, event as BrokerEvent & MessageSent),
+          "a reset or a retention trim"
         )
       )
     )
