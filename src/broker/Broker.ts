@@ -1,6 +1,7 @@
 import { Chunk, Clock, Context, Effect, Exit, Layer, Option, Schedule, Stream } from "effect"
 import type { BrokerEvent, EventDraft, MessageSent, PeerConnected } from "../core/events.js"
 import { BadRequest, Conflict, Forbidden, NotFound, TooManyWaits, type LogUnavailable } from "../core/errors.js"
+import { firstId, heldCount, messageIdAt } from "../core/machines/channel.js"
 import { commandStatus, isSettled, type CommandSnapshot, type CommandStatus } from "../core/machines/command.js"
 import { peerStatus } from "../core/machines/peer.js"
 import type { SignalSnapshot } from "../core/machines/signal.js"
@@ -64,6 +65,14 @@ export interface SendCommandRequest {
   readonly ttlMs?: number | null | undefined
 }
 
+/** `firstId` above `since + 1` means retention dropped messages the reader had not read. */
+export interface MessagesPage {
+  readonly messages: ReadonlyArray<MessageView>
+  /** The oldest id the channel still holds (1 for an unknown channel; lastId + 1 when it holds none). */
+  readonly firstId: number
+  readonly lastId: number
+}
+
 export interface WaitResult<A> {
   readonly value: A | null
   readonly timedOut: boolean
@@ -115,10 +124,7 @@ export interface BrokerService {
   readonly readMessages: (
     channel: string,
     options: { readonly since: number; readonly limit: number; readonly timeoutMs: number }
-  ) => Effect.Effect<
-    { readonly messages: ReadonlyArray<MessageView>; readonly lastId: number },
-    LogUnavailable | TooManyWaits
-  >
+  ) => Effect.Effect<MessagesPage, LogUnavailable | TooManyWaits>
   readonly channels: Effect.Effect<ReadonlyArray<ChannelView>>
 
   readonly fire: (name: string, data: unknown, by: string | null) => Effect.Effect<SignalView, LogUnavailable>
@@ -365,11 +371,17 @@ export const makeBroker = Effect.gen(function* () {
 
   /**
    * What a request just appended, as the projection shows it. A reset appended by another request
-   * in between clears it: the write is in the log, but there is nothing left to show.
+   * in between clears it (and so can a retention trim a message, with an age limit shorter than the
+   * append took): the write is in the log, but there is nothing left to show.
    */
-  const present = <A, B>(value: A | undefined, what: string, view: (value: A) => B): Effect.Effect<B, Conflict> =>
+  const present = <A, B>(
+    value: A | undefined,
+    what: string,
+    view: (value: A) => B,
+    clearedBy = "a reset"
+  ): Effect.Effect<B, Conflict> =>
     value === undefined
-      ? Effect.fail(new Conflict({ message: `${what} was recorded, but a reset that landed right after it cleared it` }))
+      ? Effect.fail(new Conflict({ message: `${what} was recorded, but ${clearedBy} that landed right after it cleared it` }))
       : Effect.succeed(view(value))
 
   const findPeer = (peerId: string) =>
@@ -692,26 +704,19 @@ export const makeBroker = Effect.gen(function* () {
 
   // Channels
 
-  /** Message ids are positions in the channel's seq index; find ours by binary search. */
   const messageIdOf = (channel: string, seq: number): number | undefined => {
     const snapshot = projection.channels.get(channel)
-    if (!snapshot) return undefined
-    const { seqs, count } = snapshot.context
-    let lo = 0
-    let hi = count
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1
-      if (seqs[mid]! < seq) lo = mid + 1
-      else hi = mid
-    }
-    return lo < count && seqs[lo] === seq ? lo + 1 : undefined
+    return snapshot && messageIdAt(snapshot.context, seq)
   }
 
   const publish = (channel: string, from: string | null, message: unknown) =>
     commit([{ type: "message.sent", data: { channel, from, message } }]).pipe(
       Effect.flatMap(([event]) =>
-        present(messageIdOf(channel, event!.seq), "the message", (id) =>
-          messageView(id, event as BrokerEvent & MessageSent)
+        present(
+          messageIdOf(channel, event!.seq),
+          "the message",
+          (id) => messageView(id, event as BrokerEvent & MessageSent),
+          "a reset or a retention trim"
         )
       )
     )
@@ -720,25 +725,26 @@ export const makeBroker = Effect.gen(function* () {
     waitUntilAdmitted(
       () => {
         const snapshot = projection.channels.get(channel)
-        return snapshot && snapshot.context.count > since ? snapshot : undefined
+        // Only a message still held answers; a reader behind a trim is told so by firstId.
+        return snapshot && snapshot.context.count > Math.max(since, snapshot.context.trimmed) ? snapshot : undefined
       },
       (wake) => [channelWaiters.add(channel, wake)],
       timeoutMs
     ).pipe(
       Effect.flatMap(({ value }) => {
-        const lastId = projection.channels.get(channel)?.context.count ?? 0
-        if (value === null) return Effect.succeed({ messages: [], lastId })
-        const { seqs, count } = value.context
-        const first = Math.max(0, since)
-        const last = Math.min(count, first + limit)
-        return log
-          .readSeqs(seqs.slice(first, last))
-          .pipe(
-            Effect.map((events) => ({
-              messages: events.map((event, i) => messageView(first + i + 1, event as BrokerEvent & MessageSent)),
-              lastId
-            }))
-          )
+        const current = projection.channels.get(channel)?.context
+        const position = { lastId: current?.count ?? 0, firstId: current ? firstId(current) : 1 }
+        if (value === null) return Effect.succeed({ messages: [], ...position })
+        const { seqs, trimmed } = value.context
+        // Ids at or below `since` were read; ids at or below `trimmed` are gone (the answer's firstId says so).
+        const from = Math.max(since, trimmed) - trimmed
+        const to = Math.min(heldCount(value.context), from + limit)
+        return log.readSeqs(seqs.slice(from, to)).pipe(
+          Effect.map((events) => ({
+            messages: events.map((event, i) => messageView(trimmed + from + i + 1, event as BrokerEvent & MessageSent)),
+            ...position
+          }))
+        )
       })
     )
 

@@ -31,6 +31,10 @@ export interface BrokerConfigShape {
   readonly maxSubscribers: number
   /** Bytes an event stream may hold for a client that does not read; beyond them it is disconnected. */
   readonly maxStreamBufferBytes: number
+  /** Retention: each channel keeps its newest this many messages (the sweeper trims the rest); null keeps all. */
+  readonly channelMaxMessages: number | null
+  /** Retention: each channel drops its messages older than this; null keeps all. */
+  readonly channelMaxAgeMs: number | null
 }
 
 export const defaultConfig: BrokerConfigShape = {
@@ -46,7 +50,9 @@ export const defaultConfig: BrokerConfigShape = {
   maxWaits: 10_000,
   maxWaitsPerPeer: 16,
   maxSubscribers: 1_000,
-  maxStreamBufferBytes: 8 * 1024 * 1024
+  maxStreamBufferBytes: 8 * 1024 * 1024,
+  channelMaxMessages: null,
+  channelMaxAgeMs: null
 }
 
 export class BrokerConfig extends Context.Tag("claude-ipc-broker/BrokerConfig")<BrokerConfig, BrokerConfigShape>() {

@@ -5,6 +5,7 @@ import { peerStatus } from "../core/machines/peer.js"
 import type { Projection } from "../core/projection.js"
 import { Broker } from "./Broker.js"
 import { BrokerConfig, type BrokerConfigShape } from "./Config.js"
+import { retentionDecisions } from "./retention.js"
 
 /**
  * The only place that reads the wall clock to change state. Machines have no timers: the sweeper
@@ -79,7 +80,8 @@ export const SweeperLive = Layer.scopedDiscard(
       const now = Date.now()
       const decisions = [
         ...keepAliveDecisions(projection, now, config, broker.activeWaits),
-        ...sweepDecisions(projection, now, config, broker.activeWaits)
+        ...sweepDecisions(projection, now, config, broker.activeWaits),
+        ...retentionDecisions(projection, now, config)
       ]
       return decisions.length === 0 ? Effect.succeed(true) : broker.recordIfHead(seq, decisions)
     })

@@ -34,6 +34,15 @@ const tuning = (name: string, description: string, byDefault: number) =>
     Options.optional
   )
 
+/** Retention limits: off unless given. */
+const limit = (name: string, description: string) =>
+  Options.text(name).pipe(
+    Options.withPseudoName("n"),
+    Options.withDescription(`${description} (default: off, every message kept)`),
+    Options.mapEffect(atLeastOne(`--${name}`)),
+    Options.optional
+  )
+
 const portOption = (byDefault: number) =>
   Options.text("port").pipe(
     Options.withPseudoName("n"),
@@ -95,7 +104,9 @@ export const serveOptions = {
   ),
   leaseMs: tuning("lease-ms", "a delivered, unacked command returns to pending after this", defaultConfig.leaseMs),
   maxWaitMs: tuning("max-wait-ms", "long-poll timeouts are clamped to this", defaultConfig.maxWaitMs),
-  maxBodyBytes: tuning("max-body-bytes", "larger request bodies get 413", defaultConfig.maxBodyBytes)
+  maxBodyBytes: tuning("max-body-bytes", "larger request bodies get 413", defaultConfig.maxBodyBytes),
+  channelMaxMessages: limit("channel-max-messages", "each channel keeps its newest n messages; older ones are trimmed"),
+  channelMaxAgeMs: limit("channel-max-age-ms", "each channel drops its messages older than this")
 }
 
 type Parsed<T> = { readonly [K in keyof T]: T[K] extends Options.Options<infer A> ? A : never }
@@ -150,7 +161,9 @@ export const toServerOptions = (args: ServeArgs, env: Env): Effect.Effect<Server
         offlineAfterMs: args.offlineAfterMs,
         leaseMs: args.leaseMs,
         maxWaitMs: args.maxWaitMs,
-        maxBodyBytes: args.maxBodyBytes
+        maxBodyBytes: args.maxBodyBytes,
+        channelMaxMessages: args.channelMaxMessages,
+        channelMaxAgeMs: args.channelMaxAgeMs
       }).flatMap(([key, value]) => (Option.isSome(value) ? [[key, value.value]] : []))
     )
     return {

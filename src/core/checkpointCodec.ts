@@ -1,13 +1,19 @@
 import type { AnyStateMachine, SnapshotFrom } from "xstate"
-import { channelMachine, type ChannelSnapshot } from "./machines/channel.js"
+import { channelMachine, heldCount, type ChannelContext, type ChannelSnapshot } from "./machines/channel.js"
 import { commandMachine, type CommandSnapshot } from "./machines/command.js"
 import { peerMachine, type PeerSnapshot } from "./machines/peer.js"
 import { signalMachine, type SignalSnapshot } from "./machines/signal.js"
 import type { Checkpoint, CheckpointDelta } from "./projection.js"
 
-/** A checkpoint as JSON: each entity's state value and context, restored through its machine. */
+/**
+ * A checkpoint as JSON: each entity's state value and context, restored through its machine.
+ * Format 2 added the channels' `trimmed` and `ats`; a format-1 checkpoint lacks the times, so it is
+ * refused and the broker replays the log instead (and an older broker refuses format 2 the same way).
+ */
+export const checkpointFormat = 2
+
 export interface StoredCheckpoint {
-  readonly format: 1
+  readonly format: typeof checkpointFormat
   readonly seq: number
   readonly at: string | null
   readonly peers: ReadonlyArray<StoredEntity>
@@ -17,8 +23,9 @@ export interface StoredCheckpoint {
 }
 
 /**
- * A delta of the checkpoint chain as JSON. A channel carries only the seqs appended since the
- * previous delta (`seqsFrom` is how many came before), so the chain stores each position once.
+ * A delta of the checkpoint chain as JSON. A channel carries only the positions (seqs and times) of
+ * the messages sent since the previous delta and still held (`seqsFrom` is the id before the first
+ * of them), so the chain stores each position once.
  */
 export interface StoredDelta extends StoredCheckpoint {
   readonly base: boolean
@@ -34,24 +41,31 @@ const store = (snapshot: { value: unknown; context: object }): StoredEntity => (
   context: snapshot.context as Record<string, unknown>
 })
 
-/** A channel's context with the part `from..count` of its seq index. */
-const storeChannel = (snapshot: ChannelSnapshot, from: number): StoredEntity =>
-  store({
+/** A channel's context with the positions of its held messages after id `from` (at least `trimmed`). */
+const storeChannel = (snapshot: ChannelSnapshot, from: number): StoredEntity => {
+  const { seqs, ats, trimmed } = snapshot.context
+  const start = from - trimmed
+  const end = heldCount(snapshot.context)
+  return store({
     value: snapshot.value,
-    context: { ...snapshot.context, seqs: snapshot.context.seqs.slice(from, snapshot.context.count), ...(from > 0 ? { seqsFrom: from } : {}) }
+    context: { ...snapshot.context, seqs: seqs.slice(start, end), ats: ats.slice(start, end), ...(from > 0 ? { seqsFrom: from } : {}) }
   })
+}
 
 /**
  * `seqsFrom(name)`: how much of the channel's seq index is stored already (0 for a whole
- * checkpoint); only the part after it that this snapshot can see is encoded.
+ * checkpoint); only the part after it that this snapshot can see is encoded (never what a trim
+ * dropped).
  */
 const encode = (checkpoint: Checkpoint, seqsFrom: (channel: string) => number): StoredCheckpoint => ({
-  format: 1,
+  format: checkpointFormat,
   seq: checkpoint.seq,
   at: checkpoint.at,
   peers: [...checkpoint.peers.values()].map(store),
   commands: [...checkpoint.commands.values()].map(store),
-  channels: [...checkpoint.channels.values()].map((s) => storeChannel(s, seqsFrom(s.context.name))),
+  channels: [...checkpoint.channels.values()].map((s) =>
+    storeChannel(s, Math.max(seqsFrom(s.context.name), s.context.trimmed))
+  ),
   signals: [...checkpoint.signals.values()].map(store)
 })
 
@@ -94,32 +108,27 @@ export class CheckpointDecoder {
   private readonly command = restorer(commandMachine)
   private readonly channel = restorer(channelMachine)
   private readonly signal = restorer(signalMachine)
-  /** Each channel's seq index, shared by its snapshots along a chain as it is live. */
-  private seqs = new Map<string, Array<number>>()
+  /** Each channel's context as last decoded: its indexes are shared by its snapshots along a chain, as live. */
+  private contexts = new Map<string, ChannelContext>()
 
   checkpoint(stored: StoredCheckpoint): Checkpoint {
-    this.seqs = new Map()
+    this.contexts = new Map()
     return this.decode(stored)
   }
 
   delta(stored: StoredDelta): CheckpointDelta {
-    if (stored.base) this.seqs = new Map()
+    if (stored.base) this.contexts = new Map()
     return { ...this.decode(stored), base: stored.base }
   }
 
   private decode(stored: StoredCheckpoint): Checkpoint {
-    if (stored.format !== 1) throw new Error(`unknown checkpoint format ${String(stored.format)}`)
+    if (stored.format !== checkpointFormat) throw new Error(`unknown checkpoint format ${String(stored.format)}`)
     const channels = new Map<string, ChannelSnapshot>()
     for (const entity of stored.channels) {
-      const { seqsFrom = 0, ...context } = entity.context as { name: string; count: number; seqs: Array<number>; seqsFrom?: number }
-      const { name, count, seqs: appended } = context
-      const seqs = seqsFrom === 0 ? [] : this.seqs.get(name)
-      if (seqs === undefined || seqs.length !== seqsFrom || seqsFrom + appended.length !== count) {
-        throw new Error(`checkpoint: channel ${name} does not follow on from the previous delta`)
-      }
-      for (const seq of appended) seqs.push(seq)
-      this.seqs.set(name, seqs)
-      channels.set(name, this.channel({ value: entity.value, context: { ...context, seqs } }))
+      const { seqsFrom = 0, ...stored } = entity.context as unknown as ChannelContext & { seqsFrom?: number }
+      const context = { ...stored, ...followOn(this.contexts.get(stored.name), stored, seqsFrom) }
+      this.contexts.set(context.name, context)
+      channels.set(context.name, this.channel({ value: entity.value, context }))
     }
     return {
       seq: stored.seq,
@@ -130,6 +139,41 @@ export class CheckpointDecoder {
       signals: decodeInto(stored.signals, this.signal, (s: SignalSnapshot) => s.context.name)
     }
   }
+}
+
+/**
+ * The indexes of a stored channel: the positions of the previous delta, then the ones stored after
+ * them, less what was trimmed in between. Copies what it keeps from `stored`, which may be decoded again.
+ */
+const followOn = (previous: ChannelContext | undefined, stored: ChannelContext, from: number): Pick<ChannelContext, "seqs" | "ats"> => {
+  const { name, count, trimmed } = stored
+  let seqs: Array<number>
+  let ats: Array<number>
+  if (from === trimmed) {
+    // Nothing before `from` is held: the positions stored are all there is.
+    seqs = [...stored.seqs]
+    ats = [...stored.ats]
+  } else if (previous !== undefined && previous.count === from && previous.trimmed <= trimmed && from > trimmed) {
+    // The decoder owns the previous arrays and extends them only here, in order: older snapshots see
+    // only their held part, as live.
+    seqs = previous.seqs
+    ats = previous.ats
+    for (let i = 0; i < stored.seqs.length; i++) {
+      seqs.push(stored.seqs[i]!)
+      ats.push(stored.ats[i]!)
+    }
+    const dropped = trimmed - previous.trimmed
+    if (dropped > 0) {
+      seqs = seqs.slice(dropped)
+      ats = ats.slice(dropped)
+    }
+  } else {
+    throw new Error(`checkpoint: channel ${name} does not follow on from the previous delta`)
+  }
+  if (seqs.length !== count - trimmed || ats.length !== seqs.length) {
+    throw new Error(`checkpoint: channel ${name} holds ${seqs.length} positions, not ${count - trimmed}`)
+  }
+  return { seqs, ats }
 }
 
 export const decodeCheckpoint = (stored: StoredCheckpoint): Checkpoint => new CheckpointDecoder().checkpoint(stored)

@@ -66,6 +66,20 @@ export interface MessageSent {
   readonly data: { readonly channel: string; readonly from: string | null; readonly message: unknown }
 }
 
+/**
+ * Retention, decided by the sweeper: the channel drops (from the projection, not from the log) every
+ * message whose `message.sent` has a seq below `beforeSeq`. A seq rather than a message id, so a
+ * trim that lands after a reset cannot touch the new channel, whose messages all come later.
+ */
+export interface ChannelTrimmed {
+  readonly type: "channel.trimmed"
+  readonly data: {
+    readonly channel: string
+    readonly beforeSeq: number
+    readonly reason: "max_messages" | "max_age"
+  }
+}
+
 export interface SignalFired {
   readonly type: "signal.fired"
   readonly data: { readonly name: string; readonly data: unknown; readonly by: string | null }
@@ -93,6 +107,7 @@ export type EventDraft =
   | CommandExpired
   | CommandCancelled
   | MessageSent
+  | ChannelTrimmed
   | SignalFired
   | SignalCleared
   | BrokerReset
@@ -114,6 +129,7 @@ export const eventTypes: ReadonlyArray<EventType> = [
   "command.expired",
   "command.cancelled",
   "message.sent",
+  "channel.trimmed",
   "signal.fired",
   "signal.cleared",
   "broker.reset"

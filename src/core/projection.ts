@@ -219,6 +219,16 @@ export class Projection {
         this.touched.channels.add(event.data.channel)
         return [{ kind: "message", channel: event.data.channel, id: next.context.count }]
       }
+      case "channel.trimmed": {
+        // Nobody waits for fewer messages: a trim wakes no one.
+        const existing = this.channels.get(event.data.channel)
+        if (!existing) return noChanges
+        const [next] = channelSteps.next(existing, event)
+        if (next.context === existing.context) return noChanges
+        this.channels.set(event.data.channel, next)
+        this.touched.channels.add(event.data.channel)
+        return noChanges
+      }
       case "signal.fired":
       case "signal.cleared": {
         const existing = this.signals.get(event.data.name) ?? signalSteps.initial({ name: event.data.name })[0]

@@ -1,5 +1,5 @@
 import type { BrokerEvent, MessageSent } from "./events.js"
-import type { ChannelSnapshot } from "./machines/channel.js"
+import { firstId, heldCount, type ChannelSnapshot } from "./machines/channel.js"
 import { commandStatus, type CommandSnapshot, type CommandStatus } from "./machines/command.js"
 import { peerStatus, type PeerSnapshot, type PeerStatus } from "./machines/peer.js"
 import type { SignalSnapshot } from "./machines/signal.js"
@@ -36,7 +36,9 @@ export interface CommandView {
 
 export interface ChannelView {
   readonly name: string
+  /** Messages held: ids `firstId` … `lastId`. Retention drops the oldest; until it does, count = lastId. */
   readonly count: number
+  readonly firstId: number
   readonly lastId: number
   readonly lastAt: string | null
 }
@@ -99,7 +101,8 @@ export const commandView = (snapshot: CommandSnapshot): CommandView => {
 
 export const channelView = (snapshot: ChannelSnapshot): ChannelView => ({
   name: snapshot.context.name,
-  count: snapshot.context.count,
+  count: heldCount(snapshot.context),
+  firstId: firstId(snapshot.context),
   lastId: snapshot.context.count,
   lastAt: snapshot.context.lastAt
 })

@@ -1,7 +1,7 @@
 import { Schema } from "effect"
 import { commandStatuses } from "../core/machines/command.js"
 import type { ChannelView, CommandView, MessageView, PeerView, SignalView } from "../core/views.js"
-import type { Status as StatusView } from "../broker/Broker.js"
+import type { MessagesPage, Status as StatusView } from "../broker/Broker.js"
 
 /**
  * The response shapes of the REST API as schemas, for `/openapi.json` only: handlers render the
@@ -47,9 +47,14 @@ export const Message = Schema.Struct({
   data: AnyJson
 }).annotations({ identifier: "Message" })
 
+const FirstId = Schema.Number.annotations({
+  description: "the oldest message id still held; retention dropped the ids below it (lastId + 1 when it holds none)"
+})
+
 export const Channel = Schema.Struct({
   name: Schema.String,
-  count: Schema.Number,
+  count: Schema.Number.annotations({ description: "messages held: ids firstId to lastId" }),
+  firstId: FirstId,
   lastId: Schema.Number,
   lastAt: Schema.NullOr(Time)
 }).annotations({ identifier: "Channel" })
@@ -93,7 +98,12 @@ export const Discovery = Schema.Struct({ peers: Schema.Array(Peer), roles: Schem
 export const Commands = Schema.Struct({ commands: Schema.Array(Command) })
 export const CommandWait = Schema.Struct({ command: Schema.NullOr(Command), timedOut: Schema.Boolean })
 export const ResultWait = Schema.Struct({ command: Command, timedOut: Schema.Boolean })
-export const Messages = Schema.Struct({ channel: Schema.String, messages: Schema.Array(Message), lastId: Schema.Number })
+export const Messages = Schema.Struct({
+  channel: Schema.String,
+  messages: Schema.Array(Message),
+  firstId: FirstId.annotations({ description: "the oldest id still held (1 for an unknown channel); above since + 1, retention dropped messages not read yet" }),
+  lastId: Schema.Number
+})
 export const Channels = Schema.Struct({ channels: Schema.Array(Channel) })
 export const SignalWait = Schema.Struct({ signal: Signal, timedOut: Schema.Boolean })
 export const Signals = Schema.Struct({ signals: Schema.Array(Signal) })
@@ -110,3 +120,4 @@ same<typeof Message.Type, MessageView>(true)
 same<typeof Channel.Type, ChannelView>(true)
 same<typeof Signal.Type, SignalView>(true)
 same<typeof Status.Type, StatusView>(true)
+same<typeof Messages.Type, MessagesPage & { readonly channel: string }>(true)

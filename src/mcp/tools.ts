@@ -521,7 +521,7 @@ export const makeTools = (limits: WaitLimits): ReadonlyArray<Tool> => {
   const readMessages = defineTool({
     name: "read_messages",
     description:
-      "Messages of a channel after since_id (0 = from the start). With wait > 0, waits that long for a new one. Pass the returned lastId as the next since_id.",
+      "Messages of a channel after since_id (0 = from the start). With wait > 0, waits that long for a new one. Pass the returned lastId as the next since_id. firstId is the oldest message the broker still holds: if it is above since_id + 1, older messages were dropped by retention.",
     fields: {
       channel: required(NameArg, arg.name("channel name")),
       since_id: optional(CountArg, arg.count("last id already read (default 0)")),
@@ -534,16 +534,19 @@ export const makeTools = (limits: WaitLimits): ReadonlyArray<Tool> => {
         const since = since_id ?? 0
         const timeoutMs = wait === undefined || wait === 0 ? 0 : context.waitMs(wait)
         const read = broker.readMessages(channel, { since, limit: limit ?? 50, timeoutMs })
-        const { messages, lastId } = yield* timeoutMs > 0
+        const { messages, firstId, lastId } = yield* timeoutMs > 0
           ? context.withProgress(`waiting for a message on ${channel}`, timeoutMs)(read)
           : read
         const roles = roleIndex(yield* broker.peers)
-        const structured = { channel, messages, lastId }
+        const structured = { channel, messages, firstId, lastId }
         const more = messages.length > 0 && messages[messages.length - 1]!.id < lastId
+        const gone = firstId - 1 === since + 1 ? `Message #${firstId - 1} was` : `Messages #${since + 1} to #${firstId - 1} were`
+        const missed = firstId > since + 1 ? [`${gone} dropped by retention before you read it.`] : []
         const text =
           messages.length === 0
-            ? `No messages on ${json(channel)} after #${since}${timeoutMs > 0 ? ` within ${seconds(timeoutMs)}` : ""} (lastId ${lastId}).`
+            ? [...missed, `No messages on ${json(channel)} after #${since}${timeoutMs > 0 ? ` within ${seconds(timeoutMs)}` : ""} (lastId ${lastId}).`].join("\n")
             : [
+                ...missed,
                 ...messages.map((message) => messageLine(message, roles)),
                 more
                   ? `More to read: call again with since_id ${messages[messages.length - 1]!.id}.`

@@ -73,11 +73,19 @@ describe("the serve flags", () => {
     expect(config).toEqual({ leaseMs: 5000, staleAfterMs: 100, maxBodyBytes: 2048 })
   })
 
+  it("map the retention flags to the broker config; without them every message is kept", async () => {
+    const { config } = await options(["--channel-max-messages", "1000", "--channel-max-age-ms", "604800000"])
+    expect(config).toEqual({ channelMaxMessages: 1000, channelMaxAgeMs: 604_800_000 })
+    expect((await options([])).config).toEqual({})
+  })
+
   it("refuse wrong values with a message naming the flag", async () => {
     const cases: Array<[Array<string>, string]> = [
       [["--port", "http"], "--port takes a whole number, not 'http'"],
       [["--port", "70000"], "--port must be at most 65535"],
       [["--lease-ms", "0"], "--lease-ms must be at least 1"],
+      [["--channel-max-messages", "0"], "--channel-max-messages must be at least 1"],
+      [["--channel-max-age-ms", "1h"], "--channel-max-age-ms takes a whole number, not '1h'"],
       [["--max-wait-ms", "-5"], "--max-wait-ms takes a whole number, not '-5'"],
       [["--nats-stream", "S"], "--nats-stream needs --store nats://"],
       [["--store", "redis://x"], "--store takes 'file' or nats://"],

@@ -4,12 +4,12 @@ import { CheckpointChain } from "../../src/core/checkpointChain.js"
 import { CheckpointDecoder, DeltaEncoder, type StoredDelta } from "../../src/core/checkpointCodec.js"
 import type { BrokerEvent } from "../../src/core/events.js"
 import { Projection, type CheckpointDelta } from "../../src/core/projection.js"
-import { fullView, seqIndexOf } from "./given.js"
+import { fullView, heldAtsOf, seqIndexOf } from "./given.js"
 import { generateLog } from "./generate.js"
 
 const observe = (projection: Projection) => ({
   state: fullView(projection),
-  seqs: [...projection.channels].map(([name, snapshot]) => [name, seqIndexOf(snapshot)])
+  seqs: [...projection.channels].map(([name, snapshot]) => [name, seqIndexOf(snapshot), heldAtsOf(snapshot)])
 })
 
 /** The deltas a live projection gives every `every` events, from a projection already at `from`. */

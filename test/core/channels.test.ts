@@ -3,7 +3,7 @@ import type { BrokerEvent } from "../../src/core/events.js"
 import { encodeCheckpoint } from "../../src/core/checkpointCodec.js"
 import { Projection } from "../../src/core/projection.js"
 import { channelView, messageView } from "../../src/core/views.js"
-import { at, fired, given, message, seqIndexOf, store, time } from "./given.js"
+import { at, fired, given, heldAtsOf, message, reset, seqIndexOf, store, t0, time, trimmed } from "./given.js"
 
 const channelOf = (projection: Projection, name: string) => {
   const snapshot = projection.channels.get(name)
@@ -17,7 +17,7 @@ describe("channels", () => {
       given()
         .when(at(3_000, message("news", { hello: 1 }, "p1")))
         .then(({ channel, changes, seqIndex, event }) => {
-          expect(channel("news")).toEqual({ name: "news", count: 1, lastId: 1, lastAt: time(3_000) })
+          expect(channel("news")).toEqual({ name: "news", count: 1, firstId: 1, lastId: 1, lastAt: time(3_000) })
           expect(changes).toEqual([{ kind: "message", channel: "news", id: 1 }])
           expect(seqIndex("news")).toEqual([event.seq])
         }))
@@ -100,6 +100,57 @@ describe("channels", () => {
       const before = channelOf(live, "a").context.seqs
       for (const event of store([message("a", 3), message("a", 4)], 3)) live.apply(event)
       expect(channelOf(live, "a").context.seqs).toBe(before)
+    })
+  })
+
+  describe("channel.trimmed", () => {
+    const four = [message("a", 1), message("a", 2), fired("s"), message("a", 3), message("a", 4)]
+
+    it("drops the messages sent before beforeSeq; ids go on from where they were", () =>
+      given(...four)
+        .when(trimmed("a", 4))
+        .then(({ channel, seqIndex, changes, projection }) => {
+          expect(channel("a")).toEqual({ name: "a", count: 2, firstId: 3, lastId: 4, lastAt: time(5_000) })
+          expect(seqIndex("a")).toEqual([4, 5])
+          expect(heldAtsOf(projection.channels.get("a")!)).toEqual([t0 + 4_000, t0 + 5_000])
+          // Nobody waits for fewer messages.
+          expect(changes).toEqual([])
+        }))
+
+    it("a bound between two messages keeps the later one", () =>
+      given(...four)
+        .when(trimmed("a", 3, "max_age"))
+        .then(({ channel, seqIndex }) => {
+          expect(channel("a")).toMatchObject({ count: 2, firstId: 3, lastId: 4 })
+          expect(seqIndex("a")).toEqual([4, 5])
+        }))
+
+    it("past every message it leaves an empty channel that keeps counting", () =>
+      given(...four, trimmed("a", 6))
+        .when(message("a", 5))
+        .then(({ channel, seqIndex, changes, event }) => {
+          expect(channel("a")).toMatchObject({ count: 1, firstId: 5, lastId: 5 })
+          expect(seqIndex("a")).toEqual([event.seq])
+          expect(changes).toEqual([{ kind: "message", channel: "a", id: 5 }])
+        }))
+
+    it("is ignored when nothing held is older than its bound (decided twice)", () =>
+      given(...four, trimmed("a", 4)).when(trimmed("a", 4)).thenIgnored())
+
+    it("is ignored for a channel that does not exist", () => given(...four).when(trimmed("b", 5)).thenIgnored())
+
+    it("decided before a reset, it cannot touch the channel that comes after it", () =>
+      given(message("a", 1), message("a", 2), reset(), message("a", "new")).when(trimmed("a", 3)).thenIgnored())
+
+    it("leaves a checkpoint taken before it as it was", () => {
+      const live = Projection.replay(store(four))
+      const checkpoint = live.checkpoint()
+      live.apply(store([trimmed("a", 5)], 6)[0]!)
+      expect(channelView(checkpoint.channels.get("a")!)).toMatchObject({ count: 4, firstId: 1 })
+      expect(seqIndexOf(checkpoint.channels.get("a")!)).toEqual([1, 2, 4, 5])
+      expect(seqIndexOf(channelOf(live, "a"))).toEqual([5])
+      const encoded = encodeCheckpoint(live.checkpoint()).channels[0]!.context
+      expect({ seqs: encoded.seqs, ats: encoded.ats, trimmed: encoded.trimmed }).toEqual({ seqs: [5], ats: [t0 + 5_000], trimmed: 3 })
     })
   })
 })

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest"
-import { decodeCheckpoint, encodeCheckpoint, type StoredCheckpoint } from "../../src/core/checkpointCodec.js"
+import { checkpointFormat, decodeCheckpoint, encodeCheckpoint, type StoredCheckpoint } from "../../src/core/checkpointCodec.js"
 import type { BrokerEvent } from "../../src/core/events.js"
 import { eventTypes } from "../../src/core/events.js"
 import { Projection, type Change, type Checkpoint } from "../../src/core/projection.js"
-import { connected, delivered, fullView, seqIndexOf, sent, store, wentOffline } from "./given.js"
+import { connected, delivered, fullView, heldAtsOf, seqIndexOf, sent, store, wentOffline } from "./given.js"
 import { generateLog, peerIds, roles } from "./generate.js"
 
 /** What stateView leaves out: the indexes behind waits, and each channel's seq index. */
@@ -17,7 +17,10 @@ const indexView = (projection: Projection) => {
       out[`oldest:${peer}:${role}`] = projection.oldestPendingFor(peer, role)?.context.id
     }
   }
-  for (const [name, snapshot] of projection.channels) out[`seqs:${name}`] = seqIndexOf(snapshot)
+  for (const [name, snapshot] of projection.channels) {
+    out[`seqs:${name}`] = seqIndexOf(snapshot)
+    out[`ats:${name}`] = heldAtsOf(snapshot)
+  }
   return out
 }
 
@@ -177,7 +180,7 @@ describe("checkpoints", () => {
       const encoded = encodeCheckpoint(checkpoint)
       const parsed = JSON.parse(JSON.stringify(encoded)) as StoredCheckpoint
       expect(parsed).toEqual(JSON.parse(JSON.stringify(encoded)))
-      expect(parsed.format).toBe(1)
+      expect(parsed.format).toBe(checkpointFormat)
       expect(parsed.seq).toBe(333)
       expect(parsed.at).toBe(log[332]!.at)
       expect(JSON.stringify(encodeCheckpoint(decodeCheckpoint(parsed)))).toBe(JSON.stringify(encoded))
@@ -202,7 +205,9 @@ describe("checkpoints", () => {
       const early = live.checkpoint()
       for (const event of log.slice(333)) live.apply(event)
       for (const stored of encodeCheckpoint(early).channels) {
-        expect((stored.context.seqs as Array<number>).length).toBe(stored.context.count)
+        const { count, trimmed } = stored.context as { count: number; trimmed: number }
+        expect((stored.context.seqs as Array<number>).length).toBe(count - trimmed)
+        expect((stored.context.ats as Array<number>).length).toBe(count - trimmed)
       }
     })
 
@@ -214,8 +219,8 @@ describe("checkpoints", () => {
     })
 
     it("refuses a format it does not know", () => {
-      const stored = { ...encodeCheckpoint(checkpoint), format: 2 } as unknown as StoredCheckpoint
-      expect(() => decodeCheckpoint(stored)).toThrow(/format 2/)
+      const stored = { ...encodeCheckpoint(checkpoint), format: 99 } as unknown as StoredCheckpoint
+      expect(() => decodeCheckpoint(stored)).toThrow(/format 99/)
     })
   })
 

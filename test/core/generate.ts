@@ -16,6 +16,7 @@ import {
   reset,
   sent,
   time,
+  trimmed,
   wentOffline,
   wentStale
 } from "./given.js"
@@ -98,6 +99,15 @@ export const generateLog = (options: {
     }
     if (r < 95) return heartbeat("ghost")
     if (r < 96) return delivered(anyCommand(), "ghost")
+    if (r < 98) {
+      // A retention trim: mostly up to one of the held messages (or past them all), sometimes one
+      // that finds nothing left to drop, or a channel that does not exist.
+      const channel = rng.pick(channels)!
+      const held = projection.channels.get(channel)?.context
+      const seqs = held ? held.seqs.slice(0, held.count - held.trimmed) : []
+      const beforeSeq = rng.next() < 0.8 && seqs.length > 0 ? (rng.pick(seqs)! + rng.int(2)) : 1 + rng.int(events.length + 1)
+      return trimmed(channel, beforeSeq, rng.next() < 0.5 ? "max_messages" : "max_age")
+    }
     return message(rng.pick(channels)!, "filler")
   }
 

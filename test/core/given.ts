@@ -1,6 +1,6 @@
 import { expect } from "vitest"
 import type { BrokerEvent, EventDraft } from "../../src/core/events.js"
-import type { ChannelSnapshot } from "../../src/core/machines/channel.js"
+import { heldCount, heldSeqs, type ChannelSnapshot } from "../../src/core/machines/channel.js"
 import { Projection, type Change } from "../../src/core/projection.js"
 import {
   channelView,
@@ -106,6 +106,11 @@ export const message = (channel: string, body: unknown = null, from: string | nu
   type: "message.sent",
   data: { channel, from, message: body }
 })
+export const trimmed = (
+  channel: string,
+  beforeSeq: number,
+  reason: "max_messages" | "max_age" = "max_messages"
+): EventDraft => ({ type: "channel.trimmed", data: { channel, beforeSeq, reason } })
 export const fired = (name: string, data: unknown = null, by: string | null = null): EventDraft => ({
   type: "signal.fired",
   data: { name, data, by }
@@ -130,7 +135,7 @@ export interface Outcome {
   readonly command: (id: string) => CommandView
   readonly channel: (name: string) => ChannelView
   readonly signal: (name: string) => SignalView
-  /** Message id → seq of its `message.sent`, as far as the channel's snapshot can see. */
+  /** The seqs of the `message.sent` of the messages the channel holds, oldest first. */
   readonly seqIndex: (name: string) => Array<number>
   /** Ids of the pending commands a peer may take, oldest first. */
   readonly pendingFor: (peerId: string, role: string) => Array<string>
@@ -154,8 +159,9 @@ const defined = <A>(value: A | undefined, what: string): A => {
   return value as A
 }
 
-export const seqIndexOf = (snapshot: ChannelSnapshot): Array<number> =>
-  snapshot.context.seqs.slice(0, snapshot.context.count)
+export const seqIndexOf = (snapshot: ChannelSnapshot): Array<number> => heldSeqs(snapshot.context)
+/** The times (epoch ms) of the messages the channel holds, oldest first. */
+export const heldAtsOf = (snapshot: ChannelSnapshot): Array<number> => snapshot.context.ats.slice(0, heldCount(snapshot.context))
 
 /** A view of everything the projection knows, with room for all commands. */
 export const fullView = (projection: Projection): StateView => stateView(projection, Number.MAX_SAFE_INTEGER)

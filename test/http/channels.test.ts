@@ -104,7 +104,7 @@ describe("channels", () => {
 
   it("an unknown channel reads as an empty list, not an error", async () => {
     const page = await read("never-used")
-    expect(page).toEqual({ channel: "never-used", messages: [], lastId: 0 })
+    expect(page).toEqual({ channel: "never-used", messages: [], firstId: 1, lastId: 0 })
   })
 
   it("a reader waiting with a timeout gets a message sent after it started", async () => {
@@ -156,8 +156,8 @@ describe("channels", () => {
     const { channels } = ok(await c.get<{ channels: Array<ChannelSummary> }>("/channels"))
     const byName = Object.fromEntries(channels.map((ch) => [ch.name, ch]))
     expect(Object.keys(byName).sort()).toEqual(["alpha", "beta"])
-    expect(byName.alpha).toEqual({ name: "alpha", count: 3, lastId: 3, lastAt: last.at })
-    expect(byName.beta).toEqual({ name: "beta", count: 1, lastId: 1, lastAt: beta.at })
+    expect(byName.alpha).toEqual({ name: "alpha", count: 3, firstId: 1, lastId: 3, lastAt: last.at })
+    expect(byName.beta).toEqual({ name: "beta", count: 1, firstId: 1, lastId: 1, lastAt: beta.at })
   })
 
   it("accepts names with dots, colons, dashes and underscores, up to 64 characters", async () => {

@@ -46,11 +46,13 @@ export interface Message {
 export interface MessagesPage {
   channel: string
   messages: Array<Message>
+  firstId: number
   lastId: number
 }
 export interface ChannelSummary {
   name: string
   count: number
+  firstId: number
   lastId: number
   lastAt: string | null
 }

@@ -94,6 +94,8 @@ describe("GET /metrics on the file log", () => {
     )
     expect(commands).toEqual({ pending: 1, delivered: 0, acked: 1, failed: 0, expired: 0, cancelled: 1 })
     expect(gauge(families, "channels")).toBe(1)
+    expect(gauge(families, "channel_messages", { state: "held" })).toBe(2)
+    expect(gauge(families, "channel_messages", { state: "trimmed" })).toBe(0)
   })
 
   it("times requests by route template and status, long polls apart", async () => {

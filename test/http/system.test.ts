@@ -202,6 +202,7 @@ describe("system", () => {
       expect(ok(await c.get<MessagesPage>("/channels/results/messages"))).toEqual({
         channel: "results",
         messages: [],
+        firstId: 1,
         lastId: 0
       })
       expect(ok(await c.get<Signal>("/signals/ready"))).toMatchObject({ fired: false, count: 0, data: null })

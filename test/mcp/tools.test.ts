@@ -1,3 +1,4 @@
+import { Effect } from "effect"
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest"
 import { client as rest, ok, quietConfig, sendCommand, within } from "../http/client.js"
 import { startBroker, type TestBroker } from "../support/broker.js"
@@ -188,6 +189,22 @@ describe.each([
     const posted = await call(writer, "send_message", { channel: "results", message: { step: 3 } })
     const woke = await within(waiting, 15_000, "waiting read")
     expect(woke.messages).toMatchObject([{ id: 3, data: { step: 3 }, from: posted.message.from }])
+  })
+
+  it("channels: a read behind a retention trim gets what is left and is told what it missed", async () => {
+    const writer = await open(kind)
+    const reader = await open(other)
+    await join(writer, "backend")
+    await join(reader, "tester")
+    for (let step = 1; step <= 4; step++) await call(writer, "send_message", { channel: "trimmed", message: { step } })
+    // The sweeper's decision, recorded as it would be: keep the messages from id 3 on.
+    const third = broker.broker.projection.channels.get("trimmed")!.context.seqs[2]!
+    await Effect.runPromise(broker.broker.record([{ type: "channel.trimmed", data: { channel: "trimmed", beforeSeq: third, reason: "max_messages" } }]))
+
+    const raw = await callRaw(reader, "read_messages", { channel: "trimmed", since_id: 1 })
+    expect(raw.structuredContent).toMatchObject({ firstId: 3, lastId: 4 })
+    expect((raw.structuredContent as { messages: Array<{ id: number }> }).messages.map((m) => m.id)).toEqual([3, 4])
+    expect(textOf(raw)).toMatch(/Message #2 was dropped by retention/)
   })
 
   it("signals: a wait woken by signal, a set signal answers at once, clear re-arms it", async () => {

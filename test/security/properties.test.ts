@@ -31,6 +31,7 @@ import { Broker, type BrokerService } from "../../src/broker/Broker.js"
 import type { BrokerConfigShape } from "../../src/broker/Config.js"
 import { decodeCheckpoint, encodeCheckpoint, type StoredCheckpoint } from "../../src/core/checkpointCodec.js"
 import type { BrokerEvent } from "../../src/core/events.js"
+import { heldCount, heldSeqs } from "../../src/core/machines/channel.js"
 import { commandStatus } from "../../src/core/machines/command.js"
 import { Projection, type Checkpoint } from "../../src/core/projection.js"
 import { stateView } from "../../src/core/views.js"
@@ -65,6 +66,7 @@ type Op =
   | { readonly op: "result"; readonly command: number }
   | { readonly op: "publish"; readonly channel: number; readonly message: unknown }
   | { readonly op: "read"; readonly channel: number; readonly since: number }
+  | { readonly op: "trim"; readonly channel: number; readonly keep: number }
   | { readonly op: "fire"; readonly signal: number; readonly data: unknown }
   | { readonly op: "clear"; readonly signal: number }
   | { readonly op: "waitSignal"; readonly signal: number }
@@ -92,6 +94,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ op: fc.constant("result" as const), command: ix }) },
   { weight: 4, arbitrary: fc.record({ op: fc.constant("publish" as const), channel: fc.nat({ max: channels.length - 1 }), message: payload }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant("read" as const), channel: fc.nat({ max: channels.length - 1 }), since: fc.nat({ max: 6 }) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("trim" as const), channel: fc.nat({ max: channels.length - 1 }), keep: fc.nat({ max: 3 }) }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant("fire" as const), signal: fc.nat({ max: signals.length - 1 }), data: payload }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("clear" as const), signal: fc.nat({ max: signals.length - 1 }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("waitSignal" as const), signal: fc.nat({ max: signals.length - 1 }) }) },
@@ -126,8 +129,8 @@ const quiet: Partial<BrokerConfigShape> = {
   leaseMs: 3_600_000,
   sweepIntervalMs: 3_600_000
 }
-/** Leases lapse at once and the sweeper looks often: its decisions race the requests. */
-const racy: Partial<BrokerConfigShape> = { ...quiet, leaseMs: 1, sweepIntervalMs: 2 }
+/** Leases lapse at once, channels keep two messages and the sweeper looks often: its decisions race the requests. */
+const racy: Partial<BrokerConfigShape> = { ...quiet, leaseMs: 1, sweepIntervalMs: 2, channelMaxMessages: 2 }
 
 interface Win {
   readonly commandId: string
@@ -229,6 +232,14 @@ const runOp =
         return commands.length === 0 ? undefined : broker.waitForResult(pick(commands, op.command)!, 0)
       case "publish":
         return broker.publish(channels[op.channel]!, pick(peers, op.channel) ?? null, op.message)
+      case "trim": {
+        // A retention decision keeping the newest `keep` messages, as a sweeper (maybe another node's) appends it.
+        const channel = channels[op.channel]!
+        const snapshot = broker.projection.channels.get(channel)
+        const held = snapshot ? heldSeqs(snapshot.context) : []
+        const beforeSeq = op.keep === 0 ? (held.at(-1) ?? 0) + 1 : (held[Math.max(0, held.length - op.keep)] ?? 1)
+        return broker.record([{ type: "channel.trimmed", data: { channel, beforeSeq, reason: "max_messages" } }])
+      }
       case "read":
         return broker.readMessages(channels[op.channel]!, { since: op.since, limit: 3, timeoutMs: 0 })
       case "fire":
@@ -296,7 +307,7 @@ const canon = (p: Projection) => {
     at: p.at,
     peers: [...p.peers].map(([k, s]) => [k, s.value, s.context]),
     commands: [...p.commands].map(([k, s]) => [k, s.value, s.context]),
-    channels: [...p.channels].map(([k, s]) => [k, s.value, { ...s.context, seqs: s.context.seqs.slice(0, s.context.count) }]),
+    channels: [...p.channels].map(([k, s]) => [k, s.value, { ...s.context, seqs: heldSeqs(s.context), ats: s.context.ats.slice(0, heldCount(s.context)) }]),
     signals: [...p.signals].map(([k, s]) => [k, s.value, s.context]),
     pending,
     held,
@@ -561,7 +572,7 @@ describe("properties of the live broker", () => {
                   if (kind === "none") yield* Effect.promise(() => rm(checkpointFile, { force: true }))
                   if (kind === "random position") yield* write(atK)
                   if (kind === "unparseable") yield* write('{"format":1,"seq":')
-                  if (kind === "an unknown format") yield* write({ ...atK, format: 2 })
+                  if (kind === "an unknown format") yield* write({ ...atK, format: 99 })
                   if (kind === "not a checkpoint") yield* write({ format: 1, seq: atK.seq, at: atK.at, peers: "none" })
                   if (kind === "from another history") yield* write({ ...atK, at: "1999-01-01T00:00:00.000Z" })
                   if (kind === "beyond the head") yield* write({ ...atK, seq: events.length + 5 })

@@ -56,6 +56,20 @@ describe("Timeline: the state at any seq is the core projection's", () => {
     }
   })
 
+  it("imports a retention trim and shows a channel's messages as held before and after it", () => {
+    const at = (n: number) => `2025-01-01T00:00:0${n}.000Z`
+    const sent = (seq: number): BrokerEvent => ({ seq, at: at(seq), type: "message.sent", data: { channel: "a", from: null, message: seq } })
+    const log: Array<BrokerEvent> = [1, 2, 3, 4].map(sent)
+    log.push({ seq: 5, at: at(5), type: "channel.trimmed", data: { channel: "a", beforeSeq: 3, reason: "max_messages" } })
+    const parsed = parseNdjson(toNdjson(log))
+    expect(parsed.problems).toEqual([])
+    const timeline = Timeline.of(parsed.events)
+    const ids = (seq: number) => timeline.messages(timeline.projectionAt(seq), "a", 10).map((m) => m.id)
+    expect(ids(4)).toEqual([4, 3, 2, 1])
+    expect(ids(5)).toEqual([4, 3])
+    expect(frameOf(new LogView(timeline), { channel: "a" }).channel).toMatchObject({ total: 2 })
+  })
+
   it("ignores events it already holds (a replay overlap after a reconnect)", () => {
     const timeline = Timeline.of(events.slice(0, 100))
     expect(timeline.append(events[50]!)).toBe(false)

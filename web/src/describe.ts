@@ -127,6 +127,11 @@ export const describe = (event: BrokerEvent, names: Names = noNames): Described 
       const sender = from === null ? "someone" : who(from, names)
       return { text: withPayload(`${sender} posted in #${channel}`, message), category: "channel", tone: "info" }
     }
+    case "channel.trimmed": {
+      const { channel, beforeSeq, reason } = event.data
+      const limit = reason === "max_age" ? "age" : "message count"
+      return { text: `#${channel} trimmed by its ${limit} limit: messages sent before event ${beforeSeq} dropped`, category: "channel", tone: "quiet" }
+    }
     case "signal.fired": {
       const { name, data, by } = event.data
       const subject = by === null ? `signal ${name} fired` : `${who(by, names)} fired signal ${name}`
@@ -153,7 +158,7 @@ export const categoryOf = (type: string): Category =>
     ? "peer"
     : type.startsWith("command.")
       ? "command"
-      : type.startsWith("message.")
+      : type.startsWith("message.") || type.startsWith("channel.")
         ? "channel"
         : type.startsWith("signal.")
           ? "signal"

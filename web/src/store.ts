@@ -1,4 +1,5 @@
 import { isBrokerEvent, type BrokerEvent, type MessageSent } from "../../src/core/events.js"
+import { heldCount } from "../../src/core/machines/channel.js"
 import { commandStatus, type CommandStatus } from "../../src/core/machines/command.js"
 import { Projection, type Checkpoint } from "../../src/core/projection.js"
 import { messageView, recentCommands, stateView, type MessageView, type StateView } from "../../src/core/views.js"
@@ -193,10 +194,11 @@ export class Timeline {
   messages(projection: Projection, channel: string, limit: number): Array<MessageView> {
     const snapshot = projection.channels.get(channel)
     if (!snapshot) return []
-    const { seqs, count } = snapshot.context
+    const { seqs, count, trimmed } = snapshot.context
     const out: Array<MessageView> = []
-    for (let id = count; id >= 1 && out.length < limit; id--) {
-      const event = this.eventBySeq(seqs[id - 1]!)
+    // Ids at or below `trimmed` were dropped by retention: the log has them, the channel no longer does.
+    for (let id = count; id > trimmed && out.length < limit; id--) {
+      const event = this.eventBySeq(seqs[id - 1 - trimmed]!)
       if (event?.type === "message.sent") out.push(messageView(id, event as BrokerEvent & MessageSent))
     }
     return out
@@ -386,7 +388,7 @@ export const frameOf = (view: LogView, options: FrameOptions = {}): Frame => {
       ? null
       : {
           name: channelName,
-          total: channelSnapshot?.context.count ?? 0,
+          total: channelSnapshot ? heldCount(channelSnapshot.context) : 0,
           messages: timeline.messages(projection, channelName, options.messageLimit ?? 200)
         }
   return {

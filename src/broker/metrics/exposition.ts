@@ -1,3 +1,4 @@
+import { heldCount } from "../../core/machines/channel.js"
 import { commandStatuses } from "../../core/machines/command.js"
 import { peerStatus, type PeerStatus } from "../../core/machines/peer.js"
 import type { Projection } from "../../core/projection.js"
@@ -33,6 +34,11 @@ export const exposition = (input: ScrapeInput): string => {
   const peers = Object.fromEntries(peerStatuses.map((status) => [status, 0])) as Record<PeerStatus, number>
   for (const peer of projection.peers.values()) peers[peerStatus(peer)] += 1
   const commands = commandCounts(projection)
+  const messages = { held: 0, trimmed: 0 }
+  for (const { context } of projection.channels.values()) {
+    messages.held += heldCount(context)
+    messages.trimmed += context.trimmed
+  }
   const name = (suffix: string) => `${metricPrefix}_${suffix}`
 
   const families: Array<Family> = [
@@ -53,6 +59,11 @@ export const exposition = (input: ScrapeInput): string => {
       commandStatuses.map((status) => ({ labels: { status }, value: commands[status] }))
     ),
     gauge(name("channels"), "Channels with at least one message.", [{ value: projection.channels.size }]),
+    gauge(
+      name("channel_messages"),
+      "Channel messages held by the state, and dropped from it by retention (they stay in the log).",
+      (["held", "trimmed"] as const).map((state) => ({ labels: { state }, value: messages[state] }))
+    ),
     gauge(name("waiters"), "Parked long polls (REST and MCP) with a timeout above 0.", [{ value: stats.waits }]),
     gauge(name("waiters_max"), "Parked long polls allowed (maxWaits); more get 429.", [{ value: config.maxWaits }]),
     gauge(name("sse_clients"), "Open GET /events streams.", [{ value: stats.subscribers }]),

@@ -1,47 +1,104 @@
 import { assign, setup, type SnapshotFrom } from "xstate"
-import type { MessageSent } from "../events.js"
+import type { ChannelTrimmed, MessageSent } from "../events.js"
 
 /**
- * Where message `id` of a channel lives in the log: `seqs[id - 1]`. The array is append-only and
- * shared between snapshots; a snapshot sees only its first `count` entries. That keeps a send O(1)
- * and lets old snapshots (checkpoints, time travel) stay valid without copying the history.
+ * Where the held messages of a channel live in the log, oldest first: message id `trimmed + 1 + i`
+ * is at seq `seqs[i]`, sent at `ats[i]` (epoch ms). The arrays are append-only and shared between
+ * snapshots; a snapshot sees only its first `count - trimmed` entries. That keeps a send O(1) and
+ * lets old snapshots (checkpoints, time travel) stay valid without copying the history. A trim
+ * copies what is kept into fresh arrays, so the dropped front can be collected.
  */
 export type SeqIndex = Array<number>
 
 export interface ChannelContext {
   readonly name: string
+  /** Messages ever sent: the newest message id. */
   readonly count: number
+  /** Messages dropped from the front by retention: ids 1 … trimmed are gone. */
+  readonly trimmed: number
   readonly lastAt: string | null
   readonly seqs: SeqIndex
+  /** The time (epoch ms) of each held message: the sweeper's age limit needs it without reading the log. */
+  readonly ats: Array<number>
 }
 
-const appendSeq = (seqs: SeqIndex, count: number, seq: number): SeqIndex => {
+type ChannelEvent = (MessageSent | ChannelTrimmed) & { readonly seq: number; readonly at: string }
+
+/** Messages the channel still holds (readable): ids `firstId(context)` … `count`. */
+export const heldCount = (context: ChannelContext): number => context.count - context.trimmed
+
+/** The oldest id still held; `count + 1` when retention dropped them all. */
+export const firstId = (context: ChannelContext): number => context.trimmed + 1
+
+/** The seqs of the held messages this snapshot can see, oldest first. */
+export const heldSeqs = (context: ChannelContext): Array<number> => context.seqs.slice(0, heldCount(context))
+
+/** The message id of the `message.sent` at `seq`, if the channel still holds it. */
+export const messageIdAt = (context: ChannelContext, seq: number): number | undefined => {
+  const held = heldCount(context)
+  const i = countBelow(context.seqs, held, seq)
+  return i < held && context.seqs[i] === seq ? context.trimmed + 1 + i : undefined
+}
+
+/** How many of the first `held` entries of an ascending index are below `bound` (a binary search). */
+export const countBelow = (index: ReadonlyArray<number>, held: number, bound: number): number => {
+  let lo = 0
+  let hi = held
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if (index[mid]! < bound) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+const append = (index: Array<number>, held: number, value: number): Array<number> => {
   // Another snapshot already extended this array (we are replaying from an older one): diverge.
-  const own = seqs.length === count ? seqs : seqs.slice(0, count)
-  own.push(seq)
+  const own = index.length === held ? index : index.slice(0, held)
+  own.push(value)
   return own
 }
+
+const droppedBy = (context: ChannelContext, event: ChannelTrimmed): number =>
+  countBelow(context.seqs, heldCount(context), event.data.beforeSeq)
 
 /** A named message stream. Messages stay in the log; the channel keeps where they are. */
 export const channelMachine = setup({
   types: {
     context: {} as ChannelContext,
-    events: {} as MessageSent & { readonly seq: number; readonly at: string },
+    events: {} as ChannelEvent,
     input: {} as { readonly name: string }
+  },
+  guards: {
+    // A trim that finds nothing older than its bound (decided twice, or before a reset) changes nothing.
+    dropsSomething: ({ context, event }) => event.type === "channel.trimmed" && droppedBy(context, event) > 0
   }
 }).createMachine({
   id: "channel",
   initial: "open",
-  context: ({ input }) => ({ name: input.name, count: 0, lastAt: null, seqs: [] }),
+  context: ({ input }) => ({ name: input.name, count: 0, trimmed: 0, lastAt: null, seqs: [], ats: [] }),
   states: {
     open: {
       on: {
         "message.sent": {
           actions: assign(({ context, event }) => ({
-            seqs: appendSeq(context.seqs, context.count, event.seq),
+            seqs: append(context.seqs, heldCount(context), event.seq),
+            ats: append(context.ats, heldCount(context), Date.parse(event.at)),
             count: context.count + 1,
             lastAt: event.at
           }))
+        },
+        "channel.trimmed": {
+          guard: "dropsSomething",
+          actions: assign(({ context, event }) => {
+            const dropped = droppedBy(context, event as ChannelTrimmed)
+            const held = heldCount(context)
+            return {
+              seqs: context.seqs.slice(dropped, held),
+              ats: context.ats.slice(dropped, held),
+              trimmed: context.trimmed + dropped
+            }
+          })
         }
       }
     }
