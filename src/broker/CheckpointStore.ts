@@ -1,5 +1,6 @@
 import { Context, Effect, Layer } from "effect"
-import { appendFile, mkdir, open, readFile, rename } from "node:fs/promises"
+import { appendFile, type FileHandle, mkdir, open, readFile, rename } from "node:fs/promises"
+import { createInterface } from "node:readline"
 import { join } from "node:path"
 import type { StoredCheckpoint, StoredDelta } from "../core/checkpointCodec.js"
 
@@ -9,8 +10,12 @@ import type { StoredCheckpoint, StoredDelta } from "../core/checkpointCodec.js"
  * fsynced, a torn or unreadable line ends it, and the broker checks it against the log.
  */
 export interface CheckpointChainStoreService {
-  /** The deltas up to the first line that is not one; `whole` when that was the end of the file. */
-  readonly load: Effect.Effect<{ readonly deltas: ReadonlyArray<StoredDelta>; readonly whole: boolean }>
+  /**
+   * Hands the stored deltas to `take` in order, one parsed at a time (the chain of a long log is tens
+   * of megabytes: read whole, it made the start-up's peak), up to the first line that is not one or
+   * that `take` refuses. `read`: how many were handed over; `whole` when that was the end of the file.
+   */
+  readonly load: (take: (delta: StoredDelta) => boolean) => Effect.Effect<{ readonly read: number; readonly whole: boolean }>
   /** Each answers whether it was written (failures are logged, never raised). */
   readonly append: (deltas: ReadonlyArray<StoredDelta>) => Effect.Effect<boolean>
   /** Replaces the whole chain (after thinning or a failed append), written aside and renamed. */
@@ -60,7 +65,7 @@ export class CheckpointStore extends Context.Tag("claude-ipc-broker/CheckpointSt
           Effect.catchAll((error) => Effect.logWarning(`could not write checkpoint ${path}`, error))
         ),
       chain: {
-        load: Effect.promise(() => readFile(chainPath, "utf8").catch(() => "")).pipe(Effect.map(parseChain)),
+        load: (take) => Effect.promise(() => readChain(chainPath, take)),
         append: (deltas) => written(chainPath, Effect.tryPromise(() => appendFile(chainPath, asLines(deltas)))),
         replace: (deltas) => written(chainPath, writeAside(dataDir, chainPath, asLines(deltas)))
       }
@@ -92,19 +97,38 @@ const writeAside = (dataDir: string, path: string, text: string) =>
     await rename(temporary, path)
   })
 
-/** The deltas up to the first line that is not one (a torn end after a crash). */
-const parseChain = (text: string) => {
-  const deltas: Array<StoredDelta> = []
-  const lines = text.split("\n")
-  // The text ends with a newline, so the last element is "".
-  for (const line of lines.slice(0, -1)) {
-    try {
-      const value = JSON.parse(line) as StoredDelta
-      if (typeof value !== "object" || value === null || typeof value.seq !== "number") break
-      deltas.push(value)
-    } catch {
-      break
-    }
+/** The deltas up to the first line that is not one (a torn end after a crash), read line by line. */
+const readChain = async (path: string, take: (delta: StoredDelta) => boolean) => {
+  let file: FileHandle
+  try {
+    file = await open(path, "r")
+  } catch {
+    return { read: 0, whole: true } // no chain yet (or none readable): start without one
   }
-  return { deltas, whole: deltas.length === lines.length - 1 && lines.at(-1) === "" }
+  const input = file.createReadStream({ start: 0, autoClose: false })
+  try {
+    const size = (await file.stat()).size
+    let bytes = 0
+    let read = 0
+    for await (const line of createInterface({ input, crlfDelay: Infinity })) {
+      bytes += Buffer.byteLength(line, "utf8") + 1
+      // A last line without its newline is torn, even when it happens to parse.
+      if (bytes > size) return { read, whole: false }
+      let value: StoredDelta
+      try {
+        value = JSON.parse(line) as StoredDelta
+      } catch {
+        return { read, whole: false }
+      }
+      if (typeof value !== "object" || value === null || typeof value.seq !== "number") return { read, whole: false }
+      read++
+      if (!take(value)) return { read, whole: false }
+    }
+    return { read, whole: bytes === size }
+  } catch {
+    return { read: 0, whole: false }
+  } finally {
+    input.destroy()
+    await file.close()
+  }
 }

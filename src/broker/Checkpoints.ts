@@ -47,21 +47,21 @@ const loadChain = (log: EventLogService, store: CheckpointChainStoreService | un
   Effect.gen(function* () {
     const chain = new CheckpointChain(maxSpaced)
     if (store === undefined) return { chain, rewrite: false }
-    const { deltas: stored, whole } = yield* store.load
-    // Decoded as far as they decode and follow on from one another.
+    // Decoded as they are read, as far as they decode and follow on from one another.
     const decoder = new CheckpointDecoder()
     const deltas: Array<CheckpointDelta> = []
-    for (const delta of stored) {
-      const decoded = Either.try(() => decoder.delta(delta))
-      if (Either.isLeft(decoded)) break
+    const { read, whole } = yield* store.load((stored) => {
+      const decoded = Either.try(() => decoder.delta(stored))
+      if (Either.isLeft(decoded)) return false
       deltas.push(decoded.right)
-    }
+      return true
+    })
     const matching = yield* matchesLog(log, deltas)
     for (const delta of deltas.slice(0, matching)) chain.add(delta)
-    if (chain.size < stored.length) {
-      yield* Effect.logWarning(`${stored.length - chain.size} of ${stored.length} stored spaced checkpoints do not match the log; dropped`)
+    if (chain.size < read) {
+      yield* Effect.logWarning(`${read - chain.size} of ${read} stored spaced checkpoints do not match the log; dropped`)
     }
-    return { chain, rewrite: chain.size < stored.length || !whole }
+    return { chain, rewrite: chain.size < read || !whole }
   })
 
 export const makeCheckpoints = Effect.gen(function* () {

@@ -311,7 +311,7 @@ describe("disk faults", () => {
       load: Effect.succeed(undefined),
       save: () => Effect.void,
       chain: {
-        load: Effect.succeed({ deltas: [], whole: true }),
+        load: () => Effect.succeed({ read: 0, whole: true }),
         append: (deltas) =>
           Effect.sync(() => {
             if (failures-- > 0) return false
