@@ -549,13 +549,20 @@ export const makeBroker = Effect.gen(function* () {
         readonly appended: Exit.Exit<ReadonlyArray<BrokerEvent>, LogUnavailable>
       }
 
-  /** Park a command wait on the peer's id and role for at most `timeoutMs`. */
-  const parkCommandWait = (peerId: string, timeoutMs: number): Effect.Effect<CommandWake> =>
+  /**
+   * Park a command wait on the peer's id and role for at most `timeoutMs`. `onWoken` runs the moment
+   * a wake-up is spent on it, before the fiber resumes, so that a wait interrupted in between still
+   * knows to pass the wake-up on.
+   */
+  const parkCommandWait = (peerId: string, timeoutMs: number, onWoken: () => void): Effect.Effect<CommandWake> =>
     parkUntil<CommandWake>(
       ({ wake, hold }) => {
         const wait: ParkedCommandWait = {
           peerId,
-          wake: () => wake({ kind: "woken" }),
+          wake: () => {
+            onWoken()
+            wake({ kind: "woken" })
+          },
           reserve: () => {
             const handOff = hold()
             return handOff && ((commandId, appended) => handOff({ kind: "handed", commandId, appended }))
@@ -597,12 +604,12 @@ export const makeBroker = Effect.gen(function* () {
         }
         const left = deadline - Date.now()
         if (left <= 0) return Effect.succeed({ value: null, timedOut: true })
-        return Effect.flatMap(parkCommandWait(peerId, left), (wake): Fails<WaitResult<CommandView>> => {
+        const onWoken = () => {
+          woken = true
+        }
+        return Effect.flatMap(parkCommandWait(peerId, left, onWoken), (wake): Fails<WaitResult<CommandView>> => {
           if (wake.kind === "timeout") return Effect.succeed({ value: null, timedOut: true })
-          if (wake.kind === "woken") {
-            woken = true
-            return attempt
-          }
+          if (wake.kind === "woken") return attempt
           // A handed command whose append failed, or whose claim lost, leaves the wait as it was.
           const won = Exit.isSuccess(wake.appended)
             ? wonClaim(wake.commandId, wake.appended.value[wake.appended.value.length - 1]!.seq)
