@@ -58,8 +58,9 @@ const loadChain = (log: EventLogService, store: CheckpointChainStoreService | un
     })
     const matching = yield* matchesLog(log, deltas)
     for (const delta of deltas.slice(0, matching)) chain.add(delta)
-    if (chain.size < read) {
-      yield* Effect.logWarning(`${read - chain.size} of ${read} stored spaced checkpoints do not match the log; dropped`)
+    // Compared with what matched, not with the chain's size: loading may thin the chain.
+    if (matching < read) {
+      yield* Effect.logWarning(`${read - matching} of ${read} stored spaced checkpoints do not match the log; dropped`)
     }
     return { chain, rewrite: chain.size < read || !whole }
   })
@@ -106,10 +107,12 @@ export const makeCheckpoints = Effect.gen(function* () {
       if (!ok) storedChainBroken = true
     })
   const storeWholeChain = () => {
+    // Without a store (memory and replay logs) there is nothing to encode the chain for.
+    if (!store.chain) return
     encoder = new DeltaEncoder()
     const all = chain.deltas.map((delta) => encoder.delta(delta))
     storedChainBroken = false
-    if (store.chain) write(Effect.flatMap(store.chain.replace(all), afterWrite))
+    write(Effect.flatMap(store.chain.replace(all), afterWrite))
   }
   if (rewrite) storeWholeChain()
   else for (const delta of chain.deltas) encoder.follow(delta)

@@ -41,11 +41,10 @@ export const retentionDecisions = (
   if (channelMaxMessages === null && channelMaxAgeMs === null) return []
   const decisions: Array<EventDraft> = []
   for (const { context } of projection.channels.values()) {
-    const cuts = [
-      channelMaxMessages === null ? undefined : byCount(context, channelMaxMessages),
-      channelMaxAgeMs === null ? undefined : byAge(context, now, channelMaxAgeMs)
-    ].filter((cut): cut is Cut => cut !== undefined)
-    const furthest = cuts.sort((a, b) => b.beforeSeq - a.beforeSeq)[0]
+    const count = channelMaxMessages === null ? undefined : byCount(context, channelMaxMessages)
+    const age = channelMaxAgeMs === null ? undefined : byAge(context, now, channelMaxAgeMs)
+    // The stricter cut; on a tie, the count's.
+    const furthest = count && age ? (age.beforeSeq > count.beforeSeq ? age : count) : (count ?? age)
     if (furthest) decisions.push({ type: "channel.trimmed", data: { channel: context.name, ...furthest } })
   }
   return decisions

@@ -257,14 +257,12 @@ export class Projection {
 
   /** Pending commands a peer may take (addressed to its id or its role), oldest first. */
   pendingFor(peerId: string, role: string): Array<CommandSnapshot> {
-    const merged: Array<CommandSnapshot> = []
-    for (const command of this.pendingOf(peerId, role)) merged.push(command)
-    return merged
+    return [...this.pendingOf(peerId, role)]
   }
 
   /** The oldest pending command for a peer, without building the whole list. */
   oldestPendingFor(peerId: string, role: string): CommandSnapshot | undefined {
-    return this.pendingOf(peerId, role).next().value ?? undefined
+    return this.pendingOf(peerId, role).next().value
   }
 
   /**
