@@ -56,7 +56,7 @@ const cookieValue = (cookies: string | undefined, name: string): string | undefi
 
 const deny = (status: 401 | 403 | 415, code: string, message: string): Verdict => ({ ok: false, status, code, message })
 
-const isWrite = (method: string) => method !== "GET" && method !== "HEAD" && method !== "OPTIONS"
+export const isWrite = (method: string) => method !== "GET" && method !== "HEAD" && method !== "OPTIONS"
 
 export const checkRequest = (facts: RequestFacts, config: GuardConfig): Verdict => {
   const host = header(facts, "host") ?? ""

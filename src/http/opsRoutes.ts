@@ -15,6 +15,7 @@ const scrape = Effect.gen(function* () {
   const broker = yield* Broker
   const log = yield* EventLog
   const cpu = process.cpuUsage()
+  const memory = process.memoryUsage()
   const text = exposition({
     metrics: yield* Metrics,
     projection: broker.projection,
@@ -24,8 +25,8 @@ const scrape = Effect.gen(function* () {
     backend: log.backend,
     version,
     process: {
-      residentBytes: process.memoryUsage.rss(),
-      heapUsedBytes: process.memoryUsage().heapUsed,
+      residentBytes: memory.rss,
+      heapUsedBytes: memory.heapUsed,
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
       startTimeSeconds: performance.timeOrigin / 1000
     }

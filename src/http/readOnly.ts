@@ -1,8 +1,7 @@
 import { type HttpApp, HttpServerRequest } from "@effect/platform"
 import { Effect } from "effect"
+import { isWrite } from "./guard.js"
 import { errorJson } from "./respond.js"
-
-const isWrite = (method: string) => method !== "GET" && method !== "HEAD" && method !== "OPTIONS"
 
 /** A command wait is a GET, but it claims a command and records a heartbeat. */
 const claims = (method: string, path: string) => method === "GET" && /^\/commands\/[^/]+\/wait$/.test(path)

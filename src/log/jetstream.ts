@@ -26,7 +26,6 @@ import { LiveFeed } from "./liveFeed.js"
 import { RecentEvents } from "./recentEvents.js"
 import { nextTimestamp } from "./timestamps.js"
 
-export { defaultStreamName, defaultSubject } from "./jetstreamNames.js"
 export type { JetStreamLogOptions } from "./jetstreamStream.js"
 
 /** Runs of at most this many missing events are read with direct gets, longer ones with a consumer. */

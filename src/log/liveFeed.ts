@@ -1,4 +1,4 @@
-import { Chunk, Effect, Option, Queue, Stream } from "effect"
+import { Chunk, Effect, Stream } from "effect"
 import type { BrokerEvent } from "../core/events.js"
 import type { LogUnavailable } from "../core/errors.js"
 
@@ -74,41 +74,19 @@ export class LiveFeed {
     })
   }
 
-  /**
-   * `tail(from)` for any backend: listen first, then page through what is stored, then drain what
-   * arrived meanwhile. Events seen twice (stored and live) are dropped by seq, so there is no gap
-   * and no repeat.
-   */
+  /** `follow` as a stream, for readers that want one: the same events, by the same rules. */
   tail(
     from: number,
     read: (from: number, to: number, limit: number) => Effect.Effect<ReadonlyArray<BrokerEvent>, LogUnavailable>,
     head: Effect.Effect<number>
   ): Stream.Stream<BrokerEvent, LogUnavailable> {
-    return Stream.unwrapScoped(
-      Effect.gen(this, function* () {
-        const live = yield* Queue.unbounded<ReadonlyArray<BrokerEvent>>()
-        const unsubscribe = this.subscribe((batch) => Queue.unsafeOffer(live, batch))
-        yield* Effect.addFinalizer(() => Effect.sync(unsubscribe))
-        const stored = yield* head
-        let next = Math.max(1, from)
-        const history = Stream.paginateChunkEffect(next, (cursor) =>
-          cursor > stored
-            ? Effect.succeed([Chunk.empty<BrokerEvent>(), Option.none<number>()] as const)
-            : Effect.map(read(cursor, stored, catchUpPage), (events) => {
-                const after = events.length === 0 ? stored + 1 : events[events.length - 1]!.seq + 1
-                return [Chunk.unsafeFromArray(events), after > stored ? Option.none() : Option.some(after)] as const
-              })
-        ).pipe(Stream.tap((event) => Effect.sync(() => (next = event.seq + 1))))
-        const following = Stream.fromQueue(live).pipe(
-          Stream.flattenIterables,
-          Stream.filter((event) => {
-            if (event.seq < next) return false
-            next = event.seq + 1
-            return true
-          })
-        )
-        return Stream.concat(history, following)
-      })
+    return Stream.asyncScoped<BrokerEvent, LogUnavailable>(
+      (emit) =>
+        Effect.acquireRelease(
+          this.follow(from, read, head, (batch) => void emit.chunk(Chunk.unsafeFromArray(batch))),
+          (stop) => Effect.sync(stop)
+        ),
+      "unbounded"
     )
   }
 }

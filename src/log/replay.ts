@@ -1,4 +1,4 @@
-import { Effect, Layer, Stream } from "effect"
+import { Effect, Layer } from "effect"
 import { createReadStream } from "node:fs"
 import { createInterface } from "node:readline"
 import { isStoredEvent, type BrokerEvent } from "../core/events.js"
@@ -70,6 +70,8 @@ export const readExport = (path: string): Promise<ReadonlyArray<BrokerEvent>> =>
   })
 
 export const makeReplayLog = ({ source, events }: ReplaySource): EventLogService => {
+  // A feed nobody publishes to: followers get the stored events, then wait for ever.
+  const feed = new LiveFeed()
   const head = Effect.succeed(events.length)
   const read = (from: number, to = events.length, limit = Number.MAX_SAFE_INTEGER) =>
     Effect.sync(() => {
@@ -83,10 +85,8 @@ export const makeReplayLog = ({ source, events }: ReplaySource): EventLogService
     read,
     readSeqs: (seqs) => Effect.sync(() => seqs.flatMap((seq) => (seq >= 1 && seq <= events.length ? [events[seq - 1]!] : []))),
     head,
-    // Nothing new ever comes; like every tail, it runs until its reader stops.
-    tail: (from) => Stream.fromIterable(events.slice(Math.max(1, from) - 1)).pipe(Stream.concat(Stream.never)),
-    // A feed nobody publishes to: followers get the stored events, then wait for ever.
-    follow: (from, deliver, paced) => new LiveFeed().follow(from, read, head, deliver, paced)
+    tail: (from) => feed.tail(from, read, head),
+    follow: (from, deliver, paced) => feed.follow(from, read, head, deliver, paced)
   }
 }
 
