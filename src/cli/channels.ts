@@ -3,7 +3,7 @@ import { Console, Effect } from "effect"
 import type { MessageView } from "../core/views.js"
 import { request, segment, type Connection } from "./client.js"
 import { CliIo } from "./io.js"
-import { connection, connectionOptions, describe, fromOption, jsonArg, jsonOption, nameArg, sender } from "./options.js"
+import { connection, connectionOptions, describe, fromOption, jsonArg, jsonOption, nameArg, postAs } from "./options.js"
 import { paint, shortTime, type Paint } from "./paint.js"
 import { untilStopped } from "./stop.js"
 import { longestPollMs } from "./waiting.js"
@@ -24,12 +24,7 @@ export const publish = Command.make(
   },
   (args) =>
     Effect.gen(function* () {
-      const broker = yield* connection(args)
-      const from = yield* sender(args.from)
-      const posted = yield* request<MessageView>(broker, "POST", `/channels/${segment(args.channel)}/send`, {
-        body: args.message,
-        from
-      })
+      const posted = yield* postAs<MessageView>(args, `/channels/${segment(args.channel)}/send`, args.message)
       yield* Console.log(args.json ? JSON.stringify(posted) : `message ${posted.id} on ${posted.channel}`)
     })
 ).pipe(
@@ -72,9 +67,9 @@ export const read = Command.make(
   (args) =>
     Effect.gen(function* () {
       const broker = yield* connection(args)
-      const io = yield* CliIo
+      const p = paint((yield* CliIo).color)
       const show = (messages: ReadonlyArray<MessageView>) =>
-        Console.log(messages.map((m) => (args.json ? JSON.stringify(m) : messageLine(m, paint(io.color)))).join("\n"))
+        Console.log(messages.map((m) => (args.json ? JSON.stringify(m) : messageLine(m, p))).join("\n"))
       let since = args.since
       let lastId = 0
       const next = (timeoutMs: number) =>

@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import { Effect, Stream } from "effect"
 import { BrokerRefused, BrokerUnreachable } from "./errors.js"
 
 /** Where the broker is and how to get in: from --url/BROKER_URL and --token/BROKER_TOKEN. */
@@ -92,6 +92,13 @@ export const request = <A>(
       catch: (error) => new BrokerUnreachable({ url: connection.url, reason: `the answer broke off: ${reasonOf(error)}` })
     })
   )
+
+/** The body of an open response as a stream of bytes; a connection lost midway says what broke off. */
+export const bodyOf = (connection: Connection, response: Response, what: string): Stream.Stream<Uint8Array, BrokerUnreachable> =>
+  Stream.fromReadableStream({
+    evaluate: () => response.body!,
+    onError: (error) => new BrokerUnreachable({ url: connection.url, reason: `${what} broke off: ${String(error)}` })
+  })
 
 /** Path segments are names (letters, digits, . _ : -), but a typo must not become another route. */
 export const segment = (name: string): string => encodeURIComponent(name)

@@ -1,12 +1,8 @@
-import { Command, Options } from "@effect/cli"
+import { Command } from "@effect/cli"
 import { Effect, Option, Stream } from "effect"
-import { open } from "./client.js"
-import { BrokerUnreachable } from "./errors.js"
+import { bodyOf, open } from "./client.js"
 import { CliIo } from "./io.js"
-import { connection, connectionOptions, describe } from "./options.js"
-
-const seqOption = (name: string, description: string) =>
-  Options.integer(name).pipe(Options.withPseudoName("seq"), Options.withDescription(description), Options.optional)
+import { connection, connectionOptions, describe, seqOption } from "./options.js"
 
 export const exportLog = Command.make(
   "export",
@@ -23,10 +19,7 @@ export const exportLog = Command.make(
         query: { from: Option.getOrUndefined(args.from), to: Option.getOrUndefined(args.to) }
       })
       // Bytes as the broker sends them: the export is the stored log, line for line.
-      yield* Stream.fromReadableStream({
-        evaluate: () => response.body!,
-        onError: (error) => new BrokerUnreachable({ url: broker.url, reason: `the export broke off: ${String(error)}` })
-      }).pipe(
+      yield* bodyOf(broker, response, "the export").pipe(
         Stream.runForEach((chunk) =>
           Effect.async<void>((resume) => {
             io.stdout.write(chunk, () => resume(Effect.void))

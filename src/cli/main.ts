@@ -84,7 +84,7 @@ const rootFlags = new Set(["--version", "--completions", "--wizard"])
  * `claude-ipc-broker serve --port 9100`. A first word that is not a flag stays, so a misspelt
  * subcommand gets "use one of …" rather than a confusing flag error.
  */
-export const route = (argv: ReadonlyArray<string>): ReadonlyArray<string> => {
+const route = (argv: ReadonlyArray<string>): ReadonlyArray<string> => {
   const first = argv[0]
   if (first === undefined) return ["serve"]
   if (first.startsWith("-") && !rootFlags.has(first) && !(argv.length === 1 && (first === "-h" || first === "--help"))) {
@@ -99,7 +99,7 @@ const oneLine = (doc: HelpDoc.HelpDoc) => stripAnsi(HelpDoc.toAnsiText(doc)).rep
 const report = (io: CliIoShape, line: string) => Effect.sync(() => io.stderr.write(`${name}: ${line}\n`))
 
 /** Run the tool on `argv` (without node and the script) and answer its exit code; never fails. */
-export const cli = (argv: ReadonlyArray<string>): Effect.Effect<number, never, CliIo> =>
+const cli = (argv: ReadonlyArray<string>): Effect.Effect<number, never, CliIo> =>
   Effect.gen(function* () {
     const io = yield* CliIo
     const routed = route(argv)

@@ -2,8 +2,8 @@ import { HelpDoc, Options, ValidationError } from "@effect/cli"
 import * as Span from "@effect/cli/HelpDoc/Span"
 import { Effect, Option } from "effect"
 import { isName, nameRule } from "../core/names.js"
-import type { Connection } from "./client.js"
-import { UsageError } from "./errors.js"
+import { request, type Connection } from "./client.js"
+import { UsageError, type CliError } from "./errors.js"
 import { CliIo, type CliIoShape } from "./io.js"
 
 /** Options and help shared by the subcommands that talk to a running broker. */
@@ -61,13 +61,8 @@ export const connection = (args: ConnectionArgs): Effect.Effect<Connection, Usag
   Effect.flatMap(CliIo, (io) => {
     const given = Option.getOrUndefined(args.url) ?? nonEmpty(io.env.BROKER_URL) ?? defaultUrl
     const source = Option.isSome(args.url) ? "--url" : "BROKER_URL"
-    let url: URL
-    try {
-      url = new URL(given)
-    } catch {
-      return Effect.fail(new UsageError({ message: `${source} takes http://host:port, not '${given}'` }))
-    }
-    if (url.protocol !== "http:" && url.protocol !== "https:") {
+    const url = URL.canParse(given) ? new URL(given) : undefined
+    if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:")) {
       return Effect.fail(new UsageError({ message: `${source} takes http://host:port, not '${given}'` }))
     }
     return Effect.succeed({
@@ -109,8 +104,18 @@ export const jsonArg = (what: string) => (text: string): Effect.Effect<unknown, 
     catch: () => HelpDoc.p(`${what} must be JSON, not '${text}' (quote a string: '"text"')`)
   })
 
-export const jsonText = (what: string) => (text: string): Effect.Effect<unknown, ValidationError.ValidationError> =>
-  Effect.mapError(jsonArg(what)(text), ValidationError.invalidValue)
+/** An optional flag whose value is JSON (`--params`, `--data`). */
+export const jsonValueOption = (name: string, description: string) =>
+  Options.text(name).pipe(
+    Options.withPseudoName("json"),
+    Options.withDescription(description),
+    Options.mapEffect((text) => Effect.mapError(jsonArg(`--${name}`)(text), ValidationError.invalidValue)),
+    Options.optional
+  )
+
+/** An event's position in the log (`--from`, `--to`, `--at`). */
+export const seqOption = (name: string, description: string) =>
+  Options.integer(name).pipe(Options.withPseudoName("seq"), Options.withDescription(description), Options.optional)
 
 /** A timeout in milliseconds; none means wait as long as it takes. */
 export const timeoutOption = (what: string) =>
@@ -120,3 +125,15 @@ export const timeoutOption = (what: string) =>
     Options.mapEffect((ms) => (ms >= 0 ? Effect.succeed(ms) : Effect.fail(invalid(`--timeout must be at least 0, not ${ms}`)))),
     Options.optional
   )
+
+/** A POST made as the peer that --from or BROKER_FROM names (else as nobody in particular). */
+export const postAs = <A>(
+  args: ConnectionArgs & { readonly from: Option.Option<string> },
+  path: string,
+  body: unknown
+): Effect.Effect<A, CliError, CliIo> =>
+  Effect.gen(function* () {
+    const broker = yield* connection(args)
+    const from = yield* sender(args.from)
+    return yield* request<A>(broker, "POST", path, { body, from })
+  })

@@ -3,9 +3,10 @@ import { Console, Effect, Option } from "effect"
 import type { CommandView } from "../core/views.js"
 import { request, segment, type Connection } from "./client.js"
 import { Failed, WaitTimedOut } from "./errors.js"
-import { connection, connectionOptions, describe, fromOption, jsonOption, jsonText, nameArg, sender, timeoutOption } from "./options.js"
+import { connection, connectionOptions, describe, fromOption, jsonOption, jsonValueOption, nameArg, sender, timeoutOption } from "./options.js"
 import { waitUntil } from "./waiting.js"
 
+// isSettled of src/core/machines/command.ts, kept apart: importing it would load xstate into every client command.
 const settled = new Set(["acked", "failed", "expired", "cancelled"])
 
 /** Wait for a command to be settled; the command as it then stands. */
@@ -32,12 +33,7 @@ export const send = Command.make(
       Args.mapEffect(nameArg("target"))
     ),
     action: Args.text({ name: "action" }).pipe(Args.withDescription("what to do, e.g. run_tests")),
-    params: Options.text("params").pipe(
-      Options.withPseudoName("json"),
-      Options.withDescription("the command's parameters, any JSON"),
-      Options.mapEffect(jsonText("--params")),
-      Options.optional
-    ),
+    params: jsonValueOption("params", "the command's parameters, any JSON"),
     ttlMs: Options.integer("ttl-ms").pipe(
       Options.withPseudoName("ms"),
       Options.withDescription("expire the command if nobody settles it within this"),

@@ -1,9 +1,9 @@
-import { Args, Command, Options } from "@effect/cli"
+import { Args, Command } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import type { SignalView } from "../core/views.js"
 import { request, segment } from "./client.js"
 import { WaitTimedOut } from "./errors.js"
-import { connection, connectionOptions, describe, fromOption, jsonOption, jsonText, nameArg, sender, timeoutOption } from "./options.js"
+import { connection, connectionOptions, describe, fromOption, jsonOption, jsonValueOption, nameArg, postAs, timeoutOption } from "./options.js"
 import { shortTime } from "./paint.js"
 import { waitUntil } from "./waiting.js"
 
@@ -20,23 +20,13 @@ export const signal = Command.make(
   {
     ...connectionOptions,
     name: signalName,
-    data: Options.text("data").pipe(
-      Options.withPseudoName("json"),
-      Options.withDescription("what waiters get with it, any JSON"),
-      Options.mapEffect(jsonText("--data")),
-      Options.optional
-    ),
+    data: jsonValueOption("data", "what waiters get with it, any JSON"),
     from: fromOption,
     json: jsonOption
   },
   (args) =>
     Effect.gen(function* () {
-      const broker = yield* connection(args)
-      const from = yield* sender(args.from)
-      const fired = yield* request<SignalView>(broker, "POST", `/signals/${segment(args.name)}`, {
-        body: { data: Option.getOrNull(args.data) },
-        from
-      })
+      const fired = yield* postAs<SignalView>(args, `/signals/${segment(args.name)}`, { data: Option.getOrNull(args.data) })
       yield* Console.log(args.json ? JSON.stringify(fired) : signalLine(fired))
     })
 ).pipe(

@@ -1,10 +1,10 @@
-import { Command, Options } from "@effect/cli"
+import { Command } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import type { Status } from "../broker/Broker.js"
 import type { PeerView } from "../core/views.js"
 import { request } from "./client.js"
 import { CliIo } from "./io.js"
-import { connection, connectionOptions, describe, jsonOption } from "./options.js"
+import { connection, connectionOptions, describe, jsonOption, seqOption } from "./options.js"
 import { paint, shortTime, table, type Paint } from "./paint.js"
 
 const count = <A>(items: ReadonlyArray<A>, key: (item: A) => string) => {
@@ -43,11 +43,7 @@ export const status = Command.make(
   {
     ...connectionOptions,
     json: jsonOption,
-    at: Options.integer("at").pipe(
-      Options.withPseudoName("seq"),
-      Options.withDescription("the state right after this event instead of now"),
-      Options.optional
-    )
+    at: seqOption("at", "the state right after this event instead of now")
   },
   (args) =>
     Effect.gen(function* () {

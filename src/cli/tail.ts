@@ -1,11 +1,11 @@
 import { Command, Options } from "@effect/cli"
 import { Console, Effect, Option, Schedule, Stream } from "effect"
 import { isStoredEvent, type StoredEvent } from "../core/events.js"
-import { open, type Connection } from "./client.js"
+import { bodyOf, open, type Connection } from "./client.js"
 import { BrokerUnreachable } from "./errors.js"
 import { eventLine, typeMatcher } from "./eventLine.js"
 import { CliIo } from "./io.js"
-import { connection, connectionOptions, describe } from "./options.js"
+import { connection, connectionOptions, describe, seqOption } from "./options.js"
 import { paint } from "./paint.js"
 import { untilStopped } from "./stop.js"
 
@@ -28,10 +28,7 @@ const frameOf = (line: string): Frame | undefined => {
 
 /** The frames of one `/events` response, until the broker ends it or the connection drops. */
 const frames = (broker: Connection, response: Response): Stream.Stream<Frame, BrokerUnreachable> =>
-  Stream.fromReadableStream({
-    evaluate: () => response.body!,
-    onError: (error) => new BrokerUnreachable({ url: broker.url, reason: `the event stream broke off: ${String(error)}` })
-  }).pipe(
+  bodyOf(broker, response, "the event stream").pipe(
     Stream.decodeText(),
     Stream.splitLines,
     Stream.filterMap((line) => Option.fromNullable(frameOf(line)))
@@ -41,11 +38,7 @@ export const tail = Command.make(
   "tail",
   {
     ...connectionOptions,
-    from: Options.integer("from").pipe(
-      Options.withPseudoName("seq"),
-      Options.withDescription("start with this event (1: the whole log); default: only events from now on"),
-      Options.optional
-    ),
+    from: seqOption("from", "start with this event (1: the whole log); default: only events from now on"),
     type: Options.text("type").pipe(
       Options.withPseudoName("glob"),
       Options.withDescription("only events whose type matches, e.g. 'command.*' (repeatable)"),
