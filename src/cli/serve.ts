@@ -4,8 +4,7 @@ import { randomBytes } from "node:crypto"
 import { defaultConfig, type BrokerConfigShape } from "../broker/Config.js"
 import { isLoopback } from "../http/guard.js"
 import type { JetStreamLogOptions } from "../log/jetstream.js"
-import { serverLayer, type ServerOptions } from "../server.js"
-import { announce } from "./announce.js"
+import type { ServerOptions } from "../server.js"
 import { Failed, UsageError } from "./errors.js"
 import { CliIo } from "./io.js"
 import { loggingOptions, withLogging } from "./logging.js"
@@ -183,11 +182,13 @@ export const toServerOptions = (args: ServeArgs, env: Env): Effect.Effect<Server
  * reach the port could give orders, so a broker bound there without a token makes one.
  */
 export const runBroker = (options: ServerOptions) =>
-  Effect.suspend(() => {
-    const generatedToken = options.token === undefined && !isLoopback(options.host)
-    const withToken = generatedToken ? { ...options, token: randomBytes(24).toString("base64url") } : options
-    return Layer.launch(announce(withToken, generatedToken).pipe(Layer.provideMerge(serverLayer(withToken))))
-  }).pipe(
+  // Loaded here, not at the top: the client subcommands need none of the server.
+  Effect.promise(() => Promise.all([import("../server.js"), import("./announce.js")])).pipe(
+    Effect.flatMap(([{ serverLayer }, { announce }]) => {
+      const generatedToken = options.token === undefined && !isLoopback(options.host)
+      const withToken = generatedToken ? { ...options, token: randomBytes(24).toString("base64url") } : options
+      return Layer.launch(announce(withToken, generatedToken).pipe(Layer.provideMerge(serverLayer(withToken))))
+    }),
     untilStopped,
     Effect.catchAllCause((cause) =>
       Effect.zipRight(
