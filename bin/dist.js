@@ -5,8 +5,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { dirname, join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
 
-export const repoDir = fileURLToPath(new URL("..", import.meta.url))
-export const srcDir = join(repoDir, "src")
+const repoDir = fileURLToPath(new URL("..", import.meta.url))
+const srcDir = join(repoDir, "src")
 export const distDir = join(repoDir, "dist")
 /** Written last by a build: its time is when dist was complete. */
 const stampFile = join(distDir, ".built")
@@ -29,31 +29,50 @@ export const distIsFresh = () => {
   return tsFilesUnder(srcDir).every((path) => statSync(path).mtimeMs <= builtAt)
 }
 
-/** Builds into a temporary folder that replaces dist in one rename, so a running broker never sees half a build. */
+/**
+ * Builds into a temporary folder, then swaps it in the way web/build.ts does: the old build is
+ * renamed aside first, so a running broker never sees half a build, and a concurrent build that
+ * finished first keeps its place.
+ */
 export const buildDist = async () => {
   const { transform } = await import("esbuild")
   const building = `${distDir}.building-${process.pid}`
   rmSync(building, { recursive: true, force: true })
   const startedAt = Date.now()
-  for (const path of tsFilesUnder(srcDir)) {
-    const name = relative(srcDir, path).replace(/\.ts$/, ".js")
-    const out = join(building, name)
-    const result = await transform(readFileSync(path, "utf8"), {
-      loader: "ts",
-      format: "esm",
-      target: "node20",
-      sourcefile: relative(dirname(out), path),
-      sourcemap: "external",
-      // The same semantics as tsc with our tsconfig: imports kept as written, ES2022 class fields.
-      tsconfigRaw: { compilerOptions: { verbatimModuleSyntax: true, useDefineForClassFields: true } }
-    })
-    mkdirSync(dirname(out), { recursive: true })
-    writeFileSync(out, `${result.code}//# sourceMappingURL=${name.split("/").pop()}.map\n`)
-    writeFileSync(`${out}.map`, result.map)
+  try {
+    for (const path of tsFilesUnder(srcDir)) {
+      const name = relative(srcDir, path).replace(/\.ts$/, ".js")
+      const out = join(building, name)
+      const result = await transform(readFileSync(path, "utf8"), {
+        loader: "ts",
+        format: "esm",
+        target: "node20",
+        sourcefile: relative(dirname(out), path),
+        sourcemap: "external",
+        // The same semantics as tsc with our tsconfig: imports kept as written, ES2022 class fields.
+        tsconfigRaw: { compilerOptions: { verbatimModuleSyntax: true, useDefineForClassFields: true } }
+      })
+      mkdirSync(dirname(out), { recursive: true })
+      writeFileSync(out, `${result.code}//# sourceMappingURL=${name.split("/").pop()}.map\n`)
+      writeFileSync(`${out}.map`, result.map)
+    }
+    // Stamped with the start time: a source edited during the build makes the result stale.
+    writeFileSync(join(building, ".built"), "")
+    utimesSync(join(building, ".built"), new Date(startedAt), new Date(startedAt))
+    const old = `${building}-old`
+    try {
+      renameSync(distDir, old)
+    } catch {
+      // No build yet, or another build just moved it.
+    }
+    try {
+      renameSync(building, distDir)
+    } catch (error) {
+      // Another build finished first and took the place: theirs is as good as ours.
+      if (!existsSync(stampFile)) throw error
+    }
+    rmSync(old, { recursive: true, force: true })
+  } finally {
+    rmSync(building, { recursive: true, force: true })
   }
-  // Stamped with the start time: a source edited during the build makes the result stale.
-  writeFileSync(join(building, ".built"), "")
-  utimesSync(join(building, ".built"), new Date(startedAt), new Date(startedAt))
-  rmSync(distDir, { recursive: true, force: true })
-  renameSync(building, distDir)
 }
