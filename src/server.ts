@@ -45,18 +45,18 @@ export interface ServerOptions {
 }
 
 /** The log and where its checkpoints go, for the chosen backend. */
-const storageLayer = (options: Pick<ServerOptions, "dataDir" | "memory" | "nats" | "fileLog" | "replay">) =>
-  options.replay
-    ? Layer.merge(ReplayLogLive(options.replay), CheckpointStore.none)
-    : options.memory
-      ? Layer.merge(MemoryLogLive, CheckpointStore.none)
-      : options.nats
-        ? // Checkpoints stay on the node (per stream): they are only a start-up optimisation.
-          Layer.merge(
-            jetStreamLogLayer(options.nats),
-            CheckpointStore.file(join(options.dataDir, "jetstream", options.nats.stream ?? defaultStreamName))
-          )
-        : Layer.merge(fileLogLayer(options.dataDir, options.fileLog), CheckpointStore.file(options.dataDir))
+const storageLayer = (options: Pick<ServerOptions, "dataDir" | "memory" | "nats" | "fileLog" | "replay">) => {
+  if (options.replay) return Layer.merge(ReplayLogLive(options.replay), CheckpointStore.none)
+  if (options.memory) return Layer.merge(MemoryLogLive, CheckpointStore.none)
+  if (options.nats) {
+    // Checkpoints stay on the node (per stream): they are only a start-up optimisation.
+    return Layer.merge(
+      jetStreamLogLayer(options.nats),
+      CheckpointStore.file(join(options.dataDir, "jetstream", options.nats.stream ?? defaultStreamName))
+    )
+  }
+  return Layer.merge(fileLogLayer(options.dataDir, options.fileLog), CheckpointStore.file(options.dataDir))
+}
 
 /** Imported only when chosen, so a broker on the file log does not load the NATS client. */
 const jetStreamLogLayer = (nats: JetStreamLogOptions) =>

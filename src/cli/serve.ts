@@ -25,22 +25,21 @@ const atLeastOne = (flag: string) => (text: string) =>
 const text = (name: string, pseudo: string, description: string) =>
   Options.text(name).pipe(Options.withPseudoName(pseudo), Options.withDescription(description), Options.optional)
 
-const tuning = (name: string, description: string, byDefault: number) =>
+/** A duration, size or count of at least 1. */
+const atLeastOneOption = (name: string, description: string) =>
   Options.text(name).pipe(
     Options.withPseudoName("n"),
-    Options.withDescription(`${description} (default ${byDefault})`),
+    Options.withDescription(description),
     Options.mapEffect(atLeastOne(`--${name}`)),
     Options.optional
   )
 
+const tuning = (name: string, description: string, byDefault: number) =>
+  atLeastOneOption(name, `${description} (default ${byDefault})`)
+
 /** Retention limits: off unless given. */
 const limit = (name: string, description: string) =>
-  Options.text(name).pipe(
-    Options.withPseudoName("n"),
-    Options.withDescription(`${description} (default: off, every message kept)`),
-    Options.mapEffect(atLeastOne(`--${name}`)),
-    Options.optional
-  )
+  atLeastOneOption(name, `${description} (default: off, every message kept)`)
 
 const portOption = (byDefault: number) =>
   Options.text("port").pipe(
