@@ -66,7 +66,15 @@ export class CheckpointStore extends Context.Tag("claude-ipc-broker/CheckpointSt
         ),
       chain: {
         load: (take) => Effect.promise(() => readChain(chainPath, take)),
-        append: (deltas) => written(chainPath, Effect.tryPromise(() => appendFile(chainPath, asLines(deltas)))),
+        append: (deltas) =>
+          written(
+            chainPath,
+            // The first append may come before anything else made the dir (a JetStream node's checkpoint dir).
+            Effect.tryPromise(async () => {
+              await mkdir(dataDir, { recursive: true })
+              await appendFile(chainPath, asLines(deltas))
+            })
+          ),
         replace: (deltas) => written(chainPath, writeAside(dataDir, chainPath, asLines(deltas)))
       }
     })
