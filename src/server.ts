@@ -1,4 +1,4 @@
-import { HttpMiddleware, HttpServer } from "@effect/platform"
+import { HttpMiddleware } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { createServer, type Server } from "node:http"
@@ -10,11 +10,9 @@ import { BrokerConfig, type BrokerConfigShape } from "./broker/Config.js"
 import { Metrics } from "./broker/metrics/Metrics.js"
 import { SweeperLive } from "./broker/Sweeper.js"
 import { isLoopback } from "./http/guard.js"
-import { guarded } from "./http/Guarded.js"
 import { httpApp } from "./http/Http.js"
-import { observed } from "./http/observed.js"
 import { startedAndStopping, stopped } from "./lifecycle.js"
-import { readOnly } from "./http/readOnly.js"
+import { requestListener } from "./http/transport.js"
 import { FileLogLive, type FileLogOptions } from "./log/file.js"
 import type { JetStreamLogOptions } from "./log/jetstream.js"
 import { defaultStreamName } from "./log/jetstreamNames.js"
@@ -108,15 +106,20 @@ export const serverLayer = (options: ServerOptions) => {
   if (options.token === undefined && !isLoopback(options.host)) {
     throw new Error(`binding to ${options.host} needs a token: anyone who can reach it could give orders`)
   }
-  const app = observed(
-    guarded({ token: options.token, allowedOrigins: options.allowedOrigins ?? [] })(
-      options.replay ? readOnly(httpApp) : httpApp
-    )
+  const serve = Layer.scopedDiscard(
+    Effect.gen(function* () {
+      const listener = yield* requestListener(httpApp, {
+        guard: { token: options.token, allowedOrigins: options.allowedOrigins ?? [] },
+        readOnly: options.replay !== undefined
+      })
+      server.on("request", listener)
+      yield* Effect.addFinalizer(() => Effect.sync(() => server.off("request", listener)))
+    })
   )
   return startedAndStopping.pipe(
     // No spans: nothing here exports traces, and the platform's tracer middleware builds one per
     // request (URL, headers, attributes) — a quarter of the cost of a small request.
-    Layer.provideMerge(HttpMiddleware.withTracerDisabledWhen(HttpServer.serve(app), () => true)),
+    Layer.provideMerge(HttpMiddleware.withTracerDisabledWhen(serve, () => true)),
     // Built after the server listens, so its finalizer ends MCP sessions before connections close.
     Layer.provideMerge(McpSessionsLive.pipe(Layer.provide(McpConfig.layer(options.mcp)))),
     Layer.provideMerge(closeConnectionsOnShutdown(server)),

@@ -6,22 +6,22 @@ import { routeMatcher } from "./routeMatcher.js"
 import { routes, type RouteSpec } from "./routes.js"
 
 /**
- * Around the whole app (guard included): each answered request is timed into a histogram labelled
- * by method, route template and status, and logged at debug level with the same facts; long polls
- * are also counted while they run. Requests whose client went away before the answer are neither
- * timed nor logged.
+ * Around the platform's routes (transport.ts does the same for the REST routes and refusals): each
+ * answered request is timed into a histogram labelled by method, route template and status, and
+ * logged at debug level with the same facts; long polls are also counted while they run. Requests
+ * whose client went away before the answer are neither timed nor logged.
  */
 
-const matchRoute = routeMatcher(routes)
+export const matchRoute = routeMatcher(routes)
 
 /** Requests no route serves (404s): one label, whatever the path. */
 const unmatched = "unmatched"
 
-type Kind = "answer" | "wait" | "stream"
+export type Kind = "answer" | "wait" | "stream"
 const kindIndex: Record<Kind, number> = { answer: 0, wait: 1, stream: 2 }
 
 /** Long polls are timed apart: a 30 s wait that ends on time is not a slow request. */
-const kindOf = (route: RouteSpec | undefined, url: string): Kind => {
+export const kindOf = (route: RouteSpec | undefined, url: string): Kind => {
   if (route === undefined) return "answer"
   if (route.streams) return "stream"
   if (route.waits === undefined) return "answer"
@@ -31,13 +31,13 @@ const kindOf = (route: RouteSpec | undefined, url: string): Kind => {
   return Number(timeout) > 0 ? "wait" : "answer"
 }
 
-type Recorder = (seconds: number) => void
+export type Recorder = (seconds: number) => void
 
 /**
  * Recorders by route (or, for unmatched requests, by method), then status and kind: made once and
  * kept, so that the hot path does two map lookups and an addition.
  */
-class Recorders {
+export class Recorders {
   private readonly byRoute = new Map<RouteSpec | string, Map<number, Recorder>>()
 
   constructor(private readonly metrics: MetricsService) {}
@@ -64,6 +64,18 @@ class Recorders {
 
 const recorders = new WeakMap<MetricsService, Recorders>()
 
+export const recordersFor = (metrics: MetricsService): Recorders => {
+  let found = recorders.get(metrics)
+  if (found === undefined) recorders.set(metrics, (found = new Recorders(metrics)))
+  return found
+}
+
+/** The route template, not the URL: a dashboard login URL carries the token in its query. */
+export const logRequest = (method: string, route: RouteSpec | undefined, status: number, seconds: number) =>
+  Effect.logDebug("request").pipe(
+    Effect.annotateLogs({ method, route: route?.path ?? unmatched, status, ms: Math.round(seconds * 1e5) / 100 })
+  )
+
 export const observed = <E, R>(
   app: HttpApp.Default<E, R>
 ): HttpApp.Default<E, R | HttpServerRequest.HttpServerRequest | Metrics> =>
@@ -71,8 +83,7 @@ export const observed = <E, R>(
     const context = fiber.currentContext as Context.Context<HttpServerRequest.HttpServerRequest | Metrics>
     const request = Context.get(context, HttpServerRequest.HttpServerRequest)
     const metrics = Context.get(context, Metrics)
-    let forMetrics = recorders.get(metrics)
-    if (forMetrics === undefined) recorders.set(metrics, (forMetrics = new Recorders(metrics)))
+    const forMetrics = recordersFor(metrics)
     const route = matchRoute(request.method, request.url)
     const kind = kindOf(route, request.url)
     const started = performance.now()
@@ -89,15 +100,7 @@ export const observed = <E, R>(
         })
       : Effect.tap(app, (response) => {
           const { status, seconds } = record(response)
-          // The route template, not the URL: a dashboard login URL carries the token in its query.
-          return Effect.logDebug("request").pipe(
-            Effect.annotateLogs({
-              method: request.method,
-              route: route?.path ?? unmatched,
-              status,
-              ms: Math.round(seconds * 1e5) / 100
-            })
-          )
+          return logRequest(request.method, route, status, seconds)
         })
     if (kind !== "wait" || route === undefined) return answered
     // Parked waits by route; `ensuring` also counts down when the client goes away mid-wait.

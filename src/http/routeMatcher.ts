@@ -38,10 +38,15 @@ export const routeMatcher = (table: ReadonlyArray<RouteSpec>) => {
     return undefined
   }
 
-  /** `url` as the request line has it, query string included. */
+  const findWithHead = (method: string, pathname: string): RouteSpec | undefined =>
+    find(method, pathname) ?? (method === "HEAD" ? find("GET", pathname) : undefined)
+
+  /** `url` as the request line has it, query string included. A trailing slash is ignored, as the router does. */
   return (method: string, url: string): RouteSpec | undefined => {
     const query = url.indexOf("?")
     const pathname = query === -1 ? url : url.slice(0, query)
-    return find(method, pathname) ?? (method === "HEAD" ? find("GET", pathname) : undefined)
+    const found = findWithHead(method, pathname)
+    if (found !== undefined || pathname.length < 2 || !pathname.endsWith("/")) return found
+    return findWithHead(method, pathname.slice(0, -1))
   }
 }

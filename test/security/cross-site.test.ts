@@ -39,8 +39,7 @@ const send = (
 
 const command = JSON.stringify({ target: "builder", action: "rm -rf ~" })
 
-// BUG (reported): src/server.ts serves httpApp without src/http/Guarded.ts's `guarded(...)`, so
-// none of these rules is applied yet and the first three tests fail.
+// The guard (src/http/guard.ts), applied to every request by src/http/transport.ts.
 describe("requests a foreign web page can cause", () => {
   let broker: TestBroker
   let c: Client

@@ -1,0 +1,157 @@
+import { Effect } from "effect"
+import type { BrokerService } from "../../broker/Broker.js"
+import { BadRequest, type BrokerError, Forbidden } from "../../core/errors.js"
+import type { SignalView } from "../../core/views.js"
+import {
+  AckBody,
+  CancelBody,
+  CommandsQuery,
+  ConnectBody,
+  decode,
+  FireBody,
+  MessagesQuery,
+  SendCommandBody,
+  StatusQuery,
+  WaitQuery
+} from "../Api.js"
+import { reply, type Reply } from "../respond.js"
+import { body, caller, type InputLimits, optionalBody, param, query, type RestRequest, waitMs } from "./request.js"
+
+/**
+ * The REST API: each handler takes its inputs from the request, calls the broker, and renders the
+ * answer. Keyed by `METHOD /path/:template` as routes.ts lists them.
+ */
+export type RestHandler = (request: RestRequest) => Effect.Effect<Reply, BrokerError>
+
+const answer = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<Reply, E> => Effect.map(effect, (value) => reply(value))
+
+/** Every waiter woken by one firing gets the same answer, so it is rendered once, not per waiter. */
+const signalAnswers = new WeakMap<SignalView, Reply>()
+const signalAnswer = ({ value, timedOut }: { readonly value: SignalView | null; readonly timedOut: boolean }): Reply => {
+  if (timedOut || value === null) return reply({ signal: value, timedOut })
+  let rendered = signalAnswers.get(value)
+  if (rendered === undefined) signalAnswers.set(value, (rendered = reply({ signal: value, timedOut })))
+  return rendered
+}
+
+export const restHandlers = (broker: BrokerService, limits: InputLimits): ReadonlyMap<string, RestHandler> => {
+  const timeoutOf = (request: RestRequest) =>
+    Effect.map(query(request, WaitQuery), ({ timeout }) => waitMs(limits, timeout))
+
+  const handlers: Record<string, RestHandler> = {
+    // Peers
+    "GET /peers/discover": () =>
+      answer(
+        Effect.map(broker.peers, (peers) => {
+          const present = peers.filter((peer) => peer.status !== "offline")
+          return { peers: present, roles: [...new Set(present.map((peer) => peer.role))].sort() }
+        })
+      ),
+    "POST /peers/connect": (request) => answer(Effect.flatMap(body(request, limits, ConnectBody), broker.connect)),
+    "POST /peers/:id/heartbeat": (request) => answer(Effect.flatMap(param(request, "id"), broker.heartbeat)),
+    "POST /peers/:id/disconnect": (request) =>
+      answer(Effect.flatMap(param(request, "id"), (id) => broker.disconnect(id))),
+    "GET /peers/:id": (request) => answer(Effect.flatMap(param(request, "id"), broker.peer)),
+    "GET /peers": () => answer(Effect.map(broker.peers, (peers) => ({ peers }))),
+
+    // Commands
+    "POST /commands/send": (request) => answer(Effect.flatMap(body(request, limits, SendCommandBody), broker.sendCommand)),
+    "GET /commands": (request) =>
+      answer(
+        Effect.map(Effect.flatMap(query(request, CommandsQuery), broker.commands), (commands) => ({ commands }))
+      ),
+    "GET /commands/:peerId": (request) =>
+      answer(Effect.map(Effect.flatMap(param(request, "peerId"), broker.commandsFor), (commands) => ({ commands }))),
+    "GET /commands/:peerId/wait": (request) =>
+      answer(
+        Effect.gen(function* () {
+          const peerId = yield* param(request, "peerId")
+          const me = yield* caller(request)
+          if (me !== null && me !== peerId) {
+            return yield* Effect.fail(new Forbidden({ message: `'${me}' may not wait for the commands of peer '${peerId}'` }))
+          }
+          const { value, timedOut } = yield* broker.waitForCommand(peerId, yield* timeoutOf(request))
+          return value === null ? { command: null, timedOut } : { command: value, timedOut: false }
+        })
+      ),
+    "POST /commands/:commandId/ack": (request) =>
+      answer(
+        Effect.gen(function* () {
+          const commandId = yield* param(request, "commandId")
+          const { ok, result, from } = yield* decode(AckBody, "body")((yield* optionalBody(request, limits)) ?? {})
+          const by = (yield* caller(request)) ?? from ?? null
+          return yield* broker.ack(commandId, { ok, result: result ?? null, by })
+        })
+      ),
+    "POST /commands/:commandId/cancel": (request) =>
+      answer(
+        Effect.gen(function* () {
+          const commandId = yield* param(request, "commandId")
+          const { from } = yield* decode(CancelBody, "body")((yield* optionalBody(request, limits)) ?? {})
+          return yield* broker.cancel(commandId, (yield* caller(request)) ?? from ?? null)
+        })
+      ),
+    "GET /commands/:commandId/result": (request) =>
+      answer(
+        Effect.gen(function* () {
+          const commandId = yield* param(request, "commandId")
+          const { value, timedOut } = yield* broker.waitForResult(commandId, yield* timeoutOf(request))
+          return { command: value, timedOut }
+        })
+      ),
+
+    // Channels
+    "POST /channels/:name/send": (request) =>
+      answer(
+        Effect.gen(function* () {
+          const channel = yield* param(request, "name")
+          const message = yield* optionalBody(request, limits)
+          if (message === undefined) return yield* Effect.fail(new BadRequest({ message: "the message body is required" }))
+          return yield* broker.publish(channel, yield* caller(request), message)
+        })
+      ),
+    "GET /channels/:name/messages": (request) =>
+      answer(
+        Effect.gen(function* () {
+          const channel = yield* param(request, "name")
+          const { since, limit, timeout } = yield* query(request, MessagesQuery)
+          const read = yield* broker.readMessages(channel, { since, limit, timeoutMs: waitMs(limits, timeout) })
+          return { channel, ...read }
+        })
+      ),
+    "GET /channels": () => answer(Effect.map(broker.channels, (channels) => ({ channels }))),
+
+    // Signals
+    "POST /signals/:name": (request) =>
+      answer(
+        Effect.gen(function* () {
+          const name = yield* param(request, "name")
+          const { data } = yield* decode(FireBody, "body")((yield* optionalBody(request, limits)) ?? {})
+          return yield* broker.fire(name, data ?? null, yield* caller(request))
+        })
+      ),
+    "GET /signals/:name/wait": (request) =>
+      Effect.map(
+        Effect.flatMap(param(request, "name"), (name) =>
+          Effect.flatMap(timeoutOf(request), (timeout) => broker.waitForSignal(name, timeout))
+        ),
+        signalAnswer
+      ),
+    "GET /signals/:name": (request) => answer(Effect.flatMap(param(request, "name"), broker.signal)),
+    "DELETE /signals/:name": (request) => answer(Effect.flatMap(param(request, "name"), broker.clearSignal)),
+    "GET /signals": () => answer(Effect.map(broker.signals, (signals) => ({ signals }))),
+
+    // System
+    "GET /healthz": () => Effect.succeed(reply({ ok: true })),
+    "GET /status": (request) =>
+      answer(Effect.flatMap(query(request, StatusQuery), ({ at }) => (at === undefined ? broker.status : broker.statusAt(at)))),
+    "POST /reset": (request) =>
+      answer(
+        Effect.gen(function* () {
+          yield* broker.reset(yield* caller(request))
+          return { ok: true, head: yield* broker.head }
+        })
+      )
+  }
+  return new Map(Object.entries(handlers))
+}

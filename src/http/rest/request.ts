@@ -1,0 +1,79 @@
+import { Effect, Schema } from "effect"
+import type { IncomingMessage } from "node:http"
+import { BadRequest } from "../../core/errors.js"
+import { isName } from "../../core/names.js"
+import { decode, FromQuery, Name } from "../Api.js"
+import { parseJson, readBody } from "../body.js"
+
+/**
+ * What a REST handler knows of its request, and the inputs it takes from it, each validated: a
+ * name from the path, the query, the JSON body, the caller. Plain data in, Effects out, so the
+ * handlers depend on no HTTP framework.
+ */
+export interface RestRequest {
+  readonly method: string
+  /** The route's `:params`, URI-decoded. */
+  readonly params: Readonly<Record<string, string>>
+  /** The query string without its `?` ("" when there is none). */
+  readonly search: string
+  readonly source: IncomingMessage
+}
+
+/** The limits the inputs are read with. */
+export interface InputLimits {
+  readonly maxBodyBytes: number
+  readonly defaultWaitMs: number
+  readonly maxWaitMs: number
+}
+
+/**
+ * A name from the request. Valid names (nearly all) are checked with the pattern alone; the schema
+ * runs only to word the 400 for an invalid one.
+ */
+export const nameFrom = (value: string | undefined, what: string): Effect.Effect<string, BadRequest> =>
+  value !== undefined && isName(value) ? Effect.succeed(value) : decode(Name, what)(value)
+
+export const param = (request: RestRequest, name: string) => nameFrom(request.params[name], `path parameter '${name}'`)
+
+/** The query as the schemas take it: a repeated key is an array of its values. */
+const searchParams = (search: string): Record<string, string | Array<string>> => {
+  const params: Record<string, string | Array<string>> = {}
+  for (const [key, value] of new URLSearchParams(search)) {
+    const before = params[key]
+    params[key] = before === undefined ? value : Array.isArray(before) ? [...before, value] : [before, value]
+  }
+  return params
+}
+
+/** Most requests carry no query string; its decoded defaults are worked out once per schema. */
+const emptyQueries = new WeakMap<object, unknown>()
+
+export const query = <A, I>(request: RestRequest, schema: Schema.Schema<A, I>): Effect.Effect<A, BadRequest> => {
+  if (request.search !== "") return decode(schema, "query")(searchParams(request.search))
+  if (!emptyQueries.has(schema)) {
+    const decoded = Schema.decodeUnknownEither(schema)({})
+    if (decoded._tag === "Left") return decode(schema, "query")({})
+    emptyQueries.set(schema, decoded.right)
+  }
+  return Effect.succeed(emptyQueries.get(schema) as A)
+}
+
+/** The JSON body, or `undefined` when there is none. */
+export const optionalBody = (request: RestRequest, limits: InputLimits) =>
+  Effect.flatMap(readBody(request.source, limits.maxBodyBytes), parseJson)
+
+export const body = <A, I>(request: RestRequest, limits: InputLimits, schema: Schema.Schema<A, I>) =>
+  Effect.flatMap(optionalBody(request, limits), (value) =>
+    value === undefined ? Effect.fail(new BadRequest({ message: "a JSON body is required" })) : decode(schema, "body")(value)
+  )
+
+/** Long-poll timeouts: the default when absent, clamped to the configured maximum. */
+export const waitMs = (limits: InputLimits, timeout: number | undefined) =>
+  Math.min(timeout ?? limits.defaultWaitMs, limits.maxWaitMs)
+
+/** The peer a caller says it is: `X-Peer-Id`, else `?from=`, else nobody in particular. */
+export const caller = (request: RestRequest): Effect.Effect<string | null, BadRequest> => {
+  const header = request.source.headers["x-peer-id"]
+  if (header !== undefined) return nameFrom(Array.isArray(header) ? header[0] : header, "X-Peer-Id header")
+  return Effect.map(query(request, FromQuery), ({ from }) => from ?? null)
+}

@@ -1,0 +1,152 @@
+import { type HttpApp, HttpServerError } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Effect, FiberRef, FiberRefs, LogLevel, Runtime } from "effect"
+import type { IncomingMessage, ServerResponse } from "node:http"
+import { Broker } from "../broker/Broker.js"
+import { BrokerConfig } from "../broker/Config.js"
+import { Metrics } from "../broker/metrics/Metrics.js"
+import { checkRequest, type GuardConfig } from "./guard.js"
+import { kindOf, type Kind, logRequest, matchRoute, observed, recordersFor } from "./observed.js"
+import { refusedWhenReadOnly } from "./readOnly.js"
+import { splitUrl } from "./requestTarget.js"
+import { brokerErrorReply, errorReply, type Reply } from "./respond.js"
+import { restHandlers } from "./rest/handlers.js"
+import type { RestRequest } from "./rest/request.js"
+import type { RouteSpec } from "./routes.js"
+
+export interface TransportOptions {
+  readonly guard: GuardConfig
+  /** Refuse whatever would append to the log (a replayed export). */
+  readonly readOnly: boolean
+}
+
+const internalError = errorReply("internal", "the broker hit an internal error; see its log", 500)
+
+/** The `:params` of a matched route, URI-decoded (a segment that does not decode is kept as sent). */
+const paramsOf = (template: string, path: string): Record<string, string> => {
+  const params: Record<string, string> = {}
+  if (!template.includes(":")) return params
+  const names = template.split("/")
+  const values = path.split("/")
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!
+    if (!name.startsWith(":")) continue
+    const value = values[i]!
+    try {
+      params[name.slice(1)] = value.includes("%") ? decodeURIComponent(value) : value
+    } catch {
+      params[name.slice(1)] = value
+    }
+  }
+  return params
+}
+
+const write = (res: ServerResponse, answer: Reply): void => {
+  res.writeHead(
+    answer.status,
+    answer.body === ""
+      ? answer.headers
+      : { "content-type": "application/json", "content-length": Buffer.byteLength(answer.body), ...answer.headers }
+  )
+  res.end(answer.body)
+}
+
+/**
+ * Where every HTTP request enters. The guard and the read-only check come first, for every route;
+ * then a REST route runs on a lean path (one fiber per request, its answer written straight to the
+ * socket), and everything else (event streams, MCP, the dashboard, metrics, 404s) goes to the
+ * platform's router. The lean path exists for speed: the platform's per-request machinery (its
+ * request and response objects, a scope, the router's context) cost more than everything a channel
+ * send does itself (docs/benchmarks.md).
+ */
+export const requestListener = <E, R>(platformApp: HttpApp.Default<E, R>, options: TransportOptions) =>
+  Effect.gen(function* () {
+    const broker = yield* Broker
+    const handlers = restHandlers(broker, yield* BrokerConfig)
+    const metrics = yield* Metrics
+    const recorders = recordersFor(metrics)
+    const platform = yield* NodeHttpServer.makeHandler(observed(platformApp))
+    const runtime = yield* Effect.runtime<never>()
+    const runFork = Runtime.runFork(runtime)
+    const debug = LogLevel.greaterThanEqual(
+      LogLevel.Debug,
+      FiberRefs.getOrDefault(runtime.fiberRefs, FiberRef.currentMinimumLogLevel)
+    )
+
+    /** Answer, unless the client has gone, and time and log the request like the platform's routes. */
+    const finish = (
+      res: ServerResponse,
+      route: RouteSpec | undefined,
+      method: string,
+      kind: Kind,
+      started: number,
+      answer: Reply
+    ): void => {
+      if (res.destroyed) return
+      write(res, answer)
+      const seconds = (performance.now() - started) / 1000
+      recorders.for(route, method, answer.status, kind)(seconds)
+      if (debug) runFork(logRequest(method, route, answer.status, seconds))
+    }
+
+    return (req: IncomingMessage, res: ServerResponse): void => {
+      const started = performance.now()
+      const method = req.method ?? "GET"
+      const url = req.url ?? "/"
+      const target = splitUrl(url)
+      if (target === undefined) {
+        return finish(res, undefined, method, "answer", started, errorReply("bad_request", "the request target is not a valid URL", 400))
+      }
+      const route = matchRoute(method, target.path)
+      const kind = kindOf(route, url)
+      const verdict = checkRequest(
+        {
+          method,
+          path: target.path,
+          // Only a dashboard login reads it: not parsed for every request.
+          get query() {
+            return new URLSearchParams(target.search)
+          },
+          headers: req.headers
+        },
+        options.guard
+      )
+      if (!verdict.ok) return finish(res, route, method, kind, started, errorReply(verdict.code, verdict.message, verdict.status))
+      if ("login" in verdict) {
+        const { location, cookie } = verdict.login
+        const redirect = { status: 303, body: "", headers: { location, "set-cookie": cookie, "cache-control": "no-store" } }
+        return finish(res, route, method, kind, started, redirect)
+      }
+      if (options.readOnly && refusedWhenReadOnly(method, target.path)) {
+        const message = `this broker replays an exported log read-only; ${method} ${url} would change it`
+        return finish(res, route, method, kind, started, errorReply("read_only", message, 405))
+      }
+      const handler = route && handlers.get(`${route.method} ${route.path}`)
+      if (handler === undefined) return platform(req, res)
+
+      const request: RestRequest = {
+        method,
+        params: paramsOf(route!.path, target.path),
+        search: target.search.slice(1),
+        source: req
+      }
+      let answered = handler(request).pipe(
+        Effect.catchAll((error) => Effect.succeed(brokerErrorReply(error))),
+        Effect.catchAllDefect((defect) => Effect.as(Effect.logError("request failed", defect), internalError)),
+        Effect.map((answer) => finish(res, route, method, kind, started, answer))
+      )
+      if (kind === "wait") {
+        // Parked waits by route; `ensuring` also counts down when the client goes away mid-wait.
+        const inFlight = metrics.httpWaitsInFlight.with({ method: route!.method, route: route!.path })
+        inFlight.inc()
+        answered = Effect.ensuring(answered, Effect.sync(() => inFlight.dec()))
+      }
+      const fiber = runFork(answered)
+      if (fiber.unsafePoll() === null) {
+        // A client that goes away ends its request: a parked wait stops waiting (and claims nothing).
+        res.once("close", () => {
+          if (!res.writableEnded) fiber.unsafeInterruptAsFork(HttpServerError.clientAbortFiberId)
+        })
+      }
+    }
+  })
