@@ -1,4 +1,4 @@
-import { HttpServer } from "@effect/platform"
+import * as HttpServer from "@effect/platform/HttpServer"
 import { Effect, Layer } from "effect"
 import { Broker } from "./broker/Broker.js"
 import { EventLog } from "./log/EventLog.js"

@@ -106,9 +106,31 @@ export const makeCheckpoints = Effect.gen(function* () {
     Effect.sync(() => {
       if (!ok) storedChainBroken = true
     })
+  /**
+   * Deltas taken but not yet appended to the stored chain. One queued write takes all of them, and
+   * encodes them only then: a long replay takes deltas faster than the disk appends them, and a
+   * write queued per delta (each holding its encoded text) piled up tens of megabytes.
+   */
+  let unwritten: Array<CheckpointDelta> = []
+  const appendToStoredChain = (delta: CheckpointDelta) => {
+    const chainStore = store.chain
+    if (!chainStore) return
+    unwritten.push(delta)
+    if (unwritten.length > 1) return
+    write(
+      Effect.suspend(() => {
+        const batch = unwritten
+        unwritten = []
+        return batch.length === 0
+          ? Effect.void
+          : Effect.flatMap(chainStore.append(batch.map((taken) => encoder.delta(taken))), afterWrite)
+      })
+    )
+  }
   const storeWholeChain = () => {
     // Without a store (memory and replay logs) there is nothing to encode the chain for.
     if (!store.chain) return
+    unwritten = []
     encoder = new DeltaEncoder()
     const all = chain.deltas.map((delta) => encoder.delta(delta))
     storedChainBroken = false
@@ -125,7 +147,7 @@ export const makeCheckpoints = Effect.gen(function* () {
     nextDeltaIsFull = false
     const { thinned } = chain.add(delta)
     if (thinned || storedChainBroken) storeWholeChain()
-    else if (store.chain) write(Effect.flatMap(store.chain.append([encoder.delta(delta)]), afterWrite))
+    else appendToStoredChain(delta)
   }
 
   let lastPersisted = start.seq

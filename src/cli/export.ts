@@ -1,4 +1,4 @@
-import { Command } from "@effect/cli"
+import * as Command from "@effect/cli/Command"
 import { Effect, Option, Stream } from "effect"
 import { bodyOf, open } from "./client.js"
 import { CliIo } from "./io.js"

@@ -1,4 +1,4 @@
-import { Options } from "@effect/cli"
+import * as Options from "@effect/cli/Options"
 import { Effect, Logger, LogLevel, Option } from "effect"
 import { CliIo } from "./io.js"
 import { oneOf } from "./options.js"

@@ -1,4 +1,6 @@
-import { HelpDoc, Options, ValidationError } from "@effect/cli"
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
 import * as Span from "@effect/cli/HelpDoc/Span"
 import { Effect, Option } from "effect"
 import { isName, nameRule } from "../core/names.js"

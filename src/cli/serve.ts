@@ -1,4 +1,5 @@
-import { Command, Options } from "@effect/cli"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
 import { Cause, Effect, Layer, Option } from "effect"
 import { randomBytes } from "node:crypto"
 import { defaultConfig, type BrokerConfigShape } from "../broker/Config.js"

@@ -1,4 +1,4 @@
-import { Command } from "@effect/cli"
+import * as Command from "@effect/cli/Command"
 import { Console, Effect, Option } from "effect"
 import type { Status } from "../broker/Broker.js"
 import type { PeerView } from "../core/views.js"

@@ -1,4 +1,5 @@
-import { Command, Options } from "@effect/cli"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
 import { Console, Effect, Option, Schedule, Stream } from "effect"
 import { isStoredEvent, type StoredEvent } from "../core/events.js"
 import { bodyOf, open, type Connection } from "./client.js"

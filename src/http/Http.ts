@@ -1,4 +1,4 @@
-import { HttpRouter } from "@effect/platform"
+import * as HttpRouter from "@effect/platform/HttpRouter"
 import { Effect } from "effect"
 import { errorJson } from "./respond.js"
 import { eventStream, ndjsonExport } from "./Sse.js"

@@ -1,4 +1,5 @@
-import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect, Fiber, Runtime, Stream } from "effect"
 import { Readable } from "node:stream"
 import type { BrokerEvent } from "../core/events.js"

@@ -1,5 +1,6 @@
-import { type HttpApp, HttpServerError } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
+import type * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpServerError from "@effect/platform/HttpServerError"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Effect, FiberRef, FiberRefs, LogLevel, Runtime } from "effect"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { Broker } from "../broker/Broker.js"
@@ -42,12 +43,12 @@ const paramsOf = (template: string, path: string): Record<string, string> => {
 }
 
 const write = (res: ServerResponse, answer: Reply): void => {
-  res.writeHead(
-    answer.status,
-    answer.body === ""
-      ? answer.headers
-      : { "content-type": "application/json", "content-length": Buffer.byteLength(answer.body), ...answer.headers }
-  )
+  const length = Buffer.byteLength(answer.body)
+  if (length === 0) res.writeHead(answer.status, answer.headers)
+  else if (answer.headers === undefined) {
+    // A flat array: Node takes it without walking an object, for the commonest answer there is.
+    res.writeHead(answer.status, ["content-type", "application/json", "content-length", String(length)])
+  } else res.writeHead(answer.status, { "content-type": "application/json", "content-length": length, ...answer.headers })
   res.end(answer.body)
 }
 

@@ -10,6 +10,7 @@ import { scanLog } from "./fileRecovery.js"
 import { LiveFeed } from "./liveFeed.js"
 import type { OffsetIndex } from "./offsetIndex.js"
 import { loadOffsets, offsetsFileName, openOffsetsWriter } from "./offsetsFile.js"
+import { ReadBuffers } from "./readBuffers.js"
 import { RecentEvents } from "./recentEvents.js"
 import { nextTimestamp } from "./timestamps.js"
 
@@ -22,6 +23,8 @@ const maxAppendsPerBatch = 1024
 const maxCachedRecordBytes = 64 * 1024
 /** Long reads go to disk in pieces so that reading the whole log never needs one giant buffer. */
 const maxReadBytes = 4 * 1024 * 1024
+/** Reused read buffers fit a catch-up page (500 events) of ordinary records several times over. */
+const readBufferBytes = 512 * 1024
 
 /** Test hooks: each is called at its point of the commit path, and throwing simulates that I/O failing. */
 export interface FileLogFaults {
@@ -208,7 +211,7 @@ export const makeFileLog = (
         return Effect.map(Deferred.await(batch.done), (stored) => stored[slot]!)
       })
 
-    const readRange = readStored(handle, path, index, recent)
+    const readRange = readStored(handle, path, index, recent, new ReadBuffers(readBufferBytes, 4))
 
     const read = (from: number, to?: number, limit?: number) =>
       Effect.suspend(() => {
@@ -311,7 +314,7 @@ const recover = (handle: fs.FileHandle, path: string, offsetsPath: string, recen
 
 /** Reads stored events `first..last` (all at most the head): from the cache where it has them, else from disk. */
 const readStored =
-  (handle: fs.FileHandle, path: string, index: OffsetIndex, recent: RecentEvents) =>
+  (handle: fs.FileHandle, path: string, index: OffsetIndex, recent: RecentEvents, buffers: ReadBuffers) =>
   (first: number, last: number): Effect.Effect<ReadonlyArray<BrokerEvent>, LogUnavailable> =>
     Effect.gen(function* () {
       const events: Array<BrokerEvent> = []
@@ -331,30 +334,44 @@ const readStored =
         ) {
           runEnd += 1
         }
-        for (const event of yield* readFromDisk(handle, path, index, seq, runEnd)) events.push(event)
+        for (const event of yield* readFromDisk(handle, path, index, buffers, seq, runEnd)) events.push(event)
         seq = runEnd + 1
       }
       return events
     })
 
-const readFromDisk = (handle: fs.FileHandle, path: string, index: OffsetIndex, first: number, last: number) =>
+const readFromDisk = (
+  handle: fs.FileHandle,
+  path: string,
+  index: OffsetIndex,
+  buffers: ReadBuffers,
+  first: number,
+  last: number
+) =>
   Effect.gen(function* () {
     const start = index.start(first)
     const length = index.end(last) - start
-    const buffer = Buffer.allocUnsafe(length)
+    const buffer = buffers.take(length)
+    // An interrupted read may still fill the buffer from the thread pool: then it is not reused.
     const got = yield* io("read", path, () => readFully(handle, buffer, length, start))
     const events: Array<BrokerEvent> = []
     let lineStart = 0
+    let unreadable: number | undefined
     for (let seq = first; seq <= last; seq++) {
       const lineEnd = index.end(seq) - start - 1
       const event = lineEnd < got ? parseStored(buffer.toString("utf8", lineStart, lineEnd)) : undefined
       if (event?.seq !== seq) {
-        return yield* new LogUnavailable({
-          message: `file log: ${path}: record ${seq} at byte ${start + lineStart} is unreadable (was the file changed underneath the broker?)`
-        })
+        unreadable = seq
+        break
       }
       events.push(event)
       lineStart = lineEnd + 1
+    }
+    buffers.give(buffer) // the events hold copies of their bytes
+    if (unreadable !== undefined) {
+      return yield* new LogUnavailable({
+        message: `file log: ${path}: record ${unreadable} at byte ${start + lineStart} is unreadable (was the file changed underneath the broker?)`
+      })
     }
     return events
   })
