@@ -11,7 +11,7 @@ import { Metrics } from "./broker/metrics/Metrics.js"
 import { SweeperLive } from "./broker/Sweeper.js"
 import { isLoopback } from "./http/guard.js"
 import { httpApp } from "./http/Http.js"
-import { startedAndStopping, stopped } from "./lifecycle.js"
+import { startedAndStopping, startingUp, stopped } from "./lifecycle.js"
 import { requestListener } from "./http/transport.js"
 import { FileLogLive, type FileLogOptions } from "./log/file.js"
 import type { JetStreamLogOptions } from "./log/jetstream.js"
@@ -125,6 +125,7 @@ export const serverLayer = (options: ServerOptions) => {
     Layer.provideMerge(closeConnectionsOnShutdown(server)),
     Layer.provideMerge(NodeHttpServer.layer(() => server, { port: options.port, host: options.host })),
     Layer.provideMerge(brokerLayer(options)),
-    Layer.provideMerge(stopped)
+    Layer.provideMerge(stopped),
+    Layer.provideMerge(startingUp)
   )
 }
