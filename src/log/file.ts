@@ -7,6 +7,7 @@ import { LogUnavailable } from "../core/errors.js"
 import { EventLog, type EventLogService } from "./EventLog.js"
 import { io, readFully, writeFully } from "./fileIo.js"
 import { scanLog } from "./fileRecovery.js"
+import { lockDataDir } from "./dataDirLock.js"
 import { LiveFeed } from "./liveFeed.js"
 import type { OffsetIndex } from "./offsetIndex.js"
 import { loadOffsets, offsetsFileName, openOffsetsWriter } from "./offsetsFile.js"
@@ -92,6 +93,8 @@ export const makeFileLog = (
   Effect.gen(function* () {
     const path = nodePath.join(dataDir, logFileName)
     const faults = options.faults ?? {}
+    yield* io("create directory", dataDir, () => fs.mkdir(dataDir, { recursive: true }))
+    yield* lockDataDir(dataDir)
     const handle = yield* openLogFile(dataDir, path)
     const offsetsPath = nodePath.join(dataDir, offsetsFileName)
     const recent = new RecentEvents(options.recentEvents ?? 4096, options.recentBytes ?? 8 * 1024 * 1024)
@@ -271,7 +274,6 @@ const closedError = (path: string) => new LogUnavailable({ message: `file log: $
 const openLogFile = (dataDir: string, path: string) =>
   Effect.acquireRelease(
     Effect.gen(function* () {
-      yield* io("create directory", dataDir, () => fs.mkdir(dataDir, { recursive: true }))
       const handle = yield* io("open", path, () => fs.open(path, constants.O_RDWR | constants.O_CREAT, 0o644))
       // A newly created file is only durable once its directory entry is; best effort, since some
       // platforms cannot fsync a directory.

@@ -167,6 +167,20 @@ describe("the file log across restarts", () => {
     expect(await third.stop()).toBe(0)
   })
 
+  it("refuses to start a second broker on a data dir in use, in one line naming the first one's pid", async () => {
+    const first = await spawnBroker(["--data-dir", dataDir])
+    try {
+      const second = await runBin(["--port", "0", "--data-dir", dataDir])
+      expect(second.code).toBe(1)
+      expect(second.stderr).toContain(`is in use by another broker (pid ${first.child.pid})`)
+      expect(second.stderr.trim().split("\n").filter((line) => line.startsWith("claude-ipc-broker:"))).toHaveLength(1)
+      // The first one goes on serving and appending.
+      expect((await post(`${first.url}/channels/lock/send`, { still: "here" })).id).toBe(1)
+    } finally {
+      expect(await first.stop()).toBe(0)
+    }
+  })
+
   it("shuts down promptly on SIGTERM and SIGINT with long-polls and SSE streams open", async () => {
     for (const signal of ["SIGTERM", "SIGINT"] as const) {
       const broker = await spawnBroker(["--data-dir", dataDir])

@@ -3,6 +3,7 @@ import * as nodePath from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Either, Exit, Fiber } from "effect"
 import type { BrokerEvent, EventDraft } from "../../src/core/events.js"
+import { lockFileName } from "../../src/log/dataDirLock.js"
 import { logFileName, makeFileLog, type FileLogOptions, type FileLogService } from "../../src/log/file.js"
 import { captureWarnings, drafts, range, seqs, takeTail, tempDir } from "./fixtures.js"
 
@@ -78,6 +79,36 @@ describe("file log", () => {
       }),
     slow
   )
+
+  describe("one broker per data dir", () => {
+    it.scoped("a second log on an open data dir is refused, naming the holder; once closed, the dir opens again", () =>
+      Effect.gen(function* () {
+        const dir = yield* tempDir
+        const lockPath = nodePath.join(dir, lockFileName)
+        yield* session(dir, (first) =>
+          Effect.gen(function* () {
+            yield* first.append(drafts(1, "first"))
+            expect((yield* Effect.promise(() => fs.readFile(lockPath, "utf8"))).trim()).toBe(String(process.pid))
+            const second = yield* Effect.either(Effect.scoped(makeFileLog(dir)))
+            expect(Either.isLeft(second) && second.left.message).toContain(`in use by another broker (pid ${process.pid})`)
+            // The refused open changed nothing: the first still appends, and holds the lock.
+            expect(seqs(yield* first.append(drafts(1, "first")))).toEqual([2])
+          })
+        )
+        expect(yield* Effect.promise(() => fs.access(lockPath).then(() => true, () => false))).toBe(false)
+        expect(yield* session(dir, (again) => again.head)).toBe(2)
+      })
+    )
+
+    it.scoped("a lock left by a process that is gone is taken over", () =>
+      Effect.gen(function* () {
+        const dir = yield* tempDir
+        // Above Linux's highest pid: no process has it.
+        yield* Effect.promise(() => fs.writeFile(nodePath.join(dir, lockFileName), "99999999\n"))
+        expect(yield* session(dir, (log) => Effect.map(log.append(drafts(1, "after-crash")), seqs))).toEqual([1])
+      })
+    )
+  })
 
   it.scoped(
     "concurrent reads from the file each get their own records (read buffers are reused, never shared)",
@@ -290,29 +321,35 @@ describe("file log", () => {
         const dir = yield* tempDir
         let syncFails = false
         let truncateFails = false
-        const log = yield* makeFileLog(dir, {
-          faults: {
-            beforeSync: () => {
-              if (syncFails) throw diskError("EIO", "i/o error, fdatasync")
-            },
-            beforeTruncate: () => {
-              if (truncateFails) throw diskError("EROFS", "read-only file system, ftruncate")
-            }
-          }
-        })
-        const before = yield* log.append(drafts(3, "before"))
+        // Closed before the restart below: one data dir opens once at a time.
+        const { before, after } = yield* Effect.scoped(
+          Effect.gen(function* () {
+            const log = yield* makeFileLog(dir, {
+              faults: {
+                beforeSync: () => {
+                  if (syncFails) throw diskError("EIO", "i/o error, fdatasync")
+                },
+                beforeTruncate: () => {
+                  if (truncateFails) throw diskError("EROFS", "read-only file system, ftruncate")
+                }
+              }
+            })
+            const before = yield* log.append(drafts(3, "before"))
 
-        syncFails = true
-        truncateFails = true
-        expect((yield* Effect.flip(log.append(drafts(2, "lost")))).message).toContain("EIO")
-        syncFails = false
-        // The written bytes of the failed batch are still in the file: nothing is appended
-        // after them until they are gone.
-        expect((yield* Effect.flip(log.append(drafts(1, "blocked")))).message).toContain("EROFS")
+            syncFails = true
+            truncateFails = true
+            expect((yield* Effect.flip(log.append(drafts(2, "lost")))).message).toContain("EIO")
+            syncFails = false
+            // The written bytes of the failed batch are still in the file: nothing is appended
+            // after them until they are gone.
+            expect((yield* Effect.flip(log.append(drafts(1, "blocked")))).message).toContain("EROFS")
 
-        truncateFails = false
-        const after = yield* log.append(drafts(2, "after"))
-        expect(seqs(after)).toEqual([4, 5])
+            truncateFails = false
+            const after = yield* log.append(drafts(2, "after"))
+            expect(seqs(after)).toEqual([4, 5])
+            return { before, after }
+          })
+        )
 
         const warnings = yield* captureWarnings
         const reopened = yield* session(dir, (log) => log.read(1))
