@@ -126,7 +126,6 @@ export const requestListener = <E, R>(platformApp: HttpApp.Default<E, R>, option
       if (handler === undefined) return platform(req, res)
 
       const request: RestRequest = {
-        method,
         params: paramsOf(route!.path, target.path),
         search: target.search.slice(1),
         source: req

@@ -11,7 +11,6 @@ import { parseJson, readBody } from "../body.js"
  * handlers depend on no HTTP framework.
  */
 export interface RestRequest {
-  readonly method: string
   /** The route's `:params`, URI-decoded. */
   readonly params: Readonly<Record<string, string>>
   /** The query string without its `?` ("" when there is none). */
