@@ -78,6 +78,14 @@ export const logRequest = (method: string, route: RouteSpec | undefined, status:
     Effect.annotateLogs({ method, route: route?.path ?? unmatched, status, ms: Math.round(seconds * 1e5) / 100 })
   )
 
+/** Counts a long poll among the parked waits of its route while it runs, a client that goes away included. */
+export const countedWhileParked = <A, E, R>(metrics: MetricsService, route: RouteSpec, wait: Effect.Effect<A, E, R>) =>
+  Effect.suspend(() => {
+    const inFlight = metrics.httpWaitsInFlight.with({ method: route.method, route: route.path })
+    inFlight.inc()
+    return Effect.ensuring(wait, Effect.sync(() => inFlight.dec()))
+  })
+
 export const observed = <E, R>(
   app: HttpApp.Default<E, R>
 ): HttpApp.Default<E, R | HttpServerRequest.HttpServerRequest | Metrics> =>
@@ -104,9 +112,5 @@ export const observed = <E, R>(
           const { status, seconds } = record(response)
           return logRequest(request.method, route, status, seconds)
         })
-    if (kind !== "wait" || route === undefined) return answered
-    // Parked waits by route; `ensuring` also counts down when the client goes away mid-wait.
-    const inFlight = metrics.httpWaitsInFlight.with({ method: route.method, route: route.path })
-    inFlight.inc()
-    return Effect.ensuring(answered, Effect.sync(() => inFlight.dec()))
+    return kind === "wait" && route !== undefined ? countedWhileParked(metrics, route, answered) : answered
   })

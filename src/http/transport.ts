@@ -7,7 +7,7 @@ import { Broker } from "../broker/Broker.js"
 import { BrokerConfig } from "../broker/Config.js"
 import { Metrics } from "../broker/metrics/Metrics.js"
 import { checkRequest, type GuardConfig } from "./guard.js"
-import { kindOf, type Kind, logRequest, matchRoute, observed, recordersFor } from "./observed.js"
+import { countedWhileParked, kindOf, type Kind, logRequest, matchRoute, observed, recordersFor } from "./observed.js"
 import { refusedWhenReadOnly } from "./readOnly.js"
 import { splitUrl } from "./requestTarget.js"
 import { brokerErrorReply, errorReply, type Reply } from "./respond.js"
@@ -130,18 +130,12 @@ export const requestListener = <E, R>(platformApp: HttpApp.Default<E, R>, option
         search: target.search.slice(1),
         source: req
       }
-      let answered = handler(request).pipe(
+      const answered = handler(request).pipe(
         Effect.catchAll((error) => Effect.succeed(brokerErrorReply(error))),
         Effect.catchAllDefect((defect) => Effect.as(Effect.logError("request failed", defect), internalError)),
         Effect.map((answer) => finish(res, route, method, kind, started, answer))
       )
-      if (kind === "wait") {
-        // Parked waits by route; `ensuring` also counts down when the client goes away mid-wait.
-        const inFlight = metrics.httpWaitsInFlight.with({ method: route!.method, route: route!.path })
-        inFlight.inc()
-        answered = Effect.ensuring(answered, Effect.sync(() => inFlight.dec()))
-      }
-      const fiber = runFork(answered)
+      const fiber = runFork(kind === "wait" ? countedWhileParked(metrics, route!, answered) : answered)
       if (fiber.unsafePoll() === null) {
         // A client that goes away ends its request: a parked wait stops waiting (and claims nothing).
         res.once("close", () => {
