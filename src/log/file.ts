@@ -248,8 +248,7 @@ export const makeFileLog = (
       read,
       readSeqs,
       head,
-      tail: (from) => feed.tail(from, read, head),
-      follow: (from, deliver, paced) => feed.follow(from, read, head, deliver, paced)
+      ...feed.readers(read, head)
     }
     return service
   })

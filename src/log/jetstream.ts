@@ -382,8 +382,7 @@ export const makeJetStreamLog = (
       read,
       readSeqs,
       head,
-      tail: (from) => feed.tail(from, read, head),
-      follow: (from, deliver, paced) => feed.follow(from, read, head, deliver, paced)
+      ...feed.readers(read, head)
     }
     return service
   })

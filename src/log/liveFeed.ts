@@ -1,6 +1,7 @@
 import { Chunk, Effect, Stream } from "effect"
 import type { BrokerEvent } from "../core/events.js"
 import type { LogUnavailable } from "../core/errors.js"
+import type { EventLogService } from "./EventLog.js"
 
 /** Page size for catching a tail up from stored events before it follows live appends. */
 const catchUpPage = 1024
@@ -72,6 +73,17 @@ export class LiveFeed {
       })
       return Effect.onError(catchUp, () => Effect.sync(unsubscribe))
     })
+  }
+
+  /** A backend's `tail` and `follow`: this feed over the backend's own `read` and `head`. */
+  readers(
+    read: (from: number, to: number, limit: number) => Effect.Effect<ReadonlyArray<BrokerEvent>, LogUnavailable>,
+    head: Effect.Effect<number>
+  ): Pick<EventLogService, "tail" | "follow"> {
+    return {
+      tail: (from) => this.tail(from, read, head),
+      follow: (from, deliver, paced) => this.follow(from, read, head, deliver, paced)
+    }
   }
 
   /** `follow` as a stream, for readers that want one: the same events, by the same rules. */

@@ -19,26 +19,27 @@ export const makeMemoryLog = (): EventLogService => {
       return stored
     })
 
+  return { backend: "memory", append, ...arrayReads(events, feed) }
+}
+
+/** Reading a log held in an array (this one, or a replayed export), followed through `feed`. */
+export const arrayReads = (
+  events: ReadonlyArray<BrokerEvent>,
+  feed: LiveFeed
+): Pick<EventLogService, "read" | "readSeqs" | "head" | "tail" | "follow"> => {
   const read = (from: number, to = events.length, limit = Number.MAX_SAFE_INTEGER) =>
     Effect.sync(() => {
       const start = Math.max(1, from) - 1
       const end = Math.min(to, events.length, start + limit)
       return start < end ? events.slice(start, end) : []
     })
-
-  const readSeqs = (seqs: ReadonlyArray<number>) =>
-    Effect.sync(() => seqs.flatMap((seq) => (seq >= 1 && seq <= events.length ? [events[seq - 1]!] : [])))
-
   const head = Effect.sync(() => events.length)
-
   return {
-    backend: "memory",
-    append,
     read,
-    readSeqs,
+    readSeqs: (seqs) =>
+      Effect.sync(() => seqs.flatMap((seq) => (seq >= 1 && seq <= events.length ? [events[seq - 1]!] : []))),
     head,
-    tail: (from) => feed.tail(from, read, head),
-    follow: (from, deliver, paced) => feed.follow(from, read, head, deliver, paced)
+    ...feed.readers(read, head)
   }
 }
 

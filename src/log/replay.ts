@@ -5,6 +5,7 @@ import { isStoredEvent, type BrokerEvent } from "../core/events.js"
 import { LogUnavailable } from "../core/errors.js"
 import { EventLog, type EventLogService } from "./EventLog.js"
 import { LiveFeed } from "./liveFeed.js"
+import { arrayReads } from "./memory.js"
 
 /**
  * An exported log (`GET /log`, `claude-ipc-broker export`) served as it is, to inspect someone
@@ -69,25 +70,11 @@ export const readExport = (path: string): Promise<ReadonlyArray<BrokerEvent>> =>
     lines.once("close", () => resolve(events))
   })
 
-export const makeReplayLog = ({ source, events }: ReplaySource): EventLogService => {
+export const makeReplayLog = ({ source, events }: ReplaySource): EventLogService => ({
+  backend: "replay",
+  append: () => Effect.fail(new LogUnavailable({ message: `this broker replays ${source} read-only; nothing can be recorded` })),
   // A feed nobody publishes to: followers get the stored events, then wait for ever.
-  const feed = new LiveFeed()
-  const head = Effect.succeed(events.length)
-  const read = (from: number, to = events.length, limit = Number.MAX_SAFE_INTEGER) =>
-    Effect.sync(() => {
-      const start = Math.max(1, from) - 1
-      return events.slice(start, Math.min(to, events.length, start + limit))
-    })
-  return {
-    backend: "replay",
-    append: () =>
-      Effect.fail(new LogUnavailable({ message: `this broker replays ${source} read-only; nothing can be recorded` })),
-    read,
-    readSeqs: (seqs) => Effect.sync(() => seqs.flatMap((seq) => (seq >= 1 && seq <= events.length ? [events[seq - 1]!] : []))),
-    head,
-    tail: (from) => feed.tail(from, read, head),
-    follow: (from, deliver, paced) => feed.follow(from, read, head, deliver, paced)
-  }
-}
+  ...arrayReads(events, new LiveFeed())
+})
 
 export const ReplayLogLive = (replay: ReplaySource) => Layer.sync(EventLog, () => makeReplayLog(replay))
