@@ -4,6 +4,7 @@ import { commandMachine, type CommandSnapshot } from "./machines/command.js"
 import { peerMachine, type PeerSnapshot } from "./machines/peer.js"
 import { signalMachine, type SignalSnapshot } from "./machines/signal.js"
 import type { Checkpoint, CheckpointDelta } from "./projection.js"
+import { snapshotTemplates } from "./snapshotTemplates.js"
 
 /**
  * A checkpoint as JSON: each entity's state value and context, restored through its machine.
@@ -71,22 +72,10 @@ const encode = (checkpoint: Checkpoint, seqsFrom: (channel: string) => number): 
 
 export const encodeCheckpoint = (checkpoint: Checkpoint): StoredCheckpoint => encode(checkpoint, () => 0)
 
-/**
- * Snapshots of one machine from stored entities. Our machines are flat and have no children, so
- * every snapshot in one state differs from another only by its context: one snapshot per state is
- * resolved through xstate and the others copy it, which restores a big checkpoint several times
- * faster than resolving each entity.
- */
+/** Snapshots of one machine from stored entities, on the machine's templates (snapshotTemplates.ts). */
 const restorer = <M extends AnyStateMachine>(machine: M) => {
-  const templates = new Map<string, object>()
-  return (entity: StoredEntity): SnapshotFrom<M> => {
-    let template = templates.get(entity.value)
-    if (template === undefined) {
-      template = machine.resolveState({ value: entity.value, context: entity.context as never }) as object
-      templates.set(entity.value, template)
-    }
-    return { ...template, context: entity.context } as SnapshotFrom<M>
-  }
+  const { restore } = snapshotTemplates(machine)
+  return (entity: StoredEntity): SnapshotFrom<M> => restore(entity.value, entity.context)
 }
 
 const decodeInto = <S extends { context: object }>(

@@ -1,4 +1,5 @@
 import { createActor, type AnyStateMachine, type EventFromLogic, type InputFrom, type SnapshotFrom } from "xstate"
+import { snapshotTemplates } from "./snapshotTemplates.js"
 
 interface Steps<M extends AnyStateMachine> {
   readonly initial: (input: InputFrom<M>) => readonly [SnapshotFrom<M>, ReadonlyArray<{ readonly type: string }>]
@@ -29,31 +30,17 @@ export const stepsOf = <M extends AnyStateMachine>(machine: M, sampleInput: Inpu
     emit: () => {},
     actionExecutor: (action: { readonly type: string }) => void chosen.push(action)
   }
-  // Snapshots in one state differ only by their context (flat machines, no children, no history):
-  // each keeps the first one's state nodes, tags and the rest, as restored checkpoints do, instead
-  // of a set and arrays of its own. A projection of a long log holds tens of thousands of them.
-  type Flat = { readonly value: unknown; readonly context: unknown }
-  const templates = new Map<string, Flat>()
-  const shared = (snapshot: SnapshotFrom<M>): SnapshotFrom<M> => {
-    const { value, context } = snapshot as Flat
-    if (typeof value !== "string") return snapshot
-    const template = templates.get(value)
-    if (template === undefined) {
-      templates.set(value, snapshot as Flat)
-      return snapshot
-    }
-    return { ...template, context } as SnapshotFrom<M>
-  }
+  const { share } = snapshotTemplates(machine)
   return {
     initial: (input) => {
       chosen = []
       const snapshot = machine.getInitialSnapshot(scope as never, input) as SnapshotFrom<M>
-      return [shared(snapshot), chosen] as const
+      return [share(snapshot), chosen] as const
     },
     next: (snapshot, event) => {
       chosen = []
       const next = machine.transition(snapshot as never, event, scope as never) as SnapshotFrom<M>
-      return [next === snapshot ? next : shared(next), chosen] as const
+      return [next === snapshot ? next : share(next), chosen] as const
     }
   }
 }
