@@ -1,9 +1,10 @@
 // The compiled broker: src/**/*.ts transformed file by file into dist/**/*.js, at the same depth as
 // src so that `new URL("../…", import.meta.url)` paths (web/, package.json) resolve alike from both.
 // Plain JavaScript on purpose: it must run before anything is compiled, without tsx.
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs"
 import { dirname, join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
+import { swapIn } from "./swapIn.js"
 
 const repoDir = fileURLToPath(new URL("..", import.meta.url))
 const srcDir = join(repoDir, "src")
@@ -30,9 +31,7 @@ export const distIsFresh = () => {
 }
 
 /**
- * Builds into a temporary folder, then swaps it in the way web/build.ts does: the old build is
- * renamed aside first, so a running broker never sees half a build, and a concurrent build that
- * finished first keeps its place.
+ * Builds into a temporary folder, then swaps it in (swapIn.js, as web/build.ts does).
  */
 export const buildDist = async () => {
   const { transform } = await import("esbuild")
@@ -59,19 +58,7 @@ export const buildDist = async () => {
     // Stamped with the start time: a source edited during the build makes the result stale.
     writeFileSync(join(building, ".built"), "")
     utimesSync(join(building, ".built"), new Date(startedAt), new Date(startedAt))
-    const old = `${building}-old`
-    try {
-      renameSync(distDir, old)
-    } catch {
-      // No build yet, or another build just moved it.
-    }
-    try {
-      renameSync(building, distDir)
-    } catch (error) {
-      // Another build finished first and took the place: theirs is as good as ours.
-      if (!existsSync(stampFile)) throw error
-    }
-    rmSync(old, { recursive: true, force: true })
+    swapIn(building, distDir, () => existsSync(stampFile))
   } finally {
     rmSync(building, { recursive: true, force: true })
   }

@@ -11,9 +11,10 @@
  * one, and two builds at once (two test runs) do not trample each other.
  */
 import { createHash } from "node:crypto"
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join, relative } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
+import { swapIn } from "../bin/swapIn.js"
 
 export const webDir = fileURLToPath(new URL(".", import.meta.url))
 export const repoDir = join(webDir, "..")
@@ -88,19 +89,7 @@ export const buildDashboard = async (options: { readonly quiet?: boolean } = {})
       build: { outDir: temporary, emptyOutDir: true }
     })
     writeFileSync(join(temporary, stampFile), `${hash}\n`)
-    const old = `${temporary}-old`
-    try {
-      renameSync(distDir, old)
-    } catch {
-      // No build yet, or another build just moved it.
-    }
-    try {
-      renameSync(temporary, distDir)
-    } catch (error) {
-      // Another build finished first and took the place: theirs is as good as ours.
-      if (!existsSync(join(distDir, "index.html"))) throw error
-    }
-    rmSync(old, { recursive: true, force: true })
+    swapIn(temporary, distDir, () => existsSync(join(distDir, "index.html")))
   } finally {
     rmSync(temporary, { recursive: true, force: true })
   }

@@ -1,0 +1,1 @@
+export declare const swapIn: (building: string, target: string, targetIsComplete: () => boolean) => void
