@@ -26,6 +26,7 @@ import { BrokerConfig } from "./Config.js"
 import { newCommandId, newPeerId } from "./ids.js"
 import { Checkpoints } from "./Checkpoints.js"
 import { Metrics } from "./metrics/Metrics.js"
+import { Notices, type NoticeListener } from "./notices.js"
 import { version } from "../version.js"
 import { Waiters } from "./waiters.js"
 
@@ -166,6 +167,8 @@ export interface BrokerService {
   readonly activeWaits: (peerId: string) => number
   readonly stats: Effect.Effect<{ readonly waits: number; readonly subscribers: number }>
   readonly projection: Projection
+  /** Hints for pushes into idle sessions, as the log is applied (see notices.ts). Returns the way to stop. */
+  readonly onNotice: (listener: NoticeListener) => () => void
 }
 
 export class Broker extends Context.Tag("claude-ipc-broker/Broker")<Broker, BrokerService>() {}
@@ -196,24 +199,40 @@ export const makeBroker = Effect.gen(function* () {
   const waitsByPeer = new Map<string, number>()
   /** Claims this node has in flight, so that two local waiters do not race for one command. */
   const claiming = new Set<string>()
+  const notices = new Notices()
 
-  const dispatch = (change: Change): void => {
+  const dispatch = (change: Change, event: BrokerEvent): void => {
     switch (change.kind) {
       case "command.pending":
-        // A command this node is claiming already (handed to a parked wait as it was sent) wakes no one.
-        if (!claiming.has(change.commandId)) commandWaiters.wakeOne(change.target)
+        // A command this node is claiming already (handed to a parked wait as it was sent) wakes no one;
+        // one that no parked wait here takes is news for the idle peers that could.
+        if (claiming.has(change.commandId)) return
+        if (!commandWaiters.wakeOne(change.target) && notices.heard) {
+          notices.tell({ kind: "command", commandId: change.commandId, target: change.target })
+        }
         return
       case "command.settled":
         resultWaiters.wakeAll(change.commandId)
         return
       case "message":
         channelWaiters.wakeAll(change.channel)
+        if (notices.heard && event.type === "message.sent") {
+          notices.tell({
+            kind: "message",
+            channel: change.channel,
+            id: change.id,
+            from: event.data.from,
+            message: event.data.message
+          })
+        }
         return
       case "signal":
         signalWaiters.wakeAll(change.name)
+        if (notices.heard && event.type === "signal.fired") notices.tell({ kind: "signal", name: change.name, by: event.data.by })
         return
       case "reset":
         resultWaiters.wakeEverything()
+        notices.tell({ kind: "reset" })
         return
       default:
         return
@@ -222,7 +241,7 @@ export const makeBroker = Effect.gen(function* () {
 
   const applyEvent = (event: BrokerEvent): void => {
     if (event.seq !== projection.seq + 1) return // a replayed duplicate
-    for (const change of projection.apply(event)) dispatch(change)
+    for (const change of projection.apply(event)) dispatch(change, event)
     checkpoints.observe(projection)
     appliedWaiters.wakeAll(event.seq)
   }
@@ -846,7 +865,8 @@ export const makeBroker = Effect.gen(function* () {
     head: log.head,
     activeWaits: (peerId) => waitsByPeer.get(peerId) ?? 0,
     stats: Effect.sync(() => ({ waits, subscribers })),
-    projection
+    projection,
+    onNotice: (listener) => notices.listen(listener)
   })
 })
 

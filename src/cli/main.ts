@@ -9,6 +9,7 @@ import { publish, read } from "./channels.js"
 import type { CliError } from "./errors.js"
 import { exportLog } from "./export.js"
 import { CliIo, consoleOf, parsingConsoleOf, stripAnsi, type CliIoShape } from "./io.js"
+import { mcpBridge } from "./mcpBridge.js"
 import { mcpConfig } from "./mcpConfig.js"
 import { replay } from "./replay.js"
 import { send } from "./send.js"
@@ -35,7 +36,8 @@ const subcommands = [
   withOwnConsole(tail),
   withOwnConsole(exportLog),
   withOwnConsole(replay),
-  withOwnConsole(mcpConfig)
+  withOwnConsole(mcpConfig),
+  withOwnConsole(mcpBridge)
 ] as const
 
 /** What `claude-ipc-broker --help` shows: the map; each subcommand's `--help` has the details. */
@@ -56,7 +58,8 @@ Commands:
   tail         follow the event log live, one line per event
   export       print the event log (or a range) as NDJSON
   replay       serve an exported log read-only, with the dashboard
-  mcp-config   the .mcp.json entry and 'claude mcp add' command for this broker
+  mcp-config   the MCP entry for Claude Code, Codex, Gemini CLI, Cursor or VS Code
+  mcp          serve the broker's MCP tools on stdio, for one peer, with pushes
 
 Commands that talk to a broker take --url (default $BROKER_URL, else http://127.0.0.1:9100) and
 --token (default $BROKER_TOKEN). Run '${name} <command> --help' for its options and examples.

@@ -2,7 +2,11 @@ import { Context, Layer } from "effect"
 
 /** Tunables of the MCP endpoints. Durations are in milliseconds here; the tools speak seconds. */
 export interface McpConfigShape {
-  /** A wait tool's timeout when the model names none. */
+  /**
+   * A wait tool's timeout when the model names none. Claude Code moves a call that runs over two
+   * minutes to the background (its result may be orphaned) and aborts a remote one that sends
+   * nothing for five: waits stay well under the first, with progress against the second.
+   */
   readonly defaultWaitSeconds: number
   /** Wait timeouts are clamped to this (and to the broker's own `maxWaitMs`). */
   readonly maxWaitSeconds: number
@@ -21,17 +25,20 @@ export interface McpConfigShape {
   readonly shutdownGraceMs: number
   /** Open sessions (both transports) beyond which new ones are refused with 503. */
   readonly maxSessions: number
+  /** After a push into a session, further news within this window is told in one push when it ends. */
+  readonly pushCoalesceMs: number
 }
 
 export const defaultMcpConfig: McpConfigShape = {
-  defaultWaitSeconds: 60,
-  maxWaitSeconds: 300,
-  progressIntervalMs: 15_000,
+  defaultWaitSeconds: 50,
+  maxWaitSeconds: 110,
+  progressIntervalMs: 10_000,
   sessionIdleMs: 15 * 60_000,
   sweepIntervalMs: 5_000,
   sseKeepAliveMs: 15_000,
   shutdownGraceMs: 2_000,
-  maxSessions: 1_000
+  maxSessions: 2_000,
+  pushCoalesceMs: 1_000
 }
 
 export class McpConfig extends Context.Tag("claude-ipc-broker/McpConfig")<McpConfig, McpConfigShape>() {

@@ -4,8 +4,12 @@ import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/
 import {
   CallToolRequestSchema,
   LATEST_PROTOCOL_VERSION,
+  ListResourcesRequestSchema,
   ListToolsRequestSchema,
+  ReadResourceRequestSchema,
+  SubscribeRequestSchema,
   SUPPORTED_PROTOCOL_VERSIONS,
+  UnsubscribeRequestSchema,
   type CallToolResult,
   type RequestId
 } from "@modelcontextprotocol/sdk/types.js"
@@ -17,6 +21,9 @@ import { BrokerConfig } from "../broker/Config.js"
 import { version } from "../version.js"
 import { isInitializeRequest, requestIds, toWebRequest, writeJsonRpcError, writeWebResponse } from "./bridge.js"
 import { McpConfig } from "./Config.js"
+import { forgetPositions, inboxOf, isEmpty, newFollowing, type Inbox } from "./inbox.js"
+import { inboxResource, inboxUri, readInbox, serverCapabilities, withInbox } from "./inboxResource.js"
+import { Pusher, type PushTarget } from "./push.js"
 import { instructions, makeTools, ToolFailure, type SessionState, type ToolContext, type ToolOutput } from "./tools.js"
 
 /**
@@ -69,6 +76,10 @@ interface Session {
   readonly calls: Map<RequestId, AbortController>
   /** Calls whose POST dropped before their handler started. */
   readonly dropped: Set<RequestId>
+  /** How pushes reach this session (see push.ts). */
+  readonly push: PushTarget
+  /** The client subscribed to broker://inbox. */
+  inboxWatched: boolean
 }
 
 const secondsText = (s: number) => (s >= 10 ? `${Math.round(s)} s` : `${Math.round(s * 10) / 10} s`)
@@ -82,6 +93,17 @@ const errorResult = (code: string, message: string): CallToolResult => ({
   content: [{ type: "text", text: `${code}: ${message}` }],
   structuredContent: { error: { code, message } },
   isError: true
+})
+
+const newState = (transport: "http" | "sse", id: string, resumed: boolean): SessionState => ({
+  transport,
+  peerId: peerIdFor(transport, id),
+  connected: false,
+  resumed,
+  lost: false,
+  handedOut: new Set(),
+  following: newFollowing(),
+  waitingForCommand: 0
 })
 
 export const makeMcpSessions = Effect.gen(function* () {
@@ -106,6 +128,33 @@ export const makeMcpSessions = Effect.gen(function* () {
 
   const httpSessions = new Map<string, Session>()
   const sseSessions = new Map<string, Session>()
+
+  // Pushes: the broker's notices, routed to the sessions they concern.
+  const pusher = new Pusher(broker.projection, config.pushCoalesceMs)
+  const stopHearing = broker.onNotice((notice) => {
+    if (notice.kind === "reset") {
+      for (const session of [...httpSessions.values(), ...sseSessions.values()]) forgetPositions(session.state.following)
+    }
+    pusher.hear(notice)
+  })
+  yield* Effect.addFinalizer(() => Effect.sync(stopHearing))
+
+  const inboxFor = (session: Session): Inbox =>
+    inboxOf(broker.projection, session.state.connected ? session.state.peerId : undefined, session.state.following)
+
+  /** The push target of a session: Claude Code's channel notification, and the standard resource update. */
+  const pushTarget = (session: () => Session, state: SessionState): PushTarget => ({
+    peerId: state.peerId,
+    connected: () => state.connected,
+    following: state.following,
+    waitingForCommand: () => state.waitingForCommand > 0,
+    send: (push) => {
+      const { server } = session().server
+      // Clients ignore notifications they do not know; one whose stream is gone simply misses a hint.
+      server.notification({ method: "notifications/claude/channel", params: { ...push } }).catch(() => undefined)
+      if (session().inboxWatched) server.sendResourceUpdated({ uri: inboxUri }).catch(() => undefined)
+    }
+  })
   const resuming = new Map<string, Promise<Session>>()
   /** Aborted at shutdown: in-flight calls answer "the broker is restarting" instead of hanging. */
   const stopping = new AbortController()
@@ -130,6 +179,7 @@ export const makeMcpSessions = Effect.gen(function* () {
     const map = session.http ? httpSessions : sseSessions
     if (map.get(session.id) === session) map.delete(session.id)
     for (const controller of session.calls.values()) controller.abort()
+    pusher.remove(session.push)
     const keepPeer = stopping.signal.aborted && session.http !== undefined
     if (session.state.connected && !keepPeer) {
       background(
@@ -194,11 +244,15 @@ export const makeMcpSessions = Effect.gen(function* () {
     callsInFlight++
     try {
       const exit = await runPromiseExit(tool.call(args, context), { signal })
-      if (Exit.isSuccess(exit)) return textResult(exit.value)
+      pusher.refresh(session.push)
+      // Work waiting is told with every answer, so agents on harnesses without push learn of it too.
+      const inbox = inboxFor(session)
+      const told = (result: CallToolResult) => (isEmpty(inbox) ? result : withInbox(result, inbox))
+      if (Exit.isSuccess(exit)) return told(textResult(exit.value))
       const failure = Cause.failureOption(exit.cause)
       if (Option.isSome(failure)) {
         const error: ToolFailure | { readonly code: string; readonly message: string } = failure.value
-        return errorResult(error.code, error.message)
+        return told(errorResult(error.code, error.message))
       }
       if (Cause.isInterruptedOnly(exit.cause)) {
         return stopping.signal.aborted
@@ -238,11 +292,21 @@ export const makeMcpSessions = Effect.gen(function* () {
 
   const newServer = (session: () => Session) => {
     const mcp = new McpServer({ name: "claude-ipc-broker", version }, { instructions })
-    mcp.server.registerCapabilities({ tools: {} })
+    mcp.server.registerCapabilities(serverCapabilities)
     mcp.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: toolList }))
     mcp.server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
       callTool(session(), request.params.name, request.params.arguments, extra)
     )
+    mcp.server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: [inboxResource] }))
+    mcp.server.setRequestHandler(ReadResourceRequestSchema, (request) => readInbox(request.params.uri, inboxFor(session())))
+    mcp.server.setRequestHandler(SubscribeRequestSchema, (request) => {
+      if (request.params.uri === inboxUri) session().inboxWatched = true
+      return {}
+    })
+    mcp.server.setRequestHandler(UnsubscribeRequestSchema, (request) => {
+      if (request.params.uri === inboxUri) session().inboxWatched = false
+      return {}
+    })
     mcp.server.onclose = () => onClosed(session())
     // Transport hiccups (a client that left, a malformed message) are answered on the wire already.
     mcp.server.onerror = () => undefined
@@ -254,13 +318,16 @@ export const makeMcpSessions = Effect.gen(function* () {
       sessionIdGenerator: () => id,
       // A resumed session is registered once its identity is known, not at its implicit initialize.
       onsessioninitialized: () => {
-        if (!resumed) httpSessions.set(id, session)
+        if (resumed) return
+        httpSessions.set(id, session)
+        pusher.add(session.push)
       },
       onsessionclosed: () => undefined
     })
+    const state = newState("http", id, resumed)
     const session: Session = {
       id,
-      state: { transport: "http", peerId: peerIdFor("http", id), connected: false, resumed, lost: false, handedOut: new Set() },
+      state,
       server: newServer(() => session),
       http: transport,
       sse: undefined,
@@ -268,7 +335,9 @@ export const makeMcpSessions = Effect.gen(function* () {
       active: 0,
       closed: false,
       calls: new Map(),
-      dropped: new Set()
+      dropped: new Set(),
+      push: pushTarget(() => session, state),
+      inboxWatched: false
     }
     return session
   }
@@ -311,6 +380,7 @@ export const makeMcpSessions = Effect.gen(function* () {
       if (Option.isSome(peer)) session.state.connected = true
       else session.state.lost = true
       httpSessions.set(id, session)
+      pusher.add(session.push)
       await runPromise(
         Effect.logInfo(
           Option.isSome(peer)
@@ -431,9 +501,10 @@ export const makeMcpSessions = Effect.gen(function* () {
     }
     const transport = new SSEServerTransport("/mcp/messages", res)
     const id = transport.sessionId
+    const state = newState("sse", id, false)
     const session: Session = {
       id,
-      state: { transport: "sse", peerId: peerIdFor("sse", id), connected: false, resumed: false, lost: false, handedOut: new Set() },
+      state,
       server: newServer(() => session),
       http: undefined,
       sse: transport,
@@ -441,9 +512,12 @@ export const makeMcpSessions = Effect.gen(function* () {
       active: 1,
       closed: false,
       calls: new Map(),
-      dropped: new Set()
+      dropped: new Set(),
+      push: pushTarget(() => session, state),
+      inboxWatched: false
     }
     sseSessions.set(id, session)
+    pusher.add(session.push)
     const ended = new Promise<void>((resolve) => {
       if (res.destroyed || res.writableEnded) resolve()
       else res.once("close", () => resolve())

@@ -3,6 +3,7 @@ import type { BrokerService } from "../broker/Broker.js"
 import type { BrokerError } from "../core/errors.js"
 import { namePattern, nameRule } from "../core/names.js"
 import type { CommandView, MessageView, PeerView, SignalView } from "../core/views.js"
+import { markRead, markSignalSeen, firingOf, type Following } from "./inbox.js"
 
 /**
  * The broker as MCP tools: each tool decodes its arguments, calls the Broker service, and renders
@@ -27,6 +28,10 @@ export interface SessionState {
   lost: boolean
   /** Commands wait_for_command handed to the model in this session; others it holds are handed again. */
   readonly handedOut: Set<string>
+  /** Channels and signals this session subscribed to, and how far it has seen them. */
+  readonly following: Following
+  /** wait_for_command calls in flight (a session inside one is not pushed its commands). */
+  waitingForCommand: number
 }
 
 export interface ToolContext {
@@ -111,7 +116,7 @@ const ActionArg = Schema.String.pipe(
 const arg = {
   name: (description: string) => ({ type: "string", description }),
   string: (description: string) => ({ type: "string", description }),
-  seconds: (description: string) => ({ type: "number", description }),
+  seconds: (description: string, maximum?: number) => ({ type: "number", ...(maximum === undefined ? {} : { maximum }), description }),
   count: (description: string) => ({ type: "integer", description }),
   boolean: (description: string) => ({ type: "boolean", description }),
   json: (description: string) => ({ description }),
@@ -277,7 +282,7 @@ const me = ({ broker, session }: ToolContext): Effect.Effect<PeerView, Failure> 
 /** The tools, with the wait bounds of this broker in their descriptions. */
 export const makeTools = (limits: WaitLimits): ReadonlyArray<Tool> => {
   const { defaultWaitSeconds: byDefault, maxWaitSeconds: max } = limits
-  const timeoutField = () => optional(SecondsArg, arg.seconds(`seconds to wait (default ${byDefault}, max ${max})`))
+  const timeoutField = () => optional(SecondsArg, arg.seconds(`seconds to wait (default ${byDefault})`, max))
 
   const connect = defineTool({
     name: "connect",
@@ -347,7 +352,13 @@ export const makeTools = (limits: WaitLimits): ReadonlyArray<Tool> => {
       Effect.gen(function* () {
         const { broker, session } = context
         if (!session.connected) {
-          const structured = { connected: false, you: null, transport: session.transport, resumed: session.resumed }
+          const structured = {
+            connected: false,
+            you: null,
+            transport: session.transport,
+            resumed: session.resumed,
+            following: followed(session.following)
+          }
           const text = session.lost
             ? "Not connected: the broker restarted and knows no peer for this session. Call connect(role) again."
             : "Not connected. Call connect() to see the free roles, then connect(role)."
@@ -357,7 +368,15 @@ export const makeTools = (limits: WaitLimits): ReadonlyArray<Tool> => {
         const commands = yield* broker.commandsFor(peer.id)
         const holding = commands.filter((c) => c.status === "delivered").map((c) => ({ id: c.id, action: c.action, from: c.from }))
         const waiting = commands.filter((c) => c.status === "pending").length
-        const structured = { connected: true, you: peer, transport: session.transport, resumed: session.resumed, holding, waiting }
+        const structured = {
+          connected: true,
+          you: peer,
+          transport: session.transport,
+          resumed: session.resumed,
+          holding,
+          waiting,
+          following: followed(session.following)
+        }
         const lines = [
           `You are ${peerLine(brief(peer))}, over ${session.transport}${session.resumed ? " (session resumed after a broker restart)" : ""}.`,
           holding.length > 0
@@ -433,7 +452,11 @@ export const makeTools = (limits: WaitLimits): ReadonlyArray<Tool> => {
         const ms = context.waitMs(timeout)
         const found = again
           ? { value: again, timedOut: false }
-          : yield* context.withProgress(`waiting for a command for ${peer.role}`, ms)(broker.waitForCommand(peer.id, ms))
+          : yield* Effect.acquireUseRelease(
+              Effect.sync(() => session.waitingForCommand++),
+              () => context.withProgress(`waiting for a command for ${peer.role}`, ms)(broker.waitForCommand(peer.id, ms)),
+              () => Effect.sync(() => session.waitingForCommand--)
+            )
         if (found.value === null) {
           const structured = { command: null, timedOut: true, waitedSeconds: ms / 1000 }
           return { structured, text: `No command within ${seconds(ms)}. Call wait_for_command again.` }
@@ -514,6 +537,8 @@ export const makeTools = (limits: WaitLimits): ReadonlyArray<Tool> => {
         if (message === undefined) return yield* fail("bad_request", "invalid arguments: message is required")
         const peer = yield* me(context)
         const posted = yield* context.broker.publish(channel, peer.id, message)
+        // One's own message is no news: a follower caught up to just before it stays caught up.
+        if (context.session.following.channels.get(channel) === posted.id - 1) markRead(context.session.following, channel, posted.id)
         return { structured: { message: posted }, text: `Posted #${posted.id} to ${json(channel)}.` }
       })
   })
@@ -526,7 +551,7 @@ export const makeTools = (limits: WaitLimits): ReadonlyArray<Tool> => {
       channel: required(NameArg, arg.name("channel name")),
       since_id: optional(CountArg, arg.count("last id already read (default 0)")),
       limit: optional(CountArg.pipe(Schema.filter((n) => (n >= 1 && n <= 1000) || "must be 1 to 1000")), arg.count("max messages (default 50)")),
-      wait: optional(SecondsArg, arg.seconds(`seconds to wait for a new message if none (default 0, max ${max})`))
+      wait: optional(SecondsArg, arg.seconds("seconds to wait for a new message if none (default 0)", max))
     },
     run: ({ channel, since_id, limit, wait }, context) =>
       Effect.gen(function* () {
@@ -537,6 +562,7 @@ export const makeTools = (limits: WaitLimits): ReadonlyArray<Tool> => {
         const { messages, firstId, lastId } = yield* timeoutMs > 0
           ? context.withProgress(`waiting for a message on ${channel}`, timeoutMs)(read)
           : read
+        if (messages.length > 0) markRead(context.session.following, channel, messages[messages.length - 1]!.id)
         const roles = roleIndex(yield* broker.peers)
         const structured = { channel, messages, firstId, lastId }
         const more = messages.length > 0 && messages[messages.length - 1]!.id < lastId
@@ -578,6 +604,7 @@ export const makeTools = (limits: WaitLimits): ReadonlyArray<Tool> => {
         const { value, timedOut } = yield* context.withProgress(`waiting for signal ${name}`, ms)(
           context.broker.waitForSignal(name, ms)
         )
+        if (!timedOut) markSignalSeen(context.session.following, name, context.broker.projection.signals.get(name))
         const structured = { signal: value, timedOut }
         const text = timedOut
           ? `Signal ${json(name)} not set within ${seconds(ms)}. Call wait_for_signal again to keep waiting.`
@@ -590,8 +617,67 @@ export const makeTools = (limits: WaitLimits): ReadonlyArray<Tool> => {
     name: "clear_signal",
     description: "Unset a signal so it can be waited for again.",
     fields: { name: required(NameArg, arg.name("signal name")) },
-    run: ({ name }, { broker }) =>
-      Effect.map(broker.clearSignal(name), (cleared) => ({ structured: { signal: cleared }, text: `${signalLine(cleared)}.` }))
+    run: ({ name }, { broker, session }) =>
+      Effect.map(broker.clearSignal(name), (cleared) => {
+        markSignalSeen(session.following, name, broker.projection.signals.get(name))
+        return { structured: { signal: cleared }, text: `${signalLine(cleared)}.` }
+      })
+  })
+
+  const followed = (following: Following) => ({
+    channels: [...following.channels].map(([channel, lastSeenId]) => ({ channel, lastSeenId })),
+    signals: [...following.signals.keys()]
+  })
+
+  const followFields = {
+    channel: optional(NameArg, arg.name("channel name")),
+    signal: optional(NameArg, arg.name("signal name"))
+  }
+
+  const needsOne = (channel: string | undefined, signal: string | undefined) =>
+    channel === undefined && signal === undefined ? fail("bad_request", "invalid arguments: name a channel or a signal") : Effect.void
+
+  const subscribe = defineTool({
+    name: "subscribe",
+    description:
+      "Follow a channel (new messages) or a signal (firing): you are told at once and in every result's inbox.",
+    fields: followFields,
+    run: ({ channel, signal }, { broker, session }) =>
+      Effect.gen(function* () {
+        yield* needsOne(channel, signal)
+        const { projection } = broker
+        const lines: Array<string> = []
+        if (channel !== undefined) {
+          const lastId = projection.channels.get(channel)?.context.count ?? 0
+          if (!session.following.channels.has(channel)) session.following.channels.set(channel, lastId)
+          lines.push(`Following ${json(channel)} from message #${session.following.channels.get(channel)! + 1} on (lastId now ${lastId}).`)
+        }
+        if (signal !== undefined) {
+          const snapshot = projection.signals.get(signal)
+          if (!session.following.signals.has(signal)) session.following.signals.set(signal, firingOf(snapshot))
+          lines.push(`Watching signal ${json(signal)}; it is ${snapshot?.value === "fired" ? "SET now" : "not set now"}.`)
+        }
+        lines.push("News is pushed to this session and listed in the inbox of every result.")
+        return { structured: { following: followed(session.following) }, text: lines.join("\n") }
+      })
+  })
+
+  const unsubscribe = defineTool({
+    name: "unsubscribe",
+    description: "Stop following a channel or a signal.",
+    fields: followFields,
+    run: ({ channel, signal }, { session }) =>
+      Effect.gen(function* () {
+        yield* needsOne(channel, signal)
+        if (channel !== undefined) session.following.channels.delete(channel)
+        if (signal !== undefined) session.following.signals.delete(signal)
+        const now = followed(session.following)
+        const names = [...now.channels.map((c) => json(c.channel)), ...now.signals.map((name) => `signal ${json(name)}`)]
+        return {
+          structured: { following: now },
+          text: `No longer following ${[channel && json(channel), signal && `signal ${json(signal)}`].filter(Boolean).join(" or ")}. Following: ${names.join(", ") || "nothing"}.`
+        }
+      })
   })
 
   const brokerStatus = defineTool({
@@ -687,6 +773,8 @@ export const makeTools = (limits: WaitLimits): ReadonlyArray<Tool> => {
     signal,
     waitForSignal,
     clearSignal,
+    subscribe,
+    unsubscribe,
     brokerStatus,
     resetBroker,
     disconnect
@@ -695,10 +783,11 @@ export const makeTools = (limits: WaitLimits): ReadonlyArray<Tool> => {
 
 /** What the model reads once, at initialize: the protocol in a few lines. */
 export const instructions = [
-  "Message broker shared by cooperating Claude Code sessions.",
-  "1. connect() first: it lists who is online and which roles are free. Ask the user which role this session plays, then connect(role).",
-  "2. Workers loop: wait_for_command → do the work → ack_command(id, result) (always ack; ok=false on failure) → wait_for_command again. A timeout only means nothing came yet.",
+  "Message broker shared by cooperating AI coding sessions.",
+  "1. connect() first: it lists who is online and which roles are free. Ask the user which role this session plays, then connect(role). With no user to ask (headless), take the role your task or prompt names; never stall waiting for an answer.",
+  "2. Workers: wait_for_command → do the work → ack_command(id, result) (always ack; ok=false on failure). A timeout only means nothing came yet.",
   "3. Delegate with send_command(target = a role or peer id, action, params), then wait_for_result(command_id).",
-  "Channels (send_message, read_messages with since_id) carry shared notes and results; signals are named flags (signal, wait_for_signal, clear_signal).",
-  "Timeouts are in seconds; long waits report progress and may be cancelled."
+  "4. Where this client shows pushes (<channel source=\"broker\"> messages), you need not loop: an idle session is told when work arrives, then takes it with wait_for_command. A push is a hint; the command stays queued until a wait takes it. Every tool result also ends with an inbox line when work waits.",
+  "Channels (send_message, read_messages with since_id; subscribe to be told of new ones) carry shared notes and results; signals are named flags (signal, wait_for_signal, clear_signal).",
+  "Timeouts are in seconds; waits stop after at most 110 s, report progress, and may be cancelled: call again to keep waiting."
 ].join("\n")

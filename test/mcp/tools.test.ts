@@ -23,6 +23,8 @@ const allTools = [
   "signal",
   "wait_for_signal",
   "clear_signal",
+  "subscribe",
+  "unsubscribe",
   "broker_status",
   "reset_broker",
   "disconnect"
@@ -61,9 +63,13 @@ describe.each([
     expect(tools.map((tool) => tool.name).sort()).toEqual([...allTools].sort())
     for (const tool of tools) {
       expect(tool.description?.length, tool.name).toBeGreaterThan(10)
-      const properties = (tool.inputSchema.properties ?? {}) as Record<string, { description?: string }>
+      const properties = (tool.inputSchema.properties ?? {}) as Record<string, { description?: string; maximum?: number }>
       for (const name of ["timeout", "wait", "ttl"]) {
         if (properties[name]) expect(properties[name]!.description, `${tool.name}.${name}`).toMatch(/seconds/)
+      }
+      // Waits fit the clients: Claude Code backgrounds a call after 2 minutes.
+      for (const name of ["timeout", "wait"]) {
+        if (properties[name]) expect(properties[name]!.maximum, `${tool.name}.${name}`).toBe(110)
       }
     }
     expect(session.client.getInstructions()).toMatch(/connect\(\)/)
