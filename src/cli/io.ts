@@ -11,7 +11,7 @@ export interface CliIoShape {
   readonly stdout: Writable
   readonly stderr: Writable
   readonly env: Readonly<Record<string, string | undefined>>
-  /** The directory `mcp-config --write` edits `.mcp.json` in. */
+  /** The directory `mcp-config --write` edits the harness's project file in (`.mcp.json`, `.cursor/mcp.json`, …). */
   readonly cwd: string
   /** Colour on stdout: a terminal, and NO_COLOR not set. */
   readonly color: boolean

@@ -241,7 +241,7 @@ describe("mcp-config", () => {
     const json = JSON.parse(stdout.slice(stdout.indexOf("{"), stdout.lastIndexOf("}") + 1))
     expect(json).toEqual({
       mcpServers: {
-        "claude-ipc-broker": {
+        broker: {
           type: "http",
           url: "http://broker.lan:9100/mcp",
           headers: { Authorization: "Bearer s3cret" }
@@ -249,13 +249,13 @@ describe("mcp-config", () => {
       }
     })
     expect(stdout).toContain(
-      "claude mcp add --transport http claude-ipc-broker http://broker.lan:9100/mcp --header 'Authorization: Bearer s3cret'"
+      "claude mcp add --transport http broker http://broker.lan:9100/mcp --header 'Authorization: Bearer s3cret'"
     )
   })
 
   it("--global --transport sse prints the user-scope command, BROKER_URL and no token by default", async () => {
     const { stdout } = await tool(["mcp-config", "--global", "--transport", "sse"], { env: { BROKER_URL: "http://h:9" } })
-    expect(stdout).toContain("claude mcp add --transport sse --scope user claude-ipc-broker http://h:9/mcp/sse\n")
+    expect(stdout).toContain("claude mcp add --transport sse --scope user broker http://h:9/mcp/sse\n")
     expect(stdout).not.toContain("Authorization")
   })
 
@@ -266,7 +266,7 @@ describe("mcp-config", () => {
     expect(code).toBe(0)
     expect(stdout).toContain(`to ${path}`)
     expect(JSON.parse(await readFile(path, "utf8"))).toEqual({
-      mcpServers: { other: { type: "stdio", command: "x" }, "claude-ipc-broker": { type: "http", url: `${broker.url}/mcp` } }
+      mcpServers: { other: { type: "stdio", command: "x" }, broker: { type: "http", url: `${broker.url}/mcp` } }
     })
   })
 
