@@ -6,7 +6,7 @@ import { Effect } from "effect"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { BrokerConfig } from "../broker/Config.js"
 import { parseJson, readBody } from "../http/body.js"
-import { jsonRpcError } from "./bridge.js"
+import { jsonRpcError } from "./fetchAdapter.js"
 import { McpSessions } from "./Sessions.js"
 
 /**
