@@ -170,9 +170,14 @@ export const makeBridge = (options: BridgeOptions): Bridge => {
 
   // Client → broker ------------------------------------------------------------------------------
 
-  const unreachableMessage = () =>
-    `the broker at ${upstream.endpoint} cannot be reached (${upstream.lastError ?? "no answer"}). This bridge keeps trying on its own; call the tool again in a few seconds.`
-  const unreachable = () => errorResult("broker_unreachable", unreachableMessage())
+  const unreachableMessage = () => {
+    const reason = upstream.lastError ?? "no answer"
+    return /^40[13] /.test(reason)
+      ? `the broker at ${upstream.endpoint} refused this bridge (${reason}); give it the broker's token with --token or BROKER_TOKEN in the server's env.`
+      : `the broker at ${upstream.endpoint} cannot be reached (${reason}). This bridge keeps trying on its own; call the tool again in a few seconds.`
+  }
+  const unreachable = () =>
+    errorResult(/^40[13] /.test(upstream.lastError ?? "") ? "broker_refused" : "broker_unreachable", unreachableMessage())
 
   server.setRequestHandler(ListToolsRequestSchema, async () => {
     if (!upstream.linked) await upstream.settled(firstLinkMs)
@@ -190,6 +195,8 @@ export const makeBridge = (options: BridgeOptions): Bridge => {
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     if (!upstream.linked) await upstream.settled(firstLinkMs)
     if (!upstream.linked) return unreachable()
+    // A call made while the bridge registers (at start, after a restart) finds it registered.
+    if (renewing) await renewing
     const call = { name: request.params.name, arguments: request.params.arguments ?? {} }
     const token = request.params._meta?.progressToken
     try {

@@ -1,5 +1,5 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
+import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import type { RequestOptions } from "@modelcontextprotocol/sdk/shared/protocol.js"
 import type {
   CallToolRequest,
@@ -39,8 +39,15 @@ export interface UpstreamOptions {
 
 const defaultRetry = { initialMs: 250, maxMs: 2_000 }
 
-/** The first line of why a request failed, e.g. "connect ECONNREFUSED 127.0.0.1:9100". */
+/**
+ * Why a request failed, in one line: "connect ECONNREFUSED 127.0.0.1:9100", or what the broker
+ * said when it refused ("401 unauthorized: the bearer token is wrong").
+ */
 export const reasonOf = (error: unknown): string => {
+  if (error instanceof StreamableHTTPError && typeof error.code === "number") {
+    const said = /\{"error":\{"code":"([a-z_]+)","message":"((?:[^"\\]|\\.)*)"/.exec(error.message)
+    if (said) return `${error.code} ${said[1]}: ${said[2]!.slice(0, 200)}`
+  }
   const cause = (error as { cause?: unknown } | undefined)?.cause
   const inner = cause instanceof Error ? cause.message : undefined
   const outer = error instanceof Error ? error.message : String(error)
@@ -88,8 +95,10 @@ export class Upstream {
         () => this.firstAttemptDone(),
         (error: unknown) => {
           this.firstAttemptDone()
-          this.lastError = reasonOf(error)
-          this.options.log(`cannot reach the broker at ${this.endpoint} (${this.lastError}); trying again`)
+          const reason = reasonOf(error)
+          // Said once per reason, not every two seconds while the broker stays away.
+          if (reason !== this.lastError) this.options.log(`cannot reach the broker at ${this.endpoint} (${reason}); trying again`)
+          this.lastError = reason
           this.start(Math.min(this.retry.maxMs, Math.max(this.retry.initialMs, delayMs * 2)))
         }
       )

@@ -301,3 +301,19 @@ describe("pushes over /mcp (Streamable HTTP)", () => {
     await waitFor(() => seen.some((n) => n.method === "notifications/resources/updated" && n.params.uri === "broker://inbox"))
   })
 })
+
+describe("the stdio bridge and the broker's token", () => {
+  it("takes BROKER_TOKEN from its env; a wrong token is a clear broker_refused, not a hang", async () => {
+    const broker = await startBroker({ config: quietConfig, token: "s3cret" })
+    try {
+      const good = await bridge(["--url", broker.url, "--role", "with-token"], { BROKER_TOKEN: "s3cret" })
+      expect((await call(good, "my_info")).structuredContent?.connected).toBe(true)
+      const bad = await bridge(["--url", broker.url], { BROKER_TOKEN: "wrong" })
+      const refused = await call(bad, "my_info")
+      expect(refused.structuredContent?.error.code).toBe("broker_refused")
+      expect(textOf(refused)).toMatch(/401 unauthorized: .*--token or BROKER_TOKEN/)
+    } finally {
+      await broker.close()
+    }
+  })
+})
