@@ -15,7 +15,7 @@ import {
 } from "@modelcontextprotocol/sdk/types.js"
 import { defaultMcpConfig } from "../mcp/Config.js"
 import { inboxLine, isEmpty, type Inbox } from "../mcp/inbox.js"
-import { inboxResource, inboxUri, serverCapabilities } from "../mcp/inboxResource.js"
+import { inboxResource, inboxUri, knownResource, serverCapabilities } from "../mcp/inboxResource.js"
 import { instructions, makeTools } from "../mcp/tools.js"
 import { version } from "../version.js"
 import { newRegistration, observe, renewal, type Registration, type SessionInfo } from "./registration.js"
@@ -236,16 +236,18 @@ export const makeBridge = (options: BridgeOptions): Bridge => {
     return upstream.readResource(request.params.uri)
   })
 
+  // Remembered here too, so that a broker that restarted is asked again (see renewOnce).
   server.setRequestHandler(SubscribeRequestSchema, async (request) => {
-    if (request.params.uri !== inboxUri) throw new McpError(ErrorCode.InvalidParams, `there is no resource '${request.params.uri.slice(0, 200)}'`)
+    knownResource(request.params.uri)
     inboxWatched = true
     if (upstream.linked) await upstream.subscribeResource(inboxUri).catch(() => undefined)
     return {}
   })
 
   server.setRequestHandler(UnsubscribeRequestSchema, async (request) => {
-    if (request.params.uri === inboxUri) inboxWatched = false
-    if (upstream.linked) await upstream.unsubscribeResource(request.params.uri).catch(() => undefined)
+    knownResource(request.params.uri)
+    inboxWatched = false
+    if (upstream.linked) await upstream.unsubscribeResource(inboxUri).catch(() => undefined)
     return {}
   })
 

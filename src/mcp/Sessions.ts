@@ -22,7 +22,7 @@ import { version } from "../version.js"
 import { isInitializeRequest, requestIds, toWebRequest, writeJsonRpcError, writeWebResponse } from "./fetchAdapter.js"
 import { McpConfig } from "./Config.js"
 import { forgetPositions, inboxOf, isEmpty, newFollowing, type Inbox } from "./inbox.js"
-import { inboxResource, inboxUri, readInbox, serverCapabilities, withInbox } from "./inboxResource.js"
+import { inboxResource, inboxUri, knownResource, readInbox, serverCapabilities, withInbox } from "./inboxResource.js"
 import { Pusher, type PushTarget } from "./push.js"
 import { instructions, makeTools, ToolFailure, type SessionState, type ToolContext, type ToolOutput } from "./tools.js"
 
@@ -300,11 +300,13 @@ export const makeMcpSessions = Effect.gen(function* () {
     mcp.server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: [inboxResource] }))
     mcp.server.setRequestHandler(ReadResourceRequestSchema, (request) => readInbox(request.params.uri, inboxFor(session())))
     mcp.server.setRequestHandler(SubscribeRequestSchema, (request) => {
-      if (request.params.uri === inboxUri) session().inboxWatched = true
+      knownResource(request.params.uri)
+      session().inboxWatched = true
       return {}
     })
     mcp.server.setRequestHandler(UnsubscribeRequestSchema, (request) => {
-      if (request.params.uri === inboxUri) session().inboxWatched = false
+      knownResource(request.params.uri)
+      session().inboxWatched = false
       return {}
     })
     mcp.server.onclose = () => onClosed(session())

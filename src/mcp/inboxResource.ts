@@ -38,7 +38,12 @@ export const withInbox = (result: CallToolResult, inbox: Inbox): CallToolResult 
   structuredContent: { ...result.structuredContent, inbox }
 })
 
-export const readInbox = (uri: string, inbox: Inbox): ReadResourceResult => {
+/** The one resource there is; any other uri is the client's mistake. */
+export const knownResource = (uri: string): string => {
   if (uri !== inboxUri) throw new McpError(ErrorCode.InvalidParams, `there is no resource '${uri.slice(0, 200)}'; the broker has ${inboxUri}`)
-  return { contents: [{ uri, mimeType: "application/json", text: JSON.stringify(inbox) }] }
+  return uri
 }
+
+export const readInbox = (uri: string, inbox: Inbox): ReadResourceResult => ({
+  contents: [{ uri: knownResource(uri), mimeType: "application/json", text: JSON.stringify(inbox) }]
+})
