@@ -8,15 +8,17 @@ import { join } from "node:path"
 import { formatSummary, summarise, type ProfileSummary } from "./profile.js"
 import type { Row } from "./report.js"
 import type { Context } from "./scenarios/context.js"
+import { bridgesScenario } from "./scenarios/bridges.js"
 import { fanOutScenario } from "./scenarios/fanout.js"
 import { largeLogScenario, peersMemoryScenario, type LogPart } from "./scenarios/log.js"
+import { pushScenario } from "./scenarios/push.js"
 import { roundTripScenario } from "./scenarios/roundtrip.js"
 import { idleScenario, sendScenario } from "./scenarios/send.js"
 import { sseScenario } from "./scenarios/sse.js"
 
 export type { Context } from "./scenarios/context.js"
 
-export const scenarioNames = ["send", "idle", "roundtrip", "fanout", "sse", "startup", "replay", "memory"] as const
+export const scenarioNames = ["send", "idle", "roundtrip", "fanout", "sse", "startup", "replay", "memory", "push", "bridges"] as const
 export type ScenarioName = (typeof scenarioNames)[number]
 
 export const describeScenario: Record<ScenarioName, string> = {
@@ -27,7 +29,9 @@ export const describeScenario: Record<ScenarioName, string> = {
   sse: "4. SSE: 100 clients, 10,000-event burst",
   startup: "5. start-up on 100k and 1M-event logs, with and without checkpoint",
   replay: "6. replay: /status?at=<seq> on the 1M-event log",
-  memory: "7. memory: 10,000 peers; 1M-event log"
+  memory: "7. memory: 10,000 peers; 1M-event log",
+  push: "8. push latency: REST send → claude/channel at a stdio bridge, 100 bridges connected",
+  bridges: "9. 1,000 idle bridges: broker CPU, RSS growth and log appends while idle"
 }
 
 /** Scenarios 5–7 share their large logs and brokers; profiling any of them profiles those brokers. */
@@ -91,6 +95,12 @@ export const runBench = async (options: RunOptions): Promise<RunResult> => {
         break
       case "sse":
         rows.push(...(await sseScenario(ctx)))
+        break
+      case "push":
+        rows.push(...(await pushScenario(ctx)))
+        break
+      case "bridges":
+        rows.push(...(await bridgesScenario(ctx)))
         break
       case "startup":
       case "replay":

@@ -149,6 +149,16 @@ export const startBaseline = async (timeoutMs = 30_000): Promise<Server> => {
   })
 }
 
+/**
+ * The bin runs the compiled dist only while it is newer than every file of src (bin/dist.js);
+ * otherwise src through tsx, which starts slower and holds more memory. `prebench` builds dist, but
+ * a source edited during a run makes the processes started after it run tsx.
+ */
+export const runsFromDist = async (): Promise<boolean> => {
+  const { distIsFresh } = (await import(new URL("../bin/dist.js", import.meta.url).href)) as { distIsFresh(): boolean }
+  return distIsFresh()
+}
+
 export interface Memory {
   /** Resident set size now, MB. */
   readonly rssMb: number
