@@ -43,7 +43,8 @@ interface Queued {
   readonly commands: Set<string>
   readonly messages: Map<string, Heard>
   readonly signals: Set<string>
-  timer: ReturnType<typeof setTimeout> | undefined
+  /** A push is scheduled: cancels it. */
+  cancel: (() => void) | undefined
   lastPushAt: number
 }
 
@@ -66,14 +67,13 @@ export class Pusher {
   // Who follows what ---------------------------------------------------------------------------
 
   add(target: PushTarget): void {
-    this.queued.set(target, { commands: new Set(), messages: new Map(), signals: new Set(), timer: undefined, lastPushAt: 0 })
+    this.queued.set(target, { commands: new Set(), messages: new Map(), signals: new Set(), cancel: undefined, lastPushAt: 0 })
     this.byPeer.set(target.peerId, target)
     this.refresh(target)
   }
 
   remove(target: PushTarget): void {
-    const queued = this.queued.get(target)
-    if (queued?.timer) clearTimeout(queued.timer)
+    this.queued.get(target)?.cancel?.()
     this.queued.delete(target)
     if (this.byPeer.get(target.peerId) === target) this.byPeer.delete(target.peerId)
     this.setRole(target, undefined)
@@ -137,17 +137,25 @@ export class Pusher {
     const queued = this.queued.get(target)
     if (!queued) return
     note(queued)
-    if (queued.timer !== undefined) return
+    if (queued.cancel !== undefined) return
     // The first news after a quiet spell goes out on the next turn (after the rest of this batch
-    // of events is applied); news within the window after a push waits for the window to end.
-    const wait = Math.max(0, queued.lastPushAt + this.coalesceMs - Date.now())
-    queued.timer = setTimeout(() => this.flush(target), wait)
+    // of events is applied: setImmediate, not a timer, which Node rounds up to a millisecond);
+    // news within the window after a push waits for the window to end.
+    const wait = queued.lastPushAt + this.coalesceMs - Date.now()
+    const flush = () => this.flush(target)
+    if (wait <= 0) {
+      const immediate = setImmediate(flush)
+      queued.cancel = () => clearImmediate(immediate)
+    } else {
+      const timer = setTimeout(flush, wait)
+      queued.cancel = () => clearTimeout(timer)
+    }
   }
 
   private flush(target: PushTarget): void {
     const queued = this.queued.get(target)
     if (!queued) return
-    queued.timer = undefined
+    queued.cancel = undefined
     const push = this.compose(target, queued)
     queued.commands.clear()
     queued.messages.clear()

@@ -59,7 +59,7 @@ const validMeta = (meta: Record<string, string>) =>
 let world: World
 let pusher: Pusher
 beforeEach(() => {
-  vi.useFakeTimers()
+  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setImmediate", "clearImmediate", "Date"] })
   const projection = new Projection()
   pusher = new Pusher(projection, 1_000)
   world = new World(projection, pusher)
