@@ -98,6 +98,18 @@ export const parsingConsoleOf = (io: CliIoShape): Console.Console =>
 const wantsColor = (stream: { readonly isTTY?: boolean }, env: CliIoShape["env"]) =>
   stream.isTTY === true && (env.NO_COLOR === undefined || env.NO_COLOR === "")
 
+/**
+ * One Ctrl-C can arrive twice: a terminal sends SIGINT to its whole foreground process group, and a
+ * parent that forwards signals sends its own copy (npm does, and `npm start` execs the broker, so
+ * the broker is npm's child). A repeat this soon after the first is that copy, not the person
+ * pressing again; an orderly shutdown takes less than this, so a second Ctrl-C meant as "now"
+ * (because the first seems stuck) comes later.
+ */
+const echoWithinMs = 1_000
+
+/** Whether a SIGINT at `now` is the echo of the one that began the shutdown at `firstAt`. */
+const isEcho = (firstAt: number, now: number): boolean => now - firstAt < echoWithinMs
+
 /** The real process: its streams, environment, and SIGINT/SIGTERM as the request to stop. */
 export const processIo = (): CliIoShape => {
   // `export | head` closes the pipe early: that is the reader being done, not an error to report.
@@ -114,8 +126,11 @@ export const processIo = (): CliIoShape => {
     errorColor: wantsColor(process.stderr, process.env),
     stopped: Effect.async<void>((resume) => {
       const stop = () => {
-        // A second Ctrl-C while shutting down means "now".
-        process.once("SIGINT", () => process.exit(130))
+        // A second Ctrl-C while shutting down means "now" (but not the first one's echo).
+        const firstAt = Date.now()
+        process.on("SIGINT", () => {
+          if (!isEcho(firstAt, Date.now())) process.exit(130)
+        })
         resume(Effect.void)
       }
       process.once("SIGINT", stop)
