@@ -1,14 +1,14 @@
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Console, Effect } from "effect"
+import { Console, Effect, Option } from "effect"
 import type { MessageView } from "../core/views.js"
 import { request, segment, type Connection } from "./client.js"
 import { CliIo } from "./io.js"
 import { connection, connectionOptions, describe, fromOption, jsonArg, jsonOption, nameArg, postAs } from "./options.js"
 import { paint, shortTime, type Paint } from "./paint.js"
 import { untilStopped } from "./stop.js"
-import { longestPollMs } from "./waiting.js"
+import { waitUntil } from "./waiting.js"
 
 const channelName = Args.text({ name: "channel" }).pipe(Args.withDescription("the channel"), Args.mapEffect(nameArg("channel")))
 
@@ -62,7 +62,7 @@ export const read = Command.make(
     ),
     follow: Options.boolean("follow").pipe(
       Options.withAlias("f"),
-      Options.withDescription("keep reading new messages as they come, until Ctrl-C")
+      Options.withDescription("keep reading new messages as they come, until Ctrl-C; a broker restart is waited out")
     ),
     json: jsonOption
   },
@@ -83,7 +83,8 @@ export const read = Command.make(
         })
       // What is there now, page by page; then, with --follow, long polls for what comes.
       while ((yield* next(0)) === pageSize) {}
-      if (args.follow) yield* untilStopped(Effect.forever(next(longestPollMs)))
+      // Following is a wait that never has its answer: like the other waits, it outlasts a broker restart.
+      if (args.follow) yield* untilStopped(waitUntil("read", undefined, (waitMs) => Effect.as(next(waitMs), Option.none<never>())))
     })
 ).pipe(
   Command.withDescription(

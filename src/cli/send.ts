@@ -14,7 +14,7 @@ const settled = new Set(["acked", "failed", "expired", "cancelled"])
 /** Wait for a command to be settled; the command as it then stands. */
 const awaitResult = (broker: Connection, id: string, timeoutMs: number | undefined) =>
   Effect.flatMap(
-    waitUntil(timeoutMs, (waitMs) =>
+    waitUntil("send", timeoutMs, (waitMs) =>
       Effect.map(
         request<{ command: CommandView }>(broker, "GET", `/commands/${segment(id)}/result`, { query: { timeout: waitMs } }),
         ({ command }) => (settled.has(command.status) ? Option.some(command) : Option.none())
@@ -79,6 +79,7 @@ export const send = Command.make(
       ],
       [
         "The sender is --from, else $BROKER_FROM, else the broker's default 'human'. " +
+          "With --wait, a broker that restarts meanwhile is waited for. " +
           "Exit codes: 1 failed/expired/cancelled, 3 --timeout passed."
       ]
     )

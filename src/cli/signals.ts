@@ -46,7 +46,7 @@ export const waitSignal = Command.make(
     Effect.gen(function* () {
       const broker = yield* connection(args)
       const timeoutMs = Option.getOrUndefined(args.timeout)
-      const fired = yield* waitUntil(timeoutMs, (waitMs) =>
+      const fired = yield* waitUntil("wait-signal", timeoutMs, (waitMs) =>
         Effect.map(
           request<{ signal: SignalView }>(broker, "GET", `/signals/${segment(args.name)}/wait`, { query: { timeout: waitMs } }),
           ({ signal }) => (signal.fired ? Option.some(signal) : Option.none())
@@ -65,7 +65,10 @@ export const waitSignal = Command.make(
         "claude-ipc-broker wait-signal tests-green && ./deploy.sh",
         "claude-ipc-broker wait-signal deploy-done --timeout 60000 --json"
       ],
-      ["Exit code 3 when --timeout passes first."]
+      [
+        "If the broker restarts meanwhile, it waits for it to come back and goes on waiting. " +
+          "Exit code 3 when --timeout passes first; 1 when the broker cannot be reached at the start, or is still away when --timeout passes."
+      ]
     )
   )
 )

@@ -2,7 +2,7 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { Console, Effect, Option, Schedule, Stream } from "effect"
 import { isStoredEvent, type StoredEvent } from "../core/events.js"
-import { bodyOf, open, type Connection } from "./client.js"
+import { bodyOf, open, type ClientError, type Connection } from "./client.js"
 import { BrokerUnreachable } from "./errors.js"
 import { eventLine, typeMatcher } from "./eventLine.js"
 import { CliIo } from "./io.js"
@@ -13,19 +13,57 @@ import { untilStopped } from "./stop.js"
 /** A line of `/events` that matters here: an event (with its raw JSON), or where the stream starts. */
 type Frame = { readonly event: StoredEvent; readonly raw: string } | { readonly startsAt: number }
 
+/** A stored event from its JSON (an SSE frame's data, a line of `/log`). */
+const eventOf = (raw: string): StoredEvent | undefined => {
+  try {
+    const event: unknown = JSON.parse(raw)
+    return isStoredEvent(event) ? event : undefined
+  } catch {
+    return undefined
+  }
+}
+
 const frameOf = (line: string): Frame | undefined => {
   if (line.startsWith("data: ")) {
     const raw = line.slice(6)
-    try {
-      const event: unknown = JSON.parse(raw)
-      return isStoredEvent(event) ? { event, raw } : undefined
-    } catch {
-      return undefined
-    }
+    const event = eventOf(raw)
+    return event === undefined ? undefined : { event, raw }
   }
   const start = /^: following the log from seq (\d+)/.exec(line)
   return start ? { startsAt: Number(start[1]) } : undefined
 }
+
+/**
+ * What tells one log from another: its first event. A new log (a `--memory` broker restarted, a data
+ * dir moved aside) begins with an event of its own, at another time; null while a log is empty. The
+ * broker names no log id, and its `startedAt` (in `/status`) changes when a file log merely restarts.
+ */
+type LogIdentity = string | null
+
+const identityOf = (event: StoredEvent): string => JSON.stringify(event)
+
+/**
+ * The log we follow was replaced: we knew its first event and the broker's log now starts with
+ * another one, or is empty. (A log we only knew empty can only have grown.)
+ */
+const isNewLog = (known: LogIdentity | undefined, now: LogIdentity): boolean => typeof known === "string" && known !== now
+
+/** The identity of the broker's log, from `GET /log?from=1&to=1`. */
+const logIdentity = (broker: Connection): Effect.Effect<LogIdentity, ClientError> =>
+  Effect.flatMap(open(broker, "GET", "/log", { query: { from: 1, to: 1 } }), (response) =>
+    Effect.tryPromise({
+      try: () => response.text(),
+      catch: (error) => new BrokerUnreachable({ url: broker.url, reason: `the log broke off: ${String(error)}` })
+    }).pipe(
+      Effect.map((text) => {
+        const first = eventOf(text.split("\n")[0]!)
+        return first === undefined ? null : identityOf(first)
+      })
+    )
+  )
+
+/** Lets go of a response we will not read. */
+const discard = (response: Response) => Effect.promise(() => response.body?.cancel().catch(() => undefined) ?? Promise.resolve())
 
 /** The frames of one `/events` response, until the broker ends it or the connection drops. */
 const frames = (broker: Connection, response: Response): Stream.Stream<Frame, BrokerUnreachable> =>
@@ -54,9 +92,29 @@ export const tail = Command.make(
       const matches = typeMatcher(args.type)
       const p = paint(io.color)
       let next = Option.getOrUndefined(args.from)
+      /** The first event of the log we follow, once we know it. */
+      let known: LogIdentity | undefined
       const connect = Effect.suspend(() =>
         open(broker, "GET", "/events", { query: { from: next }, headers: { accept: "text/event-stream" } })
       )
+      const note = (text: string) => Effect.sync(() => io.stderr.write(`claude-ipc-broker tail: ${text}\n`))
+      /**
+       * The stream from `next` on, of the log we were following. Checked after the stream is open: a
+       * broker that restarts after the check ends that stream too, and the next attach checks again.
+       * A new log is followed from its first event: all of it came after what we showed.
+       */
+      const attach: Effect.Effect<Response, ClientError> = Effect.gen(function* () {
+        for (;;) {
+          const response = yield* connect
+          const identity = yield* logIdentity(broker).pipe(Effect.tapError(() => discard(response)))
+          const renewed = isNewLog(known, identity)
+          known = identity
+          if (!renewed) return response
+          yield* discard(response)
+          next = 1
+          yield* note(`the broker at ${broker.url} has a new log (it restarted without the old one's events)`)
+        }
+      })
       const follow = (response: Response) =>
         Stream.runForEach(frames(broker, response), (frame) => {
           if ("startsAt" in frame) {
@@ -64,18 +122,18 @@ export const tail = Command.make(
             return Effect.void
           }
           next = frame.event.seq + 1
+          if (frame.event.seq === 1) known = identityOf(frame.event)
           return matches(frame.event.type) ? Console.log(args.json ? frame.raw : eventLine(frame.event, p)) : Effect.void
         })
-      const note = (text: string) => Effect.sync(() => io.stderr.write(`claude-ipc-broker tail: ${text}\n`))
       // The first connection must work (else exit 1); after that, like EventSource, reconnect and
       // resume after the last event shown for as long as the broker is away.
-      let response = yield* connect
+      let response = yield* attach
       yield* untilStopped(
         Effect.forever(
           Effect.gen(function* () {
             yield* follow(response).pipe(Effect.catchTag("BrokerUnreachable", () => Effect.void))
             yield* note(`lost the broker at ${broker.url}; reconnecting…`)
-            response = yield* connect.pipe(
+            response = yield* attach.pipe(
               Effect.retry({ schedule: Schedule.spaced("1 second"), while: (error) => error._tag === "BrokerUnreachable" })
             )
             yield* note(`following again from seq ${next ?? "the head"}`)
@@ -92,7 +150,10 @@ export const tail = Command.make(
         "claude-ipc-broker tail --from 1 --type 'command.*' --type signal.fired",
         "claude-ipc-broker tail --json > live.ndjson"
       ],
-      ["If the broker goes away, tail waits for it and resumes after the last event it showed."]
+      [
+        "If the broker goes away, tail waits for it and resumes after the last event it showed; " +
+          "if it comes back with a new log (a --memory broker restarted), tail follows the new log from its first event."
+      ]
     )
   )
 )

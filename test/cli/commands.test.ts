@@ -1,6 +1,8 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
+import { createServer, type AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startBroker, type TestBroker } from "../support/broker.js"
 import { startTool, tool } from "./tool.js"
@@ -213,6 +215,141 @@ describe("tail across a broker restart", () => {
       await tail.stop()
       await rm(dataDir, { recursive: true, force: true })
     }
+  })
+})
+
+describe("a --memory broker restarted", () => {
+  it("tail follows the new log from its first event, not from where the old one stopped", async () => {
+    const fire = (url: string, name: string) => fetch(`${url}/signals/${name}`, { method: "POST" })
+    const first = await startBroker()
+    const port = Number(new URL(first.url).port)
+    const tail = startTool(["tail", "--from", "1", "--url", first.url])
+    let second: TestBroker | undefined
+    try {
+      for (const name of ["old-1", "old-2", "old-3"]) await fire(first.url, name)
+      await tail.waitFor("old-3")
+      await first.close()
+      // The new log's events 1 and 2 are there before tail is back, or come just after: either way they are new.
+      second = await startBroker({ port })
+      await fire(second.url, "new-1")
+      await fire(second.url, "new-2")
+      await tail.waitFor("new-2")
+      await fire(second.url, "new-3")
+      await tail.waitFor("new-3")
+      const { code, stdout, stderr } = await tail.stop()
+      expect(code).toBe(0)
+      const fired = stdout.trim().split("\n").map((line) => /^\s*(\d+) .* signal\.fired\s+(\S+)/.exec(line)?.slice(1))
+      expect(fired).toEqual([["1", "old-1"], ["2", "old-2"], ["3", "old-3"], ["1", "new-1"], ["2", "new-2"], ["3", "new-3"]])
+      expect(stderr).toContain(`the broker at ${first.url} has a new log (it restarted without the old one's events)`)
+      expect(stderr).toContain("following again from seq 1")
+    } finally {
+      await tail.stop()
+      await second?.close()
+    }
+  })
+})
+
+describe("waits across a broker restart", () => {
+  let dataDir: string
+  let current: TestBroker | undefined
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), "wait-restart-"))
+  })
+  afterAll(async () => {
+    await current?.close()
+    await rm(dataDir, { recursive: true, force: true })
+  })
+
+  /** Stops the broker while the tool's wait is parked in it, and starts it again on the same port and data dir. */
+  const restart = async (broker: TestBroker, parkedWaits: number) => {
+    const deadline = Date.now() + 10_000
+    while ((await Effect.runPromise(broker.broker.stats)).waits < parkedWaits) {
+      if (Date.now() > deadline) throw new Error("the wait never parked in the broker")
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    await broker.close()
+    current = undefined
+    await new Promise((resolve) => setTimeout(resolve, 300)) // away for a moment, as a supervisor's restart is
+    current = await startBroker({ dataDir, port: Number(new URL(broker.url).port) })
+    return current
+  }
+
+  it("wait-signal waits for the broker to come back and exits 0 once the signal is fired", async () => {
+    const first = (current = await startBroker({ dataDir }))
+    const waiting = startTool(["wait-signal", "deployable", "--url", first.url])
+    const second = await restart(first, 1)
+    await fetch(`${second.url}/signals/deployable`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ data: { build: 17 } })
+    })
+    const { code, stdout, stderr } = await waiting.done
+    expect(code).toBe(0)
+    expect(stdout).toBe('{"build":17}\n')
+    expect(stderr).toMatch(new RegExp(`^claude-ipc-broker wait-signal: lost the broker at ${first.url} \\(.+\\); waiting for it to come back…\n`))
+    expect(stderr).toContain("claude-ipc-broker wait-signal: the broker is back; still waiting\n")
+  })
+
+  it("send --wait and read --follow go on after the restart", async () => {
+    const first = (current ??= await startBroker({ dataDir }))
+    const sending = startTool(["send", "builder", "build", "--wait", "--url", first.url])
+    const reading = startTool(["read", "news", "--follow", "--url", first.url])
+    const second = await restart(first, 2)
+    const peer = await (
+      await fetch(`${second.url}/peers/connect`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ id: "builder-1", role: "builder" })
+      })
+    ).json()
+    const { command } = await (await fetch(`${second.url}/commands/${peer.id}/wait?timeout=5000`)).json()
+    await fetch(`${second.url}/commands/${command.id}/ack`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-peer-id": peer.id },
+      body: JSON.stringify({ ok: true, result: { built: true } })
+    })
+    expect(await sending.done).toMatchObject({ code: 0, stdout: '{"built":true}\n' })
+    await fetch(`${second.url}/channels/news/send`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ after: "restart" })
+    })
+    await reading.waitFor('{"after":"restart"}')
+    const read = await reading.stop()
+    expect(read.code).toBe(0)
+    expect(read.stderr).toContain("claude-ipc-broker read: lost the broker at")
+  })
+
+  it("gives up as unreachable (exit 1) when the broker is still away as --timeout passes", async () => {
+    const first = (current ??= await startBroker({ dataDir }))
+    const waiting = startTool(["wait-signal", "never", "--timeout", "1500", "--url", first.url])
+    const deadline = Date.now() + 10_000
+    while ((await Effect.runPromise(first.broker.stats)).waits < 1 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    const started = Date.now()
+    await first.close()
+    current = undefined
+    const { code, stderr } = await waiting.done
+    expect(code).toBe(1)
+    expect(Date.now() - started).toBeLessThan(3_000)
+    expect(stderr).toContain("lost the broker at")
+    expect(stderr).toMatch(/claude-ipc-broker: cannot reach the broker at .+; is it running\?/)
+  })
+
+  it("still fails at once when the broker cannot be reached at the start", async () => {
+    // A port nothing listens on (port 1 would be refused by fetch itself, as a "bad port").
+    const closed = createServer()
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve))
+    const port = (closed.address() as AddressInfo).port
+    await new Promise((resolve) => closed.close(resolve))
+    const started = Date.now()
+    const { code, stderr } = await tool(["wait-signal", "x", "--url", `http://127.0.0.1:${port}`])
+    expect(code).toBe(1)
+    expect(Date.now() - started).toBeLessThan(2_000)
+    expect(stderr).toBe(
+      `claude-ipc-broker: cannot reach the broker at http://127.0.0.1:${port} (ECONNREFUSED); is it running? (--url or BROKER_URL)\n`
+    )
   })
 })
 
