@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { isBrokerEvent } from "../../src/core/events.js"
 import { distDir, ensureDashboard } from "../../web/build.js"
 import type { startBroker as StartBroker, TestBroker } from "../support/broker.js"
+import { spawnBroker } from "../support/process.js"
 import { hasChromium, launchChromium, openPage } from "./support/browser.js"
 import { generateSessionLog, toNdjson } from "./support/generate.js"
 
@@ -315,6 +316,39 @@ describe.skipIf(!hasChromium())("dashboard in Chromium", () => {
       await rm(dir, { recursive: true, force: true })
     }
   }, 120_000)
+
+  it("says how many lines of the log it could not read, and where, instead of skipping them silently", async () => {
+    // A log from a newer broker, replayed by this one: two events of a type this version does not
+    // know. The broker serves them as they are (/log, /events); the dashboard cannot show them.
+    const known = generateSessionLog({ count: 40, seed: 11 })
+    const newer = (at: string) => ({ at, type: "peer.renamed", data: { peerId: "peer-x", name: "from a newer broker" } })
+    const lines = [...known.slice(0, 9), newer(known[8]!.at), ...known.slice(9, 18), newer(known[17]!.at), ...known.slice(18)].map(
+      (event, i) => ({ ...event, seq: i + 1 })
+    )
+    const dir = await mkdtemp(join(tmpdir(), "dashboard-unreadable-"))
+    const file = join(dir, "from-a-newer-broker.ndjson")
+    await writeFile(file, lines.map((line) => `${JSON.stringify(line)}\n`).join(""))
+    const replay = await spawnBroker(["replay", file])
+    const second = await openPage(browser)
+    try {
+      await second.page.goto(`${replay.url}/dashboard`)
+      await second.page.locator('.link[data-state="live"]').waitFor()
+      const banner = second.page.getByRole("alert").filter({ hasText: "could not be read" })
+      await banner.waitFor()
+      expect(await banner.textContent()).toContain(
+        "2 lines of the log could not be read and were skipped (first at seq 10): the panels do not show what they recorded"
+      )
+      // The events around them are shown.
+      expect(await second.page.getByRole("slider", { name: "Replay position" }).getAttribute("max")).toBe("42")
+      await banner.getByRole("button", { name: "Dismiss" }).click()
+      await banner.waitFor({ state: "detached" })
+      expect(second.errors).toEqual([])
+    } finally {
+      await second.context.close()
+      await replay.stop()
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
 
   it("logged no console errors", () => {
     expect(errors).toEqual([])

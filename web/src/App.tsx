@@ -1,5 +1,5 @@
 import { For, Show } from "solid-js"
-import { createDashboard, describeProblems } from "./reactive.js"
+import { createDashboard, describeProblems, describeSkipped } from "./reactive.js"
 import { formatCount } from "./ui/format.js"
 import { ActivityView } from "./views/ActivityView.js"
 import { ChannelsView } from "./views/ChannelsView.js"
@@ -42,6 +42,16 @@ export const App = () => {
             </Show>
             <button type="button" class="button" onClick={() => dash.actions.closeFile()}>
               Close file
+            </button>
+          </div>
+        )}
+      </Show>
+      <Show when={dash.skipped()}>
+        {(skipped) => (
+          <div class="banner" data-tone="error" role="alert" data-banner="skipped">
+            <p>{describeSkipped(skipped())}</p>
+            <button type="button" class="button" onClick={() => dash.actions.dismissSkipped()}>
+              Dismiss
             </button>
           </div>
         )}

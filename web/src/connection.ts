@@ -15,6 +15,12 @@ export type ConnectionMessage =
   | { readonly type: "link"; readonly state: LinkState }
   /** The broker's log is not the one we hold (it restarted with a fresh log): start over. */
   | { readonly type: "restart" }
+  /**
+   * Lines of the log (of `/log` or frames of `/events`) that were not events this dashboard can
+   * read, so far: how many, and the seq of the first. They are skipped, and what they recorded is
+   * missing from the panels; saying so is the least we owe the person reading them.
+   */
+  | { readonly type: "skipped"; readonly count: number; readonly firstSeq: number }
 
 export interface Connection {
   close(): void
@@ -24,26 +30,46 @@ const endpoint = (path: string): string => new URL(path, window.location.origin)
 
 const yieldToBrowser = () => new Promise<void>((resolve) => setTimeout(resolve, 0))
 
+/** A line (or an SSE frame's data) as an event we can show, or `unreadable` with what it says of its seq. */
+const readLine = (text: string): BrokerEvent | { readonly unreadable: number | null } => {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    return { unreadable: null }
+  }
+  if (isBrokerEvent(value)) return value
+  // E.g. an event of a type this version does not know (a log from a newer broker, replayed).
+  const seq = (value as { seq?: unknown } | null)?.seq
+  return { unreadable: typeof seq === "number" && Number.isSafeInteger(seq) ? seq : null }
+}
+
 /**
  * Reads `GET /log?from=` (NDJSON, streamed) and hands the events over chunk by chunk, letting the
  * page paint between chunks. One response carries a long history far faster than as many SSE frames.
+ * A line that is not an event we can read is reported to `skip` with its seq: its own, else the one
+ * after the line before it (the log has one line per seq, in order).
  */
-const readHistory = async (from: number, deliver: (events: Array<BrokerEvent>) => void, signal: AbortSignal): Promise<void> => {
+const readHistory = async (
+  from: number,
+  deliver: (events: Array<BrokerEvent>) => void,
+  skip: (seq: number) => void,
+  signal: AbortSignal
+): Promise<void> => {
   const response = await fetch(endpoint(`/log?from=${from}`), { signal })
   if (!response.ok || response.body === null) throw new Error(`GET /log answered ${response.status}`)
   const reader = response.body.getReader()
   const decoder = new TextDecoder()
   let rest = ""
+  let previous = from - 1
   const parse = (lines: Array<string>) => {
     const events: Array<BrokerEvent> = []
     for (const line of lines) {
       if (line.trim() === "") continue
-      try {
-        const event: unknown = JSON.parse(line)
-        if (isBrokerEvent(event)) events.push(event)
-      } catch {
-        // A torn or foreign line: the live stream that follows starts after the last good one.
-      }
+      const read = readLine(line)
+      previous = "unreadable" in read ? (read.unreadable ?? previous + 1) : read.seq
+      if ("unreadable" in read) skip(previous)
+      else events.push(read)
     }
     if (events.length > 0) deliver(events)
   }
@@ -75,10 +101,31 @@ export const followLog = (send: (message: ConnectionMessage) => void): Connectio
   let pending: Array<BrokerEvent> = []
   let flushQueued = false
   let aborter = new AbortController()
+  let skipped: { count: number; firstSeq: number; lastSeq: number } | null = null
+
+  /**
+   * Counts the lines at seqs `from`..`to` as unreadable, each once: they are met in seq order, but
+   * the stream starts after the last event we could read, so lines skipped at the end of the
+   * history come again as frames.
+   */
+  const skip = (from: number, to = from) => {
+    const start = Math.max(from, (skipped?.lastSeq ?? 0) + 1)
+    if (start > to) return
+    skipped = { count: (skipped?.count ?? 0) + to - start + 1, firstSeq: skipped?.firstSeq ?? start, lastSeq: to }
+    send({ type: "skipped", count: skipped.count, firstSeq: skipped.firstSeq })
+  }
 
   const deliver = (events: ReadonlyArray<BrokerEvent>) => {
     const fresh = events.filter((event) => event.seq > lastSeq)
     if (fresh.length === 0) return
+    // The log's seqs have no gaps: a gap is lines we could not read. This is how frames of an event
+    // type this version does not know are noticed at all, since EventSource only hands us the types
+    // we listen to.
+    let expected = lastSeq + 1
+    for (const event of fresh) {
+      if (event.seq > expected) skip(expected, event.seq - 1)
+      expected = event.seq + 1
+    }
     lastSeq = fresh[fresh.length - 1]!.seq
     send({ type: "events", events: fresh })
   }
@@ -91,13 +138,13 @@ export const followLog = (send: (message: ConnectionMessage) => void): Connectio
     deliver(events)
   }
   const onFrame = (message: MessageEvent<string>) => {
-    let event: unknown
-    try {
-      event = JSON.parse(message.data)
-    } catch {
+    const event = readLine(message.data)
+    if ("unreadable" in event) {
+      // The frame's id is its seq.
+      const seq = event.unreadable ?? Number(message.lastEventId)
+      if (Number.isSafeInteger(seq) && seq > lastSeq) skip(seq)
       return
     }
-    if (!isBrokerEvent(event)) return
     pending.push(event)
     if (!flushQueued) {
       flushQueued = true
@@ -109,7 +156,7 @@ export const followLog = (send: (message: ConnectionMessage) => void): Connectio
     if (closed) return
     send({ type: "link", state: everLive ? "reconnecting" : "loading" })
     try {
-      await readHistory(lastSeq + 1, deliver, aborter.signal)
+      await readHistory(lastSeq + 1, deliver, skip, aborter.signal)
     } catch {
       // The stream below replays whatever the history did not bring.
     }
@@ -147,6 +194,7 @@ export const followLog = (send: (message: ConnectionMessage) => void): Connectio
         aborter = new AbortController()
         pending = []
         lastSeq = 0
+        skipped = null
         send({ type: "restart" })
         void catchUp()
       }

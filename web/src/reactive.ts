@@ -78,6 +78,8 @@ export const createDashboard = () => {
   const [feedLimit, setFeedLimit] = createSignal(initialRows)
   const [sent, setSent] = createSignal<ReadonlyArray<SentCommand>>([])
   const [notice, setNotice] = createSignal<{ readonly tone: "error" | "info"; readonly text: string } | null>(null)
+  /** Lines of the live log that could not be read (kept apart from `notice`, which the next message replaces). */
+  const [skipped, setSkipped] = createSignal<{ readonly count: number; readonly firstSeq: number } | null>(null)
   const [now, setNow] = createSignal(Date.now())
   const [theme, setThemeSignal] = createSignal<Theme>(readTheme())
 
@@ -154,8 +156,12 @@ export const createDashboard = () => {
       case "link":
         setLink(message.state)
         return
+      case "skipped":
+        setSkipped({ count: message.count, firstSeq: message.firstSeq })
+        return
       case "restart":
         live = new LogView(new Timeline())
+        setSkipped(null)
         setNotice({ tone: "info", text: "The broker restarted with a different log: replaying it from the start." })
         invalidate()
         return
@@ -210,6 +216,8 @@ export const createDashboard = () => {
     moreCommands: () => setCommandLimit((n) => Math.min(maxRows, n + 100)),
     moreEvents: () => setFeedLimit((n) => Math.min(maxRows, n + 100)),
     dismissNotice: () => setNotice(null),
+    /** Until more lines are skipped: the count goes on from where it was. */
+    dismissSkipped: () => setSkipped(null),
     cycleTheme() {
       setThemeSignal((t) => (t === "system" ? (prefersDark() ? "light" : "dark") : t === "dark" ? "light" : "dark"))
     },
@@ -328,6 +336,7 @@ export const createDashboard = () => {
     sent: sentStatus,
     targets,
     notice,
+    skipped,
     now,
     theme,
     start,
@@ -336,6 +345,12 @@ export const createDashboard = () => {
 }
 
 export type Dashboard = ReturnType<typeof createDashboard>
+
+/** The banner over a live log with lines the dashboard could not read. */
+export const describeSkipped = ({ count, firstSeq }: { readonly count: number; readonly firstSeq: number }): string =>
+  `${count.toLocaleString("en-US")} ${count === 1 ? "line" : "lines"} of the log could not be read and ${count === 1 ? "was" : "were"} ` +
+  `skipped (${count === 1 ? "at" : "first at"} seq ${firstSeq}): the panels do not show what ${count === 1 ? "it" : "they"} recorded ` +
+  "(a broker newer than this dashboard, or a damaged log)."
 
 export const describeProblems = (problems: ReadonlyArray<ImportProblem>, max = 3): string => {
   const shown = problems.slice(0, max).map((p) => `line ${p.line}: ${p.reason}`)
