@@ -3,7 +3,7 @@ import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Effect, Layer } from "effect"
 import { createServer, type Server } from "node:http"
 import { join } from "node:path"
-import { BrokerLive } from "./broker/Broker.js"
+import { Broker, BrokerLive } from "./broker/Broker.js"
 import { CheckpointsLive } from "./broker/Checkpoints.js"
 import { CheckpointStore } from "./broker/CheckpointStore.js"
 import { BrokerConfig, type BrokerConfigShape } from "./broker/Config.js"
@@ -16,7 +16,7 @@ import { requestListener } from "./http/transport.js"
 import { FileLogLive, type FileLogOptions } from "./log/file.js"
 import type { JetStreamLogOptions } from "./log/jetstream.js"
 import { defaultStreamName } from "./log/jetstreamNames.js"
-import { MemoryLogLive } from "./log/memory.js"
+import { memoryLogLayer, type MemoryLogOptions } from "./log/memory.js"
 import { ReplayLogLive, type ReplaySource } from "./log/replay.js"
 import { McpConfig, type McpConfigShape } from "./mcp/Config.js"
 import { McpSessionsLive } from "./mcp/Sessions.js"
@@ -36,16 +36,48 @@ export interface ServerOptions {
   readonly config?: Partial<BrokerConfigShape>
   /** Options of the file log (tests use its fault hooks); ignored with `memory`. */
   readonly fileLog?: FileLogOptions
+  /** Options of the memory log (tests use its fault hooks); only with `memory`. */
+  readonly memoryLog?: Omit<MemoryLogOptions, "listenerFailed">
   /** Tunables of the MCP endpoints (wait bounds, progress interval, idle sessions). */
   readonly mcp?: Partial<McpConfigShape>
   /** Serve this exported log read-only instead (`claude-ipc-broker replay`): no sweeper, writes refused. */
   readonly replay?: ReplaySource | undefined
+  /**
+   * What to do once the broker's state has stopped following its log for good (see
+   * `BrokerService.broken`). By default the process exits with `brokenExitCode` for its supervisor
+   * to restart it; tests that run the broker in their own process pass something else.
+   */
+  readonly onBroken?: (reason: string) => Effect.Effect<void>
 }
 
+/**
+ * The exit code of a broker whose state stopped following its log (EX_SOFTWARE). The restart replays
+ * the log, which is whole: the state is rebuilt from it, and the writes refused meanwhile are retried.
+ */
+export const brokenExitCode = 70
+
+/**
+ * Exit at once rather than shut down in order: the orderly way ends with exit code 0, which tells a
+ * supervisor (systemd's Restart=on-failure) that all is well. What an exit skips is only speed (the
+ * offset index); everything acknowledged is in the log, as after a crash.
+ */
+const exitForSupervisor = (reason: string) =>
+  Effect.gen(function* () {
+    yield* Effect.logError(`exiting with code ${brokenExitCode} for a supervisor to restart the broker`).pipe(
+      Effect.annotateLogs({ reason })
+    )
+    // A moment for the writes failed just now to get their 503 onto the wire.
+    yield* Effect.sleep("200 millis")
+    process.exit(brokenExitCode)
+  })
+
+const whenBroken = (onBroken: (reason: string) => Effect.Effect<void>) =>
+  Layer.scopedDiscard(Effect.forkScoped(Effect.flatMap(Effect.flatMap(Broker, (broker) => broker.broken), onBroken)))
+
 /** The log and where its checkpoints go, for the chosen backend. */
-const storageLayer = (options: Pick<ServerOptions, "dataDir" | "memory" | "nats" | "fileLog" | "replay">) => {
+const storageLayer = (options: Pick<ServerOptions, "dataDir" | "memory" | "nats" | "fileLog" | "memoryLog" | "replay">) => {
   if (options.replay) return Layer.merge(ReplayLogLive(options.replay), CheckpointStore.none)
-  if (options.memory) return Layer.merge(MemoryLogLive, CheckpointStore.none)
+  if (options.memory) return Layer.merge(memoryLogLayer(options.memoryLog), CheckpointStore.none)
   if (options.nats) {
     // Checkpoints stay on the node (per stream): they are only a start-up optimisation.
     return Layer.merge(
@@ -117,6 +149,7 @@ export const serverLayer = (options: ServerOptions) => {
     })
   )
   return startedAndStopping.pipe(
+    Layer.provideMerge(whenBroken(options.onBroken ?? exitForSupervisor)),
     // No spans: nothing here exports traces, and the platform's tracer middleware builds one per
     // request (URL, headers, attributes) — a quarter of the cost of a small request.
     Layer.provideMerge(HttpMiddleware.withTracerDisabledWhen(serve, () => true)),

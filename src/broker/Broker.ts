@@ -1,6 +1,6 @@
-import { Chunk, Clock, Context, Effect, Exit, Layer, Option, Schedule, Stream } from "effect"
+import { Chunk, Clock, Context, Deferred, Effect, Exit, FiberSet, Layer, Option, Schedule, Stream } from "effect"
 import type { BrokerEvent, EventDraft, MessageSent, PeerConnected } from "../core/events.js"
-import { BadRequest, Conflict, Forbidden, NotFound, TooManyWaits, type LogUnavailable } from "../core/errors.js"
+import { BadRequest, Conflict, Forbidden, LogUnavailable, NotFound, TooManyWaits } from "../core/errors.js"
 import { firstId, heldCount, messageIdAt } from "../core/machines/channel.js"
 import { commandStatus, isSettled, type CommandSnapshot, type CommandStatus } from "../core/machines/command.js"
 import { peerStatus } from "../core/machines/peer.js"
@@ -22,6 +22,7 @@ import {
   type StateView
 } from "../core/views.js"
 import { EventLog } from "../log/EventLog.js"
+import { makeApplier, type Health } from "./applier.js"
 import { BrokerConfig } from "./Config.js"
 import { newCommandId, newPeerId } from "./ids.js"
 import { Checkpoints } from "./Checkpoints.js"
@@ -169,6 +170,13 @@ export interface BrokerService {
   readonly projection: Projection
   /** Hints for pushes into idle sessions, as the log is applied (see notices.ts). Returns the way to stop. */
   readonly onNotice: (listener: NoticeListener) => () => void
+  /** How the state stands against the log: what /healthz answers. */
+  readonly health: Effect.Effect<Health>
+  /**
+   * Succeeds, with the reason, once the state has stopped following the log for good: from then on
+   * every write fails, and only a restart (which replays the log) helps. The server exits on it.
+   */
+  readonly broken: Effect.Effect<string>
 }
 
 export class Broker extends Context.Tag("claude-ipc-broker/Broker")<Broker, BrokerService>() {}
@@ -200,6 +208,9 @@ export const makeBroker = Effect.gen(function* () {
   /** Claims this node has in flight, so that two local waiters do not race for one command. */
   const claiming = new Set<string>()
   const notices = new Notices()
+  const repairs = yield* FiberSet.make<void, never>()
+  const runRepair = yield* FiberSet.runtime(repairs)<never>()
+  const brokenFor = yield* Deferred.make<string>()
 
   const dispatch = (change: Change, event: BrokerEvent): void => {
     switch (change.kind) {
@@ -239,12 +250,28 @@ export const makeBroker = Effect.gen(function* () {
     }
   }
 
+  /** One event into the state, in seq order (the applier sees to it), and the waits it concerns woken. */
   const applyEvent = (event: BrokerEvent): void => {
-    if (event.seq !== projection.seq + 1) return // a replayed duplicate
     for (const change of projection.apply(event)) dispatch(change, event)
     checkpoints.observe(projection)
     appliedWaiters.wakeAll(event.seq)
   }
+
+  const applier = makeApplier({
+    from: projection.seq,
+    apply: applyEvent,
+    read: (from, to) => log.read(from, to),
+    fork: (effect) => void runRepair(effect),
+    retry: Schedule.intersect(Schedule.spaced(config.repairRetryMs), Schedule.recurs(4)),
+    applied: (event) => metrics?.eventAppended(event.type), // not the catch-up below: it is no append
+    fault: (kind) => metrics?.projectionFault(kind),
+    broke: (reason) => {
+      checkpoints.forget()
+      // Writes parked until their event is applied look again, and fail.
+      appliedWaiters.wakeEverything()
+      Deferred.unsafeDone(brokenFor, Exit.succeed(reason))
+    }
+  })
 
   // Catch up with the log, then follow it: every event, ours or another node's, enters here.
   // Catching up goes page by page, so a long log is never held in memory at once.
@@ -254,7 +281,14 @@ export const makeBroker = Effect.gen(function* () {
   let page: ReadonlyArray<BrokerEvent>
   do {
     page = yield* log.read(projection.seq + 1, undefined, catchUpPage)
-    page.forEach(applyEvent)
+    const outcome = applier.applyStored(page)
+    if (outcome.kind !== "applied") {
+      const reason =
+        outcome.kind === "failed"
+          ? `${outcome.message}. This version cannot replay its log; the log is left as it is`
+          : `the log skips from seq ${applier.applied} to ${outcome.rest[0]!.seq}`
+      return yield* Effect.fail(new LogUnavailable({ message: `cannot start: ${reason}` }))
+    }
     const now = yield* Clock.currentTimeMillis
     if (now - reportedAt >= 1000 && page.length === catchUpPage) {
       reportedAt = now
@@ -264,12 +298,7 @@ export const makeBroker = Effect.gen(function* () {
   // Live batches are applied as the log makes them durable, before their appends answer: a write
   // finds its events applied when it looks, without parking to wait for them.
   const stopFollowing = yield* Effect.suspend(() =>
-    log.follow(projection.seq + 1, (batch) => {
-      for (const event of batch) {
-        applyEvent(event)
-        metrics?.eventAppended(event.type) // here, not in applyEvent: the catch-up is no append
-      }
-    })
+    log.follow(applier.applied + 1, applier.deliver)
   ).pipe(
     Effect.tapErrorCause((cause) => Effect.logWarning("catching up with the log failed; trying again", cause)),
     Effect.retry(Schedule.spaced("1 second"))
@@ -320,20 +349,55 @@ export const makeBroker = Effect.gen(function* () {
   const park = (register: (wake: () => void) => ReadonlyArray<() => void>, timeoutMs = Infinity): Effect.Effect<boolean> =>
     parkUntil<boolean>(({ wake }) => register(() => wake(true)), timeoutMs, false)
 
-  const whenApplied = (seq: number): Effect.Effect<void> =>
-    Effect.suspend(() => (projection.seq >= seq ? Effect.void : park((wake) => [appliedWaiters.add(seq, wake)])))
+  /**
+   * Until the state has applied event `seq`. Never for ever: a state that stops following the log
+   * fails the writes waiting here (their events are in the log, so they are told so).
+   */
+  const whenApplied = (seq: number): Effect.Effect<void, LogUnavailable> =>
+    Effect.suspend((): Effect.Effect<void, LogUnavailable> => {
+      if (applier.applied >= seq) return Effect.void
+      const broken = applier.broken
+      if (broken !== undefined) {
+        return Effect.fail(
+          new LogUnavailable({
+            message: `event ${seq} was recorded in the log, but this broker stopped applying the log before it (${broken}); it restarts to recover — look before retrying, the write is there`
+          })
+        )
+      }
+      return Effect.zipRight(park((wake) => [appliedWaiters.add(seq, wake)]), whenApplied(seq))
+    })
+
+  /** A state that stopped following the log takes no more writes: they would never be applied. */
+  const refusedWhenBroken = <A, E>(append: () => Effect.Effect<A, E>): Effect.Effect<A, E | LogUnavailable> =>
+    Effect.suspend((): Effect.Effect<A, E | LogUnavailable> => {
+      const broken = applier.broken
+      if (broken === undefined) return append()
+      return Effect.fail(
+        new LogUnavailable({
+          message: `this broker stopped applying its log (${broken}); nothing was recorded. It restarts to recover: retry in a few seconds`
+        })
+      )
+    })
+
+  /** After an append of ours: its events are in the log, so the state must get them (see Applier.appended). */
+  const whenAppended = (stored: ReadonlyArray<BrokerEvent>) =>
+    Effect.suspend(() => {
+      const seq = stored[stored.length - 1]!.seq
+      applier.appended(seq)
+      return whenApplied(seq)
+    })
 
   /** Append and wait until the projection reflects it: read-your-writes for every request. */
   const commit = (drafts: ReadonlyArray<EventDraft>) =>
-    Effect.tap(log.append(drafts), (stored) => whenApplied(stored[stored.length - 1]!.seq))
+    refusedWhenBroken(() => Effect.tap(log.append(drafts), whenAppended))
 
   /** A conditional commit on a shared log (JetStream's expected-last-sequence); see BrokerService. */
   const recordIfHead = (seq: number, drafts: ReadonlyArray<EventDraft>): Effect.Effect<boolean, LogUnavailable> => {
     const appendIfHead = log.appendIfHead
     if (drafts.length === 0) return Effect.succeed(true)
     if (appendIfHead === undefined) return Effect.as(commit(drafts), true)
-    return appendIfHead(seq, drafts).pipe(
-      Effect.flatMap((stored) => Effect.as(whenApplied(stored[stored.length - 1]!.seq), true)),
+    return refusedWhenBroken(() => appendIfHead(seq, drafts)).pipe(
+      Effect.flatMap((stored) => Effect.as(whenAppended(stored), true)),
       Effect.catchTag("HeadMoved", (moved) => Effect.as(whenApplied(moved.head), false))
     )
   }
@@ -866,7 +930,9 @@ export const makeBroker = Effect.gen(function* () {
     activeWaits: (peerId) => waitsByPeer.get(peerId) ?? 0,
     stats: Effect.sync(() => ({ waits, subscribers })),
     projection,
-    onNotice: (listener) => notices.listen(listener)
+    onNotice: (listener) => notices.listen(listener),
+    health: Effect.sync(() => applier.health),
+    broken: Deferred.await(brokenFor)
   })
 })
 

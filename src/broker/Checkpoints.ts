@@ -20,6 +20,12 @@ export interface CheckpointsService {
   readonly initial: Projection
   /** Called after every applied event. */
   readonly observe: (projection: Projection) => void
+  /**
+   * The live projection can no longer be trusted (an event failed halfway through being applied):
+   * no checkpoint is taken of it any more, not even at shutdown, so that the next start replays
+   * the log rather than trusting a damaged state.
+   */
+  readonly forget: () => void
   /** The projection right after event `seq` (which must be stored). */
   readonly at: (seq: number) => Effect.Effect<Projection, LogUnavailable>
 }
@@ -152,7 +158,9 @@ export const makeCheckpoints = Effect.gen(function* () {
 
   let lastPersisted = start.seq
   let live: Projection | undefined
+  let forgotten = false
   const observe = (projection: Projection) => {
+    if (forgotten) return
     live = projection
     if (projection.seq % config.checkpointEvery === 0) takeSpaced(projection)
     if (!store.chain && pendingWrites === 0 && projection.seq - lastPersisted >= config.persistCheckpointEvery) {
@@ -181,7 +189,12 @@ export const makeCheckpoints = Effect.gen(function* () {
     })
   )
 
-  return Checkpoints.of({ initial: Projection.fromCheckpoint(start), observe, at })
+  const forget = () => {
+    forgotten = true
+    live = undefined
+  }
+
+  return Checkpoints.of({ initial: Projection.fromCheckpoint(start), observe, forget, at })
 })
 
 export const CheckpointsLive = Layer.scoped(Checkpoints, makeCheckpoints)

@@ -35,6 +35,11 @@ export interface BrokerConfigShape {
   readonly channelMaxMessages: number | null
   /** Retention: each channel drops its messages older than this; null keeps all. */
   readonly channelMaxAgeMs: number | null
+  /**
+   * Events the log's feed skipped are re-read from the log; a failed re-read is tried again this
+   * long after, four times, before the broker gives up on its state (docs/operations.md).
+   */
+  readonly repairRetryMs: number
 }
 
 export const defaultConfig: BrokerConfigShape = {
@@ -52,7 +57,8 @@ export const defaultConfig: BrokerConfigShape = {
   maxSubscribers: 1_000,
   maxStreamBufferBytes: 8 * 1024 * 1024,
   channelMaxMessages: null,
-  channelMaxAgeMs: null
+  channelMaxAgeMs: null,
+  repairRetryMs: 1_000
 }
 
 export class BrokerConfig extends Context.Tag("claude-ipc-broker/BrokerConfig")<BrokerConfig, BrokerConfigShape>() {

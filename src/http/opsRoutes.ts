@@ -25,6 +25,7 @@ const scrape = Effect.gen(function* () {
     config: yield* BrokerConfig,
     backend: log.backend,
     version,
+    healthy: (yield* broker.health).status === "ok",
     process: {
       residentBytes: memory.rss,
       heapUsedBytes: memory.heapUsed,

@@ -8,7 +8,7 @@ import { lockDataDir } from "./dataDirLock.js"
 import { EventLog, type EventLogService } from "./EventLog.js"
 import { io, readFully, writeFully } from "./fileIo.js"
 import { scanLog } from "./fileRecovery.js"
-import { LiveFeed } from "./liveFeed.js"
+import { type FeedFaults, LiveFeed, listenerFailures } from "./liveFeed.js"
 import type { OffsetIndex } from "./offsetIndex.js"
 import { loadOffsets, offsetsFileName, openOffsetsWriter } from "./offsetsFile.js"
 import { ReadBuffers } from "./readBuffers.js"
@@ -27,8 +27,11 @@ const maxReadBytes = 4 * 1024 * 1024
 /** Reused read buffers fit a catch-up page (500 events) of ordinary records several times over. */
 const readBufferBytes = 512 * 1024
 
-/** Test hooks: each is called at its point of the commit path, and throwing simulates that I/O failing. */
-export interface FileLogFaults {
+/**
+ * Test hooks: each is called at its point of the commit path, and throwing simulates that I/O
+ * failing; `published` (FeedFaults) changes what the log's followers hear.
+ */
+export interface FileLogFaults extends FeedFaults {
   readonly beforeWrite?: () => void
   /** After the batch's bytes are written, before fdatasync: leaves bytes that must be undone. */
   readonly beforeSync?: () => void
@@ -101,7 +104,7 @@ export const makeFileLog = (
     const { index, lastAt: recoveredAt, trusted } = yield* recover(handle, path, offsetsPath, recent)
     const offsets = yield* openOffsetsWriter(offsetsPath, trusted)
 
-    const feed = new LiveFeed()
+    const feed = new LiveFeed(yield* listenerFailures, faults)
     /** Batches waiting for the committer, oldest first; appends join the last one until it is full. */
     const batches: Array<Batch> = []
     const work = yield* Effect.makeLatch(false)
@@ -303,7 +306,7 @@ const recover = (handle: fs.FileHandle, path: string, offsetsPath: string, recen
     const recovered = yield* scanLog(handle, path, size, recent, prefix)
     const valid = recovered.index.byteLength
     if (valid < size) {
-      console.warn(
+      yield* Effect.logWarning(
         `file log: ${path}: dropped ${size - valid} bytes after event ${recovered.index.length} ` +
           `(torn or invalid records left by a crash); keeping ${valid} bytes`
       )

@@ -8,7 +8,7 @@ import {
   type StreamExpectations
 } from "@nats-io/jetstream"
 import { deferred, delay, errors as natsErrors, nuid, type NatsConnection } from "@nats-io/transport-node"
-import { Effect, Layer, type Scope } from "effect"
+import { Effect, Layer, Runtime, type Scope } from "effect"
 import { isBrokerEvent, type BrokerEvent, type EventDraft } from "../core/events.js"
 import type { LogUnavailable } from "../core/errors.js"
 import { EventLog, HeadMoved, type EventLogService } from "./EventLog.js"
@@ -22,7 +22,7 @@ import {
   type ResolvedJetStreamOptions
 } from "./jetstreamStream.js"
 import { StreamOrder } from "./jetstreamOrder.js"
-import { LiveFeed } from "./liveFeed.js"
+import { LiveFeed, listenerFailures } from "./liveFeed.js"
 import { RecentEvents } from "./recentEvents.js"
 import { nextTimestamp } from "./timestamps.js"
 
@@ -65,7 +65,11 @@ export const makeJetStreamLog = (
     const allowDirect = info.config.allow_direct === true
     const maxPayload = nc.info?.max_payload ?? 1024 * 1024
 
-    const feed = new LiveFeed()
+    // The follower and the connection watcher below run as plain promises: they log through the
+    // layer's runtime, so that --log-format json and --log-level apply to them too.
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    const warn = (message: string) => void runFork(Effect.logWarning(message))
+    const feed = new LiveFeed(yield* listenerFailures)
     const recent = new RecentEvents(resolved.recentEvents)
     let lastAt = ""
     const order = new StreamOrder(info.state.last_seq, recent, feed, (at) => {
@@ -133,11 +137,11 @@ export const makeJetStreamLog = (
           if (closed) break
           if (isCorrupt(cause)) {
             broken = cause.error
-            console.error(cause.error.message)
+            runFork(Effect.logError(cause.error.message))
             order.releaseAll()
             break
           }
-          if (failures === 0) console.warn(`jetstream log: following stream ${stream} failed; retrying`, describe(cause))
+          if (failures === 0) warn(`jetstream log: following stream ${stream} failed; retrying: ${describe(cause)}`)
         }
         if (closed) break
         await delay(Math.min(5_000, 100 * 2 ** Math.min(failures++, 6)))
@@ -149,10 +153,10 @@ export const makeJetStreamLog = (
       for await (const status of nc.status()) {
         if (status.type === "disconnect") {
           connected = false
-          if (!closed) console.warn(`jetstream log: lost the NATS connection (${status.server}); reconnecting`)
+          if (!closed) warn(`jetstream log: lost the NATS connection (${status.server}); reconnecting`)
         } else if (status.type === "reconnect") {
           connected = true
-          console.warn(`jetstream log: reconnected to NATS (${status.server})`)
+          warn(`jetstream log: reconnected to NATS (${status.server})`)
           // The follower's requests died with the connection: follow again from our head now rather
           // than when they time out.
           restartFollower()
@@ -309,7 +313,7 @@ export const makeJetStreamLog = (
             // A gap or a foreign message found by a read is as fatal as one found by the follower.
             if (isCorrupt(cause) && broken === undefined) {
               broken = cause.error
-              console.error(cause.error.message)
+              runFork(Effect.logError(cause.error.message))
               order.releaseAll()
             }
             return asUnavailable(cause, `${what} from stream ${stream} failed`)

@@ -178,7 +178,7 @@ export const ensureStream = (
         unavailable(`stream ${name} cannot be the broker's log: ${problems.join("; ")}`)
       )
     }
-    for (const warning of warnings(info, resolved)) console.warn(`jetstream log: stream ${name}: ${warning}`)
+    for (const warning of warnings(info, resolved)) yield* Effect.logWarning(`jetstream log: stream ${name}: ${warning}`)
     return info
   })
 

@@ -1,4 +1,4 @@
-import { Chunk, Effect, Stream } from "effect"
+import { Cause, Chunk, Effect, Runtime, Stream } from "effect"
 import type { BrokerEvent } from "../core/events.js"
 import type { LogUnavailable } from "../core/errors.js"
 import type { EventLogService } from "./EventLog.js"
@@ -7,19 +7,51 @@ import type { EventLogService } from "./EventLog.js"
 const catchUpPage = 1024
 
 /**
+ * Test hooks of a log's live feed (every backend's): what its followers hear instead of a durable
+ * batch, to fake a backend that loses or garbles an event on its way to them. The log itself, and
+ * so every read, keeps the batch as it was appended.
+ */
+export interface FeedFaults {
+  readonly published?: (batch: ReadonlyArray<BrokerEvent>) => ReadonlyArray<BrokerEvent>
+}
+
+/** Told of a listener that threw. */
+export type ListenerFailed = (error: unknown) => void
+
+const listenerFailedIn =
+  (runtime: Runtime.Runtime<never>): ListenerFailed =>
+  (error) =>
+    void Runtime.runFork(runtime)(
+      Effect.logError("a follower of the log threw on a batch; it goes on hearing the next ones", Cause.die(error))
+    )
+
+/**
+ * Reports a listener's failure through the logger of the layer that builds the log: listeners run
+ * inside the backend's commit, outside any Effect, and `--log-format json` must still apply.
+ */
+export const listenerFailures: Effect.Effect<ListenerFailed> = Effect.map(Effect.runtime<never>(), listenerFailedIn)
+
+/**
  * The listeners of one log: each durable batch is handed to every listener in append order.
  * Backends own one and call `publish` after a batch is durable.
  */
 export class LiveFeed {
   private readonly listeners = new Set<(batch: ReadonlyArray<BrokerEvent>) => void>()
 
-  publish(batch: ReadonlyArray<BrokerEvent>): void {
+  constructor(
+    /** Without one (a log built outside a layer), Effect's default logger reports. */
+    private readonly listenerFailed: ListenerFailed = listenerFailedIn(Runtime.defaultRuntime),
+    private readonly faults: FeedFaults = {}
+  ) {}
+
+  publish(durable: ReadonlyArray<BrokerEvent>): void {
+    const batch = this.faults.published?.(durable) ?? durable
     for (const listener of this.listeners) {
       // Listeners run inside the backend's commit; one that throws must not take the log down with it.
       try {
         listener(batch)
       } catch (error) {
-        console.error("log listener failed", error)
+        this.listenerFailed(error)
       }
     }
   }

@@ -1,13 +1,25 @@
 import { Effect, Layer } from "effect"
 import type { BrokerEvent, EventDraft } from "../core/events.js"
+import { LogUnavailable } from "../core/errors.js"
 import { EventLog, type EventLogService } from "./EventLog.js"
-import { LiveFeed } from "./liveFeed.js"
+import { type FeedFaults, LiveFeed, type ListenerFailed, listenerFailures } from "./liveFeed.js"
 import { nextTimestamp } from "./timestamps.js"
 
+/** Test hooks: what the log's followers hear (FeedFaults), and reads that fail. */
+export interface MemoryLogFaults extends FeedFaults {
+  /** Called before each `read`; throwing makes that read fail with LogUnavailable. */
+  readonly beforeRead?: () => void
+}
+
+export interface MemoryLogOptions {
+  readonly faults?: MemoryLogFaults
+  readonly listenerFailed?: ListenerFailed
+}
+
 /** The log held in memory: for tests and `--memory`. Durable means "in this process". */
-export const makeMemoryLog = (): EventLogService => {
+export const makeMemoryLog = (options: MemoryLogOptions = {}): EventLogService => {
   const events: Array<BrokerEvent> = []
-  const feed = new LiveFeed()
+  const feed = new LiveFeed(options.listenerFailed, options.faults)
   let lastAt = ""
 
   const append = (drafts: ReadonlyArray<EventDraft>) =>
@@ -19,7 +31,21 @@ export const makeMemoryLog = (): EventLogService => {
       return stored
     })
 
-  return { backend: "memory", append, ...arrayReads(events, feed) }
+  const reads = arrayReads(events, feed)
+  const beforeRead = options.faults?.beforeRead
+  const read: EventLogService["read"] =
+    beforeRead === undefined
+      ? reads.read
+      : (from, to, limit) =>
+          Effect.suspend(() => {
+            try {
+              beforeRead()
+            } catch (error) {
+              return Effect.fail(new LogUnavailable({ message: `memory log: read failed: ${String(error)}` }))
+            }
+            return reads.read(from, to, limit)
+          })
+  return { backend: "memory", append, ...reads, read }
 }
 
 /** Reading a log held in an array (this one, or a replayed export), followed through `feed`. */
@@ -43,4 +69,10 @@ export const arrayReads = (
   }
 }
 
-export const MemoryLogLive = Layer.sync(EventLog, makeMemoryLog)
+export const memoryLogLayer = (options: Omit<MemoryLogOptions, "listenerFailed"> = {}) =>
+  Layer.effect(
+    EventLog,
+    Effect.map(listenerFailures, (listenerFailed) => makeMemoryLog({ ...options, listenerFailed }))
+  )
+
+export const MemoryLogLive = memoryLogLayer()

@@ -310,8 +310,10 @@ export const makeMcpSessions = Effect.gen(function* () {
       return {}
     })
     mcp.server.onclose = () => onClosed(session())
-    // Transport hiccups (a client that left, a malformed message) are answered on the wire already.
-    mcp.server.onerror = () => undefined
+    // Transport hiccups (a client that left, a malformed message) are answered on the wire already:
+    // worth a line only when looking closely.
+    mcp.server.onerror = (error) =>
+      background(Effect.logDebug("MCP transport error", error).pipe(Effect.annotateLogs({ session: session().id })))
     return mcp
   }
 
@@ -556,7 +558,8 @@ export const makeMcpSessions = Effect.gen(function* () {
     session.lastActivity = Date.now()
     try {
       await session.sse!.handlePostMessage(req, res, body)
-    } catch {
+    } catch (error) {
+      await runPromise(Effect.logError("MCP SSE message could not be handled", error).pipe(Effect.annotateLogs({ session: sessionId })))
       writeJsonRpcError(res, 500, -32603, "the message could not be handled")
     } finally {
       session.active--
@@ -573,7 +576,16 @@ export const makeMcpSessions = Effect.gen(function* () {
       if (peer.status === "offline") return
       if (peer.status === "online" && Date.now() - Date.parse(peer.lastSeenAt) < brokerConfig.staleAfterMs / 2) return
       yield* broker.heartbeat(session.state.peerId)
-    }).pipe(Effect.catchAll(() => Effect.void))
+    }).pipe(
+      // NotFound: the peer is gone (a reset); the session's next call connects it again.
+      Effect.catchAll((error) =>
+        error._tag === "NotFound"
+          ? Effect.void
+          : Effect.logWarning("could not keep an MCP session's peer online", error).pipe(
+              Effect.annotateLogs({ peerId: session.state.peerId })
+            )
+      )
+    )
 
   const sweep = Effect.suspend(() => {
     const now = Date.now()

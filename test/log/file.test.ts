@@ -207,12 +207,14 @@ describe("file log", () => {
             })
           )
           expect(seqs(appended)).toEqual([keep + 1, keep + 2])
-          expect(warnings).toHaveBeenCalledTimes(1)
-          expect(String(warnings.mock.calls[0]?.[0])).toMatch(/dropped \d+ bytes/)
+          // One warning of the cut (the offset index may warn too that it no longer matches).
+          const cuts = () => warnings.mock.calls.filter(([message]) => message.startsWith("file log:"))
+          expect(cuts()).toHaveLength(1)
+          expect(cuts()[0]![0]).toMatch(/dropped \d+ bytes/)
 
           const reopened = yield* makeFileLog(dir)
           expect(yield* reopened.read(1)).toEqual([...original.slice(0, keep), ...appended])
-          expect(warnings).toHaveBeenCalledTimes(1)
+          expect(cuts()).toHaveLength(1)
         })
       )
     }

@@ -1,7 +1,7 @@
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as nodePath from "node:path"
-import { Chunk, Effect, Stream } from "effect"
+import { Chunk, Effect, FiberRef, HashSet, Logger, Stream } from "effect"
 import { vi } from "@effect/vitest"
 import type { BrokerEvent, EventDraft } from "../../src/core/events.js"
 import type { EventLogService } from "../../src/log/EventLog.js"
@@ -29,8 +29,15 @@ export const range = (from: number, to: number): Array<number> =>
 export const takeTail = (log: EventLogService, from: number, count: number) =>
   log.tail(from).pipe(Stream.take(count), Stream.runCollect, Effect.map(Chunk.toReadonlyArray))
 
-/** Silences console.warn for the scope and lets the test look at what was warned. */
-export const captureWarnings = Effect.acquireRelease(
-  Effect.sync(() => vi.spyOn(console, "warn").mockImplementation(() => {})),
-  (spy) => Effect.sync(() => spy.mockRestore())
-)
+/**
+ * For the rest of the scope, the warnings logged (through Effect's logger, as the logs do) go to the
+ * mock returned, one message per call, instead of the console; other log lines are dropped.
+ */
+export const captureWarnings = Effect.gen(function* () {
+  const warnings = vi.fn<(message: string) => void>()
+  const logger = Logger.make(({ logLevel, message }) => {
+    if (logLevel._tag === "Warning") warnings(String(Array.isArray(message) ? message[0] : message))
+  })
+  yield* Effect.locallyScopedWith(FiberRef.currentLoggers, () => HashSet.make(logger))
+  return warnings
+})

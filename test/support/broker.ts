@@ -6,6 +6,7 @@ import { join } from "node:path"
 import { Broker, type BrokerService } from "../../src/broker/Broker.js"
 import type { BrokerConfigShape } from "../../src/broker/Config.js"
 import type { FileLogFaults } from "../../src/log/file.js"
+import type { MemoryLogFaults } from "../../src/log/memory.js"
 import type { JetStreamLogOptions } from "../../src/log/jetstream.js"
 import type { McpConfigShape } from "../../src/mcp/Config.js"
 import { serverLayer } from "../../src/server.js"
@@ -16,6 +17,8 @@ export interface TestBroker {
   readonly dataDir: string | undefined
   /** The broker service inside, for tests that look at what HTTP does not show (e.g. parked waits). */
   readonly broker: BrokerService
+  /** Why the broker's state stopped following its log, once it has (a real broker would have exited). */
+  readonly broken: () => string | undefined
   close(): Promise<void>
 }
 
@@ -24,8 +27,11 @@ export interface TestBrokerOptions {
   readonly memory?: boolean
   readonly dataDir?: string
   readonly config?: Partial<BrokerConfigShape>
-  /** Fault hooks of the file log (ignored with the memory log): throw from one to simulate that I/O failing. */
-  readonly faults?: FileLogFaults
+  /**
+   * Fault hooks of the log: throw from one to simulate that I/O failing (each log heeds its own);
+   * `published` (either log) changes what the log's followers hear.
+   */
+  readonly faults?: FileLogFaults & MemoryLogFaults
   /** Run on this JetStream stream, as one node of a cluster; `dataDir` then only holds its checkpoints. */
   readonly nats?: JetStreamLogOptions
   /** Listen on this port (default: a free one), e.g. to restart a broker where its clients expect it. */
@@ -39,6 +45,11 @@ export interface TestBrokerOptions {
    * lifecycle lines ("broker started", "checkpoint written") would drown the test output.
    */
   readonly logs?: { readonly logger: Logger.Logger<unknown, void>; readonly level: LogLevel.LogLevel }
+  /**
+   * Told when the broker's state stops following its log, instead of the process exiting as a real
+   * broker does (default: nothing; `TestBroker.broken` records it anyway).
+   */
+  readonly onBroken?: (reason: string) => void
 }
 
 /** Start the real broker in this process on a free loopback port. */
@@ -53,6 +64,12 @@ export const startBroker = async (options: TestBrokerOptions = {}): Promise<Test
           Effect.provide(Logger.replace(Logger.defaultLogger, options.logs.logger)),
           Logger.withMinimumLogLevel(options.logs.level)
         )
+  let broken: string | undefined
+  const onBroken = (reason: string) =>
+    Effect.sync(() => {
+      broken = reason
+      options.onBroken?.(reason)
+    })
   const scope = Effect.runSync(Scope.make())
   const context = await Effect.runPromise(
     logged(Layer.buildWithScope(
@@ -65,7 +82,8 @@ export const startBroker = async (options: TestBrokerOptions = {}): Promise<Test
         config: options.config ?? {},
         nats: options.nats,
         ...(options.mcp === undefined ? {} : { mcp: options.mcp }),
-        ...(options.faults === undefined ? {} : { fileLog: { faults: options.faults } }),
+        onBroken,
+        ...(options.faults === undefined ? {} : { fileLog: { faults: options.faults }, memoryLog: { faults: options.faults } }),
         ...(options.token === undefined ? {} : { token: options.token })
       }),
       scope
@@ -77,6 +95,7 @@ export const startBroker = async (options: TestBrokerOptions = {}): Promise<Test
     url: `http://127.0.0.1:${address.port}`,
     dataDir,
     broker: Context.get(context, Broker),
+    broken: () => broken,
     close: async () => {
       await Effect.runPromise(logged(Scope.close(scope, Exit.void)))
       if (ownDir && dataDir) await rm(dataDir, { recursive: true, force: true })

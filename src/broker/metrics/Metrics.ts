@@ -22,7 +22,17 @@ export interface MetricsService {
   readonly httpStreams: Counter
   /** Long polls and MCP calls in progress, by route: which kind of wait is parked. */
   readonly httpWaitsInFlight: Gauge
+  /** Times the state could not simply follow the log, by kind (see ProjectionFault). */
+  readonly projectionFaults: Counter
+  readonly projectionFault: (kind: ProjectionFault) => void
 }
+
+/**
+ * `gap`: the live feed skipped events, which were re-read from the log; `repair_failed`: they could
+ * not be; `apply_failed`: an event could not be applied to the state. The last two stop the broker.
+ */
+export type ProjectionFault = "gap" | "repair_failed" | "apply_failed"
+const projectionFaultKinds: ReadonlyArray<ProjectionFault> = ["gap", "repair_failed", "apply_failed"]
 
 export class Metrics extends Context.Tag("claude-ipc-broker/Metrics")<Metrics, MetricsService>() {
   static layer = Layer.sync(Metrics, () => makeMetrics())
@@ -38,7 +48,15 @@ export const makeMetrics = (): MetricsService => {
   const byType = new Map<string, CounterSeries>()
   // Every known type from the start, so that rate() has a series before the first event of a type.
   for (const type of eventTypes) byType.set(type, eventsAppended.with({ type }))
+  const projectionFaults = new Counter(
+    `${metricPrefix}_projection_faults_total`,
+    "Times this broker's state could not simply follow the log: gap (re-read from the log), repair_failed, apply_failed."
+  )
+  // Every kind from the start, so that an alert on increase() sees the first one.
+  for (const kind of projectionFaultKinds) projectionFaults.with({ kind })
   return {
+    projectionFaults,
+    projectionFault: (kind) => projectionFaults.with({ kind }).inc(),
     eventsAppended,
     eventAppended: (type) => {
       let series = byType.get(type)

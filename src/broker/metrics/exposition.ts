@@ -16,6 +16,8 @@ export interface ScrapeInput {
   readonly config: BrokerConfigShape
   readonly backend: string
   readonly version: string
+  /** What /healthz answers: 200 (true) or 503. */
+  readonly healthy: boolean
   readonly process: {
     readonly residentBytes: number
     readonly heapUsedBytes: number
@@ -48,6 +50,10 @@ export const exposition = (input: ScrapeInput): string => {
     metrics.eventsAppended.family(),
     gauge(name("log_head"), "Seq of the last durable event in the log.", [{ value: input.head }]),
     gauge(name("projection_seq"), "Seq of the last event applied to this broker's state.", [{ value: projection.seq }]),
+    gauge(name("healthy"), "1 when /healthz answers 200; 0 while the state is behind the log or has stopped following it.", [
+      { value: input.healthy ? 1 : 0 }
+    ]),
+    metrics.projectionFaults.family(),
     gauge(
       name("peers"),
       "Peers by status.",

@@ -1,4 +1,5 @@
 import { Effect } from "effect"
+import type { Health } from "../../broker/applier.js"
 import type { BrokerService } from "../../broker/Broker.js"
 import { BadRequest, type BrokerError, Forbidden } from "../../core/errors.js"
 import type { SignalView } from "../../core/views.js"
@@ -14,7 +15,7 @@ import {
   StatusQuery,
   WaitQuery
 } from "../Api.js"
-import { reply, type Reply } from "../respond.js"
+import { errorReply, reply, type Reply } from "../respond.js"
 import { body, caller, type InputLimits, optionalBody, param, query, type RestRequest, waitMs } from "./request.js"
 
 /**
@@ -33,6 +34,12 @@ const signalAnswer = ({ value, timedOut }: { readonly value: SignalView | null; 
   if (rendered === undefined) signalAnswers.set(value, (rendered = reply({ signal: value, timedOut })))
   return rendered
 }
+
+const healthy = reply({ ok: true })
+
+/** 503 while the state is behind the log or has stopped following it: a probe should see that. */
+const healthReply = (health: Health): Reply =>
+  health.status === "ok" ? healthy : errorReply("log_unavailable", health.message, 503)
 
 export const restHandlers = (broker: BrokerService, limits: InputLimits): ReadonlyMap<string, RestHandler> => {
   const timeoutOf = (request: RestRequest) =>
@@ -142,7 +149,7 @@ export const restHandlers = (broker: BrokerService, limits: InputLimits): Readon
     "GET /signals": () => answer(Effect.map(broker.signals, (signals) => ({ signals }))),
 
     // System
-    "GET /healthz": () => Effect.succeed(reply({ ok: true })),
+    "GET /healthz": () => Effect.map(broker.health, healthReply),
     "GET /status": (request) =>
       answer(Effect.flatMap(query(request, StatusQuery), ({ at }) => (at === undefined ? broker.status : broker.statusAt(at)))),
     "POST /reset": (request) =>
