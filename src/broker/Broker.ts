@@ -3,7 +3,7 @@ import type { BrokerEvent, EventDraft, MessageSent, PeerConnected } from "../cor
 import { BadRequest, Conflict, Forbidden, LogUnavailable, NotFound, TooManyWaits } from "../core/errors.js"
 import { firstId, heldCount, messageIdAt } from "../core/machines/channel.js"
 import { commandStatus, isSettled, type CommandSnapshot, type CommandStatus } from "../core/machines/command.js"
-import { peerStatus } from "../core/machines/peer.js"
+import { peerStatus, type PeerSnapshot } from "../core/machines/peer.js"
 import type { SignalSnapshot } from "../core/machines/signal.js"
 import { Projection, type Change } from "../core/projection.js"
 import {
@@ -23,6 +23,7 @@ import {
 } from "../core/views.js"
 import { EventLog } from "../log/EventLog.js"
 import { makeApplier, type Health } from "./applier.js"
+import { Liveness, recordEveryMs } from "./liveness.js"
 import { BrokerConfig } from "./Config.js"
 import { newCommandId, newPeerId } from "./ids.js"
 import { Checkpoints } from "./Checkpoints.js"
@@ -168,6 +169,8 @@ export interface BrokerService {
   readonly activeWaits: (peerId: string) => number
   readonly stats: Effect.Effect<{ readonly waits: number; readonly subscribers: number }>
   readonly projection: Projection
+  /** Peers' signs of life, kept out of the log (see liveness.ts): for the sweeper. */
+  readonly liveness: Liveness
   /** Hints for pushes into idle sessions, as the log is applied (see notices.ts). Returns the way to stop. */
   readonly onNotice: (listener: NoticeListener) => () => void
   /** How the state stands against the log: what /healthz answers. */
@@ -181,8 +184,6 @@ export interface BrokerService {
 
 export class Broker extends Context.Tag("claude-ipc-broker/Broker")<Broker, BrokerService>() {}
 
-/** A peer's wait counts as a sign of life, but not one worth an event more often than this. */
-const touchEveryMs = 5_000
 const exportPage = 1_000
 /**
  * Small enough that a page's parsed events die in the young generation while it is applied: pages
@@ -208,6 +209,9 @@ export const makeBroker = Effect.gen(function* () {
   /** Claims this node has in flight, so that two local waiters do not race for one command. */
   const claiming = new Set<string>()
   const notices = new Notices()
+  const liveness = new Liveness(log.appendIfHead !== undefined, recordEveryMs(config.staleAfterMs, config.sweepIntervalMs))
+  /** A peer as clients see it: the projection's view, with the latest sign of life. */
+  const livePeerView = (snapshot: PeerSnapshot): PeerView => liveness.view(snapshot, peerView(snapshot))
   const repairs = yield* FiberSet.make<void, never>()
   const runRepair = yield* FiberSet.runtime(repairs)<never>()
   const brokenFor = yield* Deferred.make<string>()
@@ -243,6 +247,7 @@ export const makeBroker = Effect.gen(function* () {
         return
       case "reset":
         resultWaiters.wakeEverything()
+        liveness.forgetAll()
         notices.tell({ kind: "reset" })
         return
       default:
@@ -295,6 +300,7 @@ export const makeBroker = Effect.gen(function* () {
       yield* Effect.logInfo(`replaying the log: ${projection.seq.toLocaleString("en-US")} / ${replayTo.toLocaleString("en-US")} events`)
     }
   } while (page.length === catchUpPage)
+  liveness.seed(projection.peers.values(), Date.now())
   // Live batches are applied as the log makes them durable, before their appends answer: a write
   // finds its events applied when it looks, without parking to wait for them.
   const stopFollowing = yield* Effect.suspend(() =>
@@ -496,16 +502,23 @@ export const makeBroker = Effect.gen(function* () {
       }
     ]).pipe(
       Effect.flatMap(([event]) =>
-        present(projection.peers.get((event as PeerConnected).data.peerId), "the peer", peerView)
+        present(projection.peers.get((event as PeerConnected).data.peerId), "the peer", livePeerView)
+      )
+    )
+
+  /**
+   * A sign of life: noted in memory; recorded as an event only when it is a fact (back online from
+   * stale or offline) or, on a shared log, when other nodes would otherwise see the peer go stale.
+   */
+  const touch = (peerId: string) =>
+    findPeer(peerId).pipe(
+      Effect.flatMap((peer) =>
+        liveness.note(peer, Date.now()) ? Effect.asVoid(commit([{ type: "peer.heartbeat", data: { peerId } }])) : Effect.void
       )
     )
 
   const heartbeat = (peerId: string) =>
-    findPeer(peerId).pipe(
-      Effect.zipRight(commit([{ type: "peer.heartbeat", data: { peerId } }])),
-      Effect.zipRight(findPeer(peerId)),
-      Effect.map(peerView)
-    )
+    touch(peerId).pipe(Effect.zipRight(findPeer(peerId)), Effect.map(livePeerView))
 
   const disconnect = (peerId: string, reason: "disconnected" | "session_closed" = "disconnected") =>
     findPeer(peerId).pipe(
@@ -515,17 +528,7 @@ export const makeBroker = Effect.gen(function* () {
           : Effect.asVoid(commit([{ type: "peer.went_offline", data: { peerId, reason } }]))
       ),
       Effect.zipRight(findPeer(peerId)),
-      Effect.map(peerView)
-    )
-
-  /** A waiting peer is alive: record it, at most every few seconds. */
-  const touch = (peerId: string) =>
-    findPeer(peerId).pipe(
-      Effect.flatMap((peer) =>
-        peerStatus(peer) === "online" && Date.now() - Date.parse(peer.context.lastSeenAt) < touchEveryMs
-          ? Effect.void
-          : Effect.asVoid(commit([{ type: "peer.heartbeat", data: { peerId } }]))
-      )
+      Effect.map(livePeerView)
     )
 
   // Commands
@@ -895,8 +898,8 @@ export const makeBroker = Effect.gen(function* () {
     connect,
     heartbeat,
     disconnect,
-    peers: Effect.sync(() => [...projection.peers.values()].map(peerView)),
-    peer: (peerId) => Effect.map(findPeer(peerId), peerView),
+    peers: Effect.sync(() => [...projection.peers.values()].map(livePeerView)),
+    peer: (peerId) => Effect.map(findPeer(peerId), livePeerView),
     sendCommand,
     commandsFor,
     waitForCommand,
@@ -916,6 +919,7 @@ export const makeBroker = Effect.gen(function* () {
     reset: (by) => Effect.asVoid(commit([{ type: "broker.reset", data: { by } }])),
     record: commit,
     recordIfHead,
+    // The log's state, as /status?at=<head> shows it too: lastSeenAt there is the last recorded sign of life.
     status: Effect.suspend(() => withLog(stateView(projection))),
     statusAt: (seq) =>
       Effect.flatMap(log.head, (head): Effect.Effect<Status, LogUnavailable | BadRequest> =>
@@ -930,6 +934,7 @@ export const makeBroker = Effect.gen(function* () {
     activeWaits: (peerId) => waitsByPeer.get(peerId) ?? 0,
     stats: Effect.sync(() => ({ waits, subscribers })),
     projection,
+    liveness,
     onNotice: (listener) => notices.listen(listener),
     health: Effect.sync(() => applier.health),
     broken: Deferred.await(brokenFor)

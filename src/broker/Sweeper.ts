@@ -1,7 +1,7 @@
 import { Effect, Layer, Schedule } from "effect"
 import type { EventDraft } from "../core/events.js"
 import { commandStatus } from "../core/machines/command.js"
-import { peerStatus } from "../core/machines/peer.js"
+import { peerStatus, type PeerSnapshot } from "../core/machines/peer.js"
 import type { Projection } from "../core/projection.js"
 import { Broker } from "./Broker.js"
 import { BrokerConfig, type BrokerConfigShape } from "./Config.js"
@@ -16,13 +16,15 @@ export const sweepDecisions = (
   projection: Projection,
   now: number,
   config: BrokerConfigShape,
-  activeWaits: (peerId: string) => number
+  activeWaits: (peerId: string) => number,
+  /** The latest sign of life (the broker keeps it in memory, see liveness.ts); by default the log's. */
+  lastSeen: (peer: PeerSnapshot) => number = (peer) => Date.parse(peer.context.lastSeenAt)
 ): Array<EventDraft> => {
   const decisions: Array<EventDraft> = []
   for (const peer of projection.peers.values()) {
     const status = peerStatus(peer)
     if (status === "offline" || activeWaits(peer.context.id) > 0) continue
-    const silentFor = now - Date.parse(peer.context.lastSeenAt)
+    const silentFor = now - lastSeen(peer)
     if (silentFor >= config.offlineAfterMs) {
       decisions.push({ type: "peer.went_offline", data: { peerId: peer.context.id, reason: "timeout" } })
     } else if (status === "online" && silentFor >= config.staleAfterMs) {
@@ -42,24 +44,21 @@ export const sweepDecisions = (
 }
 
 /**
- * A peer parked in a wait is alive, but only the node holding the wait knows it: that node records
- * a heartbeat before the peer could look stale — to other nodes' sweepers on a shared log, and to
- * its own once a wait longer than the offline threshold ends.
+ * A peer parked in a wait is alive, but only the node holding the wait knows it: that node notes it
+ * (in memory), so that its own sweeper does not find the peer silent once a wait longer than the
+ * offline threshold ends; and records a heartbeat when `note` says the log must have one — a stale
+ * peer coming back, or, on a shared log, before other nodes' sweepers could find it stale.
  */
 export const keepAliveDecisions = (
   projection: Projection,
   now: number,
-  config: BrokerConfigShape,
-  activeWaits: (peerId: string) => number
+  activeWaits: (peerId: string) => number,
+  note: (peer: PeerSnapshot, now: number) => boolean
 ): Array<EventDraft> => {
-  const after = Math.max(1, Math.min(config.staleAfterMs / 2, config.staleAfterMs - 2 * config.sweepIntervalMs))
   const decisions: Array<EventDraft> = []
   for (const peer of projection.peers.values()) {
-    if (activeWaits(peer.context.id) === 0) continue
-    const status = peerStatus(peer)
-    if (status === "stale" || (status === "online" && now - Date.parse(peer.context.lastSeenAt) >= after)) {
-      decisions.push({ type: "peer.heartbeat", data: { peerId: peer.context.id } })
-    }
+    if (activeWaits(peer.context.id) === 0 || peerStatus(peer) === "offline") continue
+    if (note(peer, now)) decisions.push({ type: "peer.heartbeat", data: { peerId: peer.context.id } })
   }
   return decisions
 }
@@ -78,9 +77,10 @@ export const SweeperLive = Layer.scopedDiscard(
       const { projection } = broker
       const seq = projection.seq
       const now = Date.now()
+      const { liveness } = broker
       const decisions = [
-        ...keepAliveDecisions(projection, now, config, broker.activeWaits),
-        ...sweepDecisions(projection, now, config, broker.activeWaits),
+        ...keepAliveDecisions(projection, now, broker.activeWaits, (peer, at) => liveness.note(peer, at)),
+        ...sweepDecisions(projection, now, config, broker.activeWaits, (peer) => liveness.lastSeen(peer)),
         ...retentionDecisions(projection, now, config)
       ]
       return decisions.length === 0 ? Effect.succeed(true) : broker.recordIfHead(seq, decisions)

@@ -256,13 +256,14 @@ const notConnected = (session: SessionState) =>
     : fail("not_connected", "Not connected: call connect() to see the free roles, then connect(role).")
 
 /**
- * The peer this session acts as, brought back online if the sweeper or someone marked it stale or
- * offline (this call is proof it is alive). Fails with a tool error when the session has none.
+ * The peer this session acts as. The call is a sign of life: noted by the broker, and the peer
+ * brought back online if the sweeper or someone marked it stale or offline. Fails with a tool error
+ * when the session has no peer.
  */
 const me = ({ broker, session }: ToolContext): Effect.Effect<PeerView, Failure> =>
   Effect.gen(function* () {
     if (!session.connected) return yield* notConnected(session)
-    const peer = yield* broker.peer(session.peerId).pipe(
+    return yield* broker.heartbeat(session.peerId).pipe(
       Effect.catchTag("NotFound", () => {
         session.connected = false
         session.handedOut.clear()
@@ -272,7 +273,6 @@ const me = ({ broker, session }: ToolContext): Effect.Effect<PeerView, Failure> 
         )
       })
     )
-    return peer.status === "online" ? peer : yield* broker.heartbeat(session.peerId)
   })
 
 // ---------------------------------------------------------------------------------------------

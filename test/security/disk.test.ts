@@ -120,11 +120,15 @@ describe("disk faults", () => {
     const taken = ok(await c.get<{ command: { id: string } }>(`/commands/${peer.id}/wait?timeout=0`)).command
     const claimable = ok(await c.post<{ id: string }>("/commands/send", { target: peer.id, action: "claim me" }))
     ok(await c.post("/signals/fired", { data: 1 }))
+    // A heartbeat is a write only when it brings a peer back: liveness of an online one is kept in memory.
+    const gone = ok(await c.post<{ id: string }>("/peers/connect", { role: "builder", capabilities: [], id: "gone-peer" }))
+    ok(await c.post(`/peers/${gone.id}/disconnect`))
     return {
       claimable: claimable.id,
+      online: peer.id,
       requests: [
         ["connect", () => c.post("/peers/connect", { role: "builder", capabilities: [] })],
-        ["heartbeat", () => c.post(`/peers/${peer.id}/heartbeat`)],
+        ["heartbeat back online", () => c.post(`/peers/${gone.id}/heartbeat`)],
         ["send command", () => c.post("/commands/send", { target: "builder", action: "x" })],
         ["ack", () => c.post(`/commands/${taken.id}/ack`, { result: "done" })],
         ["cancel", () => c.post(`/commands/${pending.id}/cancel`)],
@@ -147,7 +151,7 @@ describe("disk faults", () => {
       const broker = await brokerWithFaults(faults)
       open.push(broker)
       const c = client(broker.url)
-      const { requests, claimable } = await writes(c)
+      const { requests, claimable, online } = await writes(c)
       const before = await snapshot(c, broker)
       await expectConsistent(c, before.log)
 
@@ -160,6 +164,9 @@ describe("disk faults", () => {
         // After a failed fdatasync the written bytes were truncated away again.
         expect(now.file.equals(before.file), `${what}: the file changed`).toBe(true)
       }
+      // An online peer's heartbeat needs no disk: it answers, and the log stays as it was.
+      expect(ok(await c.post<{ status: string }>(`/peers/${online}/heartbeat`)).status).toBe("online")
+      expect((await snapshot(c, broker)).log).toBe(before.log)
       await expectConsistent(c, before.log)
       // The failed claim did not take the command: it is still pending.
       const command = ok(await c.get<{ commands: Array<{ id: string; status: string }> }>("/commands?limit=1000")).commands.find(
