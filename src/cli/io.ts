@@ -105,7 +105,7 @@ const wantsColor = (stream: { readonly isTTY?: boolean }, env: CliIoShape["env"]
  * pressing again; an orderly shutdown takes less than this, so a second Ctrl-C meant as "now"
  * (because the first seems stuck) comes later.
  */
-const echoWithinMs = 1_000
+const echoWithinMs = 2_000
 
 /** Whether a SIGINT at `now` is the echo of the one that began the shutdown at `firstAt`. */
 const isEcho = (firstAt: number, now: number): boolean => now - firstAt < echoWithinMs

@@ -96,7 +96,7 @@ describe("npm start and signals", () => {
     started.push(run)
     expect(await processesOn(dataDir)).not.toEqual([])
     stop(run.npm)
-    expect(await untilGone(dataDir, 5_000)).toEqual([])
+    expect(await untilGone(dataDir, 10_000)).toEqual([])
     expect(await run.exited).toBe(0)
     // The data dir is free again: the next start on it serves.
     const next = await spawnBroker(["--data-dir", dataDir])
