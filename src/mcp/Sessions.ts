@@ -18,6 +18,7 @@ import { createHash, randomUUID } from "node:crypto"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { Broker, type BrokerService } from "../broker/Broker.js"
 import { BrokerConfig } from "../broker/Config.js"
+import { peerStatus } from "../core/machines/peer.js"
 import { version } from "../version.js"
 import { isInitializeRequest, requestIds, toWebRequest, writeJsonRpcError, writeWebResponse } from "./fetchAdapter.js"
 import { McpConfig } from "./Config.js"
@@ -569,15 +570,18 @@ export const makeMcpSessions = Effect.gen(function* () {
 
   // Sweeping ---------------------------------------------------------------------------------
 
-  const keepPeerOnline = (session: Session) =>
-    Effect.gen(function* () {
-      const peer = yield* broker.peer(session.state.peerId)
-      // Offline means someone took it offline on purpose: only the session's next call revives it.
-      if (peer.status === "offline") return
-      if (peer.status === "online" && Date.now() - Date.parse(peer.lastSeenAt) < brokerConfig.staleAfterMs / 2) return
-      yield* broker.heartbeat(session.state.peerId)
-    }).pipe(
-      // NotFound: the peer is gone (a reset); the session's next call connects it again.
+  /**
+   * A live session's peer stays online. An online peer is only noted alive, in memory (see
+   * src/broker/liveness.ts), with no Effect per session per sweep; a heartbeat is written only when
+   * the log must have one (a stale peer coming back, or on a shared log a recorded sign of life
+   * grown old). A peer that is gone (a reset) or offline is left alone: offline means someone took
+   * it offline on purpose, and the session's next call revives or connects it.
+   */
+  const keepPeerOnline = (session: Session, now: number): Effect.Effect<void> | undefined => {
+    const peer = broker.projection.peers.get(session.state.peerId)
+    if (peer === undefined || peerStatus(peer) === "offline" || !broker.liveness.note(peer, now)) return undefined
+    return broker.heartbeat(session.state.peerId).pipe(
+      Effect.asVoid,
       Effect.catchAll((error) =>
         error._tag === "NotFound"
           ? Effect.void
@@ -586,6 +590,7 @@ export const makeMcpSessions = Effect.gen(function* () {
             )
       )
     )
+  }
 
   const sweep = Effect.suspend(() => {
     const now = Date.now()
@@ -593,9 +598,12 @@ export const makeMcpSessions = Effect.gen(function* () {
     for (const session of [...httpSessions.values(), ...sseSessions.values()]) {
       if (session.closed) continue
       if (session.active === 0 && now - session.lastActivity >= config.sessionIdleMs) work.push(close(session))
-      else if (session.state.connected) work.push(keepPeerOnline(session))
+      else if (session.state.connected) {
+        const beat = keepPeerOnline(session, now)
+        if (beat) work.push(beat)
+      }
     }
-    return Effect.all(work, { discard: true })
+    return work.length === 0 ? Effect.void : Effect.all(work, { discard: true })
   }).pipe(Effect.catchAllCause((cause) => Effect.logWarning("MCP session sweep failed", cause)))
 
   yield* Effect.forkScoped(Effect.repeat(sweep, Schedule.spaced(config.sweepIntervalMs)))
