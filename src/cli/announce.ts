@@ -5,6 +5,7 @@ import { defaultStreamName } from "../log/jetstreamNames.js"
 import type { ServerOptions } from "../server.js"
 import { version } from "../version.js"
 import { mcpJson } from "./mcpEntry.js"
+import { counted } from "./paint.js"
 
 /** What the `log:` line says about where the events live. */
 const backendLabel = (options: ServerOptions): string =>
@@ -48,7 +49,7 @@ export const announce = (options: ServerOptions, generatedToken: boolean) =>
           : generatedToken
             ? tokenHelp(base, options.token)
             : [`  auth:      every request needs 'Authorization: Bearer <your token>'`]),
-        `  log:       ${backendLabel(options)}, ${head} events`
+        `  log:       ${backendLabel(options)}, ${counted(head, "event")}`
       ]
       // The log line to go with it, "broker started", comes from src/lifecycle.ts.
       yield* Console.log(lines.join("\n"))

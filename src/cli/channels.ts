@@ -5,7 +5,17 @@ import { Console, Effect, Option } from "effect"
 import type { MessageView } from "../core/views.js"
 import { request, segment, type Connection } from "./client.js"
 import { CliIo } from "./io.js"
-import { connection, connectionOptions, describe, fromOption, jsonArg, jsonOption, nameArg, postAs } from "./options.js"
+import {
+  connection,
+  connectionOptions,
+  describe,
+  fromOption,
+  jsonArg,
+  jsonOption,
+  nameArg,
+  postAs,
+  wholeNumberOption
+} from "./options.js"
 import { paint, shortTime, type Paint } from "./paint.js"
 import { untilStopped } from "./stop.js"
 import { waitUntil } from "./waiting.js"
@@ -55,9 +65,7 @@ export const read = Command.make(
   {
     ...connectionOptions,
     channel: channelName,
-    since: Options.integer("since").pipe(
-      Options.withPseudoName("id"),
-      Options.withDescription("only messages after this id (default 0: from the first)"),
+    since: wholeNumberOption("since", "id", "a message id", "only messages after this id (default 0: from the first)").pipe(
       Options.withDefault(0)
     ),
     follow: Options.boolean("follow").pipe(

@@ -30,7 +30,7 @@ export const oneOf = <const C extends string>(name: string, choices: ReadonlyArr
     Options.mapEffect((value) =>
       choices.includes(value as C)
         ? Effect.succeed(value as C)
-        : Effect.fail(invalid(`--${name} takes ${choices.slice(0, -1).join(", ")} or ${choices.at(-1)}, not '${value}'`))
+        : Effect.fail(invalid(`--${name} takes ${choices.slice(0, -1).join(", ")} or ${choices.at(-1)}, not '${shown(value)}'`))
     )
   )
 
@@ -115,18 +115,41 @@ export const jsonValueOption = (name: string, description: string) =>
     Options.optional
   )
 
+/** A value as an error line shows it: long ones cut, so a pasted blob does not flood the terminal. */
+export const shown = (text: string, max = 40): string => (text.length > max ? `${text.slice(0, max)}… (${text.length} characters)` : text)
+
+/**
+ * A whole number given on the command line (a seq, an id, milliseconds), checked here: a negative
+ * or fractional one is a mistake in the arguments (exit 2), not a round trip to the broker.
+ * `what` says what it is, e.g. "an event's seq" or "milliseconds".
+ */
+export const wholeNumber = (flag: string, what: string, least: 0 | 1 = 0) => (text: string) => {
+  const n = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN
+  return Number.isSafeInteger(n) && n >= least
+    ? Effect.succeed(n)
+    : Effect.fail(invalid(`${flag} takes ${what}: a whole number, ${least} or more; not '${shown(text)}'`))
+}
+
+/** An optional flag whose value is a whole number, named and checked by `wholeNumber`. */
+export const wholeNumberOption = (name: string, pseudo: string, what: string, description: string, least: 0 | 1 = 0) =>
+  Options.text(name).pipe(
+    Options.withPseudoName(pseudo),
+    Options.withDescription(description),
+    Options.mapEffect(wholeNumber(`--${name}`, what, least))
+  )
+
 /** An event's position in the log (`--from`, `--to`, `--at`). */
 export const seqOption = (name: string, description: string) =>
-  Options.integer(name).pipe(Options.withPseudoName("seq"), Options.withDescription(description), Options.optional)
+  wholeNumberOption(name, "seq", "an event's seq", description).pipe(Options.optional)
 
 /** A timeout in milliseconds; none means wait as long as it takes. */
 export const timeoutOption = (what: string) =>
-  Options.integer("timeout").pipe(
-    Options.withPseudoName("ms"),
-    Options.withDescription(`give up ${what} after this many milliseconds (exit code 3); default: wait until it happens`),
-    Options.mapEffect((ms) => (ms >= 0 ? Effect.succeed(ms) : Effect.fail(invalid(`--timeout must be at least 0, not ${ms}`)))),
-    Options.optional
-  )
+  wholeNumberOption(
+    "timeout",
+    "ms",
+    "milliseconds",
+    `give up ${what} after this many milliseconds (exit code 3); default: wait until it happens`
+  ).pipe(Options.optional)
 
 /** A POST made as the peer that --from or BROKER_FROM names (else as nobody in particular). */
 export const postAs = <A>(

@@ -25,3 +25,6 @@ export const table = (rows: ReadonlyArray<ReadonlyArray<string>>): Array<string>
   const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? "").length))) ?? []
   return rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join("  "))
 }
+
+/** "1 event", "2 events": a count with its noun. */
+export const counted = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? "" : "s"}`

@@ -4,8 +4,19 @@ import * as Options from "@effect/cli/Options"
 import { Console, Effect, Option } from "effect"
 import type { CommandView } from "../core/views.js"
 import { request, segment, type Connection } from "./client.js"
-import { Failed, WaitTimedOut } from "./errors.js"
-import { connection, connectionOptions, describe, fromOption, jsonOption, jsonValueOption, nameArg, sender, timeoutOption } from "./options.js"
+import { Failed, UsageError, WaitTimedOut } from "./errors.js"
+import {
+  connection,
+  connectionOptions,
+  describe,
+  fromOption,
+  jsonOption,
+  jsonValueOption,
+  nameArg,
+  sender,
+  timeoutOption,
+  wholeNumberOption
+} from "./options.js"
 import { waitUntil } from "./waiting.js"
 
 // isSettled of src/core/machines/command.ts, kept apart: importing it would load xstate into every client command.
@@ -36,9 +47,7 @@ export const send = Command.make(
     ),
     action: Args.text({ name: "action" }).pipe(Args.withDescription("what to do, e.g. run_tests")),
     params: jsonValueOption("params", "the command's parameters, any JSON"),
-    ttlMs: Options.integer("ttl-ms").pipe(
-      Options.withPseudoName("ms"),
-      Options.withDescription("expire the command if nobody settles it within this"),
+    ttlMs: wholeNumberOption("ttl-ms", "ms", "milliseconds", "expire the command if nobody settles it within this", 1).pipe(
       Options.optional
     ),
     from: fromOption,
@@ -50,6 +59,12 @@ export const send = Command.make(
   },
   (args) =>
     Effect.gen(function* () {
+      // --timeout bounds the wait for the result; alone it could be read as the command's expiry (--ttl-ms).
+      if (!args.wait && Option.isSome(args.timeout)) {
+        return yield* new UsageError({
+          message: "--timeout only applies to --wait: add --wait to wait for the result (to expire the command instead, use --ttl-ms)"
+        })
+      }
       const broker = yield* connection(args)
       const from = yield* sender(args.from)
       const sent = yield* request<CommandView>(broker, "POST", "/commands/send", {
@@ -80,7 +95,7 @@ export const send = Command.make(
       [
         "The sender is --from, else $BROKER_FROM, else the broker's default 'human'. " +
           "With --wait, a broker that restarts meanwhile is waited for. " +
-          "Exit codes: 1 failed/expired/cancelled, 3 --timeout passed."
+          "--timeout needs --wait. Exit codes: 1 failed/expired/cancelled, 3 --timeout passed."
       ]
     )
   )

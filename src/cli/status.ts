@@ -5,7 +5,7 @@ import type { PeerView } from "../core/views.js"
 import { request } from "./client.js"
 import { CliIo } from "./io.js"
 import { connection, connectionOptions, describe, jsonOption, seqOption } from "./options.js"
-import { paint, shortTime, table, type Paint } from "./paint.js"
+import { counted, paint, shortTime, table, type Paint } from "./paint.js"
 
 const count = <A>(items: ReadonlyArray<A>, key: (item: A) => string) => {
   const counts = new Map<string, number>()
@@ -25,7 +25,7 @@ const statusLines = (status: Status, url: string, p: Paint = paint(false)): Arra
   const atHead = status.seq === status.log.head
   return [
     `${p.bold(`claude-ipc-broker ${status.version}`)} at ${url}, up since ${shortTime(status.startedAt)}`,
-    `${p.dim("log")}       ${status.log.backend}, ${status.log.head} events` +
+    `${p.dim("log")}       ${status.log.backend}, ${counted(status.log.head, "event")}` +
       (atHead ? "" : `; ${p.yellow(`showing the state at seq ${status.seq} (${shortTime(status.at)})`)}`),
     `${p.dim("peers")}     ${status.peers.length}: ${["online", "stale", "offline"].map((s) => `${peers.get(s) ?? 0} ${s}`).join(", ")}` +
       (status.peers.length === 0 ? "" : ` (${some(status.peers.map((peer) => `${peer.id} ${peer.role} ${peer.status}`))})`),
