@@ -10,7 +10,6 @@
 import { spawn, type ChildProcess } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { readFile } from "node:fs/promises"
-import { createServer } from "node:net"
 import { dirname } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 
@@ -51,17 +50,8 @@ process.once("exit", killChildren)
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
-/** A port the kernel just handed out on loopback; our child binds it a moment later. */
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const probe = createServer()
-    probe.once("error", reject)
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      probe.close(() => resolve(port))
-    })
-  })
+/** A port the kernel just handed out on loopback (the bench's helper; our child binds it a moment later). */
+export { freePort } from "../bench/servers.js"
 
 /** Resident set size of a process in MB, from /proc; NaN when it is gone (or not Linux). */
 export const rssMb = async (pid: number | undefined): Promise<number> => {
