@@ -2,7 +2,7 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { Effect, Option } from "effect"
 import { CliIo } from "./io.js"
-import { connection, connectionOptions, describe, nameOf } from "./options.js"
+import { connection, connectionOptions, describe, nameOf, roleOption } from "./options.js"
 
 /**
  * `claude-ipc-broker mcp`: the stdio bridge (src/bridge). stdout carries MCP frames only; every
@@ -24,12 +24,7 @@ export const mcpBridge = Command.make(
   "mcp",
   {
     ...connectionOptions,
-    role: Options.text("role").pipe(
-      Options.withPseudoName("name"),
-      Options.withDescription("register as this role at start (headless sessions need not call connect)"),
-      Options.mapEffect((value) => nameOf("--role", value)),
-      Options.optional
-    ),
+    role: roleOption("register as this role at start (headless sessions need not call connect)"),
     capabilities: Options.text("capabilities").pipe(
       Options.withPseudoName("a,b"),
       Options.withDescription("with --role: what this peer can do, comma-separated"),

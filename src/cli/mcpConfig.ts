@@ -20,7 +20,7 @@ import {
   type McpServer,
   type McpTransport
 } from "./mcpEntry.js"
-import { connection, connectionOptions, describe, nameOf, oneOf } from "./options.js"
+import { connection, connectionOptions, describe, nameOf, oneOf, roleOption } from "./options.js"
 
 type JsonClient = Exclude<McpClient, "codex">
 
@@ -186,12 +186,7 @@ export const mcpConfig = Command.make(
     stdio: Options.boolean("stdio").pipe(
       Options.withDescription("an entry that starts the stdio bridge ('claude-ipc-broker mcp --url …') instead of a URL")
     ),
-    role: Options.text("role").pipe(
-      Options.withPseudoName("name"),
-      Options.withDescription("with --stdio: the bridge registers as this role at start"),
-      Options.mapEffect((value) => nameOf("--role", value)),
-      Options.optional
-    ),
+    role: roleOption("with --stdio: the bridge registers as this role at start"),
     global: Options.boolean("global").pipe(
       Options.withDescription("Claude Code only: for every project of this user, the 'claude mcp add --scope user' command")
     ),

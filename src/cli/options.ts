@@ -83,6 +83,15 @@ export const nameArg = (what: string) => (value: string): Effect.Effect<string, 
 export const nameOf = (what: string, value: string): Effect.Effect<string, ValidationError.ValidationError> =>
   Effect.mapError(nameArg(what)(value), ValidationError.invalidValue)
 
+/** `--role <name>`: checked here, like every name, for a clearer error than the broker's. */
+export const roleOption = (description: string) =>
+  Options.text("role").pipe(
+    Options.withPseudoName("name"),
+    Options.withDescription(description),
+    Options.mapEffect((value) => nameOf("--role", value)),
+    Options.optional
+  )
+
 export const fromOption = Options.text("from").pipe(
   Options.withPseudoName("name"),
   Options.withDescription("who you are, recorded as the sender (default $BROKER_FROM; else anonymous, 'human' for commands)"),
