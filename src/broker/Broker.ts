@@ -229,6 +229,9 @@ export const makeBroker = Effect.gen(function* () {
       case "command.settled":
         resultWaiters.wakeAll(change.commandId)
         return
+      case "peer":
+        if (notices.heard) notices.tell({ kind: "peer", peerId: change.peerId })
+        return
       case "message":
         channelWaiters.wakeAll(change.channel)
         if (notices.heard && event.type === "message.sent") {

@@ -15,6 +15,8 @@ export type Notice =
       readonly message: unknown
     }
   | { readonly kind: "signal"; readonly name: string; readonly by: string | null }
+  /** A peer connected, changed role or status: who it is for pushes changes with it. */
+  | { readonly kind: "peer"; readonly peerId: string }
   | { readonly kind: "reset" }
 
 export type NoticeListener = (notice: Notice) => void

@@ -80,11 +80,13 @@ export class Pusher {
     for (const set of [...this.byChannel.values(), ...this.bySignal.values()]) set.delete(target)
   }
 
-  /** After a tool call: the peer's role, the channels and signals followed, as they are now. */
+  /**
+   * The peer's role, the channels and signals followed, as they are now: after a tool call, and as
+   * soon as the log says the peer connected or changed (before any later command is applied).
+   */
   refresh(target: PushTarget): void {
     if (!this.queued.has(target)) return
-    const peer = target.connected() ? this.projection.peers.get(target.peerId) : undefined
-    this.setRole(target, peer?.context.role)
+    this.setRole(target, this.projection.peers.get(target.peerId)?.context.role)
     index(this.byChannel, target, target.following.channels.keys())
     index(this.bySignal, target, target.following.signals.keys())
   }
@@ -107,6 +109,11 @@ export class Pusher {
   /** Called while the broker applies the log: note who should hear, push on the next turn. */
   readonly hear = (notice: Notice): void => {
     switch (notice.kind) {
+      case "peer": {
+        const target = this.byPeer.get(notice.peerId)
+        if (target) this.refresh(target)
+        return
+      }
       case "command": {
         const direct = this.byPeer.get(notice.target)
         if (direct) this.queue(direct, (q) => q.commands.add(notice.commandId))
