@@ -72,6 +72,8 @@ interface Session {
   lastActivity: number
   /** Requests in flight and streams open: a session with any is not idle. */
   active: number
+  /** It has held a standalone GET stream: a client that keeps one open while it lives. */
+  streamed: boolean
   closed: boolean
   /** Tool calls in flight, so that a dropped POST can end the calls it carried. */
   readonly calls: Map<RequestId, AbortController>
@@ -338,6 +340,7 @@ export const makeMcpSessions = Effect.gen(function* () {
       sse: undefined,
       lastActivity: Date.now(),
       active: 0,
+      streamed: false,
       closed: false,
       calls: new Map(),
       dropped: new Set(),
@@ -403,6 +406,7 @@ export const makeMcpSessions = Effect.gen(function* () {
   const exchange = async (session: Session, req: IncomingMessage, res: ServerResponse, body: unknown) => {
     session.active++
     session.lastActivity = Date.now()
+    if (req.method === "GET") session.streamed = true
     const ids = req.method === "POST" ? requestIds(body) : []
     const onClose = () => {
       if (res.writableFinished) return
@@ -515,6 +519,8 @@ export const makeMcpSessions = Effect.gen(function* () {
       sse: transport,
       lastActivity: Date.now(),
       active: 1,
+      // The stream is the session here: when it drops, the session closes and its peer goes offline.
+      streamed: false,
       closed: false,
       calls: new Map(),
       dropped: new Set(),
@@ -578,6 +584,7 @@ export const makeMcpSessions = Effect.gen(function* () {
    * it offline on purpose, and the session's next call revives or connects it.
    */
   const keepPeerOnline = (session: Session, now: number): Effect.Effect<void> | undefined => {
+    if (wentAway(session, now)) return undefined
     const peer = broker.projection.peers.get(session.state.peerId)
     if (peer === undefined || peerStatus(peer) === "offline" || !broker.liveness.note(peer, now)) return undefined
     return broker.heartbeat(session.state.peerId).pipe(
@@ -591,6 +598,17 @@ export const makeMcpSessions = Effect.gen(function* () {
       )
     )
   }
+
+  /**
+   * A client that held the session's stream open and has neither a stream nor a request now, nor
+   * any for a staleness period, has gone (a killed process leaves no DELETE behind): its peer is no
+   * longer kept online, so it goes stale and then offline like a silent REST peer, and the commands
+   * it held return to the queue — in minutes, not at the session's idle timeout. Its next call, if
+   * it comes back, revives it. A client that never opened a stream is idle between calls by design
+   * and keeps its peer until the session itself is swept.
+   */
+  const wentAway = (session: Session, now: number) =>
+    session.streamed && session.active === 0 && now - session.lastActivity >= brokerConfig.staleAfterMs
 
   const sweep = Effect.suspend(() => {
     const now = Date.now()
