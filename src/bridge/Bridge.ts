@@ -19,7 +19,7 @@ import { inboxResource, inboxUri, knownResource, serverCapabilities } from "../m
 import { instructions, makeTools } from "../mcp/tools.js"
 import { version } from "../version.js"
 import { newRegistration, observe, renewal, type Registration, type SessionInfo } from "./registration.js"
-import { reasonOf, Upstream } from "./Upstream.js"
+import { LinkLost, reasonOf, Upstream } from "./Upstream.js"
 
 /**
  * `claude-ipc-broker mcp`: an MCP server on stdio that acts for one peer on a broker. Harnesses
@@ -220,6 +220,12 @@ export const makeBridge = (options: BridgeOptions): Bridge => {
       return result
     } catch (error) {
       if (extra.signal.aborted) return errorResult("cancelled", "the call was cancelled")
+      if (error instanceof LinkLost) {
+        return errorResult(
+          "broker_unreachable",
+          `the broker stopped answering while ${call.name} was in flight: ${error.message.replace(/^MCP error -?\d+: /, "")}. This bridge keeps trying on its own; call ${call.name} again in a few seconds (a command a wait had taken and not handed over returns to the queue when its lease lapses).`
+        )
+      }
       if (error instanceof McpError && error.code === ErrorCode.RequestTimeout) {
         return errorResult("timeout", `the broker did not answer ${call.name} in time; call it again`)
       }

@@ -1,12 +1,14 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import type { RequestOptions } from "@modelcontextprotocol/sdk/shared/protocol.js"
-import type {
-  CallToolRequest,
-  CallToolResult,
-  ListToolsResult,
-  Notification,
-  ReadResourceResult
+import {
+  ErrorCode,
+  McpError,
+  type CallToolRequest,
+  type CallToolResult,
+  type ListToolsResult,
+  type Notification,
+  type ReadResourceResult
 } from "@modelcontextprotocol/sdk/types.js"
 import { version } from "../version.js"
 
@@ -60,6 +62,8 @@ export class Upstream {
   private streamsOpened = 0
   private closed = false
   private attempt: ReturnType<typeof setTimeout> | undefined
+  /** Tool calls waiting for the broker's answer, each abortable when the link breaks under it. */
+  private readonly inFlight = new Set<AbortController>()
   /** Why the last attempt to reach the broker failed; undefined once linked. */
   lastError: string | undefined = "not connected yet"
   readonly retry: { readonly initialMs: number; readonly maxMs: number }
@@ -138,14 +142,31 @@ export class Upstream {
     this.options.onLinked(true)
   }
 
-  /** Sees the session's stream reopen after a drop: the broker may have restarted in between. */
+  /**
+   * Sees the session's stream reopen after a drop: the broker may have restarted in between. And
+   * watches the streams that carry answers to calls: the SDK does not resume those, so a broker that
+   * dies mid-answer (SIGKILL, a crash) would leave the call waiting for its timeout.
+   */
   private readonly watchingFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const response = await fetch(input, init)
     if (init?.method === "GET" && response.ok && this.streamsOpened++ > 0 && !this.closed) {
       this.options.log("the broker's stream is back")
       queueMicrotask(() => this.options.onLinked(false))
     }
+    if (init?.method === "POST" && response.ok && response.body !== null && response.headers.get("content-type")?.includes("text/event-stream")) {
+      const { status, statusText, headers } = response
+      return new Response(breakWatched(response.body, (error) => this.linkBroke(error)), { status, statusText, headers })
+    }
     return response
+  }
+
+  /** An answer stream broke: the calls in flight will get no answer on it; end them now. */
+  private linkBroke(error: unknown): void {
+    if (this.closed) return
+    this.lastError = reasonOf(error)
+    const lost = new LinkLost(this.lastError)
+    for (const call of this.inFlight) call.abort(lost)
+    this.inFlight.clear()
   }
 
   private ready(): Client {
@@ -153,8 +174,14 @@ export class Upstream {
     return this.client
   }
 
+  /** Rejects with LinkLost when the link breaks before the answer came. */
   callTool(params: CallToolRequest["params"], options: RequestOptions): Promise<CallToolResult> {
-    return this.ready().callTool(params, undefined, options) as Promise<CallToolResult>
+    const client = this.ready()
+    const call = new AbortController()
+    this.inFlight.add(call)
+    const signal = options.signal === undefined ? call.signal : AbortSignal.any([options.signal, call.signal])
+    const answer = client.callTool(params, undefined, { ...options, signal }) as Promise<CallToolResult>
+    return answer.finally(() => this.inFlight.delete(call))
   }
 
   listTools(): Promise<ListToolsResult> {
@@ -189,4 +216,32 @@ export class Upstream {
 /** The broker cannot be reached (yet, or at the moment). */
 export class Unreachable extends Error {
   readonly _tag = "Unreachable"
+}
+
+/**
+ * The link to the broker broke while a call waited for its answer. An McpError, so that the SDK
+ * rejects the call with it as it is (it wraps any other abort reason as a timeout).
+ */
+export class LinkLost extends McpError {
+  constructor(reason: string) {
+    super(ErrorCode.ConnectionClosed, `the link to the broker broke (${reason})`)
+  }
+}
+
+/** `body` as it is, telling `onBreak` if it errors before its end (the connection dropped). */
+const breakWatched = (body: ReadableStream<Uint8Array>, onBreak: (error: unknown) => void): ReadableStream<Uint8Array> => {
+  const reader = body.getReader()
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read()
+        if (done) controller.close()
+        else controller.enqueue(value)
+      } catch (error) {
+        onBreak(error)
+        controller.error(error)
+      }
+    },
+    cancel: (reason) => reader.cancel(reason)
+  })
 }

@@ -3,9 +3,10 @@ import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-import { client as rest, ok, quietConfig, sendCommand, waitFor } from "../http/client.js"
+import { client as rest, ok, quietConfig, sendCommand, waitFor, within } from "../http/client.js"
 import { openSession, type McpSession } from "../mcp/support.js"
 import { startBroker, type TestBroker } from "../support/broker.js"
+import { spawnBroker } from "../support/process.js"
 import { spawnBridge, validMeta, type BridgeSession } from "./support.js"
 
 /**
@@ -241,6 +242,28 @@ describe("the stdio bridge across broker restarts", () => {
       expect(taken.structuredContent?.command?.id).toBe(command.id)
     } finally {
       await broker.close()
+    }
+  })
+
+  it("a broker killed outright under a call in flight: the call answers broker_unreachable at once, not at its timeout", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "bridge-kill-"))
+    const broker = await spawnBroker(["--data-dir", dataDir])
+    try {
+      const session = await bridge(["--url", broker.url, "--role", "orphan"])
+      await waitFor(async () => (await peersOf(broker.url, "orphan")).length === 1, { timeoutMs: 15_000 })
+      const inFlight = call(session, "wait_for_command", { timeout: 60 })
+      // The wait is parked once the broker counts it.
+      await waitFor(async () => /^claude_ipc_broker_waiters [1-9]/m.test(await (await fetch(`${broker.url}/metrics`)).text()), {
+        what: "the wait parked"
+      })
+      await broker.stop("SIGKILL")
+      const answered = await within(inFlight, 10_000, "the call in flight when the broker died")
+      expect(answered.isError).toBe(true)
+      expect(answered.structuredContent?.error.code).toBe("broker_unreachable")
+      expect(textOf(answered)).toMatch(/stopped answering while wait_for_command was in flight.*call wait_for_command again/)
+    } finally {
+      await broker.stop("SIGKILL").catch(() => undefined)
+      await rm(dataDir, { recursive: true, force: true })
     }
   })
 
