@@ -1,6 +1,7 @@
 import { isBrokerEvent, type BrokerEvent, type MessageSent } from "../../src/core/events.js"
 import { heldCount } from "../../src/core/machines/channel.js"
 import { commandStatus, type CommandStatus } from "../../src/core/machines/command.js"
+import { CheckpointChain } from "../../src/core/checkpointChain.js"
 import { Projection, type Checkpoint } from "../../src/core/projection.js"
 import { messageView, recentCommands, stateView, type MessageView, type StateView } from "../../src/core/views.js"
 import { categoryOf, describe, type Category, type Names, type Tone } from "./describe.js"
@@ -13,7 +14,7 @@ import { categoryOf, describe, type Category, type Names, type Tone } from "./de
  */
 
 export interface TimelineOptions {
-  /** A coarse checkpoint every this many events (500; doubles when there would be more than `maxCheckpoints`, 200). */
+  /** A spaced checkpoint every this many events (500; doubles when there would be more than `maxCheckpoints`, 200). */
   readonly every?: number
   readonly maxCheckpoints?: number
   /** Fine checkpoints (every `every / 10` events) kept around the places a person scrubs. */
@@ -22,16 +23,19 @@ export interface TimelineOptions {
 
 /**
  * An append-only list of events with the projection at its head and checkpoints behind it, so the
- * state after any event costs at most a few hundred `apply`s: a coarse checkpoint every `every`
+ * state after any event costs at most a few hundred `apply`s: a spaced checkpoint every `every`
  * events, and finer ones made on the way whenever someone scrubs, kept for the most recent places.
+ *
+ * The spaced checkpoints are the core's `CheckpointChain`, the one the broker keeps for
+ * `/status?at=`: deltas of what changed (`Projection.takeDelta`), not a copy of every entity map
+ * each time, thinned by the chain itself (neighbours merged, the spacing doubled) past
+ * `maxCheckpoints`.
  */
 export class Timeline {
   private readonly list: Array<BrokerEvent> = []
   private readonly head = new Projection()
-  /** coarse[k] is the state after (k + 1) * every events. */
-  private coarse: Array<Checkpoint> = []
+  private readonly chain: CheckpointChain
   private every: number
-  private readonly maxCheckpoints: number
   private readonly maxFine: number
   /** event count → checkpoint, in least-recently-used order. */
   private readonly fine = new Map<number, Checkpoint>()
@@ -41,7 +45,7 @@ export class Timeline {
 
   constructor(options: TimelineOptions = {}) {
     this.every = Math.max(2, options.every ?? 500)
-    this.maxCheckpoints = Math.max(2, options.maxCheckpoints ?? 200)
+    this.chain = new CheckpointChain(Math.max(2, options.maxCheckpoints ?? 200))
     this.maxFine = options.fineCheckpoints ?? 60
   }
 
@@ -72,7 +76,7 @@ export class Timeline {
     return this.every
   }
   get checkpointCount(): number {
-    return this.coarse.length + this.fine.size
+    return this.chain.size + this.fine.size
   }
 
   /**
@@ -85,18 +89,13 @@ export class Timeline {
     this.head.apply(event)
     if (this.list.length > 0 && event.seq !== last + 1) this.dense = false
     this.list.push(event)
-    if (this.list.length % this.every === 0) {
-      this.coarse.push(this.head.checkpoint())
-      if (this.coarse.length > this.maxCheckpoints) this.thin()
+    if (this.list.length % this.every === 0 && this.chain.add(this.head.takeDelta()).thinned) {
+      // The chain merged its neighbours: checkpoints are twice as far apart, and the fine ones
+      // (a tenth of the spacing) are made anew at the new spacing.
+      this.every *= 2
+      this.fine.clear()
     }
     return true
-  }
-
-  /** Halve the coarse checkpoints, doubling their interval: memory stays bounded on any log. */
-  private thin(): void {
-    this.coarse = this.coarse.filter((_, k) => (k + 1) % 2 === 0)
-    this.every *= 2
-    this.fine.clear()
   }
 
   /** How many events have a seq at or before `seq`. */
@@ -142,9 +141,12 @@ export class Timeline {
     const c = Math.max(0, Math.min(this.list.length, count))
     if (c === this.list.length) return this.head
     const fineEvery = Math.max(1, Math.floor(this.every / 10))
-    const k = Math.min(Math.floor(c / this.every), this.coarse.length)
-    let startCount = k * this.every
-    let start: Checkpoint | undefined = k > 0 ? this.coarse[k - 1] : undefined
+    // Where the newest spaced checkpoint at or before the target is; rebuilt from the chain only if
+    // neither a fine checkpoint nor the cursor is closer.
+    const target = c === 0 ? undefined : this.list[c - 1]!.seq
+    const spacedSeq = target === undefined ? undefined : this.spacedSeqAtOrBefore(target)
+    let startCount = spacedSeq === undefined ? 0 : this.countAt(spacedSeq)
+    let start: Checkpoint | undefined
     for (let f = c - (c % fineEvery); f > startCount; f -= fineEvery) {
       const checkpoint = this.fine.get(f)
       if (checkpoint) {
@@ -161,6 +163,7 @@ export class Timeline {
       projection = this.cursor.projection
       from = this.cursor.count
     } else {
+      if (start === undefined && spacedSeq !== undefined) start = this.chain.at(spacedSeq)
       projection = start ? Projection.fromCheckpoint(start) : new Projection()
       from = startCount
     }
@@ -171,6 +174,18 @@ export class Timeline {
     }
     this.cursor = { projection, count: c }
     return projection
+  }
+
+  /** The seq of the newest spaced checkpoint at or before `seq`, if any. */
+  private spacedSeqAtOrBefore(seq: number): number | undefined {
+    const deltas = this.chain.deltas
+    let found: number | undefined
+    for (let lo = 0, hi = deltas.length - 1; lo <= hi; ) {
+      const mid = (lo + hi) >> 1
+      if (deltas[mid]!.seq <= seq) (found = deltas[mid]!.seq), (lo = mid + 1)
+      else hi = mid - 1
+    }
+    return found
   }
 
   private keepFine(count: number, checkpoint: Checkpoint): void {

@@ -1,6 +1,6 @@
 import { createSignal, For, Index, Show } from "solid-js"
 import type { Category } from "../describe.js"
-import type { Dashboard } from "../reactive.js"
+import { useDashboard } from "../dashboard/index.js"
 import { Block } from "../ui/Json.js"
 import { Time } from "../ui/Time.js"
 import { Empty, Panel } from "../ui/Panel.js"
@@ -17,9 +17,8 @@ const categories: ReadonlyArray<{ readonly value: Category | null; readonly labe
  * The log as it happens, newest first, each event as a sentence. The newest line is the event the
  * panels show; "go to" on any line travels back to right after it.
  */
-export const ActivityView = (props: { readonly dash: Dashboard }) => {
-  const dash = props.dash
-  const frame = dash.frame
+export const ActivityView = () => {
+  const { frame, shown, files, selections, timeTravel } = useDashboard()
   const [open, setOpen] = createSignal<ReadonlySet<number>>(new Set())
   const toggle = (seq: number) =>
     setOpen((seqs) => {
@@ -33,10 +32,10 @@ export const ActivityView = (props: { readonly dash: Dashboard }) => {
       id="activity"
       title="Activity"
       class="activity"
-      count={frame.following ? (dash.showing() === "live" ? "live" : "end of file") : `up to #${frame.seq}`}
+      count={frame.following ? (files.showing() === "live" ? "live" : "end of file") : `up to #${frame.seq}`}
       actions={
         <label class="check small">
-          <input type="checkbox" checked={dash.showHeartbeats()} onChange={(event) => dash.actions.setShowHeartbeats(event.currentTarget.checked)} />
+          <input type="checkbox" checked={selections.showHeartbeats()} onChange={(event) => selections.setShowHeartbeats(event.currentTarget.checked)} />
           heartbeats
         </label>
       }
@@ -47,8 +46,8 @@ export const ActivityView = (props: { readonly dash: Dashboard }) => {
             <button
               type="button"
               class="filter"
-              aria-pressed={dash.feedCategory() === category.value}
-              onClick={() => dash.actions.setFeedCategory(category.value)}
+              aria-pressed={selections.feedCategory() === category.value}
+              onClick={() => selections.setFeedCategory(category.value)}
             >
               {category.label}
             </button>
@@ -62,7 +61,7 @@ export const ActivityView = (props: { readonly dash: Dashboard }) => {
               <li class="event" data-category={item().category} data-tone={item().tone} data-seq={item().seq} classList={{ current: item().seq === frame.seq }}>
                 <div class="event-line">
                   <span class="event-time muted small">
-                    <Time at={item().at} reference={dash.reference()} />
+                    <Time at={item().at} reference={shown.reference()} />
                   </span>
                   <p class="event-text">{item().text}</p>
                 </div>
@@ -82,7 +81,7 @@ export const ActivityView = (props: { readonly dash: Dashboard }) => {
                       class="link-button small go"
                       title="Show every panel as it was right after this event"
                       aria-label={`Travel to right after event #${item().seq}`}
-                      onClick={() => dash.actions.scrubTo(item().seq)}
+                      onClick={() => timeTravel.scrubTo(item().seq)}
                     >
                       go to
                     </button>
@@ -95,9 +94,9 @@ export const ActivityView = (props: { readonly dash: Dashboard }) => {
             )}
           </Index>
         </ol>
-        <Show when={frame.feed.length >= dash.feedLimit() && dash.feedLimit() < 1_000}>
+        <Show when={frame.feed.length >= selections.feedLimit() && selections.feedLimit() < selections.maxRows}>
           <p class="more">
-            <button type="button" class="button small" onClick={() => dash.actions.moreEvents()}>
+            <button type="button" class="button small" onClick={() => selections.moreEvents()}>
               Show older events
             </button>
           </p>

@@ -1,5 +1,5 @@
 import { For, Index, Show } from "solid-js"
-import type { Dashboard } from "../reactive.js"
+import { useDashboard } from "../dashboard/index.js"
 import { formatCount, plural } from "../ui/format.js"
 import { Block } from "../ui/Json.js"
 import { Ago, Time } from "../ui/Time.js"
@@ -10,10 +10,9 @@ import { Empty, Panel } from "../ui/Panel.js"
  * channel keeps the seqs of its messages, and the dashboard reads those events from the log it holds,
  * so reading works the same live, in the past, and in an imported file.
  */
-export const ChannelsView = (props: { readonly dash: Dashboard }) => {
-  const dash = props.dash
-  const frame = dash.frame
-  const selected = () => dash.channel()
+export const ChannelsView = () => {
+  const { frame, shown, selections } = useDashboard()
+  const selected = () => selections.channel()
   return (
     <Panel id="channels" title="Channels" count={String(frame.state.channels.length)} class="channels">
       <Show when={frame.state.channels.length > 0} fallback={<Empty>No channels yet. A channel appears with its first message.</Empty>}>
@@ -25,13 +24,13 @@ export const ChannelsView = (props: { readonly dash: Dashboard }) => {
                   type="button"
                   class="channel"
                   aria-pressed={selected() === channel.name}
-                  onClick={() => dash.actions.selectChannel(selected() === channel.name ? null : channel.name)}
+                  onClick={() => selections.selectChannel(selected() === channel.name ? null : channel.name)}
                 >
                   <span class="channel-name">#{channel.name}</span>
                   <span class="muted small">{plural(channel.count, "message")}</span>
                   <span class="spacer" />
                   <span class="muted small">
-                    <Ago at={channel.lastAt} reference={dash.reference()} />
+                    <Ago at={channel.lastAt} reference={shown.reference()} />
                   </span>
                 </button>
               </li>
@@ -51,7 +50,7 @@ export const ChannelsView = (props: { readonly dash: Dashboard }) => {
                 , newest first
               </span>
               <span class="spacer" />
-              <button type="button" class="button small" onClick={() => dash.actions.selectChannel(null)}>
+              <button type="button" class="button small" onClick={() => selections.selectChannel(null)}>
                 Close
               </button>
             </div>
@@ -65,7 +64,7 @@ export const ChannelsView = (props: { readonly dash: Dashboard }) => {
                         <strong>{message().from ?? "someone"}</strong>
                         <span class="spacer" />
                         <span class="muted small">
-                          <Time at={message().at} reference={dash.reference()} />
+                          <Time at={message().at} reference={shown.reference()} />
                         </span>
                       </div>
                       <Show when={typeof message().data === "string"} fallback={<Block value={message().data} />}>

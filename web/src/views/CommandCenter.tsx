@@ -1,7 +1,7 @@
 import { createSignal, For, Show } from "solid-js"
 import { isName, nameRule } from "../../../src/core/names.js"
 import { BrokerRefused } from "../connection.js"
-import type { Dashboard } from "../reactive.js"
+import { useDashboard } from "../dashboard/index.js"
 import { Badge } from "../ui/Badge.js"
 import { Inline } from "../ui/Json.js"
 
@@ -13,24 +13,24 @@ type FormError = { readonly field: "target" | "action" | "params" | "form"; read
  * Give an order: pick a role (any online peer of it may take the command) or one peer, name the
  * action, add JSON params. The command is sent as "human"; its status then follows the log live.
  */
-export const CommandCenter = (props: { readonly dash: Dashboard }) => {
-  const dash = props.dash
+export const CommandCenter = () => {
+  const { files, commandCenter } = useDashboard()
   const [target, setTarget] = createSignal("")
   const [custom, setCustom] = createSignal("")
   const [action, setAction] = createSignal("")
   const [params, setParams] = createSignal("")
   const [error, setError] = createSignal<FormError | null>(null)
   const [busy, setBusy] = createSignal(false)
-  const offline = () => dash.showing() === "file"
+  const offline = () => files.showing() === "file"
 
   const known = () => {
-    const t = dash.targets()
+    const t = commandCenter.targets()
     return new Set([...t.roles, ...t.peers.map((p) => p.id)])
   }
   /** The default target: the first role online, until the person picks one. */
   const chosen = () => {
     if (target() !== "") return target()
-    return dash.targets().roles[0] ?? ""
+    return commandCenter.targets().roles[0] ?? ""
   }
   const errorFor = (field: FormError["field"]) => (error()?.field === field ? error()!.text : null)
 
@@ -53,7 +53,7 @@ export const CommandCenter = (props: { readonly dash: Dashboard }) => {
     }
     setBusy(true)
     try {
-      await dash.actions.send({ target: to, action: name, params: value })
+      await commandCenter.send({ target: to, action: name, params: value })
     } catch (problem) {
       setError({ field: "form", text: problem instanceof BrokerRefused ? `The broker refused: ${problem.message}` : String(problem) })
     } finally {
@@ -73,14 +73,14 @@ export const CommandCenter = (props: { readonly dash: Dashboard }) => {
             aria-describedby={errorFor("target") ? "cc-error" : undefined}
             onChange={(event) => setTarget(event.currentTarget.value)}
           >
-            <Show when={dash.targets().roles.length === 0 && chosen() !== other}>
+            <Show when={commandCenter.targets().roles.length === 0 && chosen() !== other}>
               <option value="" selected={chosen() === ""}>
                 No peers online
               </option>
             </Show>
-            <Show when={dash.targets().roles.length > 0}>
+            <Show when={commandCenter.targets().roles.length > 0}>
               <optgroup label="Roles (any peer of the role)">
-                <For each={dash.targets().roles}>
+                <For each={commandCenter.targets().roles}>
                   {(role) => (
                     <option value={role} selected={chosen() === role}>
                       {role}
@@ -89,7 +89,7 @@ export const CommandCenter = (props: { readonly dash: Dashboard }) => {
                 </For>
               </optgroup>
               <optgroup label="Peers online">
-                <For each={dash.targets().peers}>
+                <For each={commandCenter.targets().peers}>
                   {(peer) => (
                     <option value={peer.id} selected={chosen() === peer.id}>
                       {peer.id} ({peer.role})
@@ -176,9 +176,9 @@ export const CommandCenter = (props: { readonly dash: Dashboard }) => {
       <Show when={offline()}>
         <p class="muted small">Viewing an imported file: commands go to the live broker only. Close the file to send.</p>
       </Show>
-      <Show when={dash.sent().length > 0 && !offline()}>
+      <Show when={commandCenter.sent().length > 0 && !offline()}>
         <ul class="sent" aria-label="Sent from here" aria-live="polite">
-          <For each={dash.sent()}>
+          <For each={commandCenter.sent()}>
             {(command) => (
               <li data-command-id={command.id}>
                 <Badge status={command.now?.status ?? "pending"} />

@@ -1,7 +1,7 @@
 import { createSignal, For, Index, Show } from "solid-js"
 import { commandStatuses, type CommandStatus } from "../../../src/core/machines/command.js"
 import type { CommandView } from "../../../src/core/views.js"
-import type { Dashboard } from "../reactive.js"
+import { useDashboard } from "../dashboard/index.js"
 import { Badge } from "../ui/Badge.js"
 import { formatCount } from "../ui/format.js"
 import { Block, Inline } from "../ui/Json.js"
@@ -12,9 +12,8 @@ import { CommandCenter } from "./CommandCenter.js"
 const settled = (status: CommandStatus) => status !== "pending" && status !== "delivered"
 
 /** The command center, and every command with its status, who holds it and what came back. */
-export const CommandsView = (props: { readonly dash: Dashboard }) => {
-  const dash = props.dash
-  const frame = dash.frame
+export const CommandsView = () => {
+  const { frame, shown, files, selections, commandCenter } = useDashboard()
   const [open, setOpen] = createSignal<ReadonlySet<string>>(new Set())
   const toggle = (id: string) =>
     setOpen((ids) => {
@@ -25,17 +24,16 @@ export const CommandsView = (props: { readonly dash: Dashboard }) => {
   const total = () => commandStatuses.reduce((sum, status) => sum + frame.state.commandCounts[status], 0)
   const who = (peerId: string | null) => {
     if (peerId === null) return null
-    const peer = frame.state.peers.find((p) => p.id === peerId)
+    const peer = shown.peer(peerId)
     return peer ? `${peer.role} (${peerId})` : peerId
   }
-  const canCancel = (command: CommandView) => dash.showing() === "live" && frame.following && !settled(command.status)
-  const sentHere = (id: string) => dash.sent().some((command) => command.id === id)
-
+  const canCancel = (command: CommandView) => files.showing() === "live" && frame.following && !settled(command.status)
+  
   return (
     <Panel id="commands" title="Commands" count={`${formatCount(total())} total`} class="commands">
-      <CommandCenter dash={dash} />
+      <CommandCenter />
       <div class="filters" role="group" aria-label="Show commands by status">
-        <button type="button" class="filter" aria-pressed={dash.commandStatus() === null} onClick={() => dash.actions.setCommandStatus(null)}>
+        <button type="button" class="filter" aria-pressed={selections.commandStatus() === null} onClick={() => selections.setCommandStatus(null)}>
           all <span class="n">{formatCount(total())}</span>
         </button>
         <For each={commandStatuses}>
@@ -44,8 +42,8 @@ export const CommandsView = (props: { readonly dash: Dashboard }) => {
               type="button"
               class="filter"
               data-tone={status}
-              aria-pressed={dash.commandStatus() === status}
-              onClick={() => dash.actions.setCommandStatus(dash.commandStatus() === status ? null : status)}
+              aria-pressed={selections.commandStatus() === status}
+              onClick={() => selections.setCommandStatus(selections.commandStatus() === status ? null : status)}
             >
               {status} <span class="n">{formatCount(frame.state.commandCounts[status])}</span>
             </button>
@@ -54,7 +52,7 @@ export const CommandsView = (props: { readonly dash: Dashboard }) => {
       </div>
       <Show
         when={frame.state.commands.length > 0}
-        fallback={<Empty>{dash.commandStatus() === null ? "No commands yet. Send one above." : `No ${dash.commandStatus()} commands.`}</Empty>}
+        fallback={<Empty>{selections.commandStatus() === null ? "No commands yet. Send one above." : `No ${selections.commandStatus()} commands.`}</Empty>}
       >
         <div class="table-wrap">
           <table class="table commands-table">
@@ -68,7 +66,7 @@ export const CommandsView = (props: { readonly dash: Dashboard }) => {
             </thead>
             <Index each={frame.state.commands}>
               {(command) => (
-                <tbody class="command" data-command-id={command().id} data-status={command().status} classList={{ mine: sentHere(command().id) }}>
+                <tbody class="command" data-command-id={command().id} data-status={command().status} classList={{ mine: commandCenter.sentHere(command().id) }}>
                   <tr>
                     <td>
                       <Badge status={command().status} />
@@ -84,7 +82,7 @@ export const CommandsView = (props: { readonly dash: Dashboard }) => {
                         <strong>{command().action}</strong>
                       </button>
                       <div class="muted small meta">
-                        <code>{command().id}</code> · {command().from} · <Ago at={command().createdAt} reference={dash.reference()} />
+                        <code>{command().id}</code> · {command().from} · <Ago at={command().createdAt} reference={shown.reference()} />
                       </div>
                     </td>
                     <td>
@@ -105,7 +103,7 @@ export const CommandsView = (props: { readonly dash: Dashboard }) => {
                           type="button"
                           class="button small ghost"
                           aria-label={`Cancel ${command().id}`}
-                          onClick={() => void dash.actions.cancel(command().id, command().from)}
+                          onClick={() => void commandCenter.cancel(command().id, command().from)}
                         >
                           Cancel
                         </button>
@@ -165,11 +163,11 @@ export const CommandsView = (props: { readonly dash: Dashboard }) => {
             </Index>
           </table>
         </div>
-        <Show when={frame.state.commands.length >= dash.commandLimit()}>
+        <Show when={frame.state.commands.length >= selections.commandLimit()}>
           <p class="more muted small">
-            The {dash.commandLimit()} most recent{dash.commandStatus() ? ` ${dash.commandStatus()}` : ""} commands.{" "}
-            <Show when={dash.commandLimit() < 1_000}>
-              <button type="button" class="button small" onClick={() => dash.actions.moreCommands()}>
+            The {selections.commandLimit()} most recent{selections.commandStatus() ? ` ${selections.commandStatus()}` : ""} commands.{" "}
+            <Show when={selections.commandLimit() < selections.maxRows}>
+              <button type="button" class="button small" onClick={() => selections.moreCommands()}>
                 Show more
               </button>
             </Show>

@@ -1,19 +1,14 @@
-import { createSignal, onCleanup, Show } from "solid-js"
-import type { Dashboard } from "../reactive.js"
+import { Show } from "solid-js"
+import { useDashboard } from "../dashboard/index.js"
 import { plural } from "../ui/format.js"
 
 const linkLabels = { loading: "Connecting…", connecting: "Connecting…", live: "Connected", reconnecting: "Reconnecting…" } as const
 
 /** The top bar: where the data comes from, how much of it there is, and the log's import/export. */
-export const Header = (props: { readonly dash: Dashboard }) => {
-  const dash = props.dash
+export const Header = () => {
+  const { files, live, frame, theme } = useDashboard()
   let fileInput!: HTMLInputElement
-  const [systemDark, setSystemDark] = createSignal(window.matchMedia?.("(prefers-color-scheme: dark)").matches ?? false)
-  const media = window.matchMedia?.("(prefers-color-scheme: dark)")
-  const onMedia = (event: MediaQueryListEvent) => setSystemDark(event.matches)
-  media?.addEventListener("change", onMedia)
-  onCleanup(() => media?.removeEventListener("change", onMedia))
-  const dark = () => dash.theme() === "dark" || (dash.theme() === "system" && systemDark())
+  const dark = theme.dark
 
   return (
     <header class="topbar">
@@ -25,28 +20,28 @@ export const Header = (props: { readonly dash: Dashboard }) => {
         <h1>claude-ipc-broker</h1>
       </div>
       <Show
-        when={dash.showing() === "file"}
+        when={files.showing() === "file"}
         fallback={
-          <span class="link" data-state={dash.link()} role="status" aria-live="polite">
+          <span class="link" data-state={live.link()} role="status" aria-live="polite">
             <span class="dot" aria-hidden="true" />
-            {linkLabels[dash.link()]}
+            {linkLabels[live.link()]}
           </span>
         }
       >
         <span class="link" data-state="file" role="status">
           <span class="dot" aria-hidden="true" />
-          Offline file: {dash.imported()?.name}
+          Offline file: {files.imported()?.name}
         </span>
       </Show>
-      <span class="log-size muted">{plural(dash.frame.total, "event")}</span>
-      <Show when={dash.loading()}>
+      <span class="log-size muted">{plural(frame.total, "event")}</span>
+      <Show when={files.loading()}>
         <span class="loading" role="status">
           <span class="spinner" aria-hidden="true" />
-          {dash.loading()}
+          {files.loading()}
         </span>
       </Show>
       <div class="topbar-actions">
-        <button type="button" class="button" onClick={() => dash.actions.exportLog()} title="Download the log as NDJSON">
+        <button type="button" class="button" onClick={() => files.exportLog()} title="Download the log as NDJSON">
           Export
         </button>
         <button type="button" class="button" onClick={() => fileInput.click()} title="Open an NDJSON log exported from a broker">
@@ -62,7 +57,7 @@ export const Header = (props: { readonly dash: Dashboard }) => {
           onChange={(event) => {
             const file = event.currentTarget.files?.[0]
             event.currentTarget.value = ""
-            if (file) void dash.actions.importFile(file)
+            if (file) void files.importFile(file)
           }}
         />
         <button
@@ -70,7 +65,7 @@ export const Header = (props: { readonly dash: Dashboard }) => {
           class="button icon-button"
           aria-pressed={dark()}
           title={dark() ? "Dark theme (click for light)" : "Light theme (click for dark)"}
-          onClick={() => dash.actions.cycleTheme()}
+          onClick={() => theme.toggle()}
         >
           <span aria-hidden="true">{dark() ? "☾" : "☀"}</span>
           <span class="visually-hidden">Dark theme</span>

@@ -1,6 +1,6 @@
 import { createMemo, For, Show } from "solid-js"
 import type { PeerView } from "../../../src/core/views.js"
-import type { Dashboard } from "../reactive.js"
+import { useDashboard } from "../dashboard/index.js"
 import { Badge } from "../ui/Badge.js"
 import { Ago } from "../ui/Time.js"
 import { Empty, Panel } from "../ui/Panel.js"
@@ -8,8 +8,8 @@ import { Empty, Panel } from "../ui/Panel.js"
 const order = { online: 0, stale: 1, offline: 2 } as const
 
 /** Who is connected: role, id, capabilities, presence and when each was last heard from. */
-export const PeersView = (props: { readonly dash: Dashboard }) => {
-  const frame = props.dash.frame
+export const PeersView = () => {
+  const { frame, shown } = useDashboard()
   const peers = createMemo(() =>
     [...frame.state.peers].sort(
       (a: PeerView, b: PeerView) => order[a.status] - order[b.status] || a.role.localeCompare(b.role) || a.id.localeCompare(b.id)
@@ -31,7 +31,7 @@ export const PeersView = (props: { readonly dash: Dashboard }) => {
                   </Show>
                   <span class="spacer" />
                   <span class="muted small" title="last seen">
-                    <Ago at={peer.lastSeenAt} reference={props.dash.reference()} />
+                    <Ago at={peer.lastSeenAt} reference={shown.reference()} />
                   </span>
                 </div>
                 <div class="row-sub">

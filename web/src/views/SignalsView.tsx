@@ -1,5 +1,5 @@
 import { For, Show } from "solid-js"
-import type { Dashboard } from "../reactive.js"
+import { useDashboard } from "../dashboard/index.js"
 import { Badge } from "../ui/Badge.js"
 import { formatCount } from "../ui/format.js"
 import { Inline } from "../ui/Json.js"
@@ -7,8 +7,8 @@ import { Ago } from "../ui/Time.js"
 import { Empty, Panel } from "../ui/Panel.js"
 
 /** Named events sessions wait on: fired (with their data, by whom, how often) or armed. */
-export const SignalsView = (props: { readonly dash: Dashboard }) => {
-  const frame = props.dash.frame
+export const SignalsView = () => {
+  const { frame, shown } = useDashboard()
   const fired = () => frame.state.signals.filter((signal) => signal.fired).length
   return (
     <Panel id="signals" title="Signals" count={`${fired()} fired · ${frame.state.signals.length}`} class="signals">
@@ -28,7 +28,7 @@ export const SignalsView = (props: { readonly dash: Dashboard }) => {
                   <span class="spacer" />
                   <Show when={signal.fired}>
                     <span class="muted small">
-                      <Ago at={signal.firedAt} reference={props.dash.reference()} />
+                      <Ago at={signal.firedAt} reference={shown.reference()} />
                       <Show when={signal.firedBy}> by {signal.firedBy}</Show>
                     </span>
                   </Show>

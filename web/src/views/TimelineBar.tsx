@@ -1,16 +1,15 @@
 import { createEffect, Show } from "solid-js"
-import type { Dashboard } from "../reactive.js"
+import { useDashboard } from "../dashboard/index.js"
 import { formatCount, formatFullTime, formatTime } from "../ui/format.js"
 
 /**
  * Time travel: a range input over the log's sequence numbers. Home is the start of the log (nothing
  * happened yet), End is the head, where the view follows new events live again.
  */
-export const TimelineBar = (props: { readonly dash: Dashboard }) => {
-  const dash = props.dash
-  const frame = dash.frame
+export const TimelineBar = () => {
+  const { frame, files, timeTravel } = useDashboard()
   let slider!: HTMLInputElement
-  const isFile = () => dash.showing() === "file"
+  const isFile = () => files.showing() === "file"
 
   // min, max and value in one place and in this order, so the browser never clamps the value to an old max.
   createEffect(() => {
@@ -29,7 +28,7 @@ export const TimelineBar = (props: { readonly dash: Dashboard }) => {
 
   return (
     <div class="timeline" classList={{ pinned: !frame.following }} role="group" aria-label="Time travel">
-      <button type="button" class="button icon-button" aria-label="Previous event" title="Previous event (←)" onClick={() => dash.actions.step(-1)}>
+      <button type="button" class="button icon-button" aria-label="Previous event" title="Previous event (←)" onClick={() => timeTravel.step(-1)}>
         ‹
       </button>
       <label class="visually-hidden" for="replay">
@@ -40,9 +39,9 @@ export const TimelineBar = (props: { readonly dash: Dashboard }) => {
         id="replay"
         type="range"
         step="1"
-        onInput={(event) => dash.actions.scrubTo(Number(event.currentTarget.value))}
+        onInput={(event) => timeTravel.scrubTo(Number(event.currentTarget.value))}
       />
-      <button type="button" class="button icon-button" aria-label="Next event" title="Next event (→)" onClick={() => dash.actions.step(1)}>
+      <button type="button" class="button icon-button" aria-label="Next event" title="Next event (→)" onClick={() => timeTravel.step(1)}>
         ›
       </button>
       <button
@@ -50,7 +49,7 @@ export const TimelineBar = (props: { readonly dash: Dashboard }) => {
         class="button live-button"
         aria-pressed={frame.following}
         title={frame.following ? "Following the head of the log" : "Back to the head of the log (End)"}
-        onClick={() => dash.actions.goLive()}
+        onClick={() => timeTravel.goLive()}
       >
         <span class="dot" aria-hidden="true" />
         {isFile() ? "End" : "Live"}

@@ -1,0 +1,58 @@
+import { createMemo, createSignal } from "solid-js"
+import { BrokerRefused, cancelCommand, sendCommand } from "../connection.js"
+import { commandNow, targetsIn, type Targets } from "../store.js"
+import type { FrameLoop } from "./frameLoop.js"
+import type { LiveLog } from "./liveLog.js"
+import type { Notices } from "./notices.js"
+
+export interface SentCommand {
+  readonly id: string
+  readonly action: string
+  readonly target: string
+}
+
+/** How many of the commands sent from this page the command center lists. */
+const sentShown = 5
+
+/**
+ * Giving orders: who can be sent to (the live head, whatever the panels show), sending as "human",
+ * the commands sent from here with their status as the log tells it, and cancelling.
+ */
+export const createCommandCenter = (loop: FrameLoop, live: LiveLog, notices: Notices) => {
+  const [sent, setSent] = createSignal<ReadonlyArray<SentCommand>>([])
+
+  /** Roles and peers online now (the live head). */
+  const targets = createMemo<Targets>(() => {
+    loop.version()
+    return targetsIn(live.view().timeline.headProjection)
+  })
+
+  /** The commands sent from here, with their status at the live head. */
+  const sentStatus = createMemo(() => {
+    loop.version()
+    const head = live.view().timeline.headProjection
+    return sent().map((command) => ({ ...command, now: commandNow(head, command.id) }))
+  })
+
+  return {
+    targets,
+    sent: sentStatus,
+    /** Whether a command was sent from this page (its row is highlighted). */
+    sentHere: (id: string) => sent().some((command) => command.id === id),
+    async send(request: { readonly target: string; readonly action: string; readonly params: unknown }) {
+      const command = await sendCommand(request)
+      setSent((list) => [{ id: command.id, action: command.action, target: command.target }, ...list].slice(0, sentShown))
+      loop.invalidate()
+      return command
+    },
+    async cancel(commandId: string, sentBy: string) {
+      try {
+        await cancelCommand(commandId, sentBy)
+      } catch (error) {
+        notices.say("error", error instanceof BrokerRefused ? error.message : String(error))
+      }
+    }
+  }
+}
+
+export type CommandCenterStore = ReturnType<typeof createCommandCenter>
