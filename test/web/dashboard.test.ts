@@ -183,6 +183,25 @@ describe.skipIf(!hasChromium())("dashboard in Chromium", () => {
     expect(await range.inputValue()).toBe(String(await head()))
   })
 
+  it("keeps the slider's track still while the labels beside it change (Live +N, replaying)", async () => {
+    const track = async () => {
+      const box = (await slider().boundingBox())!
+      return { x: box.x, width: box.width }
+    }
+    const following = await track()
+    await slider().focus()
+    await slider().press("Home")
+    await page.locator(".replaying").waitFor()
+    expect(await track()).toEqual(following)
+    await api("/channels/general/send?from=peer-frontend-1", { body: "a message while someone looks at the past" })
+    const live = page.getByRole("button", { name: "Live", exact: true })
+    await until(async () => /\+\d/.test((await live.textContent()) ?? ""), "the count of newer events")
+    expect(await track()).toEqual(following)
+    await live.click()
+    await page.locator(".replaying").waitFor({ state: "detached" })
+    expect(await track()).toEqual(following)
+  })
+
   it("exports the log as NDJSON", async () => {
     const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export" }).click()])
     expect(download.suggestedFilename()).toMatch(/\.ndjson$/)
@@ -244,6 +263,60 @@ describe.skipIf(!hasChromium())("dashboard in Chromium", () => {
     expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe("dark")
     await page.getByRole("button", { name: "Dark theme" }).click()
     expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe("light")
+  })
+
+  it("keeps Peers readable at 1280×800 while a channel is open below it", async () => {
+    const general = region("Channels").getByRole("button", { name: /#general/ })
+    if ((await general.getAttribute("aria-pressed")) !== "true") await general.click()
+    await region("Channels").getByRole("list", { name: "Messages in #general" }).waitFor()
+    const { rows, visible } = await page.evaluate(() => {
+      const body = document.querySelector("#peers .panel-body")!.getBoundingClientRect()
+      const rows = [...document.querySelectorAll("#peers li.peer")].map((row) => row.getBoundingClientRect())
+      return { rows: rows.length, visible: rows.filter((row) => row.top >= body.top && row.bottom <= body.bottom + 1).length }
+    })
+    expect(rows).toBeGreaterThanOrEqual(5)
+    expect(visible).toBeGreaterThanOrEqual(5)
+  })
+
+  it("is usable at 1,400, 1,000, 700 and 400 px: panels with real height, the command center reachable, no sideways scroll", async () => {
+    try {
+      for (const width of [1_400, 1_000, 700, 400]) {
+        await page.setViewportSize({ width, height: 800 })
+        await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))))
+        const measured = await page.evaluate(() => {
+          const height = (selector: string) => document.querySelector(selector)!.getBoundingClientRect().height
+          /** Scrolled into view, is the element what a tap at its centre reaches? */
+          const reachable = (selector: string) => {
+            const element = document.querySelector(selector)!
+            element.scrollIntoView({ block: "center" })
+            const box = element.getBoundingClientRect()
+            const hit = document.elementFromPoint(box.x + box.width / 2, box.y + box.height / 2)
+            return hit !== null && element.contains(hit)
+          }
+          const root = document.documentElement
+          return {
+            commands: height("#commands"),
+            activity: height("#activity"),
+            target: reachable("#cc-target"),
+            send: reachable(".command-center button[type=submit]"),
+            overflow: root.scrollWidth - root.clientWidth
+          }
+        })
+        expect(measured, `at ${width} px`).toMatchObject({ target: true, send: true, overflow: 0 })
+        expect(measured.commands, `Commands at ${width} px`).toBeGreaterThanOrEqual(150)
+        expect(measured.activity, `Activity at ${width} px`).toBeGreaterThanOrEqual(150)
+      }
+      // On a phone it is one column, the Import button and the theme toggle on screen.
+      for (const name of ["Import", "Dark theme"]) {
+        const box = (await page.getByRole("button", { name }).boundingBox())!
+        expect(box.x + box.width, name).toBeLessThanOrEqual(400)
+      }
+      const columns = await page.evaluate(() => getComputedStyle(document.querySelector(".grid")!).gridTemplateColumns.split(" ").length)
+      expect(columns).toBe(1)
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 800 })
+      await page.evaluate(() => window.scrollTo(0, 0))
+    }
   })
 
   it(`loads a ${longLogEvents.toLocaleString("en-US")}-event log and scrubs it smoothly`, async () => {
