@@ -319,6 +319,71 @@ describe.skipIf(!hasChromium())("dashboard in Chromium", () => {
     }
   })
 
+  it("names senders, holders and signallers by role (and label) first, the id second, in every panel", async () => {
+    const planner = "mcp-r2mrx25t2a68"
+    const named = `planner “lead” (${planner})`
+    await api("/peers/connect", { body: { id: planner, role: "planner", capabilities: [], name: "lead" } })
+    const command = await api<{ id: string }>("/commands/send", { body: { from: planner, target: "peer-backend-1", action: "plan_sprint" } })
+    await api("/signals/plan-ready", { body: { data: { sprint: 12 } }, peer: planner })
+    await api(`/channels/planning/send?from=${planner}`, { body: "sprint 12 is planned" })
+
+    const row = region("Commands").locator(`tbody.command[data-command-id="${command.id}"]`)
+    await row.locator(".sent-by").getByText(named).waitFor()
+    await row.getByText("backend (peer-backend-1)").waitFor() // a peer as target
+    await region("Signals").locator('li[data-signal="plan-ready"]').getByText(`by ${named}`).waitFor()
+    await region("Channels").getByRole("button", { name: /#planning/ }).click()
+    await region("Channels").getByRole("list", { name: "Messages in #planning" }).locator(".message-from").getByText(named).waitFor()
+    await region("Activity").getByText(`${named} posted in #planning: sprint 12 is planned`).waitFor()
+    // Someone the broker does not know as a peer keeps their name as it is.
+    expect(await region("Commands").locator("tbody.command", { hasText: "run_tests" }).locator(".sent-by").textContent()).toBe("human")
+  })
+
+  it("shows the first 2,000 characters of a long message, and all of it on request", async () => {
+    const long = `${"a long log line\n".repeat(40_000)}the end`
+    await api("/channels/big/send?from=peer-backend-1", { body: long })
+    await region("Channels").getByRole("button", { name: /#big/ }).click()
+    const message = region("Channels").getByRole("list", { name: "Messages in #big" }).locator(".message").first()
+    await message.getByText(`The first 2,000 of ${long.length.toLocaleString("en-US")} characters.`).waitFor()
+    const shown = async () => ((await message.locator(".message-text").textContent()) ?? "").length
+    expect(await shown()).toBeLessThanOrEqual(2_001)
+    await message.getByRole("button", { name: "Show all" }).click()
+    await until(async () => (await shown()) === long.length, "the whole message")
+    await message.getByRole("button", { name: "Show less" }).click()
+    expect(await shown()).toBeLessThanOrEqual(2_001)
+    await region("Channels").getByRole("button", { name: "Close" }).click()
+  })
+
+  it("hides routine heartbeats by default and always shows one that brings a peer back online", async () => {
+    const at = new Date().toISOString()
+    const log = [
+      { seq: 1, at, type: "peer.connected", data: { peerId: "peer-old-1", role: "backend", capabilities: [], name: null } },
+      { seq: 2, at, type: "peer.heartbeat", data: { peerId: "peer-old-1" } },
+      { seq: 3, at, type: "peer.went_offline", data: { peerId: "peer-old-1", reason: "timeout" } },
+      { seq: 4, at, type: "peer.heartbeat", data: { peerId: "peer-old-1" } }
+    ]
+    const [chooser] = await Promise.all([page.waitForEvent("filechooser"), page.getByRole("button", { name: "Import" }).click()])
+    await chooser.setFiles({ name: "heartbeats.ndjson", mimeType: "application/x-ndjson", buffer: Buffer.from(toNdjson(log as never)) })
+    const activity = region("Activity")
+    await activity.getByText("backend (peer-old-1) is back online (a sign of life)").waitFor()
+    expect(await activity.getByText("is alive (heartbeat)").count()).toBe(0)
+    const box = activity.getByRole("checkbox", { name: "heartbeats" })
+    expect(await box.isChecked()).toBe(false)
+    await box.check()
+    await activity.getByText("backend (peer-old-1) is alive (heartbeat)").waitFor()
+    await box.uncheck()
+    await page.getByRole("button", { name: "Close file" }).click()
+    await region("Peers").getByText("peer-backend-1").waitFor()
+  })
+
+  it("says what the Peers and Signals counts count", async () => {
+    const peers = await api<{ peers: Array<{ status: string }> }>("/peers")
+    const online = peers.peers.filter((peer) => peer.status === "online").length
+    const count = region("Peers").locator(".panel-count > span")
+    await until(async () => (await count.textContent()) === `${online} online of ${peers.peers.length} peers`, "the peer count")
+    expect(await count.getAttribute("title")).toMatch(/online now, of all the peers/)
+    expect(await region("Signals").locator(".panel-count > span").textContent()).toMatch(/^\d+ fired of \d+ signals?$/)
+  })
+
   it(`loads a ${longLogEvents.toLocaleString("en-US")}-event log and scrubs it smoothly`, async () => {
     // A broker whose file log already holds a long history, ending about now.
     const dir = await mkdtemp(join(tmpdir(), "dashboard-long-"))

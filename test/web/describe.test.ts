@@ -17,9 +17,15 @@ group("describe: each event as a sentence", () => {
     expect(who("peer-x", names)).toBe("backend (peer-x)")
     expect(who("human", names)).toBe("human")
     expect(text({ type: "peer.connected", data: { peerId: "peer-x", role: "backend", capabilities: ["git", "edit"], name: "api" } })).toBe(
-      "backend (peer-x) “api” connected · can git, edit"
+      "backend “api” (peer-x) connected · can git, edit"
     )
     expect(text({ type: "peer.heartbeat", data: { peerId: "peer-x" } })).toBe("backend (peer-x) is alive (heartbeat)")
+    expect(describe(event({ type: "peer.heartbeat", data: { peerId: "peer-x" } }), names, { revived: true })).toMatchObject({
+      text: "backend (peer-x) is back online (a sign of life)",
+      tone: "good"
+    })
+    // A label, when the peer gave one, comes after the role and before the id.
+    expect(who("peer-x", { ...names, labelOf: (id) => (id === "peer-x" ? "api" : null) })).toBe("backend “api” (peer-x)")
     expect(text({ type: "peer.went_stale", data: { peerId: "peer-x" } })).toMatch(/^backend \(peer-x\) went stale/)
     expect(text({ type: "peer.went_offline", data: { peerId: "peer-y", reason: "session_closed" } })).toBe(
       "frontend (peer-y) went offline: its session closed"

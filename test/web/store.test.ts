@@ -157,7 +157,27 @@ describe("frameOf: what the panels show", () => {
     expect(commands.feed.length).toBe(50)
     expect(commands.feed.every((item) => item.type.startsWith("command."))).toBe(true)
     const quiet = frameOf(view, { showHeartbeats: false, feedLimit: 100 })
-    expect(quiet.feed.some((item) => item.type === "peer.heartbeat")).toBe(false)
+    expect(quiet.feed.some((item) => item.type === "peer.heartbeat" && !view.timeline.revived(item.seq))).toBe(false)
+  })
+
+  it("tells a heartbeat that brought a peer back from a routine one, and shows it even with heartbeats hidden", () => {
+    const at = "2025-06-02T09:00:00.000Z"
+    const log: Array<BrokerEvent> = [
+      { seq: 1, at, type: "peer.connected", data: { peerId: "peer-x", role: "backend", capabilities: [], name: null } },
+      { seq: 2, at, type: "peer.heartbeat", data: { peerId: "peer-x" } },
+      { seq: 3, at, type: "peer.went_offline", data: { peerId: "peer-x", reason: "timeout" } },
+      { seq: 4, at, type: "peer.heartbeat", data: { peerId: "peer-x" } },
+      { seq: 5, at, type: "peer.heartbeat", data: { peerId: "peer-unknown" } }
+    ]
+    const timeline = Timeline.of(log)
+    expect([1, 2, 3, 4, 5].filter((seq) => timeline.revived(seq))).toEqual([4])
+    const hidden = frameOf(new LogView(timeline), { showHeartbeats: false })
+    expect(hidden.feed.map((item) => [item.seq, item.text])).toEqual([
+      [4, "backend (peer-x) is back online (a sign of life)"],
+      [3, "backend (peer-x) went offline: timed out"],
+      [1, "backend (peer-x) connected"]
+    ])
+    expect(frameOf(new LogView(timeline), { showHeartbeats: true }).feed.map((item) => item.seq)).toEqual([5, 4, 3, 2, 1])
   })
 
   it("filters commands by status and opens a channel", () => {

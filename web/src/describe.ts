@@ -15,9 +15,11 @@ export interface Described {
   readonly tone: Tone
 }
 
-/** What the describer may know about ids: a peer's role, a command's action. */
+/** What the describer may know about ids: a peer's role and label, a command's action. */
 export interface Names {
   readonly roleOf: (peerId: string) => string | undefined
+  /** The name a peer gave itself when it connected, if any. */
+  readonly labelOf?: (peerId: string) => string | null | undefined
   readonly actionOf: (commandId: string) => string | undefined
   /** The peer a command is held by (to name the acker when the ack did not say who it was). */
   readonly holderOf: (commandId: string) => string | null | undefined
@@ -25,18 +27,32 @@ export interface Names {
 
 export const noNames: Names = { roleOf: () => undefined, actionOf: () => undefined, holderOf: () => undefined }
 
+/** A peer as people know it, role and label first, id second: "backend “api” (peer-x)". */
+export const peerLabel = (peer: { readonly id: string; readonly role: string; readonly name?: string | null }): string =>
+  `${peer.role}${peer.name ? ` “${peer.name}”` : ""} (${peer.id})`
+
 /** A peer id as people know it: "backend (peer-x)"; anything else (e.g. "human") as is. */
 export const who = (id: string, names: Names): string => {
   const role = names.roleOf(id)
-  return role === undefined || role === id ? id : `${role} (${id})`
+  return role === undefined || role === id ? id : peerLabel({ id, role, name: names.labelOf?.(id) })
+}
+
+/** What the log around an event says about it, beyond the event itself. */
+export interface Context {
+  /** A heartbeat of a peer that was stale or offline: it came back. Others are routine. */
+  readonly revived?: boolean
 }
 
 /** A payload in a line: strings as they are, anything else as compact JSON, cut to `max` characters. */
 export const summarize = (value: unknown, max = 80): string => {
   let text: string
+  let cut = false
   if (value === undefined || value === null) return ""
-  if (typeof value === "string") text = value
-  else {
+  if (typeof value === "string") {
+    // A long string is cut before its spaces are collapsed: a 1 MB message costs what a line shows.
+    cut = value.length > max * 4
+    text = cut ? value.slice(0, max * 4) : value
+  } else {
     try {
       text = JSON.stringify(value) ?? String(value)
     } catch {
@@ -44,7 +60,7 @@ export const summarize = (value: unknown, max = 80): string => {
     }
   }
   text = text.replace(/\s+/g, " ").trim()
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text
+  return text.length > max ? `${text.slice(0, max - 1)}…` : cut ? `${text}…` : text
 }
 
 const withPayload = (sentence: string, value: unknown, joiner = ": "): string => {
@@ -67,16 +83,17 @@ const commandLabel = (commandId: string, names: Names): string => {
 
 const offlineReasons = { timeout: "timed out", disconnected: "disconnected", session_closed: "its session closed" } as const
 
-export const describe = (event: BrokerEvent, names: Names = noNames): Described => {
+export const describe = (event: BrokerEvent, names: Names = noNames, context: Context = {}): Described => {
   switch (event.type) {
     case "peer.connected": {
       const { peerId, role, capabilities, name } = event.data
-      const label = `${role} (${peerId})${name ? ` “${name}”` : ""}`
       const can = capabilities.length > 0 ? ` · can ${capabilities.join(", ")}` : ""
-      return { text: `${label} connected${can}`, category: "peer", tone: "good" }
+      return { text: `${peerLabel({ id: peerId, role, name })} connected${can}`, category: "peer", tone: "good" }
     }
     case "peer.heartbeat":
-      return { text: `${who(event.data.peerId, names)} is alive (heartbeat)`, category: "peer", tone: "quiet" }
+      return context.revived
+        ? { text: `${who(event.data.peerId, names)} is back online (a sign of life)`, category: "peer", tone: "good" }
+        : { text: `${who(event.data.peerId, names)} is alive (heartbeat)`, category: "peer", tone: "quiet" }
     case "peer.went_stale":
       return { text: `${who(event.data.peerId, names)} went stale: no sign of life lately`, category: "peer", tone: "warn" }
     case "peer.went_offline": {

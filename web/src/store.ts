@@ -1,5 +1,6 @@
 import { isBrokerEvent, type BrokerEvent, type MessageSent } from "../../src/core/events.js"
 import { heldCount } from "../../src/core/machines/channel.js"
+import { peerStatus } from "../../src/core/machines/peer.js"
 import { commandStatus, type CommandStatus } from "../../src/core/machines/command.js"
 import { CheckpointChain } from "../../src/core/checkpointChain.js"
 import { Projection, type Checkpoint } from "../../src/core/projection.js"
@@ -42,6 +43,8 @@ export class Timeline {
   /** A projection of our own that scrubbing moves forward, so dragging right costs only the events passed. */
   private cursor: { projection: Projection; count: number } | null = null
   private dense = true
+  /** Seqs of heartbeats that brought a stale or offline peer back: facts, unlike routine ones. */
+  private readonly revivals = new Set<number>()
 
   constructor(options: TimelineOptions = {}) {
     this.every = Math.max(2, options.every ?? 500)
@@ -86,7 +89,9 @@ export class Timeline {
   append(event: BrokerEvent): boolean {
     const last = this.lastSeq
     if (this.list.length > 0 && event.seq <= last) return false
+    const before = event.type === "peer.heartbeat" ? this.head.peers.get(event.data.peerId) : undefined
     this.head.apply(event)
+    if (before !== undefined && peerStatus(before) !== "online") this.revivals.add(event.seq)
     if (this.list.length > 0 && event.seq !== last + 1) this.dense = false
     this.list.push(event)
     if (this.list.length % this.every === 0 && this.chain.add(this.head.takeDelta()).thinned) {
@@ -114,6 +119,11 @@ export class Timeline {
       else hi = mid
     }
     return lo
+  }
+
+  /** Whether the event at `seq` is a heartbeat that brought its peer back online. */
+  revived(seq: number): boolean {
+    return this.revivals.has(seq)
   }
 
   eventBySeq(seq: number): BrokerEvent | undefined {
@@ -355,7 +365,11 @@ export interface Frame {
 export interface FrameOptions {
   readonly feedLimit?: number
   readonly feedCategories?: ReadonlySet<Category> | null
-  /** Heartbeats are a large share of a busy log and say little; false hides them. */
+  /**
+   * Routine heartbeats (of a peer already online: a shared log's periodic ones, or every few
+   * seconds in logs written before heartbeats left the log) say little; false hides them. A
+   * heartbeat that brought a peer back online is shown either way.
+   */
   readonly showHeartbeats?: boolean
   readonly channel?: string | null
   readonly messageLimit?: number
@@ -367,12 +381,13 @@ export interface FrameOptions {
 /** Names of peers and commands as the projection knows them, for sentences. */
 export const namesIn = (projection: Projection): Names => ({
   roleOf: (id) => projection.peers.get(id)?.context.role,
+  labelOf: (id) => projection.peers.get(id)?.context.name,
   actionOf: (id) => projection.commands.get(id)?.context.action,
   holderOf: (id) => projection.commands.get(id)?.context.deliveredTo
 })
 
-export const feedItem = (event: BrokerEvent, names: Names): FeedItem => {
-  const { text, category, tone } = describe(event, names)
+export const feedItem = (event: BrokerEvent, names: Names, revived = false): FeedItem => {
+  const { text, category, tone } = describe(event, names, { revived })
   return { id: event.seq, seq: event.seq, at: event.at, type: event.type, text, category, tone, event }
 }
 
@@ -392,10 +407,12 @@ export const frameOf = (view: LogView, options: FrameOptions = {}): Frame => {
     categories === null && showHeartbeats
       ? undefined
       : (event: BrokerEvent) =>
-          (showHeartbeats || event.type !== "peer.heartbeat") && (categories === null || categories.has(categoryOf(event.type)))
-  const feed = timeline.eventsBefore(seq, options.feedLimit ?? 150, keep).map((event) => feedItem(event, names))
+          (showHeartbeats || event.type !== "peer.heartbeat" || timeline.revived(event.seq)) &&
+          (categories === null || categories.has(categoryOf(event.type)))
+  const item = (event: BrokerEvent) => feedItem(event, names, timeline.revived(event.seq))
+  const feed = timeline.eventsBefore(seq, options.feedLimit ?? 150, keep).map(item)
   const at = timeline.eventBySeq(seq)
-  const current = at === undefined ? null : feedItem(at, names)
+  const current = at === undefined ? null : item(at)
   const channelName = options.channel ?? null
   const channelSnapshot = channelName === null ? undefined : projection.channels.get(channelName)
   const channel =

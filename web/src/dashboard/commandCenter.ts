@@ -37,6 +37,11 @@ export const createCommandCenter = (loop: FrameLoop, live: LiveLog, notices: Not
   return {
     targets,
     sent: sentStatus,
+    /** A peer at the live head, by id, to name it (role and label first). */
+    peer(id: string | null | undefined) {
+      loop.version()
+      return id == null ? undefined : live.view().timeline.headProjection.peers.get(id)?.context
+    },
     /** Whether a command was sent from this page (its row is highlighted). */
     sentHere: (id: string) => sent().some((command) => command.id === id),
     async send(request: { readonly target: string; readonly action: string; readonly params: unknown }) {

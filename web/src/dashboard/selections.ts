@@ -14,7 +14,12 @@ const moreRows = 100
 export const createSelections = () => {
   const [channel, setChannel] = createSignal<string | null>(null)
   const [feedCategory, setFeedCategory] = createSignal<Category | null>(null)
-  const [showHeartbeats, setShowHeartbeats] = createSignal(true)
+  /**
+   * Routine heartbeats (of a peer already online: a shared log records one now and then, logs
+   * written before heartbeats left the log hold one every few seconds per peer) are noise, hidden
+   * unless asked for. A heartbeat that brings a peer back online is a fact and always shows.
+   */
+  const [showHeartbeats, setShowHeartbeats] = createSignal(false)
   const [commandStatus, setCommandStatus] = createSignal<CommandStatus | null>(null)
   const [commandLimit, setCommandLimit] = createSignal(initialRows)
   const [feedLimit, setFeedLimit] = createSignal(initialRows)

@@ -34,7 +34,10 @@ export const ActivityView = () => {
       class="activity"
       count={frame.following ? (files.showing() === "live" ? "live" : "end of file") : `up to #${frame.seq}`}
       actions={
-        <label class="check small">
+        <label
+          class="check small"
+          title="Also show routine heartbeats of peers already online. A heartbeat that brings a peer back online always shows."
+        >
           <input type="checkbox" checked={selections.showHeartbeats()} onChange={(event) => selections.setShowHeartbeats(event.currentTarget.checked)} />
           heartbeats
         </label>

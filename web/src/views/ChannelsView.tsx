@@ -1,7 +1,8 @@
 import { For, Index, Show } from "solid-js"
 import { useDashboard } from "../dashboard/index.js"
 import { formatCount, plural } from "../ui/format.js"
-import { Block } from "../ui/Json.js"
+import { Block, LongText } from "../ui/Json.js"
+import { Who } from "../ui/Who.js"
 import { Ago, Time } from "../ui/Time.js"
 import { Empty, Panel } from "../ui/Panel.js"
 
@@ -61,14 +62,18 @@ export const ChannelsView = () => {
                     <li class="message">
                       <div class="message-meta">
                         <span class="muted small">#{message().id}</span>
-                        <strong>{message().from ?? "someone"}</strong>
+                        <strong class="message-from">
+                          <Show when={message().from} fallback="someone">
+                            {(from) => <Who id={from()} peer={shown.peer(from())} />}
+                          </Show>
+                        </strong>
                         <span class="spacer" />
                         <span class="muted small">
                           <Time at={message().at} reference={shown.reference()} />
                         </span>
                       </div>
                       <Show when={typeof message().data === "string"} fallback={<Block value={message().data} />}>
-                        <p class="message-text">{message().data as string}</p>
+                        <LongText class="message-text" text={message().data as string} />
                       </Show>
                     </li>
                   )}

@@ -2,8 +2,10 @@ import { createSignal, For, Show } from "solid-js"
 import { isName, nameRule } from "../../../src/core/names.js"
 import { BrokerRefused } from "../connection.js"
 import { useDashboard } from "../dashboard/index.js"
+import { peerLabel } from "../describe.js"
 import { Badge } from "../ui/Badge.js"
 import { Inline } from "../ui/Json.js"
+import { Who } from "../ui/Who.js"
 
 const other = "__other__"
 
@@ -92,7 +94,7 @@ export const CommandCenter = () => {
                 <For each={commandCenter.targets().peers}>
                   {(peer) => (
                     <option value={peer.id} selected={chosen() === peer.id}>
-                      {peer.id} ({peer.role})
+                      {peerLabel(peer)}
                     </option>
                   )}
                 </For>
@@ -184,10 +186,12 @@ export const CommandCenter = () => {
                 <Badge status={command.now?.status ?? "pending"} />
                 <code>{command.id}</code>
                 <span>
-                  “{command.action}” → {command.target}
+                  “{command.action}” → <Who id={command.target} peer={commandCenter.peer(command.target)} />
                 </span>
                 <Show when={command.now?.deliveredTo}>
-                  <span class="muted">held by {command.now!.deliveredTo}</span>
+                  <span class="muted">
+                    held by <Who id={command.now!.deliveredTo!} peer={commandCenter.peer(command.now!.deliveredTo)} />
+                  </span>
                 </Show>
                 <Show when={command.now && command.now.status !== "pending" && command.now.status !== "delivered"}>
                   <Inline value={command.now!.result} max={60} empty="" />

@@ -7,6 +7,7 @@ import { formatCount } from "../ui/format.js"
 import { Block, Inline } from "../ui/Json.js"
 import { Ago, Time } from "../ui/Time.js"
 import { Empty, Panel } from "../ui/Panel.js"
+import { Who } from "../ui/Who.js"
 import { CommandCenter } from "./CommandCenter.js"
 
 const settled = (status: CommandStatus) => status !== "pending" && status !== "delivered"
@@ -22,11 +23,8 @@ export const CommandsView = () => {
       return next
     })
   const total = () => commandStatuses.reduce((sum, status) => sum + frame.state.commandCounts[status], 0)
-  const who = (peerId: string | null) => {
-    if (peerId === null) return null
-    const peer = shown.peer(peerId)
-    return peer ? `${peer.role} (${peerId})` : peerId
-  }
+  /** A sender or holder by role (and label) first, its id second. */
+  const who = (peerId: string | null) => (peerId === null ? null : <Who id={peerId} peer={shown.peer(peerId)} />)
   const canCancel = (command: CommandView) => files.showing() === "live" && frame.following && !settled(command.status)
   
   return (
@@ -82,11 +80,13 @@ export const CommandsView = () => {
                         <strong>{command().action}</strong>
                       </button>
                       <div class="muted small meta">
-                        <code>{command().id}</code> · {command().from} · <Ago at={command().createdAt} reference={shown.reference()} />
+                        <code>{command().id}</code> · <span class="sent-by">{who(command().from)}</span> · <Ago at={command().createdAt} reference={shown.reference()} />
                       </div>
                     </td>
                     <td>
-                      <code>{command().target}</code>
+                      <Show when={shown.peer(command().target)} fallback={<code>{command().target}</code>}>
+                        {who(command().target)}
+                      </Show>
                       <Show when={command().deliveredTo}>
                         <div class="holder" title="the peer holding it">
                           → {who(command().deliveredTo)}
@@ -116,7 +116,7 @@ export const CommandsView = () => {
                         <dl class="facts">
                           <dt>Sent</dt>
                           <dd>
-                            <Time at={command().createdAt} /> by {command().from}
+                            <Time at={command().createdAt} /> by {who(command().from)}
                           </dd>
                           <Show when={command().deliveredAt}>
                             <dt>Delivered</dt>

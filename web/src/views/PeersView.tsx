@@ -2,6 +2,7 @@ import { createMemo, For, Show } from "solid-js"
 import type { PeerView } from "../../../src/core/views.js"
 import { useDashboard } from "../dashboard/index.js"
 import { Badge } from "../ui/Badge.js"
+import { plural } from "../ui/format.js"
 import { Ago } from "../ui/Time.js"
 import { Empty, Panel } from "../ui/Panel.js"
 
@@ -17,7 +18,11 @@ export const PeersView = () => {
   )
   const online = () => frame.state.peers.filter((peer) => peer.status === "online").length
   return (
-    <Panel id="peers" title="Peers" count={`${online()} online · ${frame.state.peers.length}`} class="peers">
+    <Panel id="peers" title="Peers" count={
+        <span title="Peers online now, of all the peers the broker knows (stale and offline ones included)">
+          {online()} online of {plural(frame.state.peers.length, "peer")}
+        </span>
+      } class="peers">
       <Show when={peers().length > 0} fallback={<Empty>No peers yet. Sessions appear here when they connect.</Empty>}>
         <ul class="rows" aria-label="Peers">
           <For each={peers()}>

@@ -1,8 +1,9 @@
 import { For, Show } from "solid-js"
 import { useDashboard } from "../dashboard/index.js"
 import { Badge } from "../ui/Badge.js"
-import { formatCount } from "../ui/format.js"
+import { formatCount, plural } from "../ui/format.js"
 import { Inline } from "../ui/Json.js"
+import { Who } from "../ui/Who.js"
 import { Ago } from "../ui/Time.js"
 import { Empty, Panel } from "../ui/Panel.js"
 
@@ -11,7 +12,11 @@ export const SignalsView = () => {
   const { frame, shown } = useDashboard()
   const fired = () => frame.state.signals.filter((signal) => signal.fired).length
   return (
-    <Panel id="signals" title="Signals" count={`${fired()} fired · ${frame.state.signals.length}`} class="signals">
+    <Panel id="signals" title="Signals" count={
+        <span title="Signals fired now, of all the signals known (armed ones included)">
+          {fired()} fired of {plural(frame.state.signals.length, "signal")}
+        </span>
+      } class="signals">
       <Show when={frame.state.signals.length > 0} fallback={<Empty>No signals yet.</Empty>}>
         <ul class="rows" aria-label="Signals">
           <For each={frame.state.signals}>
@@ -29,7 +34,7 @@ export const SignalsView = () => {
                   <Show when={signal.fired}>
                     <span class="muted small">
                       <Ago at={signal.firedAt} reference={shown.reference()} />
-                      <Show when={signal.firedBy}> by {signal.firedBy}</Show>
+                      <Show when={signal.firedBy}>{(by) => <> by <Who id={by()} peer={shown.peer(by())} /></>}</Show>
                     </span>
                   </Show>
                 </div>
