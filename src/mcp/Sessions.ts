@@ -1,6 +1,7 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
 import { SSEServerTransport } from "@modelcontextprotocol/sdk/server/sse.js"
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js"
+import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv"
 import {
   CallToolRequestSchema,
   LATEST_PROTOCOL_VERSION,
@@ -128,6 +129,11 @@ export const makeMcpSessions = Effect.gen(function* () {
   const toolList = tools.map((tool) => tool.definition)
   const waitMs = (seconds: number | undefined) =>
     Math.round(Math.min(seconds ?? defaultWaitSeconds, maxWaitSeconds) * 1000)
+
+  // One validator for every session: the SDK would build an Ajv instance per server otherwise (for
+  // elicitation, which the broker never asks for), a good part of an idle session's memory and of
+  // the garbage a thousand of them leave to collect.
+  const jsonSchemaValidator = new AjvJsonSchemaValidator()
 
   const httpSessions = new Map<string, Session>()
   const sseSessions = new Map<string, Session>()
@@ -294,7 +300,7 @@ export const makeMcpSessions = Effect.gen(function* () {
   // Sessions ---------------------------------------------------------------------------------
 
   const newServer = (session: () => Session) => {
-    const mcp = new McpServer({ name: "claude-ipc-broker", version }, { instructions })
+    const mcp = new McpServer({ name: "claude-ipc-broker", version }, { instructions, jsonSchemaValidator })
     mcp.server.registerCapabilities(serverCapabilities)
     mcp.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: toolList }))
     mcp.server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
