@@ -1,9 +1,16 @@
 import { Chunk, Clock, Context, Deferred, Effect, Exit, FiberSet, Layer, Option, Schedule, Stream } from "effect"
-import type { BrokerEvent, EventDraft, MessageSent, PeerConnected } from "../core/events.js"
-import { BadRequest, Conflict, Forbidden, LogUnavailable, NotFound, TooManyWaits } from "../core/errors.js"
+import * as Channels from "../core/decide/channels.js"
+import * as Commands from "../core/decide/commands.js"
+import type { Decision } from "../core/decide/decision.js"
+import { recorded } from "../core/decide/decision.js"
+import * as Peers from "../core/decide/peers.js"
+import * as Signals from "../core/decide/signals.js"
+import * as System from "../core/decide/system.js"
+import type { BrokerEvent, EventDraft, MessageSent } from "../core/events.js"
+import { BadRequest, Conflict, Forbidden, LogUnavailable, NotFound, TooManyWaits, type BrokerError } from "../core/errors.js"
 import { firstId, heldCount, messageIdAt } from "../core/machines/channel.js"
-import { commandStatus, isSettled, type CommandSnapshot, type CommandStatus } from "../core/machines/command.js"
-import { peerStatus, type PeerSnapshot } from "../core/machines/peer.js"
+import { commandStatus, isSettled, type CommandStatus } from "../core/machines/command.js"
+import type { PeerSnapshot } from "../core/machines/peer.js"
 import type { SignalSnapshot } from "../core/machines/signal.js"
 import { Projection, type Change } from "../core/projection.js"
 import {
@@ -30,28 +37,9 @@ import { Checkpoints } from "./Checkpoints.js"
 import { Metrics } from "./metrics/Metrics.js"
 import { Notices, type NoticeListener } from "./notices.js"
 import { version } from "../version.js"
-import { Waiters } from "./waiters.js"
+import { park, ParkedWaits, type WaitResult } from "./parking.js"
 
-/** What a parked wait's registrations may do with it: end it, or hold it for a hand-over. */
-interface Parking<A> {
-  readonly wake: (value: A) => void
-  readonly hold: () => ((value: A) => void) | undefined
-}
-
-/** A command wait parked on this node. */
-interface ParkedCommandWait {
-  readonly peerId: string
-  /** A command it may take became pending: it looks again. */
-  readonly wake: () => void
-  /**
-   * For a sender that appends this wait's claim together with its command: takes the wait out of
-   * every index and stops its timeout (undefined if it is not parked any more). The function returned
-   * must be called with the append's outcome.
-   */
-  readonly reserve: () =>
-    | ((commandId: string, appended: Exit.Exit<ReadonlyArray<BrokerEvent>, LogUnavailable>) => void)
-    | undefined
-}
+export type { WaitResult } from "./parking.js"
 
 export interface ConnectRequest {
   readonly id?: string | undefined
@@ -76,11 +64,6 @@ export interface MessagesPage {
   readonly lastId: number
 }
 
-export interface WaitResult<A> {
-  readonly value: A | null
-  readonly timedOut: boolean
-}
-
 export interface Status extends StateView {
   readonly log: { readonly head: number; readonly backend: string }
   readonly startedAt: string
@@ -91,9 +74,10 @@ type Fails<A> = Effect.Effect<A, LogUnavailable | NotFound>
 type Waits<A, E = never> = Effect.Effect<WaitResult<A>, E | TooManyWaits>
 
 /**
- * The broker: each request validates against the projection, decides which events follow, appends
- * them, and answers once the projection has applied them. Waits park on indexes of the projection
- * and are woken by the changes applied events cause.
+ * The broker: each request is decided against the projection (src/core/decide: the events that
+ * follow, or the error that refuses it), its events appended, and the answer given once the
+ * projection has applied them. Waits park on indexes of the projection (parking.ts) and are woken
+ * by the changes applied events cause.
  */
 export interface BrokerService {
   readonly connect: (request: ConnectRequest) => Effect.Effect<PeerView, LogUnavailable | Conflict>
@@ -200,14 +184,7 @@ export const makeBroker = Effect.gen(function* () {
   const startedAt = new Date().toISOString()
 
   const projection = checkpoints.initial
-  const commandWaiters = new Waiters<string, ParkedCommandWait>() // by peer id and by role
-  const resultWaiters = new Waiters<string>() // by command id
-  const channelWaiters = new Waiters<string>()
-  const signalWaiters = new Waiters<string>()
-  const appliedWaiters = new Waiters<number>()
-  const waitsByPeer = new Map<string, number>()
-  /** Claims this node has in flight, so that two local waiters do not race for one command. */
-  const claiming = new Set<string>()
+  const waits = new ParkedWaits(projection, config)
   const notices = new Notices()
   const liveness = new Liveness(log.appendIfHead !== undefined, recordEveryMs(config.staleAfterMs, config.sweepIntervalMs))
   /** A peer as clients see it: the projection's view, with the latest sign of life. */
@@ -216,24 +193,17 @@ export const makeBroker = Effect.gen(function* () {
   const runRepair = yield* FiberSet.runtime(repairs)<never>()
   const brokenFor = yield* Deferred.make<string>()
 
+  /** The waits a change concerns are woken; what no wait here takes is a hint for pushes (notices.ts). */
   const dispatch = (change: Change, event: BrokerEvent): void => {
+    const untaken = waits.wake(change)
     switch (change.kind) {
       case "command.pending":
-        // A command this node is claiming already (handed to a parked wait as it was sent) wakes no one;
-        // one that no parked wait here takes is news for the idle peers that could.
-        if (claiming.has(change.commandId)) return
-        if (!commandWaiters.wakeOne(change.target) && notices.heard) {
-          notices.tell({ kind: "command", commandId: change.commandId, target: change.target })
-        }
-        return
-      case "command.settled":
-        resultWaiters.wakeAll(change.commandId)
+        if (untaken && notices.heard) notices.tell({ kind: "command", commandId: change.commandId, target: change.target })
         return
       case "peer":
         if (notices.heard) notices.tell({ kind: "peer", peerId: change.peerId })
         return
       case "message":
-        channelWaiters.wakeAll(change.channel)
         if (notices.heard && event.type === "message.sent") {
           notices.tell({
             kind: "message",
@@ -245,11 +215,9 @@ export const makeBroker = Effect.gen(function* () {
         }
         return
       case "signal":
-        signalWaiters.wakeAll(change.name)
         if (notices.heard && event.type === "signal.fired") notices.tell({ kind: "signal", name: change.name, by: event.data.by })
         return
       case "reset":
-        resultWaiters.wakeEverything()
         liveness.forgetAll()
         notices.tell({ kind: "reset" })
         return
@@ -262,7 +230,7 @@ export const makeBroker = Effect.gen(function* () {
   const applyEvent = (event: BrokerEvent): void => {
     for (const change of projection.apply(event)) dispatch(change, event)
     checkpoints.observe(projection)
-    appliedWaiters.wakeAll(event.seq)
+    waits.forApplied.wakeAll(event.seq)
   }
 
   const applier = makeApplier({
@@ -276,7 +244,7 @@ export const makeBroker = Effect.gen(function* () {
     broke: (reason) => {
       checkpoints.forget()
       // Writes parked until their event is applied look again, and fail.
-      appliedWaiters.wakeEverything()
+      waits.forApplied.wakeEverything()
       Deferred.unsafeDone(brokenFor, Exit.succeed(reason))
     }
   })
@@ -315,50 +283,6 @@ export const makeBroker = Effect.gen(function* () {
   yield* Effect.addFinalizer(() => Effect.sync(stopFollowing))
 
   /**
-   * Park until woken through one of the registrations (with the value given), or for at most
-   * `timeoutMs` (`onTimeout`). A plain timer rather than Effect's timeout combinators: a thousand
-   * parked waits cost a thousand timers, not a thousand racing fibers. `hold` takes the wait out of
-   * its registrations and stops its timer; only the function it returns ends it then.
-   */
-  const parkUntil = <A>(
-    register: (parking: Parking<A>) => ReadonlyArray<() => void>,
-    timeoutMs: number,
-    onTimeout: A
-  ): Effect.Effect<A> =>
-    Effect.async<A>((resume) => {
-      let state: "parked" | "held" | "ended" = "parked"
-      let removers: ReadonlyArray<() => void> = []
-      let timer: ReturnType<typeof setTimeout> | undefined
-      const leave = () => {
-        for (const remove of removers) remove()
-        clearTimeout(timer)
-      }
-      const end = (value: A) => {
-        state = "ended"
-        leave()
-        resume(Effect.succeed(value))
-      }
-      removers = register({
-        wake: (value) => state === "parked" && end(value),
-        hold: () => {
-          if (state !== "parked") return undefined
-          state = "held"
-          leave()
-          return (value) => state === "held" && end(value)
-        }
-      })
-      if (timeoutMs !== Infinity) timer = setTimeout(() => state === "parked" && end(onTimeout), timeoutMs)
-      return Effect.sync(() => {
-        state = "ended"
-        leave()
-      })
-    })
-
-  /** Park until `wake` is called through one of the registrations (true), or for at most `timeoutMs` (false). */
-  const park = (register: (wake: () => void) => ReadonlyArray<() => void>, timeoutMs = Infinity): Effect.Effect<boolean> =>
-    parkUntil<boolean>(({ wake }) => register(() => wake(true)), timeoutMs, false)
-
-  /**
    * Until the state has applied event `seq`. Never for ever: a state that stops following the log
    * fails the writes waiting here (their events are in the log, so they are told so).
    */
@@ -373,7 +297,7 @@ export const makeBroker = Effect.gen(function* () {
           })
         )
       }
-      return Effect.zipRight(park((wake) => [appliedWaiters.add(seq, wake)]), whenApplied(seq))
+      return Effect.zipRight(park((wake) => [waits.forApplied.add(seq, wake)]), whenApplied(seq))
     })
 
   /** A state that stopped following the log takes no more writes: they would never be applied. */
@@ -400,6 +324,15 @@ export const makeBroker = Effect.gen(function* () {
   const commit = (drafts: ReadonlyArray<EventDraft>) =>
     refusedWhenBroken(() => Effect.tap(log.append(drafts), whenAppended))
 
+  /**
+   * Decide on the state as it is now, then commit what was decided; a refusal records nothing, and
+   * neither does a decision with no events (the answer is then the empty list).
+   */
+  const decideAndCommit = <E extends BrokerError>(
+    decide: () => Decision<E>
+  ): Effect.Effect<ReadonlyArray<BrokerEvent>, E | LogUnavailable> =>
+    Effect.flatMap(Effect.suspend(decide), (drafts) => (drafts.length === 0 ? Effect.succeed([]) : commit(drafts)))
+
   /** A conditional commit on a shared log (JetStream's expected-last-sequence); see BrokerService. */
   const recordIfHead = (seq: number, drafts: ReadonlyArray<EventDraft>): Effect.Effect<boolean, LogUnavailable> => {
     const appendIfHead = log.appendIfHead
@@ -411,19 +344,7 @@ export const makeBroker = Effect.gen(function* () {
     )
   }
 
-  let waits = 0
   let subscribers = 0
-
-  /** Count a long-poll while it runs, refusing it when too many are parked already. */
-  const admitted = <A, E>(timeoutMs: number, wait: Effect.Effect<A, E>): Effect.Effect<A, E | TooManyWaits> =>
-    Effect.suspend((): Effect.Effect<A, E | TooManyWaits> => {
-      if (timeoutMs === 0) return wait
-      if (waits >= config.maxWaits) {
-        return Effect.fail(new TooManyWaits({ message: `${waits} waits are parked already; retry later` }))
-      }
-      waits++
-      return Effect.ensuring(wait, Effect.sync(() => waits--))
-    })
 
   const openStream = Effect.suspend(() => {
     if (subscribers >= config.maxSubscribers) {
@@ -438,98 +359,40 @@ export const makeBroker = Effect.gen(function* () {
     return Effect.succeed({ leave })
   })
 
-  /** Wait until `ready` answers or `timeoutMs` passes; `register` must index the wake by what it waits for. */
-  const waitUntil = <A>(
-    ready: () => A | undefined,
-    register: (wake: () => void) => ReadonlyArray<() => void>,
-    timeoutMs: number
-  ): Effect.Effect<WaitResult<A>> => {
-    const deadline = Date.now() + timeoutMs
-    const loop: Effect.Effect<WaitResult<A>> = Effect.suspend(() => {
-      const value = ready()
-      if (value !== undefined) return Effect.succeed({ value, timedOut: false })
-      const left = deadline - Date.now()
-      if (left <= 0) return Effect.succeed({ value: null, timedOut: true })
-      return Effect.flatMap(park(register, left), (woken) => (woken ? loop : Effect.succeed({ value: null, timedOut: true })))
-    })
-    return loop
-  }
-
-  const waitUntilAdmitted = <A>(
-    ready: () => A | undefined,
-    register: (wake: () => void) => ReadonlyArray<() => void>,
-    timeoutMs: number
-  ) => admitted(timeoutMs, waitUntil(ready, register, timeoutMs))
-
-  /**
-   * What a request just appended, as the projection shows it. A reset appended by another request
-   * in between clears it (and so can a retention trim a message, with an age limit shorter than the
-   * append took): the write is in the log, but there is nothing left to show.
-   */
-  const present = <A, B>(
-    value: A | undefined,
-    what: string,
-    view: (value: A) => B,
-    clearedBy = "a reset"
-  ): Effect.Effect<B, Conflict> =>
-    value === undefined
-      ? Effect.fail(new Conflict({ message: `${what} was recorded, but ${clearedBy} that landed right after it cleared it` }))
-      : Effect.succeed(view(value))
-
-  const findPeer = (peerId: string) =>
-    Effect.suspend(() => {
-      const peer = projection.peers.get(peerId)
-      return peer ? Effect.succeed(peer) : Effect.fail(new NotFound({ message: `no peer with id '${peerId}'` }))
-    })
-
-  const findCommand = (commandId: string) =>
-    Effect.suspend(() => {
-      const command = projection.commands.get(commandId)
-      return command
-        ? Effect.succeed(command)
-        : Effect.fail(new NotFound({ message: `no command with id '${commandId}'` }))
-    })
+  const findPeer = (peerId: string) => Effect.suspend(() => Peers.requirePeer(projection, peerId))
+  const findCommand = (commandId: string) => Effect.suspend(() => Commands.requireCommand(projection, commandId))
 
   // Peers
 
   const connect = (request: ConnectRequest) =>
-    commit([
-      {
-        type: "peer.connected",
-        data: {
-          peerId: request.id ?? newPeerId(),
-          role: request.role,
-          capabilities: [...request.capabilities],
-          name: request.name ?? null
-        }
-      }
-    ]).pipe(
-      Effect.flatMap(([event]) =>
-        present(projection.peers.get((event as PeerConnected).data.peerId), "the peer", livePeerView)
+    Effect.suspend(() => {
+      const peerId = request.id ?? newPeerId()
+      return decideAndCommit(() =>
+        Peers.decide(
+          { type: "Connect", peerId, role: request.role, capabilities: request.capabilities, name: request.name ?? null },
+          projection
+        )
+      ).pipe(
+        Effect.flatMap(() => Effect.map(recorded(projection.peers.get(peerId), "the peer"), livePeerView))
       )
-    )
+    })
 
   /**
    * A sign of life: noted in memory; recorded as an event only when it is a fact (back online from
    * stale or offline) or, on a shared log, when other nodes would otherwise see the peer go stale.
    */
   const touch = (peerId: string) =>
-    findPeer(peerId).pipe(
-      Effect.flatMap((peer) =>
-        liveness.note(peer, Date.now()) ? Effect.asVoid(commit([{ type: "peer.heartbeat", data: { peerId } }])) : Effect.void
-      )
-    )
+    decideAndCommit(() => {
+      const peer = projection.peers.get(peerId)
+      const news = peer !== undefined && liveness.note(peer, Date.now())
+      return Peers.decide({ type: "Heartbeat", peerId, news }, projection)
+    })
 
   const heartbeat = (peerId: string) =>
     touch(peerId).pipe(Effect.zipRight(findPeer(peerId)), Effect.map(livePeerView))
 
   const disconnect = (peerId: string, reason: "disconnected" | "session_closed" = "disconnected") =>
-    findPeer(peerId).pipe(
-      Effect.flatMap((peer) =>
-        peerStatus(peer) === "offline"
-          ? Effect.void
-          : Effect.asVoid(commit([{ type: "peer.went_offline", data: { peerId, reason } }]))
-      ),
+    decideAndCommit(() => Peers.decide({ type: "Disconnect", peerId, reason }, projection)).pipe(
       Effect.zipRight(findPeer(peerId)),
       Effect.map(livePeerView)
     )
@@ -543,84 +406,42 @@ export const makeBroker = Effect.gen(function* () {
         .map(commandView)
     )
 
-  /**
-   * A claim by a peer that is not online loses. With several broker nodes, another node's sweeper
-   * (which cannot see this node's parked waits) may have found the peer stale: a waiting peer is
-   * alive, so its claim says so in the same append rather than losing claim after claim.
-   */
-  const claimDrafts = (commandId: string, peerId: string): ReadonlyArray<EventDraft> => {
-    const peer = projection.peers.get(peerId)
-    const delivered: EventDraft = { type: "command.delivered", data: { commandId, peerId, leaseMs: config.leaseMs } }
-    return peer && peerStatus(peer) !== "online" ? [{ type: "peer.heartbeat", data: { peerId } }, delivered] : [delivered]
-  }
-
-  /** The projection keeps the first claim in log order, so a claim is ours only if it recorded our event. */
-  const wonClaim = (commandId: string, claimSeq: number): CommandView | undefined => {
-    const command = projection.commands.get(commandId)
-    return command && command.context.deliveredSeq === claimSeq ? commandView(command) : undefined
+  /** The claim recorded at the end of `stored`, as the state shows it if it won. */
+  const wonClaim = (commandId: string, stored: ReadonlyArray<BrokerEvent>): CommandView | undefined => {
+    const won = Commands.wonClaim(projection, commandId, stored[stored.length - 1]!.seq)
+    return won && commandView(won)
   }
 
   /** Claim by appending `command.delivered`; undefined when another claim came first. */
   const claim = (commandId: string, peerId: string): Effect.Effect<CommandView | undefined, LogUnavailable> =>
     Effect.suspend(() => {
-      claiming.add(commandId)
-      return commit(claimDrafts(commandId, peerId)).pipe(
-        Effect.map((stored) => wonClaim(commandId, stored[stored.length - 1]!.seq)),
-        Effect.ensuring(Effect.sync(() => claiming.delete(commandId)))
+      waits.claiming.add(commandId)
+      return decideAndCommit(() => Commands.decide({ type: "Claim", commandId, peerId, leaseMs: config.leaseMs }, projection)).pipe(
+        Effect.map((stored) => wonClaim(commandId, stored)),
+        Effect.ensuring(Effect.sync(() => waits.claiming.delete(commandId)))
       )
     })
 
-  /** The oldest pending command a peer may take that no claim of this node is after already. */
-  const firstClaimableFor = (peerId: string): CommandSnapshot | undefined => {
-    const peer = projection.peers.get(peerId)
-    if (!peer) return undefined
-    for (const command of projection.pendingOf(peer.context.id, peer.context.role)) {
-      if (!claiming.has(command.context.id)) return command
-    }
-    return undefined
-  }
-
-  /**
-   * A parked wait this node may hand a command it is sending: the longest-parked one on the target
-   * whose peer has nothing older to take. Reserving it takes it out of every index and stops its
-   * timeout, so it waits for the outcome of the append that carries its claim.
-   */
-  const reserveWaitFor = (target: string) => {
-    for (const wait of commandWaiters.on(target)) {
-      if (!projection.peers.has(wait.peerId) || firstClaimableFor(wait.peerId) !== undefined) continue
-      const handOff = wait.reserve()
-      if (handOff) return { peerId: wait.peerId, handOff }
-    }
-    return undefined
-  }
-
   const sendCommand = (request: SendCommandRequest) =>
     Effect.suspend(() => {
-      const commandId = newCommandId()
-      const sent: EventDraft = {
-        type: "command.sent",
-        data: {
-          commandId,
-          from: request.from,
-          target: request.target,
-          action: request.action,
-          params: request.params ?? null,
-          ttlMs: request.ttlMs ?? null
-        }
-      }
-      const answer = Effect.suspend(() => present(projection.commands.get(commandId), "the command", commandView))
-      const taker = reserveWaitFor(request.target)
-      if (taker === undefined) return Effect.zipRight(commit([sent]), answer)
+      const send = { ...request, commandId: newCommandId() }
+      const answer = Effect.suspend(() => recorded(projection.commands.get(send.commandId), "the command")).pipe(
+        Effect.map(commandView)
+      )
+      const taker = waits.reserveFor(request.target)
+      if (taker === undefined) return Effect.zipRight(decideAndCommit(() => Commands.decide({ type: "Send", ...send }, projection)), answer)
       // A peer is parked waiting for this command: its claim goes to the log in the same append
       // (one write, one fsync for the whole round trip), right behind the command. Log order still
       // decides: on a shared log another node's claim may land in between, and then ours loses.
       // Uninterruptible, so that the parked wait always hears how its claim went.
-      claiming.add(commandId)
-      return commit([sent, ...claimDrafts(commandId, taker.peerId)]).pipe(
+      waits.claiming.add(send.commandId)
+      return decideAndCommit(() =>
+        Commands.decide({ type: "SendAndClaim", send, claimant: taker.peerId, leaseMs: config.leaseMs }, projection)
+      ).pipe(
         Effect.onExit((exit) =>
           Effect.sync(() => {
-            claiming.delete(commandId)
-            taker.handOff(commandId, exit)
+            waits.claiming.delete(send.commandId)
+            taker.handOff(send.commandId, exit)
           })
         ),
         Effect.uninterruptible,
@@ -628,163 +449,44 @@ export const makeBroker = Effect.gen(function* () {
       )
     })
 
-  /** How a parked command wait ends: a wake-up to look again, its timeout, or a command handed to it. */
-  type CommandWake =
-    | { readonly kind: "woken" }
-    | { readonly kind: "timeout" }
-    | {
-        readonly kind: "handed"
-        readonly commandId: string
-        readonly appended: Exit.Exit<ReadonlyArray<BrokerEvent>, LogUnavailable>
-      }
-
-  /**
-   * Park a command wait on the peer's id and role for at most `timeoutMs`. `onWoken` runs the moment
-   * a wake-up is spent on it, before the fiber resumes, so that a wait interrupted in between still
-   * knows to pass the wake-up on.
-   */
-  const parkCommandWait = (peerId: string, timeoutMs: number, onWoken: () => void): Effect.Effect<CommandWake> =>
-    parkUntil<CommandWake>(
-      ({ wake, hold }) => {
-        const wait: ParkedCommandWait = {
-          peerId,
-          wake: () => {
-            onWoken()
-            wake({ kind: "woken" })
-          },
-          reserve: () => {
-            const handOff = hold()
-            return handOff && ((commandId, appended) => handOff({ kind: "handed", commandId, appended }))
-          }
-        }
-        const role = projection.peers.get(peerId)?.context.role
-        return role === undefined || role === peerId
-          ? [commandWaiters.add(peerId, wait)]
-          : [commandWaiters.add(peerId, wait), commandWaiters.add(role, wait)]
-      },
-      timeoutMs,
-      { kind: "timeout" }
-    )
-
   const waitForCommand = (peerId: string, timeoutMs: number): Waits<CommandView, LogUnavailable | NotFound> =>
     Effect.gen(function* () {
       // Refuse before recording anything: a refused request leaves the log as it was.
-      if (timeoutMs > 0 && (waitsByPeer.get(peerId) ?? 0) >= config.maxWaitsPerPeer) {
-        return yield* new TooManyWaits({
-          message: `peer '${peerId}' has ${config.maxWaitsPerPeer} waits parked already; one is enough`
-        })
-      }
+      const refused = waits.refusedForPeer(peerId, timeoutMs)
+      if (refused) return yield* refused
       yield* touch(peerId)
-      return yield* admitted(timeoutMs, waitForCommandAdmitted(peerId, timeoutMs))
-    })
-
-  const waitForCommandAdmitted = (peerId: string, timeoutMs: number): Fails<WaitResult<CommandView>> =>
-    Effect.suspend(() => {
-      const deadline = Date.now() + timeoutMs
-      waitsByPeer.set(peerId, (waitsByPeer.get(peerId) ?? 0) + 1)
-      let woken = false
-      const attempt: Fails<WaitResult<CommandView>> = Effect.suspend(() => {
-        woken = false
-        const found = firstClaimableFor(peerId)
-        if (found !== undefined) {
-          return Effect.flatMap(claim(found.context.id, peerId), (won) =>
-            won ? Effect.succeed({ value: won, timedOut: false }) : attempt
-          )
-        }
-        const left = deadline - Date.now()
-        if (left <= 0) return Effect.succeed({ value: null, timedOut: true })
-        const onWoken = () => {
-          woken = true
-        }
-        return Effect.flatMap(parkCommandWait(peerId, left, onWoken), (wake): Fails<WaitResult<CommandView>> => {
-          if (wake.kind === "timeout") return Effect.succeed({ value: null, timedOut: true })
-          if (wake.kind === "woken") return attempt
-          // A handed command whose append failed, or whose claim lost, leaves the wait as it was.
-          const won = Exit.isSuccess(wake.appended)
-            ? wonClaim(wake.commandId, wake.appended.value[wake.appended.value.length - 1]!.seq)
-            : undefined
-          return won ? Effect.succeed({ value: won, timedOut: false }) : attempt
-        })
-      })
-      return attempt.pipe(
-        Effect.ensuring(
-          Effect.sync(() => {
-            const left = (waitsByPeer.get(peerId) ?? 1) - 1
-            if (left === 0) waitsByPeer.delete(peerId)
-            else waitsByPeer.set(peerId, left)
-            // Woken for a command but gone before claiming it: hand the wake-up to the next waiter.
-            if (woken) redispatch(peerId)
-          })
-        )
+      return yield* waits.admitted(
+        timeoutMs,
+        waits.takeCommand(peerId, timeoutMs, { claim: (commandId) => claim(commandId, peerId), won: wonClaim })
       )
     })
 
-  /** Wake the next waiter for each queue this peer could have taken from (its id's and its role's). */
-  const redispatch = (peerId: string) => {
-    const peer = projection.peers.get(peerId)
-    if (!peer) return
-    for (const command of projection.pendingOf(peer.context.id, peer.context.role)) {
-      if (claiming.has(command.context.id)) continue
-      commandWaiters.wakeOne(command.context.target)
-    }
-  }
-
-  /**
-   * A caller that names itself as a peer may only settle what it holds (or, for a cancel, what it
-   * sent); an anonymous caller (a person with curl, the dashboard) may settle anything.
-   */
-  const mayActOn = (by: string | null, command: CommandSnapshot, verb: string): Effect.Effect<void, Forbidden> => {
-    const { deliveredTo, from, id } = command.context
-    if (by === null || deliveredTo === null || deliveredTo === by || (verb === "cancelled" && from === by)) {
-      return Effect.void
-    }
-    return Effect.fail(
-      new Forbidden({ message: `command '${id}' is delivered to peer '${deliveredTo}'; '${by}' may not have it ${verb}` })
-    )
-  }
-
+  /** An ack or a cancel: decided, appended, and then it counts only if the state recorded ours as the settling event. */
   const settle = (
     commandId: string,
-    draft: EventDraft,
-    verb: "acked" | "cancelled",
-    by: string | null
+    decide: () => Decision<NotFound | Conflict | Forbidden>
   ): Effect.Effect<CommandView, LogUnavailable | NotFound | Conflict | Forbidden> =>
-    findCommand(commandId).pipe(
-      Effect.flatMap((before): Effect.Effect<ReadonlyArray<BrokerEvent>, LogUnavailable | Conflict | Forbidden> => {
-        const status = commandStatus(before)
-        return isSettled(status)
-          ? Effect.fail(new Conflict({ message: `command '${commandId}' is already ${status}; it cannot be ${verb}` }))
-          : Effect.zipRight(mayActOn(by, before, verb), commit([draft]))
-      }),
-      Effect.flatMap(([event]) =>
-        Effect.flatMap(findCommand(commandId), (after) =>
-          after.context.settledSeq === event!.seq
-            ? Effect.succeed(commandView(after))
-            : Effect.fail(
-                new Conflict({
-                  message: `command '${commandId}' was ${commandStatus(after)} by another request first`
-                })
-              )
-        )
-      )
+    decideAndCommit(decide).pipe(
+      Effect.flatMap(([event]) => Effect.suspend(() => Commands.settledBy(projection, commandId, event!.seq))),
+      Effect.map(commandView)
     )
 
   const ack: BrokerService["ack"] = (commandId, outcome) =>
-    settle(commandId, { type: "command.acked", data: { commandId, ...outcome } }, "acked", outcome.by)
+    settle(commandId, () => Commands.decide({ type: "Ack", commandId, ...outcome }, projection))
 
   const cancel: BrokerService["cancel"] = (commandId, by) =>
-    settle(commandId, { type: "command.cancelled", data: { commandId, by } }, "cancelled", by)
+    settle(commandId, () => Commands.decide({ type: "Cancel", commandId, by }, projection))
 
   const waitForResult = (commandId: string, timeoutMs: number): Waits<CommandView, LogUnavailable | NotFound> =>
     findCommand(commandId).pipe(
       Effect.zipRight(
-        waitUntilAdmitted(
+        waits.waitUntilAdmitted(
           () => {
             const command = projection.commands.get(commandId)
             // Gone (a reset) counts as an answer, turned into NotFound below.
             return command === undefined ? null : isSettled(commandStatus(command)) ? command : undefined
           },
-          (wake) => [resultWaiters.add(commandId, wake)],
+          (wake) => [waits.forResults.add(commandId, wake)],
           timeoutMs
         )
       ),
@@ -806,48 +508,47 @@ export const makeBroker = Effect.gen(function* () {
   }
 
   const publish = (channel: string, from: string | null, message: unknown) =>
-    commit([{ type: "message.sent", data: { channel, from, message } }]).pipe(
+    decideAndCommit(() => Channels.decide({ type: "Publish", channel, from, message }, projection)).pipe(
       Effect.flatMap(([event]) =>
-        present(
-          messageIdOf(channel, event!.seq),
-          "the message",
-          (id) => messageView(id, event as BrokerEvent & MessageSent),
-          "a reset or a retention trim"
+        Effect.map(recorded(messageIdOf(channel, event!.seq), "the message", "a reset or a retention trim"), (id) =>
+          messageView(id, event as BrokerEvent & MessageSent)
         )
       )
     )
 
   const readMessages: BrokerService["readMessages"] = (channel, { since, limit, timeoutMs }) =>
-    waitUntilAdmitted(
-      () => {
-        const snapshot = projection.channels.get(channel)
-        // Only a message still held answers; a reader behind a trim is told so by firstId.
-        return snapshot && snapshot.context.count > Math.max(since, snapshot.context.trimmed) ? snapshot : undefined
-      },
-      (wake) => [channelWaiters.add(channel, wake)],
-      timeoutMs
-    ).pipe(
-      Effect.flatMap(({ value }) => {
-        const current = projection.channels.get(channel)?.context
-        const position = { lastId: current?.count ?? 0, firstId: current ? firstId(current) : 1 }
-        if (value === null) return Effect.succeed({ messages: [], ...position })
-        const { seqs, trimmed } = value.context
-        // Ids at or below `since` were read; ids at or below `trimmed` are gone (the answer's firstId says so).
-        const from = Math.max(since, trimmed) - trimmed
-        const to = Math.min(heldCount(value.context), from + limit)
-        return log.readSeqs(seqs.slice(from, to)).pipe(
-          Effect.map((events) => ({
-            messages: events.map((event, i) => messageView(trimmed + from + i + 1, event as BrokerEvent & MessageSent)),
-            ...position
-          }))
-        )
-      })
-    )
+    waits
+      .waitUntilAdmitted(
+        () => {
+          const snapshot = projection.channels.get(channel)
+          // Only a message still held answers; a reader behind a trim is told so by firstId.
+          return snapshot && snapshot.context.count > Math.max(since, snapshot.context.trimmed) ? snapshot : undefined
+        },
+        (wake) => [waits.forMessages.add(channel, wake)],
+        timeoutMs
+      )
+      .pipe(
+        Effect.flatMap(({ value }) => {
+          const current = projection.channels.get(channel)?.context
+          const position = { lastId: current?.count ?? 0, firstId: current ? firstId(current) : 1 }
+          if (value === null) return Effect.succeed({ messages: [], ...position })
+          const { seqs, trimmed } = value.context
+          // Ids at or below `since` were read; ids at or below `trimmed` are gone (the answer's firstId says so).
+          const from = Math.max(since, trimmed) - trimmed
+          const to = Math.min(heldCount(value.context), from + limit)
+          return log.readSeqs(seqs.slice(from, to)).pipe(
+            Effect.map((events) => ({
+              messages: events.map((event, i) => messageView(trimmed + from + i + 1, event as BrokerEvent & MessageSent)),
+              ...position
+            }))
+          )
+        })
+      )
 
   // Signals
 
   const fire = (name: string, data: unknown, by: string | null) =>
-    commit([{ type: "signal.fired", data: { name, data: data ?? null, by } }]).pipe(
+    decideAndCommit(() => Signals.decide({ type: "Fire", name, data, by }, projection)).pipe(
       Effect.map(() => signalView(name, projection.signals.get(name)))
     )
 
@@ -865,21 +566,21 @@ export const makeBroker = Effect.gen(function* () {
   }
 
   const waitForSignal = (name: string, timeoutMs: number) =>
-    waitUntilAdmitted(
-      () => {
-        const snapshot = projection.signals.get(name)
-        return snapshot?.value === "fired" ? snapshot : undefined
-      },
-      (wake) => [signalWaiters.add(name, wake)],
-      timeoutMs
-    ).pipe(Effect.map(({ timedOut }) => ({ value: viewOfSignal(name), timedOut })))
+    waits
+      .waitUntilAdmitted(
+        () => {
+          const snapshot = projection.signals.get(name)
+          return snapshot?.value === "fired" ? snapshot : undefined
+        },
+        (wake) => [waits.forSignals.add(name, wake)],
+        timeoutMs
+      )
+      .pipe(Effect.map(({ timedOut }) => ({ value: viewOfSignal(name), timedOut })))
 
   const clearSignal = (name: string) =>
-    Effect.suspend(() =>
-      projection.signals.get(name)?.value === "fired"
-        ? Effect.asVoid(commit([{ type: "signal.cleared", data: { name } }]))
-        : Effect.void
-    ).pipe(Effect.map(() => signalView(name, projection.signals.get(name))))
+    decideAndCommit(() => Signals.decide({ type: "Clear", name }, projection)).pipe(
+      Effect.map(() => signalView(name, projection.signals.get(name)))
+    )
 
   // System
 
@@ -919,7 +620,7 @@ export const makeBroker = Effect.gen(function* () {
     waitForSignal,
     clearSignal,
     signals: Effect.sync(() => [...projection.signals.entries()].map(([name, s]) => signalView(name, s))),
-    reset: (by) => Effect.asVoid(commit([{ type: "broker.reset", data: { by } }])),
+    reset: (by) => Effect.asVoid(decideAndCommit(() => System.decide({ type: "Reset", by }, projection))),
     record: commit,
     recordIfHead,
     // The log's state, as /status?at=<head> shows it too: lastSeenAt there is the last recorded sign of life.
@@ -934,8 +635,8 @@ export const makeBroker = Effect.gen(function* () {
     follow: (from, deliver, paced) => log.follow(from, deliver, paced),
     exportLog,
     head: log.head,
-    activeWaits: (peerId) => waitsByPeer.get(peerId) ?? 0,
-    stats: Effect.sync(() => ({ waits, subscribers })),
+    activeWaits: (peerId) => waits.activeWaits(peerId),
+    stats: Effect.sync(() => ({ waits: waits.size, subscribers })),
     projection,
     liveness,
     onNotice: (listener) => notices.listen(listener),

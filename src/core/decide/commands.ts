@@ -1,0 +1,166 @@
+import { Either } from "effect"
+import { Conflict, Forbidden, NotFound } from "../errors.js"
+import type { EventDraft } from "../events.js"
+import { commandStatus, isSettled, type CommandSnapshot } from "../machines/command.js"
+import { peerStatus } from "../machines/peer.js"
+import { decided, deciderOf, type Decision, type DecisionState } from "./decision.js"
+
+/** A command for a peer id or a role. Its id is chosen before deciding. */
+export interface Send {
+  readonly type: "Send"
+  readonly commandId: string
+  readonly from: string
+  readonly target: string
+  readonly action: string
+  readonly params?: unknown
+  readonly ttlMs?: number | null | undefined
+}
+
+/** A waiting peer takes a pending command, held under a lease until it acks. */
+export interface Claim {
+  readonly type: "Claim"
+  readonly commandId: string
+  readonly peerId: string
+  readonly leaseMs: number
+}
+
+/** A command sent to a peer already parked waiting for it: the claim rides in the same append. */
+export interface SendAndClaim {
+  readonly type: "SendAndClaim"
+  readonly send: Omit<Send, "type">
+  readonly claimant: string
+  readonly leaseMs: number
+}
+
+/** `by` is the caller when it names itself as a peer, null for an anonymous caller. */
+export interface Ack {
+  readonly type: "Ack"
+  readonly commandId: string
+  readonly ok: boolean
+  readonly result: unknown
+  readonly by: string | null
+}
+
+export interface Cancel {
+  readonly type: "Cancel"
+  readonly commandId: string
+  readonly by: string | null
+}
+
+export type CommandCommand = Send | Claim | SendAndClaim | Ack | Cancel
+
+export const requireCommand = (state: DecisionState, commandId: string): Either.Either<CommandSnapshot, NotFound> => {
+  const command = state.commands.get(commandId)
+  return command ? Either.right(command) : Either.left(new NotFound({ message: `no command with id '${commandId}'` }))
+}
+
+const sentDraft = (send: Omit<Send, "type">): EventDraft => ({
+  type: "command.sent",
+  data: {
+    commandId: send.commandId,
+    from: send.from,
+    target: send.target,
+    action: send.action,
+    params: send.params ?? null,
+    ttlMs: send.ttlMs ?? null
+  }
+})
+
+export const send = (command: Send): Decision => decided(sentDraft(command))
+
+/**
+ * The first claim in log order wins; a claim by a peer that is not online loses. With several
+ * broker nodes, another node's sweeper (which cannot see this node's parked waits) may have found
+ * the peer stale: a waiting peer is alive, so its claim says so in the same append rather than
+ * losing claim after claim. Whether the command is still pending is not decided here but by log
+ * order: the claimant learns from the state whether its claim was the one recorded (`wonClaim`).
+ */
+export const claim = ({ commandId, peerId, leaseMs }: Omit<Claim, "type">, state: DecisionState): Decision => {
+  const peer = state.peers.get(peerId)
+  const delivered: EventDraft = { type: "command.delivered", data: { commandId, peerId, leaseMs } }
+  return peer && peerStatus(peer) !== "online"
+    ? decided({ type: "peer.heartbeat", data: { peerId } }, delivered)
+    : decided(delivered)
+}
+
+/** One append for the whole hand-over: `command.sent`, then the claim. */
+export const sendAndClaim = ({ send, claimant, leaseMs }: SendAndClaim, state: DecisionState): Decision =>
+  Either.map(claim({ commandId: send.commandId, peerId: claimant, leaseMs }, state), (claimDrafts) => [
+    sentDraft(send),
+    ...claimDrafts
+  ])
+
+/**
+ * A caller that names itself as a peer may only settle what it holds (or, for a cancel, what it
+ * sent); an anonymous caller (a person with curl, the dashboard) may settle anything. A settled
+ * command stays settled.
+ */
+const settle = (
+  commandId: string,
+  by: string | null,
+  verb: "acked" | "cancelled",
+  draft: EventDraft,
+  state: DecisionState
+): Decision<NotFound | Conflict | Forbidden> =>
+  Either.flatMap(requireCommand(state, commandId), (command): Decision<Conflict | Forbidden> => {
+    const status = commandStatus(command)
+    if (isSettled(status)) {
+      return Either.left(new Conflict({ message: `command '${commandId}' is already ${status}; it cannot be ${verb}` }))
+    }
+    const { deliveredTo, from } = command.context
+    if (by === null || deliveredTo === null || deliveredTo === by || (verb === "cancelled" && from === by)) {
+      return decided(draft)
+    }
+    return Either.left(
+      new Forbidden({ message: `command '${commandId}' is delivered to peer '${deliveredTo}'; '${by}' may not have it ${verb}` })
+    )
+  })
+
+export const ack = ({ commandId, ok, result, by }: Ack, state: DecisionState) =>
+  settle(commandId, by, "acked", { type: "command.acked", data: { commandId, ok, result, by } }, state)
+
+export const cancel = ({ commandId, by }: Cancel, state: DecisionState) =>
+  settle(commandId, by, "cancelled", { type: "command.cancelled", data: { commandId, by } }, state)
+
+export const decide = deciderOf<CommandCommand>()({
+  Send: send,
+  Claim: claim,
+  SendAndClaim: sendAndClaim,
+  Ack: ack,
+  Cancel: cancel
+})
+
+// What the state says once a request's events are applied: races are settled by log order, and a
+// request learns from the state whether its event was the one that counted.
+
+/** The oldest pending command a peer may take (by its id or its role), skipping those in `busy`. */
+export const nextClaimable = (
+  state: DecisionState,
+  peerId: string,
+  busy: ReadonlySet<string> = new Set()
+): CommandSnapshot | undefined => {
+  const peer = state.peers.get(peerId)
+  if (!peer) return undefined
+  for (const command of state.pendingOf(peer.context.id, peer.context.role)) {
+    if (!busy.has(command.context.id)) return command
+  }
+  return undefined
+}
+
+/** The state keeps the first claim in log order, so a claim is ours only if it recorded our event. */
+export const wonClaim = (state: DecisionState, commandId: string, claimSeq: number): CommandSnapshot | undefined => {
+  const command = state.commands.get(commandId)
+  return command && command.context.deliveredSeq === claimSeq ? command : undefined
+}
+
+/** An ack or cancel appended at `seq` counted only if the state recorded it as the settling event. */
+export const settledBy = (
+  state: DecisionState,
+  commandId: string,
+  seq: number
+): Either.Either<CommandSnapshot, NotFound | Conflict> =>
+  Either.flatMap(requireCommand(state, commandId), (command) =>
+    command.context.settledSeq === seq
+      ? Either.right(command)
+      : Either.left(new Conflict({ message: `command '${commandId}' was ${commandStatus(command)} by another request first` }))
+  )
