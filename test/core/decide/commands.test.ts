@@ -1,0 +1,243 @@
+import { Either } from "effect"
+import { describe, expect, it } from "vitest"
+import * as Commands from "../../../src/core/decide/commands.js"
+import { Conflict, Forbidden, NotFound } from "../../../src/core/errors.js"
+import type { BrokerEvent } from "../../../src/core/events.js"
+import { Projection } from "../../../src/core/projection.js"
+import { decider, stateAfter } from "../decider.js"
+import {
+  acked,
+  cancelled,
+  connected,
+  delivered,
+  expired,
+  heartbeat,
+  leaseExpired,
+  reset,
+  sent,
+  store,
+  wentOffline,
+  wentStale
+} from "../given.js"
+
+const spec = decider<Commands.CommandCommand>(Commands.decide)
+const lease = 60_000
+
+/** boss sent c1 to the role "worker", and p1 (a worker) holds it. */
+const heldByP1 = [connected("p1"), connected("p2"), sent("c1", "worker", { from: "boss" }), delivered("c1", "p1")] as const
+
+describe("deciding commands' requests", () => {
+  describe("Send", () => {
+    it("records the command for its target, absent params and ttl as null", () =>
+      spec
+        .given()
+        .when({ type: "Send", commandId: "c1", from: "boss", target: "worker", action: "run" })
+        .then({
+          type: "command.sent",
+          data: { commandId: "c1", from: "boss", target: "worker", action: "run", params: null, ttlMs: null }
+        }))
+
+    it("keeps from, params and ttl as given, whether or not anyone holds the target", () =>
+      spec
+        .given(connected("p1"))
+        .when({ type: "Send", commandId: "c2", from: "p1", target: "nobody-yet", action: "build", params: { n: 1 }, ttlMs: 5_000 })
+        .then(sent("c2", "nobody-yet", { from: "p1", action: "build", params: { n: 1 }, ttlMs: 5_000 })))
+  })
+
+  describe("Claim", () => {
+    it("by an online peer is one command.delivered under the lease", () =>
+      spec
+        .given(connected("p1"), sent("c1", "worker"))
+        .when({ type: "Claim", commandId: "c1", peerId: "p1", leaseMs: lease })
+        .then(delivered("c1", "p1", lease)))
+
+    it("by a waiting peer that looks stale or offline says it is alive first, so the claim cannot lose for that", () => {
+      spec
+        .given(connected("p1"), sent("c1", "worker"), wentStale("p1"))
+        .when({ type: "Claim", commandId: "c1", peerId: "p1", leaseMs: lease })
+        .then(heartbeat("p1"), delivered("c1", "p1", lease))
+      spec
+        .given(connected("p1"), sent("c1", "worker"), wentOffline("p1", "timeout"))
+        .when({ type: "Claim", commandId: "c1", peerId: "p1", leaseMs: lease })
+        .then(heartbeat("p1"), delivered("c1", "p1", lease))
+    })
+  })
+
+  describe("SendAndClaim (a command sent to a peer parked waiting for it)", () => {
+    const send = { commandId: "c1", from: "boss", target: "worker", action: "run" } as const
+    const sentDraft = {
+      type: "command.sent",
+      data: { commandId: "c1", from: "boss", target: "worker", action: "run", params: null, ttlMs: null }
+    } as const
+
+    it("is one batch: command.sent, then the waiting peer's claim", () =>
+      spec
+        .given(connected("p1"))
+        .when({ type: "SendAndClaim", send, claimant: "p1", leaseMs: lease })
+        .then(sentDraft, delivered("c1", "p1", lease)))
+
+    it("carries the claimant's heartbeat in front of its claim when it looks stale", () =>
+      spec
+        .given(connected("p1"), wentStale("p1"))
+        .when({ type: "SendAndClaim", send, claimant: "p1", leaseMs: lease })
+        .then(sentDraft, heartbeat("p1"), delivered("c1", "p1", lease)))
+  })
+
+  describe("Ack", () => {
+    const ack = (by: string | null, commandId = "c1"): Commands.Ack => ({ type: "Ack", commandId, ok: true, result: 2, by })
+
+    it("by the holder records the result", () =>
+      spec.given(...heldByP1).when(ack("p1")).then(acked("c1", true, 2, "p1")))
+
+    it("by an anonymous caller (curl, the dashboard) records it too", () =>
+      spec.given(...heldByP1).when(ack(null)).then(acked("c1", true, 2, null)))
+
+    it("with ok:false records a failure, keeping the result", () =>
+      spec
+        .given(...heldByP1)
+        .when({ type: "Ack", commandId: "c1", ok: false, result: "boom", by: "p1" })
+        .then(acked("c1", false, "boom", "p1")))
+
+    it("of a pending command is accepted from anyone: nobody holds it", () =>
+      spec.given(connected("p1"), sent("c1", "worker")).when(ack("p2")).then(acked("c1", true, 2, "p2")))
+
+    it("of an unknown command is 404", () =>
+      spec.given(...heldByP1).when(ack(null, "no-such-command")).thenFails(NotFound, "no command with id 'no-such-command'"))
+
+    it("of a command removed by a reset is 404", () =>
+      spec.given(...heldByP1, reset()).when(ack("p1")).thenFails(NotFound, "no command with id 'c1'"))
+
+    it("by a peer that does not hold the command is 403, naming the holder", () =>
+      spec
+        .given(...heldByP1)
+        .when(ack("p2"))
+        .thenFails(Forbidden, "command 'c1' is delivered to peer 'p1'; 'p2' may not have it acked"))
+
+    it("by the sender of a delivered command is 403: only cancelling is the sender's", () =>
+      spec
+        .given(...heldByP1)
+        .when(ack("boss"))
+        .thenFails(Forbidden, "command 'c1' is delivered to peer 'p1'; 'boss' may not have it acked"))
+
+    it("of a settled command is 409, whoever asks: acked, failed, cancelled or expired", () => {
+      spec.given(...heldByP1, acked("c1")).when(ack("p1")).thenFails(Conflict, "command 'c1' is already acked; it cannot be acked")
+      spec
+        .given(...heldByP1, acked("c1", false))
+        .when(ack(null))
+        .thenFails(Conflict, "command 'c1' is already failed; it cannot be acked")
+      spec
+        .given(...heldByP1, cancelled("c1"))
+        .when(ack("p1"))
+        .thenFails(Conflict, "command 'c1' is already cancelled; it cannot be acked")
+      spec
+        .given(connected("p1"), sent("c1", "worker", { ttlMs: 1_000 }), delivered("c1", "p1"), expired("c1"))
+        .when(ack("p1"))
+        .thenFails(Conflict, "command 'c1' is already expired; it cannot be acked")
+    })
+
+    it("is refused as settled (409) before it is refused as not yours (403)", () =>
+      spec.given(...heldByP1, acked("c1")).when(ack("p2")).thenFails(Conflict))
+
+    it("by the former holder of a command whose lease lapsed is accepted: nobody holds it now", () =>
+      spec.given(...heldByP1, leaseExpired("c1")).when(ack("p1")).then(acked("c1", true, 2, "p1")))
+
+    it("by the holder of a command that went back to pending with its holder is accepted", () =>
+      spec.given(...heldByP1, wentOffline("p1")).when(ack("p2")).then(acked("c1", true, 2, "p2")))
+  })
+
+  describe("Cancel", () => {
+    const cancel = (by: string | null, commandId = "c1"): Commands.Cancel => ({ type: "Cancel", commandId, by })
+
+    it("of a pending command, by anyone, records it", () =>
+      spec.given(connected("p1"), sent("c1", "worker")).when(cancel("p2")).then(cancelled("c1", "p2")))
+
+    it("of a delivered command, by the holder, the sender or an anonymous caller, records it", () => {
+      spec.given(...heldByP1).when(cancel("p1")).then(cancelled("c1", "p1"))
+      spec.given(...heldByP1).when(cancel("boss")).then(cancelled("c1", "boss"))
+      spec.given(...heldByP1).when(cancel(null)).then(cancelled("c1", null))
+    })
+
+    it("of a delivered command, by another peer, is 403", () =>
+      spec
+        .given(...heldByP1)
+        .when(cancel("p2"))
+        .thenFails(Forbidden, "command 'c1' is delivered to peer 'p1'; 'p2' may not have it cancelled"))
+
+    it("of a finished command is 409", () => {
+      spec
+        .given(...heldByP1, acked("c1"))
+        .when(cancel(null))
+        .thenFails(Conflict, "command 'c1' is already acked; it cannot be cancelled")
+      spec
+        .given(...heldByP1, cancelled("c1"))
+        .when(cancel("boss"))
+        .thenFails(Conflict, "command 'c1' is already cancelled; it cannot be cancelled")
+    })
+
+    it("of an unknown command is 404", () =>
+      spec.given().when(cancel(null, "no-such-command")).thenFails(NotFound, "no command with id 'no-such-command'"))
+  })
+})
+
+/** The state after `steps`, and the stored events, to judge what an appended event achieved. */
+const logOf = (...steps: Parameters<typeof store>[0]) => {
+  const events: Array<BrokerEvent> = store(steps)
+  return { events, state: Projection.replay(events) }
+}
+
+describe("races, settled by log order", () => {
+  it("a claim is won only by the first command.delivered in log order", () => {
+    // Two claims appended at once by two waiters (or two nodes): seqs 3 and 4.
+    const { state } = logOf(connected("p1"), sent("c1", "worker"), delivered("c1", "p1"), delivered("c1", "p1"))
+    expect(Commands.wonClaim(state, "c1", 3)?.context.deliveredTo).toBe("p1")
+    expect(Commands.wonClaim(state, "c1", 4)).toBeUndefined()
+    expect(Commands.wonClaim(state, "no-such-command", 3)).toBeUndefined()
+  })
+
+  it("an ack or cancel counts only if it is the settling event; the other is told it lost (409)", () => {
+    // An ack (seq 4) and a cancel (seq 5), both decided on the delivered command.
+    const { state } = logOf(...heldByP1, acked("c1"), cancelled("c1"))
+    expect(Either.map(Commands.settledBy(state, "c1", 5), (c) => c.context.settledSeq)).toEqual(Either.right(5))
+    const lost = Commands.settledBy(state, "c1", 6)
+    expect(Either.isLeft(lost) && lost.left).toBeInstanceOf(Conflict)
+    expect(Either.isLeft(lost) && lost.left.message).toBe("command 'c1' was acked by another request first")
+  })
+
+  it("an ack whose command a reset removed right after it is 404", () => {
+    const { state } = logOf(...heldByP1, acked("c1"), reset())
+    const gone = Commands.settledBy(state, "c1", 5)
+    expect(Either.isLeft(gone) && gone.left).toBeInstanceOf(NotFound)
+  })
+})
+
+describe("what a waiting peer may take", () => {
+  it("the oldest pending command for its id or its role, skipping those this node is claiming", () => {
+    const state = stateAfter(
+      connected("p1", "worker"),
+      connected("p2", "reviewer"),
+      sent("c1", "worker"),
+      sent("c2", "reviewer"),
+      sent("c3", "p1"),
+      sent("c4", "worker")
+    )
+    expect(Commands.nextClaimable(state, "p1")?.context.id).toBe("c1")
+    expect(Commands.nextClaimable(state, "p1", new Set(["c1"]))?.context.id).toBe("c3")
+    expect(Commands.nextClaimable(state, "p1", new Set(["c1", "c3"]))?.context.id).toBe("c4")
+    expect(Commands.nextClaimable(state, "p1", new Set(["c1", "c3", "c4"]))).toBeUndefined()
+    expect(Commands.nextClaimable(state, "p2")?.context.id).toBe("c2")
+  })
+
+  it("nothing held, settled or addressed to others; nothing for an unknown peer", () => {
+    const state = stateAfter(
+      connected("p1"),
+      connected("p2"),
+      sent("c1", "worker"),
+      delivered("c1", "p2"),
+      sent("c2", "worker"),
+      acked("c2"),
+      sent("c3", "p2")
+    )
+    expect(Commands.nextClaimable(state, "p1")).toBeUndefined()
+    expect(Commands.nextClaimable(state, "nobody")).toBeUndefined()
+  })
+})
