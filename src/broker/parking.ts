@@ -208,7 +208,7 @@ export class ParkedWaits {
   }
 
   /** The oldest pending command a peer may take that no claim of this node is after already. */
-  firstClaimableFor(peerId: string) {
+  private firstClaimableFor(peerId: string) {
     return nextClaimable(this.state, peerId, this.claiming)
   }
 
