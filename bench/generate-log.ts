@@ -14,18 +14,7 @@ import { mkdir } from "node:fs/promises"
 import { createWriteStream } from "node:fs"
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
-
-/** mulberry32: the same file for the same seed. */
-const seeded = (seed: number) => {
-  let a = seed >>> 0
-  return (): number => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { seeded } from "../test/support/random.js"
 
 const channels = ["general", "builds", "reviews", "deploys", "tests", "chat", "alerts", "notes"]
 const roles = ["backend", "frontend", "reviewer", "tester"]
@@ -50,8 +39,8 @@ export const generateLog = async (dataDir: string, options: GenerateOptions): Pr
   await mkdir(dataDir, { recursive: true })
   const path = join(dataDir, "events.ndjson")
   const out = createWriteStream(path)
-  const random = seeded(options.seed ?? 42)
-  const int = (n: number) => Math.floor(random() * n)
+  // The same file for the same seed.
+  const { int } = seeded(options.seed ?? 42)
   const spacing = options.spacingMs ?? 20
   let ms = Date.now() - options.count * spacing - 60_000
   let seq = 0

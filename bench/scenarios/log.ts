@@ -13,6 +13,7 @@
 import { rm } from "node:fs/promises"
 import { existsSync } from "node:fs"
 import { join } from "node:path"
+import { seeded } from "../../test/support/random.js"
 import { generateLog } from "../generate-log.js"
 import type { Row } from "../report.js"
 import { json, keepAliveAgent, pool, quantile, request, sleep } from "../load.js"
@@ -82,12 +83,12 @@ const replayLatencies = async (
   const agent = keepAliveAgent(1)
   const latencies: Array<number> = []
   let timedOut = 0
-  let state = 0x9e3779b9
-  const random = () => ((state = (Math.imul(state ^ (state >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 2 ** 32)
+  // The same seqs on every run, so two runs measure the same replays.
+  const random = seeded(0x9e3779b9)
   const deadline = performance.now() + seconds * 1000
   try {
     for (let i = 0; i < samples && performance.now() < deadline; i++) {
-      const seq = 1 + Math.floor(random() * head)
+      const seq = 1 + random.int(head)
       const started = performance.now()
       const response = await request(agent, "GET", `${server.url}/status?at=${seq}`, { timeoutMs }).done.catch(() => undefined)
       if (response === undefined) {

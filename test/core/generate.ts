@@ -20,21 +20,7 @@ import {
   wentOffline,
   wentStale
 } from "./given.js"
-
-/** mulberry32: a tiny seeded PRNG, so a "random" log is the same log on every run. */
-export const seeded = (seed: number) => {
-  let a = seed >>> 0
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-  const int = (n: number): number => Math.floor(next() * n)
-  const pick = <A>(items: ReadonlyArray<A>): A | undefined => (items.length === 0 ? undefined : items[int(items.length)])
-  return { next, int, pick }
-}
+import { seeded } from "../support/random.js"
 
 export const peerIds = ["p0", "p1", "p2", "p3", "p4", "p5"] as const
 export const roles = ["r0", "r1", "r2"] as const

@@ -1,4 +1,5 @@
 import type { BrokerEvent, EventDraft } from "../../../src/core/events.js"
+import { seeded } from "../../support/random.js"
 
 /**
  * A long, plausible broker log for the dashboard's tests and measurements: a handful of agent
@@ -15,16 +16,9 @@ export const generateSessionLog = (options: {
   /** Share of events a real log also holds that change nothing: late acks, losing claims, ghosts. */
   readonly noise?: number
 }) => {
-  let state = (options.seed ?? 1) >>> 0
-  const random = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-  const int = (n: number): number => Math.floor(random() * n)
-  const pick = <A>(items: ReadonlyArray<A>): A => items[int(items.length)]!
+  const { next: random, int, pick: pickOrNone } = seeded(options.seed ?? 1)
+  /** Its lists (peers, the online ones, names) are never empty. */
+  const pick = <A>(items: ReadonlyArray<A>): A => pickOrNone(items)!
 
   const roles = ["frontend", "backend", "tests", "reviewer"] as const
   const peers = Array.from({ length: 8 }, (_, i) => ({
