@@ -5,11 +5,12 @@ import { join } from "node:path"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startBroker, type TestBroker } from "../support/broker.js"
+import { useBroker, useBrokers } from "../support/useBroker.js"
 import { startTool, tool } from "./tool.js"
 
 /** Every subcommand that talks to a broker, in-process, against a live broker started here. */
 
-let broker: TestBroker
+const broker = useBroker()
 let url: Array<string>
 
 const post = async (path: string, body?: unknown, headers: Record<string, string> = {}) => {
@@ -23,12 +24,8 @@ const post = async (path: string, body?: unknown, headers: Record<string, string
 const get = async (path: string) => (await (await fetch(`${broker.url}${path}`)).json()) as Record<string, any>
 
 beforeAll(async () => {
-  broker = await startBroker()
   url = ["--url", broker.url]
   await post("/peers/connect", { id: "worker-1", role: "worker", name: "terminal 1", capabilities: ["build"] })
-})
-afterAll(async () => {
-  await broker.close()
 })
 
 describe("status and peers", () => {
@@ -191,47 +188,45 @@ describe("tail", () => {
 })
 
 describe("tail across a broker restart", () => {
+  const brokers = useBrokers()
+
   it("says it lost the broker, waits for it, and resumes after the last event it showed", async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), "tail-restart-"))
-    const first = await startBroker({ dataDir })
+    const dataDir = await brokers.dataDir("tail-restart-")
+    const first = await brokers.start({ dataDir })
     const port = Number(new URL(first.url).port)
     const tail = startTool(["tail", "--from", "1", "--url", first.url])
     try {
       await fetch(`${first.url}/signals/before`, { method: "POST" })
       await tail.waitFor("signal.fired          before")
       await first.close()
-      const second = await startBroker({ dataDir, port })
-      try {
-        await fetch(`${second.url}/signals/after`, { method: "POST" })
-        await tail.waitFor("signal.fired          after")
-        const { code, stdout, stderr } = await tail.stop()
-        expect(code).toBe(0)
-        expect(stdout.match(/signal\.fired/g)).toHaveLength(2)
-        expect(stderr).toContain(`lost the broker at ${first.url}; reconnecting…`)
-        expect(stderr).toContain("following again from seq 2")
-      } finally {
-        await second.close()
-      }
+      const second = await brokers.start({ dataDir, port })
+      await fetch(`${second.url}/signals/after`, { method: "POST" })
+      await tail.waitFor("signal.fired          after")
+      const { code, stdout, stderr } = await tail.stop()
+      expect(code).toBe(0)
+      expect(stdout.match(/signal\.fired/g)).toHaveLength(2)
+      expect(stderr).toContain(`lost the broker at ${first.url}; reconnecting…`)
+      expect(stderr).toContain("following again from seq 2")
     } finally {
       await tail.stop()
-      await rm(dataDir, { recursive: true, force: true })
     }
   })
 })
 
 describe("a --memory broker restarted", () => {
+  const brokers = useBrokers()
+
   it("tail follows the new log from its first event, not from where the old one stopped", async () => {
     const fire = (url: string, name: string) => fetch(`${url}/signals/${name}`, { method: "POST" })
-    const first = await startBroker()
+    const first = await brokers.start()
     const port = Number(new URL(first.url).port)
     const tail = startTool(["tail", "--from", "1", "--url", first.url])
-    let second: TestBroker | undefined
     try {
       for (const name of ["old-1", "old-2", "old-3"]) await fire(first.url, name)
       await tail.waitFor("old-3")
       await first.close()
       // The new log's events 1 and 2 are there before tail is back, or come just after: either way they are new.
-      second = await startBroker({ port })
+      const second = await brokers.start({ port })
       await fire(second.url, "new-1")
       await fire(second.url, "new-2")
       await tail.waitFor("new-2")
@@ -245,7 +240,6 @@ describe("a --memory broker restarted", () => {
       expect(stderr).toContain("following again from seq 1")
     } finally {
       await tail.stop()
-      await second?.close()
     }
   })
 })
@@ -425,6 +419,8 @@ describe("mcp-config", () => {
 })
 
 describe("reaching the broker", () => {
+  const brokers = useBrokers()
+
   it("says so in one line and exits 1 when nothing listens", async () => {
     const { code, stderr } = await tool(["status", "--url", "http://127.0.0.1:1"])
     expect(code).toBe(1)
@@ -433,17 +429,13 @@ describe("reaching the broker", () => {
   })
 
   it("sends the token from --token or BROKER_TOKEN, and hints at it when refused", async () => {
-    const locked = await startBroker({ token: "t0ken" })
-    try {
-      const refused = await tool(["peers", "--url", locked.url])
-      expect(refused.code).toBe(1)
-      expect(refused.stderr).toContain("unauthorized")
-      expect(refused.stderr).toContain("pass --token or set BROKER_TOKEN")
-      expect((await tool(["peers", "--url", locked.url, "--token", "t0ken"])).code).toBe(0)
-      expect((await tool(["peers"], { env: { BROKER_URL: locked.url, BROKER_TOKEN: "t0ken" } })).stdout).toBe("no peers\n")
-    } finally {
-      await locked.close()
-    }
+    const locked = await brokers.start({ token: "t0ken" })
+    const refused = await tool(["peers", "--url", locked.url])
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toContain("unauthorized")
+    expect(refused.stderr).toContain("pass --token or set BROKER_TOKEN")
+    expect((await tool(["peers", "--url", locked.url, "--token", "t0ken"])).code).toBe(0)
+    expect((await tool(["peers"], { env: { BROKER_URL: locked.url, BROKER_TOKEN: "t0ken" } })).stdout).toBe("no peers\n")
   })
 
   it("refuses a --url that is not http", async () => {

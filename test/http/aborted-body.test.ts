@@ -9,9 +9,9 @@ import * as net from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { BadRequest, PayloadTooLarge } from "../../src/core/errors.js"
 import { readBody } from "../../src/http/body.js"
-import { startBroker, type TestBroker } from "../support/broker.js"
+import { useBroker } from "../support/useBroker.js"
 import { parsePrometheus } from "../support/prometheus.js"
-import { client, ok, quietConfig, waitFor, within } from "./client.js"
+import { ok, quietConfig, waitFor, within } from "./client.js"
 
 /**
  * Sends the head of a POST whose body is `declared` bytes long (chunked when undefined: the size is
@@ -95,24 +95,19 @@ describe("readBody, on a real socket", () => {
 })
 
 describe("the broker, given a body its client does not finish", () => {
-  let broker: TestBroker
   const logged: Array<{ readonly message: unknown; readonly status: unknown }> = []
-
-  beforeAll(async () => {
-    const logger = Logger.make(({ message, annotations }) => {
-      const status = Object.fromEntries(HashMap.toEntries(annotations))["status"]
-      logged.push({ message: Array.isArray(message) ? message[0] : message, status })
-    })
-    broker = await startBroker({
-      config: { ...quietConfig, maxBodyBytes: 1000 },
-      logs: { logger, level: LogLevel.Debug }
-    })
+  const logger = Logger.make(({ message, annotations }) => {
+    const status = Object.fromEntries(HashMap.toEntries(annotations))["status"]
+    logged.push({ message: Array.isArray(message) ? message[0] : message, status })
   })
-  afterAll(() => broker.close())
+  const broker = useBroker({
+    config: { ...quietConfig, maxBodyBytes: 1000 },
+    logs: { logger, level: LogLevel.Debug }
+  })
 
   /** Every series of the request histograms answered with `status`. */
   const answeredWith = async (status: number) => {
-    const families = parsePrometheus((await client(broker.url).get("/metrics")).text)
+    const families = parsePrometheus((await broker.client.get("/metrics")).text)
     return [...families.values()]
       .flatMap((family) => family.samples)
       .filter((sample) => sample.name.endsWith("_count") && sample.labels["status"] === String(status))
@@ -125,7 +120,7 @@ describe("the broker, given a body its client does not finish", () => {
       socket.resetAndDestroy()
       expect(await closed).toBe("")
     }
-    expect(ok(await client(broker.url).post("/channels/cut/send", { whole: true }))).toMatchObject({ id: 1 })
+    expect(ok(await broker.client.post("/channels/cut/send", { whole: true }))).toMatchObject({ id: 1 })
     expect(await answeredWith(413)).toEqual([])
     expect(logged.filter((entry) => entry.status === 413)).toEqual([])
   })

@@ -1,9 +1,8 @@
-import { mkdtemp, readdir, rm } from "node:fs/promises"
-import { tmpdir } from "node:os"
+import { readdir, rm } from "node:fs/promises"
 import { join } from "node:path"
-import { afterAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { chainFileName, checkpointFileName } from "../../src/broker/CheckpointStore.js"
-import { startBroker, type TestBroker } from "../support/broker.js"
+import { useBrokers } from "../support/useBroker.js"
 import { type ChannelSummary, client, type LogEvent, type Message, type MessagesPage, ok, quietConfig, waitFor, within } from "./client.js"
 
 /** Retention with tiny limits and a sweeper that looks every 20 ms; only generous deadlines. */
@@ -23,21 +22,10 @@ const logOf = async (url: string) =>
     .map((line) => JSON.parse(line) as LogEvent)
 
 describe("channel retention", () => {
-  const dirs: Array<string> = []
-  const brokers: Array<TestBroker> = []
-  const start = async (options: Parameters<typeof startBroker>[0]) => {
-    const broker = await startBroker(options)
-    brokers.push(broker)
-    return broker
-  }
-  afterAll(async () => {
-    for (const broker of brokers) await broker.close()
-    for (const dir of dirs) await rm(dir, { recursive: true, force: true })
-  })
+  const { start, dataDir: tempDir } = useBrokers()
 
   it("by count: keeps the newest messages, says where reading now starts, and a restart with other limits shows the same", async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), "broker-retention-"))
-    dirs.push(dataDir)
+    const dataDir = await tempDir("broker-retention-")
     // Two messages kept, trimmed once a third (the slack) is exceeded: at four held, ids 3 and 4 stay.
     const first = await start({ dataDir, config: { ...sweepOften, channelMaxMessages: 2 } })
     for (let i = 1; i <= 4; i++) await send(first.url, "builds", { i })

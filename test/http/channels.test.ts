@@ -1,33 +1,10 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
-import { startBroker, type TestBroker } from "../support/broker.js"
-import {
-  type ChannelSummary,
-  client,
-  type Client,
-  expectError,
-  ISO_UTC,
-  type Message,
-  type MessagesPage,
-  ok,
-  quietConfig,
-  sleep,
-  within
-} from "./client.js"
+import { describe, expect, it } from "vitest"
+import { useBroker } from "../support/useBroker.js"
+import { type ChannelSummary, client, type Client, expectError, ISO_UTC, type Message, type MessagesPage, ok, quietConfig, sleep, within } from "./client.js"
 
 describe("channels", () => {
-  let broker: TestBroker
-  let c: Client
-
-  beforeAll(async () => {
-    broker = await startBroker({ config: quietConfig })
-    c = client(broker.url)
-  })
-  afterAll(async () => {
-    await broker?.close()
-  })
-  beforeEach(async () => {
-    ok(await c.post("/reset"))
-  })
+  const broker = useBroker({ config: quietConfig }, { resetBeforeEach: true })
+  const c = broker.client
 
   const send = async (channel: string, data: unknown, options: { headers?: Record<string, string>; query?: string } = {}) =>
     ok(

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { startBroker, type TestBroker } from "../support/broker.js"
-import { client, connect, ok, quietConfig, waitFor, within, type Client, type Command } from "./client.js"
+import { describe, expect, it } from "vitest"
+import { useBroker } from "../support/useBroker.js"
+import { connect, ok, quietConfig, waitFor, within, type Command } from "./client.js"
 
 interface LogEvent {
   readonly seq: number
@@ -9,7 +9,7 @@ interface LogEvent {
   readonly data: { readonly commandId?: string; readonly peerId?: string }
 }
 
-const logOf = async (broker: TestBroker): Promise<Array<LogEvent>> =>
+const logOf = async (broker: { readonly url: string }): Promise<Array<LogEvent>> =>
   (await (await fetch(`${broker.url}/log`)).text())
     .split("\n")
     .filter((line) => line.length > 0)
@@ -20,13 +20,8 @@ const logOf = async (broker: TestBroker): Promise<Array<LogEvent>> =>
  * that peer's claim: one append (one write, one fsync) for the whole hand-over.
  */
 describe("a command sent to a parked waiter", () => {
-  let broker: TestBroker
-  let c: Client
-  beforeAll(async () => {
-    broker = await startBroker({ memory: false, config: quietConfig })
-    c = client(broker.url)
-  })
-  afterAll(() => broker.close())
+  const broker = useBroker({ memory: false, config: quietConfig })
+  const c = broker.client
 
   const parked = (peerId: string) =>
     waitFor(() => (broker.broker.activeWaits(peerId) === 1 ? true : undefined), { what: `${peerId}'s wait to park` })

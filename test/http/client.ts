@@ -131,13 +131,19 @@ export const request = async <T = any>(
   return { status: res.status, headers: res.headers, body: parsed as T, text }
 }
 
-/** A client bound to one broker URL. */
-export const client = (baseUrl: string) => ({
-  get: <T = any>(path: string, options?: RequestOptions) => request<T>(baseUrl, "GET", path, options),
-  post: <T = any>(path: string, json?: unknown, options?: RequestOptions) =>
-    request<T>(baseUrl, "POST", path, json === undefined ? options : { ...options, json }),
-  del: <T = any>(path: string, options?: RequestOptions) => request<T>(baseUrl, "DELETE", path, options)
-})
+/**
+ * A client bound to one broker URL. Given a function, it asks for the URL at each request, so it
+ * can be made before the broker has started (as `useBroker` does).
+ */
+export const client = (baseUrl: string | (() => string)) => {
+  const base = typeof baseUrl === "string" ? () => baseUrl : baseUrl
+  return {
+    get: <T = any>(path: string, options?: RequestOptions) => request<T>(base(), "GET", path, options),
+    post: <T = any>(path: string, json?: unknown, options?: RequestOptions) =>
+      request<T>(base(), "POST", path, json === undefined ? options : { ...options, json }),
+    del: <T = any>(path: string, options?: RequestOptions) => request<T>(base(), "DELETE", path, options)
+  }
+}
 export type Client = ReturnType<typeof client>
 
 /** Asserts a 2xx status (with the body in the failure message) and returns the body. */

@@ -1,21 +1,6 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
-import { startBroker, type TestBroker } from "../support/broker.js"
-import {
-  ack,
-  client,
-  type Client,
-  type Command,
-  connect,
-  expectError,
-  ISO_UTC,
-  ok,
-  quietConfig,
-  sendCommand,
-  sleep,
-  waitCommand,
-  waitFor,
-  within
-} from "./client.js"
+import { describe, expect, it } from "vitest"
+import { useBroker } from "../support/useBroker.js"
+import { ack, client, type Client, type Command, connect, expectError, ISO_UTC, ok, quietConfig, sendCommand, sleep, waitCommand, waitFor, within } from "./client.js"
 
 /** The current state of one command, read without blocking. */
 const commandState = async (c: Client, id: string): Promise<Command> => {
@@ -24,19 +9,8 @@ const commandState = async (c: Client, id: string): Promise<Command> => {
 }
 
 describe("commands", () => {
-  let broker: TestBroker
-  let c: Client
-
-  beforeAll(async () => {
-    broker = await startBroker({ config: quietConfig })
-    c = client(broker.url)
-  })
-  afterAll(async () => {
-    await broker?.close()
-  })
-  beforeEach(async () => {
-    ok(await c.post("/reset"))
-  })
+  const broker = useBroker({ config: quietConfig }, { resetBeforeEach: true })
+  const c = broker.client
 
   describe("send", () => {
     it("answers a pending Command with defaults filled in", async () => {
@@ -387,18 +361,8 @@ describe("commands", () => {
 })
 
 describe("command leases and expiry (tiny thresholds)", () => {
-  let broker: TestBroker
-  let c: Client
-
-  beforeAll(async () => {
-    broker = await startBroker({
-      config: { leaseMs: 300, sweepIntervalMs: 50, staleAfterMs: 600_000, offlineAfterMs: 1_200_000 }
-    })
-    c = client(broker.url)
-  })
-  afterAll(async () => {
-    await broker?.close()
-  })
+  const broker = useBroker({ config: { leaseMs: 300, sweepIntervalMs: 50, staleAfterMs: 600_000, offlineAfterMs: 1_200_000 } })
+  const c = broker.client
 
   it("a delivered command not acked within the lease returns to pending and is delivered again", async () => {
     const a = await connect(c, { role: "leasy" })

@@ -6,10 +6,10 @@
  * fails the writes with 503 at once and asks to be restarted, and /healthz, /metrics and the log
  * say what happened.
  */
-import { HashMap, Logger, LogLevel } from "effect"
-import { afterEach, describe, expect, it } from "vitest"
+import { Logger, LogLevel } from "effect"
+import { describe, expect, it } from "vitest"
 import type { BrokerEvent } from "../../src/core/events.js"
-import { startBroker, type TestBroker } from "../support/broker.js"
+import { useBrokers } from "../support/useBroker.js"
 import { parsePrometheus, sampleValue } from "../support/prometheus.js"
 import { type Client, client, expectError, logHead, ok, quietConfig, waitFor, within } from "./client.js"
 
@@ -54,15 +54,11 @@ const metric = async (c: Client, name: string, labels: Record<string, string> = 
 }
 
 describe("a state that cannot simply follow its log", () => {
-  let broker: TestBroker | undefined
-  afterEach(async () => {
-    await broker?.close()
-    broker = undefined
-  })
+  const brokers = useBrokers()
 
   const start = async (faults: Faults) => {
     const { entries, logger } = capturing()
-    broker = await startBroker({
+    const broker = await brokers.start({
       faults: faulty(faults),
       config: { ...quietConfig, repairRetryMs: 400 },
       logs: { logger, level: LogLevel.Info }
@@ -72,7 +68,7 @@ describe("a state that cannot simply follow its log", () => {
 
   it("a lost event is re-read from the log: the write answers, /healthz is 503 while it is missing, the metric and the log say so", async () => {
     const faults: Faults = { lost: new Set(), garbled: new Set(), failReads: false }
-    const { c, entries } = await start(faults)
+    const { c, entries, broker } = await start(faults)
     ok(await c.post("/channels/before/send", { n: 1 }))
     expect(ok(await c.get("/healthz"))).toEqual({ ok: true })
 
@@ -104,7 +100,7 @@ describe("a state that cannot simply follow its log", () => {
     expect(await metric(c, "healthy")).toBe(1)
     expect(entries).toContainEqual({ level: "ERROR", message: `the log's feed skipped event ${lost}; repairing the state from the log` })
     expect(entries).toContainEqual({ level: "INFO", message: `the state has caught up with its log again, at seq ${lost}` })
-    expect(broker!.broken()).toBeUndefined()
+    expect(broker.broken()).toBeUndefined()
   })
 
   it("a gap shown by the next event of a batch is filled before it: a send handed to a parked wait answers both", async () => {
@@ -153,7 +149,7 @@ describe("a state that cannot simply follow its log", () => {
 
   it("a lost event that cannot be re-read: the waiting write fails with 503 once the retries are spent, and the broker asks to be restarted", async () => {
     const faults: Faults = { lost: new Set(), garbled: new Set(), failReads: false }
-    const { c } = await start(faults)
+    const { c, broker } = await start(faults)
     const lost = (await logHead(c)) + 1
     faults.lost.add(lost)
     faults.failReads = true
@@ -161,7 +157,7 @@ describe("a state that cannot simply follow its log", () => {
     expect(expectError(write, 503, "log_unavailable").error.message).toContain(`event ${lost} was recorded in the log`)
     const health = expectError(await c.get("/healthz"), 503, "log_unavailable").error.message
     expect(health).toBe(`event ${lost} could not be re-read from the log: memory log: read failed: Error: EIO: injected read failure`)
-    expect(broker!.broken()).toBe(health)
+    expect(broker.broken()).toBe(health)
     expect(await metric(c, "projection_faults_total", { kind: "repair_failed" })).toBe(1)
   })
 })

@@ -1,16 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { startBroker, type TestBroker } from "../support/broker.js"
-import { client, connect, expectError, logHead, ok, quietConfig, sendCommand, waitCommand, type Client } from "./client.js"
+import { describe, expect, it } from "vitest"
+import { useBroker } from "../support/useBroker.js"
+import { client, connect, expectError, logHead, ok, quietConfig, sendCommand, waitCommand } from "./client.js"
 
 /** A REST caller that names itself as a peer acts only as that peer. */
 describe("peer identity on the REST API", () => {
-  let broker: TestBroker
-  let c: Client
-  beforeAll(async () => {
-    broker = await startBroker({ config: quietConfig })
-    c = client(broker.url)
-  })
-  afterAll(() => broker.close())
+  const broker = useBroker({ config: quietConfig })
+  const c = broker.client
 
   it("refuses to let one peer wait for another peer's commands", async () => {
     const alice = await connect(c, { role: "alice-role" })
@@ -45,11 +40,7 @@ describe("peer identity on the REST API", () => {
 })
 
 describe("reserved peer ids", () => {
-  let broker: TestBroker
-  beforeAll(async () => {
-    broker = await startBroker({ config: quietConfig })
-  })
-  afterAll(() => broker.close())
+  const broker = useBroker({ config: quietConfig })
 
   it("refuses the id 'discover', which GET /peers/discover would shadow, and records nothing", async () => {
     const c = client(broker.url)

@@ -1,16 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { startBroker, type TestBroker } from "../support/broker.js"
-import { client, connect, expectError, logHead, ok, quietConfig, waitFor, type Client } from "./client.js"
+import { describe, expect, it } from "vitest"
+import { useBroker } from "../support/useBroker.js"
+import { client, connect, expectError, logHead, ok, quietConfig, waitFor } from "./client.js"
 
 /** Bounds that keep slow or hostile clients from parking without limit. */
 describe("limits on parked waits and streams", () => {
-  let broker: TestBroker
-  let c: Client
-  beforeAll(async () => {
-    broker = await startBroker({ config: { ...quietConfig, maxWaits: 4, maxWaitsPerPeer: 2, maxSubscribers: 1 } })
-    c = client(broker.url)
-  })
-  afterAll(() => broker.close())
+  const broker = useBroker({ config: { ...quietConfig, maxWaits: 4, maxWaitsPerPeer: 2, maxSubscribers: 1 } })
+  const c = broker.client
 
   it("refuses a peer's third parked command wait, and any wait past the total, with 429", async () => {
     const peer = await connect(c, { role: "busy" })

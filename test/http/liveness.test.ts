@@ -1,9 +1,6 @@
-import { mkdtemp, rm } from "node:fs/promises"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { openSession } from "../mcp/support.js"
-import { startBroker, type TestBroker } from "../support/broker.js"
+import { useBroker, useBrokers } from "../support/useBroker.js"
 import { client, ok, sleep, waitFor, type Peer } from "./client.js"
 
 /**
@@ -23,13 +20,7 @@ const eventsOf = async (url: string, peerId: string): Promise<Array<string>> =>
     .map((event) => event.type)
 
 describe("liveness", () => {
-  let broker: TestBroker
-  beforeAll(async () => {
-    broker = await startBroker({ config: fast, mcp: { sweepIntervalMs: 50 } })
-  })
-  afterAll(async () => {
-    await broker?.close()
-  })
+  const broker = useBroker({ config: fast, mcp: { sweepIntervalMs: 50 } })
 
   it("heartbeats of an online peer append nothing, keep it online, and show in GET /peers", async () => {
     const c = client(broker.url)
@@ -75,26 +66,22 @@ describe("liveness", () => {
 })
 
 describe("liveness across a restart", () => {
+  const brokers = useBrokers()
+
   it("gives every present peer a fresh window: a long-lived peer is not swept the moment the broker is back", async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), "liveness-"))
-    let broker = await startBroker({ dataDir, memory: false, config: fast })
-    try {
-      const c = client(broker.url)
-      const peer = ok(await c.post<Peer>("/peers/connect", { role: "old-timer", capabilities: [] }))
-      for (let i = 0; i < 6; i++) {
-        await sleep(200)
-        ok(await c.post(`/peers/${peer.id}/heartbeat`))
-      }
-      // Its last recorded sign of life is now over a second old, twice the staleness threshold.
-      await broker.close()
-      broker = await startBroker({ dataDir, memory: false, config: fast })
-      const again = client(broker.url)
-      await sleep(300)
-      expect(ok(await again.get<Peer>(`/peers/${peer.id}`)).status).toBe("online")
-      await waitFor(async () => ok(await again.get<Peer>(`/peers/${peer.id}`)).status === "stale")
-    } finally {
-      await broker.close()
-      await rm(dataDir, { recursive: true, force: true })
+    const dataDir = await brokers.dataDir("liveness-")
+    const first = await brokers.start({ dataDir, memory: false, config: fast })
+    const c = client(first.url)
+    const peer = ok(await c.post<Peer>("/peers/connect", { role: "old-timer", capabilities: [] }))
+    for (let i = 0; i < 6; i++) {
+      await sleep(200)
+      ok(await c.post(`/peers/${peer.id}/heartbeat`))
     }
+    // Its last recorded sign of life is now over a second old, twice the staleness threshold.
+    await first.close()
+    const again = client((await brokers.start({ dataDir, memory: false, config: fast })).url)
+    await sleep(300)
+    expect(ok(await again.get<Peer>(`/peers/${peer.id}`)).status).toBe("online")
+    await waitFor(async () => ok(await again.get<Peer>(`/peers/${peer.id}`)).status === "stale")
   })
 })

@@ -1,10 +1,8 @@
 import { HashMap, Logger, LogLevel } from "effect"
-import { mkdtemp, rm } from "node:fs/promises"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { call, join as joinAs, openSession } from "../mcp/support.js"
-import { startBroker } from "../support/broker.js"
+import { useBrokers } from "../support/useBroker.js"
 import { client, ok, quietConfig } from "./client.js"
 
 interface Entry {
@@ -30,16 +28,15 @@ const capturing = () => {
 }
 
 describe("structured logs", () => {
+  const brokers = useBrokers()
+
   it("one debug line per request, naming the route template rather than the path", async () => {
     const { entries, logger } = capturing()
-    const broker = await startBroker({ logs: { logger, level: LogLevel.Debug } })
-    try {
-      const c = client(broker.url)
-      ok(await c.post("/peers/connect", { id: "log-peer", role: "worker" }))
-      expect((await c.get("/peers/nobody")).status).toBe(404)
-    } finally {
-      await broker.close()
-    }
+    const broker = await brokers.start({ logs: { logger, level: LogLevel.Debug } })
+    const c = client(broker.url)
+    ok(await c.post("/peers/connect", { id: "log-peer", role: "worker" }))
+    expect((await c.get("/peers/nobody")).status).toBe(404)
+    await broker.close()
 
     const requests = entries.filter((entry) => entry.message === "request")
     expect(requests.map(({ level, annotations: { method, route, status } }) => ({ level, method, route, status }))).toEqual([
@@ -51,7 +48,7 @@ describe("structured logs", () => {
 
   it("at info: the lifecycle, not the requests", async () => {
     const { entries, logger } = capturing()
-    const broker = await startBroker({ memory: false, logs: { logger, level: LogLevel.Info } })
+    const broker = await brokers.start({ memory: false, logs: { logger, level: LogLevel.Info } })
     const checkpoint = join(broker.dataDir!, "checkpoint.json")
     ok(await client(broker.url).post("/signals/logged", {}))
     await broker.close()
@@ -69,31 +66,26 @@ describe("structured logs", () => {
   })
 
   it("MCP sessions log through the same logger (a session resumed after a restart)", async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), "logging-mcp-"))
-    const first = await startBroker({ dataDir, memory: false, config: quietConfig })
+    const dataDir = await brokers.dataDir("logging-mcp-")
+    const first = await brokers.start({ dataDir, memory: false, config: quietConfig })
     const session = await openSession(first.url, "http")
     try {
       const peerId = await joinAs(session, "backend")
       await first.close()
       const { entries, logger } = capturing()
-      const second = await startBroker({
+      await brokers.start({
         dataDir,
         memory: false,
         port: Number(new URL(first.url).port),
         config: quietConfig,
         logs: { logger, level: LogLevel.Info }
       })
-      try {
-        expect(await call(session, "my_info")).toMatchObject({ resumed: true })
-        expect(entries).toContainEqual(
-          expect.objectContaining({ level: "INFO", message: `MCP session resumed after a restart as backend (${peerId})` })
-        )
-      } finally {
-        await second.close()
-      }
+      expect(await call(session, "my_info")).toMatchObject({ resumed: true })
+      expect(entries).toContainEqual(
+        expect.objectContaining({ level: "INFO", message: `MCP session resumed after a restart as backend (${peerId})` })
+      )
     } finally {
       await session.close()
-      await rm(dataDir, { recursive: true, force: true })
     }
   })
 })

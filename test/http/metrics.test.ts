@@ -1,21 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { eventTypes } from "../../src/core/events.js"
 import { Counter, Histogram, render } from "../../src/broker/metrics/prometheus.js"
-import { startBroker, type TestBroker } from "../support/broker.js"
+import { useBroker } from "../support/useBroker.js"
 import { parsePrometheus, type ParsedFamily, sampleValue } from "../support/prometheus.js"
-import {
-  ack,
-  type Client,
-  client,
-  connect,
-  expectError,
-  ok,
-  openSse,
-  quietConfig,
-  sendCommand,
-  waitCommand,
-  waitFor
-} from "./client.js"
+import { ack, type Client, client, connect, expectError, ok, openSse, quietConfig, sendCommand, waitCommand, waitFor } from "./client.js"
 
 const prefix = "claude_ipc_broker"
 
@@ -39,14 +27,8 @@ const gauge = (families: ReadonlyMap<string, ParsedFamily>, name: string, labels
   sampleValue(families, `${prefix}_${name}`, labels)
 
 describe("GET /metrics on the file log", () => {
-  let broker: TestBroker
-  let c: Client
-
-  beforeAll(async () => {
-    broker = await startBroker({ memory: false, config: quietConfig })
-    c = client(broker.url)
-  })
-  afterAll(() => broker.close())
+  const broker = useBroker({ memory: false, config: quietConfig })
+  const c = broker.client
 
   it("counts the events appended, by type, exactly as the log holds them", async () => {
     await connect(c, { id: "m-worker", role: "m-workers" })
@@ -206,31 +188,24 @@ describe("GET /metrics on the file log", () => {
 })
 
 describe("GET /metrics on the memory log", () => {
+  const broker = useBroker()
+
   it("has no fsync family, since nothing is synced", async () => {
-    const broker = await startBroker()
-    try {
-      const families = await scrape(client(broker.url))
-      expect(families.has(`${prefix}_fsync_duration_seconds`)).toBe(false)
-      expect(gauge(families, "info", { version: "0.1.0", backend: "memory" })).toBe(1)
-      expect(gauge(families, "log_head")).toBe(0)
-    } finally {
-      await broker.close()
-    }
+    const families = await scrape(broker.client)
+    expect(families.has(`${prefix}_fsync_duration_seconds`)).toBe(false)
+    expect(gauge(families, "info", { version: "0.1.0", backend: "memory" })).toBe(1)
+    expect(gauge(families, "log_head")).toBe(0)
   })
 })
 
 describe("GET /metrics with a token", () => {
+  const c = useBroker({ token: "metrics-token" }).client
+
   it("is behind the same guard as every other route", async () => {
-    const broker = await startBroker({ token: "metrics-token" })
-    try {
-      const c = client(broker.url)
-      expectError(await c.get("/metrics"), 401, "unauthorized")
-      const families = await scrape(c, { authorization: "Bearer metrics-token" })
-      // The refused scrape was timed too, under its route.
-      expect(requests(families, "http_request_duration_seconds", "GET", "/metrics", 401)).toBe(1)
-    } finally {
-      await broker.close()
-    }
+    expectError(await c.get("/metrics"), 401, "unauthorized")
+    const families = await scrape(c, { authorization: "Bearer metrics-token" })
+    // The refused scrape was timed too, under its route.
+    expect(requests(families, "http_request_duration_seconds", "GET", "/metrics", 401)).toBe(1)
   })
 })
 

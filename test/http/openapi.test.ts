@@ -1,13 +1,13 @@
 import { Chunk } from "effect"
 import { readFile } from "node:fs/promises"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { beforeAll, describe, expect, it } from "vitest"
 import { router } from "../../src/http/Http.js"
 import { restHandlers } from "../../src/http/rest/handlers.js"
 import { makeOpenApiDocument, openApiPath } from "../../src/http/openApi.js"
 import { routes } from "../../src/http/routes.js"
-import { startBroker, type TestBroker } from "../support/broker.js"
+import { useBroker } from "../support/useBroker.js"
 import { checkOpenApi31, type OpenApiCheck } from "../support/openapi.js"
-import { type ApiResponse, type Client, client, ok, quietConfig } from "./client.js"
+import { type ApiResponse, ok, quietConfig } from "./client.js"
 
 type Operation = {
   parameters: Array<{ name: string; in: string; required: boolean; schema: { pattern?: string } }>
@@ -69,16 +69,12 @@ describe("the OpenAPI document", () => {
 })
 
 describe("the OpenAPI document against the running broker", () => {
-  let broker: TestBroker
-  let c: Client
+  const broker = useBroker({ config: quietConfig })
+  const c = broker.client
   let check: OpenApiCheck
-
   beforeAll(async () => {
-    broker = await startBroker({ config: quietConfig })
-    c = client(broker.url)
     check = checkOpenApi31(document as never)
   })
-  afterAll(() => broker.close())
 
   /** The answer conforms to the schema the document gives for its route and status. */
   const conforms = (method: string, template: string, res: ApiResponse) => {

@@ -1,21 +1,10 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
-import { startBroker, type TestBroker } from "../support/broker.js"
-import { client, connect, expectError, ISO_UTC, ok, quietConfig, type Client, type Peer, waitFor } from "./client.js"
+import { describe, expect, it } from "vitest"
+import { useBroker, useBrokers } from "../support/useBroker.js"
+import { client, connect, expectError, ISO_UTC, ok, quietConfig, type Peer, waitFor } from "./client.js"
 
 describe("peers", () => {
-  let broker: TestBroker
-  let c: Client
-
-  beforeAll(async () => {
-    broker = await startBroker({ config: quietConfig })
-    c = client(broker.url)
-  })
-  afterAll(async () => {
-    await broker?.close()
-  })
-  beforeEach(async () => {
-    ok(await c.post("/reset"))
-  })
+  const broker = useBroker({ config: quietConfig }, { resetBeforeEach: true })
+  const c = broker.client
 
   it("connect registers an online peer and answers 200 with the Peer", async () => {
     const res = await c.post<Peer>("/peers/connect", { role: "backend", capabilities: ["tcp", "server"] })
@@ -112,18 +101,9 @@ describe("peers", () => {
 })
 
 describe("peer liveness (tiny thresholds)", () => {
-  let broker: TestBroker
-  let c: Client
-
-  beforeAll(async () => {
-    broker = await startBroker({
-      config: { staleAfterMs: 200, offlineAfterMs: 1_500, sweepIntervalMs: 50, leaseMs: 600_000 }
-    })
-    c = client(broker.url)
-  })
-  afterAll(async () => {
-    await broker?.close()
-  })
+  const broker = useBroker({ config: { staleAfterMs: 200, offlineAfterMs: 1_500, sweepIntervalMs: 50, leaseMs: 600_000 } })
+  const c = broker.client
+  const brokers = useBrokers()
 
   const statusOf = async (id: string) => {
     const { peers } = ok(await c.get<{ peers: Array<Peer> }>("/peers"))
@@ -158,25 +138,21 @@ describe("peer liveness (tiny thresholds)", () => {
 
   it("a stale peer that heart-beats is online again", async () => {
     // A wide stale window so the peer cannot slip through to offline while we look.
-    const slow = await startBroker({
+    const slow = await brokers.start({
       config: { staleAfterMs: 200, offlineAfterMs: 600_000, sweepIntervalMs: 50, leaseMs: 600_000 }
     })
-    try {
-      const sc = client(slow.url)
-      const peer = await connect(sc, { role: "sleeper" })
-      await waitFor(
-        async () => {
-          const { peers } = ok(await sc.get<{ peers: Array<Peer> }>("/peers"))
-          return peers.find((p) => p.id === peer.id)?.status === "stale"
-        },
-        { timeoutMs: 15_000, what: "peer stale" }
-      )
-      const beat = ok(await sc.post<Peer>(`/peers/${peer.id}/heartbeat`))
-      expect(beat.status).toBe("online")
-      const { peers } = ok(await sc.get<{ peers: Array<Peer> }>("/peers"))
-      expect(peers.find((p) => p.id === peer.id)?.status).toBe("online")
-    } finally {
-      await slow.close()
-    }
+    const sc = client(slow.url)
+    const peer = await connect(sc, { role: "sleeper" })
+    await waitFor(
+      async () => {
+        const { peers } = ok(await sc.get<{ peers: Array<Peer> }>("/peers"))
+        return peers.find((p) => p.id === peer.id)?.status === "stale"
+      },
+      { timeoutMs: 15_000, what: "peer stale" }
+    )
+    const beat = ok(await sc.post<Peer>(`/peers/${peer.id}/heartbeat`))
+    expect(beat.status).toBe("online")
+    const { peers } = ok(await sc.get<{ peers: Array<Peer> }>("/peers"))
+    expect(peers.find((p) => p.id === peer.id)?.status).toBe("online")
   }, 20_000)
 })

@@ -1,6 +1,6 @@
 import { request } from "node:http"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { startBroker, type TestBroker } from "../support/broker.js"
+import { describe, expect, it } from "vitest"
+import { useBroker } from "../support/useBroker.js"
 
 /** A raw request, since fetch normalises the targets that matter here. */
 const get = (base: string, target: string) =>
@@ -16,11 +16,7 @@ const get = (base: string, target: string) =>
   })
 
 describe("odd request targets", () => {
-  let broker: TestBroker
-  beforeAll(async () => {
-    broker = await startBroker()
-  })
-  afterAll(() => broker.close())
+  const broker = useBroker()
 
   it("a target starting with '//' is a path: a JSON 404, not a 500 (found by the fuzz test)", async () => {
     for (const target of ["//%F4%83%AD%9A/ca?from=1", "//[bad/x"]) {

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
-import { startBroker, type TestBroker } from "../support/broker.js"
-import { client, type Client, ISO_UTC, ok, quietConfig, type Signal, sleep, within } from "./client.js"
+import { describe, expect, it } from "vitest"
+import { useBroker } from "../support/useBroker.js"
+import { ISO_UTC, ok, quietConfig, type Signal, sleep, within } from "./client.js"
 
 interface SignalWait {
   signal: Signal
@@ -8,19 +8,8 @@ interface SignalWait {
 }
 
 describe("signals", () => {
-  let broker: TestBroker
-  let c: Client
-
-  beforeAll(async () => {
-    broker = await startBroker({ config: quietConfig })
-    c = client(broker.url)
-  })
-  afterAll(async () => {
-    await broker?.close()
-  })
-  beforeEach(async () => {
-    ok(await c.post("/reset"))
-  })
+  const broker = useBroker({ config: quietConfig }, { resetBeforeEach: true })
+  const c = broker.client
 
   const fire = async (name: string, data: unknown, headers: Record<string, string> = {}) =>
     ok(await c.post<Signal>(`/signals/${name}`, { data }, { headers }), [200, 201])

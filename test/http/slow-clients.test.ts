@@ -1,16 +1,12 @@
 import { connect as connectSocket } from "node:net"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { startBroker, type TestBroker } from "../support/broker.js"
+import { describe, expect, it } from "vitest"
+import { useBroker } from "../support/useBroker.js"
 import { Effect } from "effect"
 import { client, ok, openSse, quietConfig, waitFor, within } from "./client.js"
 
 /** A client that never finishes its request must not hold a socket for ever. */
 describe("slow clients", () => {
-  let broker: TestBroker
-  beforeAll(async () => {
-    broker = await startBroker({ config: quietConfig })
-  })
-  afterAll(() => broker.close())
+  const broker = useBroker({ config: quietConfig })
 
   it("closes a connection whose headers never end, and keeps serving others", async () => {
     const port = Number(new URL(broker.url).port)
@@ -37,11 +33,7 @@ describe("slow clients", () => {
 /** An event stream whose client stops reading must not buffer the log for it without bound. */
 describe("slow event-stream clients", () => {
   const bufferLimit = 64 * 1024
-  let broker: TestBroker
-  beforeAll(async () => {
-    broker = await startBroker({ config: { ...quietConfig, maxStreamBufferBytes: bufferLimit } })
-  })
-  afterAll(() => broker.close())
+  const broker = useBroker({ config: { ...quietConfig, maxStreamBufferBytes: bufferLimit } })
 
   it("disconnects a client that stops reading, and keeps serving the others", async () => {
     const port = Number(new URL(broker.url).port)

@@ -1,25 +1,6 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
-import { startBroker, type TestBroker } from "../support/broker.js"
-import {
-  ack,
-  type Client,
-  client,
-  type Command,
-  connect,
-  expectError,
-  ISO_UTC,
-  type LogEvent,
-  logHead,
-  type MessagesPage,
-  ok,
-  openSse,
-  type Peer,
-  quietConfig,
-  sendCommand,
-  type Signal,
-  waitCommand,
-  within
-} from "./client.js"
+import { beforeEach, describe, expect, it } from "vitest"
+import { useBroker } from "../support/useBroker.js"
+import { ack, type Client, client, type Command, connect, expectError, ISO_UTC, type LogEvent, logHead, type MessagesPage, ok, openSse, type Peer, quietConfig, sendCommand, type Signal, waitCommand, within } from "./client.js"
 
 interface Status {
   peers: Array<Peer>
@@ -38,16 +19,8 @@ const parseNdjson = (text: string): Array<LogEvent> =>
     .map((line) => JSON.parse(line) as LogEvent)
 
 describe("system", () => {
-  let broker: TestBroker
-  let c: Client
-
-  beforeAll(async () => {
-    broker = await startBroker({ config: quietConfig })
-    c = client(broker.url)
-  })
-  afterAll(async () => {
-    await broker?.close()
-  })
+  const broker = useBroker({ config: quietConfig })
+  const c = broker.client
 
   const status = async (query = "") => ok(await c.get<Status>(`/status${query}`))
   const stateOf = (s: Status) => ({ peers: s.peers, commands: s.commands, channels: s.channels, signals: s.signals })
@@ -345,16 +318,8 @@ describe("system", () => {
 })
 
 describe("long-poll timeouts are clamped to maxWaitMs", () => {
-  let broker: TestBroker
-  let c: Client
-
-  beforeAll(async () => {
-    broker = await startBroker({ config: { ...quietConfig, maxWaitMs: 300 } })
-    c = client(broker.url)
-  })
-  afterAll(async () => {
-    await broker?.close()
-  })
+  const broker = useBroker({ config: { ...quietConfig, maxWaitMs: 300 } })
+  const c = broker.client
 
   it("a wait far above the maximum still answers (timed out) well before its own timeout", async () => {
     const peer = await connect(c, { role: "clamped" })

@@ -1,19 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { startBroker, type TestBroker } from "../support/broker.js"
-import { type Client, client, connect, ok, quietConfig, sendCommand, waitCommand, waitFor } from "./client.js"
+import { describe, expect, it } from "vitest"
+import { useBroker } from "../support/useBroker.js"
+import { client, connect, ok, quietConfig, sendCommand, waitCommand, waitFor } from "./client.js"
 
 /**
  * The REST routes run on the transport's own path (src/http/transport.ts), not the platform's
  * router: what the router used to give them for free is held here.
  */
 describe("the REST transport", () => {
-  let broker: TestBroker
-  let c: Client
-  beforeAll(async () => {
-    broker = await startBroker({ config: quietConfig })
-    c = client(broker.url)
-  })
-  afterAll(() => broker.close())
+  const broker = useBroker({ config: quietConfig })
+  const c = broker.client
 
   it("answers HEAD like GET, without a body", async () => {
     const res = await fetch(`${broker.url}/peers`, { method: "HEAD" })

@@ -5,7 +5,7 @@
  */
 import { HashMap, Logger, LogLevel } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
-import { startBroker, type TestBroker } from "../support/broker.js"
+import { useBrokers } from "../support/useBroker.js"
 import { waitFor } from "../http/client.js"
 import { join, openSession, peerStatus, rawSession, type McpSession } from "./support.js"
 
@@ -32,18 +32,17 @@ const capturing = () => {
 }
 
 describe("MCP sessions log what goes wrong", () => {
-  let broker: TestBroker | undefined
+  const brokers = useBrokers()
   let session: McpSession | undefined
   afterEach(async () => {
     await session?.close()
-    await broker?.close()
-    session = broker = undefined
+    session = undefined
   })
 
   it("a peer the session sweep cannot keep online (the log refuses the heartbeat) is a warning", async () => {
     const { entries, logger } = capturing()
     let diskFull = false
-    broker = await startBroker({
+    const broker = await brokers.start({
       memory: false,
       config: { staleAfterMs: 300, offlineAfterMs: 600_000, sweepIntervalMs: 50 },
       mcp: { sweepIntervalMs: 1_000 },
@@ -57,7 +56,7 @@ describe("MCP sessions log what goes wrong", () => {
     session = await openSession(broker.url, "http")
     const peerId = await join(session, "backend")
     // The broker's sweeper finds it silent; its session is idle, so only the session sweep revives it.
-    await waitFor(async () => (await peerStatus(broker!.url, peerId)) === "stale", { what: "the peer to go stale" })
+    await waitFor(async () => (await peerStatus(broker.url, peerId)) === "stale", { what: "the peer to go stale" })
     diskFull = true
     const warning = await waitFor(
       () => entries.find((entry) => entry.message === "could not keep an MCP session's peer online"),
@@ -70,7 +69,7 @@ describe("MCP sessions log what goes wrong", () => {
 
   it("what the transport reports (a message that is not JSON-RPC) is logged at debug level", async () => {
     const { entries, logger } = capturing()
-    broker = await startBroker({ logs: { logger, level: LogLevel.Debug } })
+    const broker = await brokers.start({ logs: { logger, level: LogLevel.Debug } })
     const raw = await rawSession(broker.url)
     const res = await fetch(`${broker.url}/mcp`, {
       method: "POST",

@@ -1,21 +1,13 @@
-import { mkdtemp, rm } from "node:fs/promises"
-import { tmpdir } from "node:os"
-import { join as joinPath } from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { client as rest, ok, quietConfig, sendCommand, waitFor, within } from "../http/client.js"
-import { startBroker, type TestBroker } from "../support/broker.js"
+import { useBroker, useBrokers } from "../support/useBroker.js"
 import { call, callError, callRaw, join, openSession, peerStatus, rawSession, textOf } from "./support.js"
 
 /** Session lifecycles: closing, idling, body limits, and a broker restart under a live client. */
 
 describe("closing a session takes its peer offline", () => {
-  let broker: TestBroker
-  beforeAll(async () => {
-    broker = await startBroker({ config: quietConfig })
-  })
-  afterAll(async () => {
-    await broker?.close()
-  })
+  const broker = useBroker({ config: quietConfig })
+  const brokers = useBrokers()
 
   it("Streamable HTTP: DELETE (terminateSession) ends the session; its held command returns to the queue", async () => {
     const session = await openSession(broker.url, "http")
@@ -48,25 +40,21 @@ describe("closing a session takes its peer offline", () => {
   })
 
   it("the broker's body limit applies to MCP posts", async () => {
-    const small = await startBroker({ config: { ...quietConfig, maxBodyBytes: 1024 } })
-    try {
-      const res = await fetch(`${small.url}/mcp`, {
-        method: "POST",
-        headers: { accept: "application/json, text/event-stream", "content-type": "application/json" },
-        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { pad: "x".repeat(4096) } })
-      })
-      expect(res.status).toBe(413)
-      expect(await res.json()).toMatchObject({ jsonrpc: "2.0", error: { message: expect.stringMatching(/1024 bytes/) } })
-      const bad = await fetch(`${small.url}/mcp`, {
-        method: "POST",
-        headers: { accept: "application/json, text/event-stream", "content-type": "application/json" },
-        body: "{not json"
-      })
-      expect(bad.status).toBe(400)
-      expect(await bad.json()).toMatchObject({ error: { code: -32700 } })
-    } finally {
-      await small.close()
-    }
+    const small = await brokers.start({ config: { ...quietConfig, maxBodyBytes: 1024 } })
+    const res = await fetch(`${small.url}/mcp`, {
+      method: "POST",
+      headers: { accept: "application/json, text/event-stream", "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { pad: "x".repeat(4096) } })
+    })
+    expect(res.status).toBe(413)
+    expect(await res.json()).toMatchObject({ jsonrpc: "2.0", error: { message: expect.stringMatching(/1024 bytes/) } })
+    const bad = await fetch(`${small.url}/mcp`, {
+      method: "POST",
+      headers: { accept: "application/json, text/event-stream", "content-type": "application/json" },
+      body: "{not json"
+    })
+    expect(bad.status).toBe(400)
+    expect(await bad.json()).toMatchObject({ error: { code: -32700 } })
   })
 
   it("a request without a session id that is not an initialize is refused", async () => {
@@ -81,13 +69,7 @@ describe("closing a session takes its peer offline", () => {
 })
 
 describe("idle sessions are swept", () => {
-  let broker: TestBroker
-  beforeAll(async () => {
-    broker = await startBroker({ config: quietConfig, mcp: { sessionIdleMs: 300, sweepIntervalMs: 50 } })
-  })
-  afterAll(async () => {
-    await broker?.close()
-  })
+  const broker = useBroker({ config: quietConfig, mcp: { sessionIdleMs: 300, sweepIntervalMs: 50 } })
 
   it("a session with no stream and no request goes, and its peer with it", async () => {
     const raw = await rawSession(broker.url)
@@ -104,8 +86,10 @@ describe("idle sessions are swept", () => {
 })
 
 describe("the peer of a live session stays online", () => {
+  const brokers = useBrokers()
+
   it("with tiny staleness thresholds, an open session keeps its peer online; a silent REST peer goes", async () => {
-    const broker = await startBroker({
+    const broker = await brokers.start({
       config: { staleAfterMs: 200, offlineAfterMs: 400, sweepIntervalMs: 25 },
       mcp: { sweepIntervalMs: 25 }
     })
@@ -117,12 +101,11 @@ describe("the peer of a live session stays online", () => {
       expect(await peerStatus(broker.url, peerId)).toBe("online")
     } finally {
       await session.close()
-      await broker.close()
     }
   })
 
   it("sessions beyond the configured maximum are refused with 503", async () => {
-    const broker = await startBroker({ config: quietConfig, mcp: { maxSessions: 1 } })
+    const broker = await brokers.start({ config: quietConfig, mcp: { maxSessions: 1 } })
     const first = await openSession(broker.url, "http")
     try {
       await expect(openSession(broker.url, "http")).rejects.toThrow(/503|too many/i)
@@ -131,15 +114,16 @@ describe("the peer of a live session stays online", () => {
       expect(await call(first, "my_info")).toMatchObject({ connected: false })
     } finally {
       await first.close()
-      await broker.close()
     }
   })
 })
 
 describe("a broker restart under a live client", () => {
+  const brokers = useBrokers()
+
   it("file log: the old session id keeps working, as the same peer", async () => {
-    const dataDir = await mkdtemp(joinPath(tmpdir(), "mcp-restart-"))
-    let broker = await startBroker({ dataDir, memory: false, config: quietConfig })
+    const dataDir = await brokers.dataDir("mcp-restart-")
+    let broker = await brokers.start({ dataDir, memory: false, config: quietConfig })
     const port = Number(new URL(broker.url).port)
     const session = await openSession(broker.url, "http")
     try {
@@ -154,7 +138,7 @@ describe("a broker restart under a live client", () => {
       expect(answered.isError).toBe(true)
       expect(answered.structuredContent?.error.code).toBe("broker_restarting")
 
-      broker = await startBroker({ dataDir, memory: false, port, config: quietConfig })
+      broker = await brokers.start({ dataDir, memory: false, port, config: quietConfig })
       const info = await call(session, "my_info")
       expect(info).toMatchObject({ connected: true, resumed: true, you: { id: peerId, role: "backend", status: "online" } })
 
@@ -169,19 +153,17 @@ describe("a broker restart under a live client", () => {
       await again.close()
     } finally {
       await session.close()
-      await broker.close()
-      await rm(dataDir, { recursive: true, force: true })
     }
   })
 
   it("memory log: the session keeps working and tools say to connect(role) again", async () => {
-    let broker = await startBroker({ config: quietConfig })
+    let broker = await brokers.start({ config: quietConfig })
     const port = Number(new URL(broker.url).port)
     const session = await openSession(broker.url, "http")
     try {
       await join(session, "backend")
       await broker.close()
-      broker = await startBroker({ port, config: quietConfig })
+      broker = await brokers.start({ port, config: quietConfig })
       const info = await callRaw(session, "my_info")
       expect(info.structuredContent).toMatchObject({ connected: false, resumed: true })
       expect(textOf(info)).toMatch(/connect\(role\) again/)
@@ -191,7 +173,6 @@ describe("a broker restart under a live client", () => {
       expect(await call(session, "wait_for_command", { timeout: 0.1 })).toMatchObject({ timedOut: true })
     } finally {
       await session.close()
-      await broker.close()
     }
   })
 })

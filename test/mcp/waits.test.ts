@@ -1,6 +1,6 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest"
+import { afterEach, describe, expect, it } from "vitest"
 import { client as rest, ok, quietConfig, sendCommand, sleep, waitFor, within } from "../http/client.js"
-import { startBroker, type TestBroker } from "../support/broker.js"
+import { useBroker } from "../support/useBroker.js"
 import { call, callRaw, join, openSession, rawSession, textOf, type McpSession, type TransportKind } from "./support.js"
 
 /**
@@ -8,7 +8,7 @@ import { call, callRaw, join, openSession, rawSession, textOf, type McpSession, 
  * a dropped request that ends its wait, and commands that are never lost between the two.
  */
 
-let broker: TestBroker
+const broker = useBroker({ config: quietConfig, mcp: { progressIntervalMs: 50 } }, { resetBeforeEach: true })
 let sessions: Array<McpSession> = []
 
 const open = async (kind: TransportKind) => {
@@ -20,15 +20,6 @@ const open = async (kind: TransportKind) => {
 const commandStatus = async (id: string): Promise<string> =>
   ok(await rest(broker.url).get(`/commands/${id}/result?timeout=0`)).command.status
 
-beforeAll(async () => {
-  broker = await startBroker({ config: quietConfig, mcp: { progressIntervalMs: 50 } })
-})
-afterAll(async () => {
-  await broker?.close()
-})
-beforeEach(async () => {
-  ok(await rest(broker.url).post("/reset"))
-})
 afterEach(async () => {
   await Promise.all(sessions.map((session) => session.close()))
   sessions = []

@@ -11,9 +11,9 @@
  * running server applies them.
  */
 import { request as httpRequest } from "node:http"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { startBroker, type TestBroker } from "../support/broker.js"
-import { client, type Client, logHead, ok, quietConfig } from "../http/client.js"
+import { beforeAll, describe, expect, it } from "vitest"
+import { useBroker } from "../support/useBroker.js"
+import { logHead, ok, quietConfig } from "../http/client.js"
 
 const send = (
   base: string,
@@ -41,18 +41,12 @@ const command = JSON.stringify({ target: "builder", action: "rm -rf ~" })
 
 // The guard (src/http/guard.ts), applied to every request by src/http/transport.ts.
 describe("requests a foreign web page can cause", () => {
-  let broker: TestBroker
-  let c: Client
+  const broker = useBroker({ config: quietConfig })
+  const c = broker.client
   let host: string
-
   beforeAll(async () => {
-    broker = await startBroker({ config: quietConfig })
-    c = client(broker.url)
     host = new URL(broker.url).host
     ok(await c.post("/peers/connect", { role: "builder", capabilities: [], id: "victim" }))
-  })
-  afterAll(async () => {
-    await broker?.close()
   })
 
   const refused = async (what: string, method: string, path: string, headers: Record<string, string>, body?: string) => {

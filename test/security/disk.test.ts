@@ -13,10 +13,9 @@
  *   claim leaves the command pending for the next one.
  */
 import { Context, Effect, Exit, Layer, Scope } from "effect"
-import { mkdtemp, readFile, rm } from "node:fs/promises"
-import { tmpdir } from "node:os"
+import { readFile } from "node:fs/promises"
 import { join } from "node:path"
-import { afterAll, afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { stateOf } from "../support/state.js"
 import { BrokerLive, Broker } from "../../src/broker/Broker.js"
 import { CheckpointsLive } from "../../src/broker/Checkpoints.js"
@@ -26,7 +25,8 @@ import type { BrokerEvent } from "../../src/core/events.js"
 import { Projection } from "../../src/core/projection.js"
 import { stateView } from "../../src/core/views.js"
 import { MemoryLogLive } from "../../src/log/memory.js"
-import { startBroker, type TestBroker } from "../support/broker.js"
+import type { TestBroker } from "../support/broker.js"
+import { type OwnBrokers, useBrokers } from "../support/useBroker.js"
 import { type ApiResponse, client, type Client, expectError, ok, quietConfig, waitFor, within } from "../http/client.js"
 
 const diskError = (code: string, message: string) => Object.assign(new Error(`${code}: ${message}`), { code })
@@ -41,14 +41,11 @@ interface Faults {
 
 const failing = (fault: Fault, call: number) => (typeof fault === "function" ? fault(call) : fault)
 
-const dirs: Array<string> = []
-
 /** A broker on a fresh data dir (ours: it outlives the broker, for restarts) whose disk fails as `faults` says. */
-const brokerWithFaults = async (faults: Faults) => {
-  const dataDir = await mkdtemp(join(tmpdir(), "broker-disk-"))
-  dirs.push(dataDir)
+const brokerWithFaults = async (brokers: OwnBrokers, faults: Faults) => {
+  const dataDir = await brokers.dataDir("broker-disk-")
   const calls = { write: 0, sync: 0, truncate: 0 }
-  return startBroker({
+  return brokers.start({
     dataDir,
     config: { ...quietConfig, sweepIntervalMs: 3_600_000 },
     faults: {
@@ -104,13 +101,7 @@ const expectUnavailable = (res: ApiResponse, code: string, what: string) => {
 }
 
 describe("disk faults", () => {
-  const open: Array<TestBroker> = []
-  afterEach(async () => {
-    for (const broker of open.splice(0)) await broker.close()
-  })
-  afterAll(async () => {
-    for (const dir of dirs) await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 })
-  })
+  const brokers = useBrokers()
 
   /** Every request that appends, against a broker with a peer, a pending and a delivered command and a fired signal. */
   const writes = async (c: Client) => {
@@ -148,8 +139,7 @@ describe("disk faults", () => {
   ] as const) {
     it(`${code} on ${fault === "write" ? "write" : "fdatasync"}: every write is a 503, nothing is left behind, and writes resume densely`, async () => {
       const faults: Faults = { write: undefined, sync: undefined, truncate: undefined }
-      const broker = await brokerWithFaults(faults)
-      open.push(broker)
+      const broker = await brokerWithFaults(brokers, faults)
       const c = client(broker.url)
       const { requests, claimable, online } = await writes(c)
       const before = await snapshot(c, broker)
@@ -192,9 +182,7 @@ describe("disk faults", () => {
       // A restart reads back exactly the acknowledged history: no failed batch resurfaces.
       const dataDir = broker.dataDir!
       await broker.close()
-      open.splice(open.indexOf(broker), 1)
-      const again = await startBroker({ dataDir, config: quietConfig })
-      open.push(again)
+      const again = await brokers.start({ dataDir, config: quietConfig })
       const reread = await fetch(`${again.url}/log`)
       expect(await reread.text()).toBe(after.log)
     })
@@ -202,8 +190,7 @@ describe("disk faults", () => {
 
   it("an undo that fails too keeps writes unavailable until it succeeds; then the log is whole", async () => {
     const faults: Faults = { write: undefined, sync: undefined, truncate: undefined }
-    const broker = await brokerWithFaults(faults)
-    open.push(broker)
+    const broker = await brokerWithFaults(brokers, faults)
     const c = client(broker.url)
     for (let i = 0; i < 3; i++) ok(await c.post("/channels/undo/send", { i }))
     const before = await snapshot(c, broker)
@@ -235,8 +222,7 @@ describe("disk faults", () => {
 
   it("a flapping disk under concurrent writes: 2xx writes are in the log, 503 ones are not", async () => {
     const faults: Faults = { write: undefined, sync: undefined, truncate: undefined }
-    const broker = await brokerWithFaults(faults)
-    open.push(broker)
+    const broker = await brokerWithFaults(brokers, faults)
     const c = client(broker.url)
     const acked = new Set<string>()
     const refused = new Set<string>()
@@ -278,16 +264,13 @@ describe("disk faults", () => {
     }
     const restartDir = broker.dataDir!
     await broker.close()
-    open.splice(open.indexOf(broker), 1)
-    const again = await startBroker({ dataDir: restartDir, config: quietConfig })
-    open.push(again)
+    const again = await brokers.start({ dataDir: restartDir, config: quietConfig })
     expect(await (await fetch(`${again.url}/log`)).text()).toBe(after.log)
   })
 
   it("a wait parked during the fault is not woken by a failed append, and gets the next good one", async () => {
     const faults: Faults = { write: undefined, sync: undefined, truncate: undefined }
-    const broker = await brokerWithFaults(faults)
-    open.push(broker)
+    const broker = await brokerWithFaults(brokers, faults)
     const c = client(broker.url)
     const reading = c.get<{ messages: Array<{ id: number; data: unknown }>; lastId: number }>(
       "/channels/parked/messages?since=0&timeout=20000"

@@ -14,13 +14,12 @@
  */
 import { Effect } from "effect"
 import fc from "fast-check"
-import { mkdtemp, readFile, rm } from "node:fs/promises"
+import { readFile } from "node:fs/promises"
 import { connect as tcpConnect } from "node:net"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { startBroker, type TestBroker } from "../support/broker.js"
-import { client, type Client, logHead, ok, quietConfig } from "../http/client.js"
+import { beforeAll, describe, expect, it } from "vitest"
+import { useBroker, useBrokers } from "../support/useBroker.js"
+import { client, logHead, ok, quietConfig } from "../http/client.js"
 
 const MAX_BODY = 64 * 1024
 
@@ -491,26 +490,21 @@ const checkResponse = (r: RawRequest, res: RawResponse | undefined): void => {
 }
 
 describe("HTTP fuzz", () => {
-  let broker: TestBroker
-  let c: Client
+  const broker = useBroker({
+    config: { ...quietConfig, sweepIntervalMs: 3_600_000, maxWaitMs: 50, defaultWaitMs: 20, maxBodyBytes: MAX_BODY }
+  })
+  const c = broker.client
   let port: number
   const statuses = new Map<number, number>()
   let sent = 0
 
   beforeAll(async () => {
-    broker = await startBroker({
-      config: { ...quietConfig, sweepIntervalMs: 3_600_000, maxWaitMs: 50, defaultWaitMs: 20, maxBodyBytes: MAX_BODY }
-    })
-    c = client(broker.url)
     port = Number(new URL(broker.url).port)
     for (const id of known.peers) ok(await c.post("/peers/connect", { role: "builder", capabilities: [], id }))
     for (let i = 0; i < 3; i++) {
       const command = ok(await c.post<{ id: string }>("/commands/send", { target: "builder", action: `a${i}` }), [200, 201])
       known.commands.push(command.id)
     }
-  })
-  afterAll(async () => {
-    await broker?.close()
   })
 
   const healthy = async () => {
@@ -595,58 +589,52 @@ describe("HTTP fuzz", () => {
 })
 
 describe("payloads through the file log", () => {
+  const brokers = useBrokers()
+
   it("unicode, lone surrogates, odd numbers and large payloads read back the same from cache, disk and after a restart", async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), "broker-roundtrip-"))
-    try {
-      const payloads: Array<unknown> = [
-        ...fc.sample(
-          fc.oneof(
-            fc.jsonValue({ maxDepth: 3 }),
-            fc.string({ unit: "binary", maxLength: 64 }),
-            fc.dictionary(fc.string({ unit: "binary", maxLength: 8 }), fc.string({ unit: "binary", maxLength: 16 }))
-          ),
-          { numRuns: 60, seed: 4242 }
+    const dataDir = await brokers.dataDir("broker-roundtrip-")
+    const payloads: Array<unknown> = [
+      ...fc.sample(
+        fc.oneof(
+          fc.jsonValue({ maxDepth: 3 }),
+          fc.string({ unit: "binary", maxLength: 64 }),
+          fc.dictionary(fc.string({ unit: "binary", maxLength: 8 }), fc.string({ unit: "binary", maxLength: 16 }))
         ),
-        { n: [1e308, -1e308, 5e-324, -0, 0.1 + 0.2, Number.MAX_SAFE_INTEGER + 2] },
-        { lone: "\ud800 \udfff \udbff\udfff", bidi: "\u202e\u2066", nul: "\u0000", lineSeparators: "\u2028\u2029\r\n" },
-        // Larger than what the log keeps in memory per record: read back from disk.
-        { big: "🎉é".repeat(30_000) },
-        { big: "\ud83d".repeat(40_000) }
-      ]
-      const expected = payloads.map((p) => JSON.parse(JSON.stringify(p)) as unknown)
-      const read = async (base: string) => {
-        const page = ok(await client(base).get<{ messages: Array<{ data: unknown }> }>("/channels/roundtrip/messages?limit=1000"))
-        const log = await (await fetch(`${base}/log`)).text()
-        const stored = log
-          .split("\n")
-          .filter((line) => line !== "")
-          .map((line) => JSON.parse(line) as { type: string; data: { message: unknown } })
-          .filter((event) => event.type === "message.sent")
-          .map((event) => event.data.message)
-        return { messages: page.messages.map((m) => m.data), stored, log }
-      }
-
-      const first = await startBroker({ dataDir, config: quietConfig })
-      for (const payload of payloads) {
-        const res = await client(first.url).post("/channels/roundtrip/send", undefined, { raw: JSON.stringify(payload) })
-        expect(res.status, res.text.slice(0, 200)).toBe(200)
-      }
-      const before = await read(first.url)
-      expect(before.messages).toEqual(expected)
-      expect(before.stored).toEqual(expected)
-      await first.close()
-
-      const second = await startBroker({ dataDir, config: quietConfig })
-      try {
-        const after = await read(second.url)
-        expect(after.messages).toEqual(expected)
-        expect(after.log).toBe(before.log)
-        expect(await readFile(join(dataDir, "events.ndjson"), "utf8")).toBe(before.log)
-      } finally {
-        await second.close()
-      }
-    } finally {
-      await rm(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 })
+        { numRuns: 60, seed: 4242 }
+      ),
+      { n: [1e308, -1e308, 5e-324, -0, 0.1 + 0.2, Number.MAX_SAFE_INTEGER + 2] },
+      { lone: "\ud800 \udfff \udbff\udfff", bidi: "\u202e\u2066", nul: "\u0000", lineSeparators: "\u2028\u2029\r\n" },
+      // Larger than what the log keeps in memory per record: read back from disk.
+      { big: "🎉é".repeat(30_000) },
+      { big: "\ud83d".repeat(40_000) }
+    ]
+    const expected = payloads.map((p) => JSON.parse(JSON.stringify(p)) as unknown)
+    const read = async (base: string) => {
+      const page = ok(await client(base).get<{ messages: Array<{ data: unknown }> }>("/channels/roundtrip/messages?limit=1000"))
+      const log = await (await fetch(`${base}/log`)).text()
+      const stored = log
+        .split("\n")
+        .filter((line) => line !== "")
+        .map((line) => JSON.parse(line) as { type: string; data: { message: unknown } })
+        .filter((event) => event.type === "message.sent")
+        .map((event) => event.data.message)
+      return { messages: page.messages.map((m) => m.data), stored, log }
     }
+
+    const first = await brokers.start({ dataDir, config: quietConfig })
+    for (const payload of payloads) {
+      const res = await client(first.url).post("/channels/roundtrip/send", undefined, { raw: JSON.stringify(payload) })
+      expect(res.status, res.text.slice(0, 200)).toBe(200)
+    }
+    const before = await read(first.url)
+    expect(before.messages).toEqual(expected)
+    expect(before.stored).toEqual(expected)
+    await first.close()
+
+    const second = await brokers.start({ dataDir, config: quietConfig })
+    const after = await read(second.url)
+    expect(after.messages).toEqual(expected)
+    expect(after.log).toBe(before.log)
+    expect(await readFile(join(dataDir, "events.ndjson"), "utf8")).toBe(before.log)
   })
 })

@@ -17,9 +17,9 @@ import { request as httpRequest, type IncomingMessage } from "node:http"
 import { setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"
 import { Effect } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { startBroker, type TestBroker } from "../support/broker.js"
-import { client, type Client, ok, quietConfig, sleep, waitFor } from "../http/client.js"
+import { describe, expect, it } from "vitest"
+import { useBroker } from "../support/useBroker.js"
+import { client, ok, quietConfig, sleep, waitFor } from "../http/client.js"
 
 const PEERS = 100
 const READERS = 100
@@ -85,18 +85,8 @@ const call = (
   })
 
 describe("soak", () => {
-  let broker: TestBroker
-  let c: Client
-
-  beforeAll(async () => {
-    broker = await startBroker({
-      config: { ...quietConfig, sweepIntervalMs: 3_600_000, maxWaitMs: WAIT_MS, defaultWaitMs: WAIT_MS }
-    })
-    c = client(broker.url)
-  })
-  afterAll(async () => {
-    await broker?.close()
-  })
+  const broker = useBroker({ config: { ...quietConfig, sweepIntervalMs: 3_600_000, maxWaitMs: WAIT_MS, defaultWaitMs: WAIT_MS } })
+  const c = broker.client
 
   it("300 long-polls and 50 SSE clients under steady writes: when they leave, nothing is left behind", async () => {
     const stats = () => Effect.runPromise(broker.broker.stats)

@@ -19,6 +19,7 @@ export interface TestBroker {
   readonly broker: BrokerService
   /** Why the broker's state stopped following its log, once it has (a real broker would have exited). */
   readonly broken: () => string | undefined
+  /** Stops it (and removes the data dir it made itself); closing again waits for the first close. */
   close(): Promise<void>
 }
 
@@ -91,14 +92,17 @@ export const startBroker = async (options: TestBrokerOptions = {}): Promise<Test
   )
   const address = Context.get(context, HttpServer.HttpServer).address
   if (address._tag !== "TcpAddress") throw new Error("expected a TCP address")
+  let closed: Promise<void> | undefined
+  const close = async () => {
+    await Effect.runPromise(logged(Scope.close(scope, Exit.void)))
+    if (ownDir && dataDir) await rm(dataDir, { recursive: true, force: true })
+  }
   return {
     url: `http://127.0.0.1:${address.port}`,
     dataDir,
     broker: Context.get(context, Broker),
     broken: () => broken,
-    close: async () => {
-      await Effect.runPromise(logged(Scope.close(scope, Exit.void)))
-      if (ownDir && dataDir) await rm(dataDir, { recursive: true, force: true })
-    }
+    // A test may stop a broker itself (to restart it) and its hooks close it again after the test.
+    close: () => (closed ??= close())
   }
 }
