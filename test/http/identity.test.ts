@@ -1,11 +1,12 @@
 import { describe, expect, it } from "vitest"
 import { useBroker } from "../support/useBroker.js"
-import { client, connect, expectError, logHead, ok, quietConfig, sendCommand, waitCommand } from "./client.js"
+import { connect, expectError, logHead, ok, quietConfig, sendCommand, waitCommand } from "./client.js"
+
+// One broker for the file: no test here needs what another left out of the log.
+const c = useBroker({ config: quietConfig }).client
 
 /** A REST caller that names itself as a peer acts only as that peer. */
 describe("peer identity on the REST API", () => {
-  const broker = useBroker({ config: quietConfig })
-  const c = broker.client
 
   it("refuses to let one peer wait for another peer's commands", async () => {
     const alice = await connect(c, { role: "alice-role" })
@@ -40,10 +41,7 @@ describe("peer identity on the REST API", () => {
 })
 
 describe("reserved peer ids", () => {
-  const broker = useBroker({ config: quietConfig })
-
   it("refuses the id 'discover', which GET /peers/discover would shadow, and records nothing", async () => {
-    const c = client(broker.url)
     const head = await logHead(c)
     expectError(await c.post("/peers/connect", { role: "x", id: "discover" }), 400, "bad_request")
     expect(await logHead(c)).toBe(head)
