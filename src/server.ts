@@ -1,4 +1,5 @@
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
+import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Effect, Layer } from "effect"
 import { createServer, type Server } from "node:http"
@@ -10,7 +11,7 @@ import { BrokerConfig, type BrokerConfigShape } from "./broker/Config.js"
 import { Metrics } from "./broker/metrics/Metrics.js"
 import { SweeperLive } from "./broker/Sweeper.js"
 import { isLoopback } from "./http/guard.js"
-import { httpApp } from "./http/Http.js"
+import { platformApp, router } from "./http/Http.js"
 import { startedAndStopping, startingUp, stopped } from "./lifecycle.js"
 import { requestListener } from "./http/transport.js"
 import { FileLogLive, type FileLogOptions } from "./log/file.js"
@@ -19,6 +20,7 @@ import { defaultStreamName } from "./log/jetstreamNames.js"
 import { memoryLogLayer, type MemoryLogOptions } from "./log/memory.js"
 import { ReplayLogLive, type ReplaySource } from "./log/replay.js"
 import { McpConfig, type McpConfigShape } from "./mcp/Config.js"
+import { mcpRoutes } from "./mcp/Http.js"
 import { McpSessionsLive } from "./mcp/Sessions.js"
 
 export interface ServerOptions {
@@ -124,6 +126,12 @@ const closeConnectionsOnShutdown = (server: Server) =>
       })
     )
   )
+
+/**
+ * What the platform's router serves on the broker's port: the HTTP transport's own routes (streams,
+ * metrics, the dashboard) and MCP's. Joined here, so neither transport imports the other.
+ */
+export const httpApp = platformApp(HttpRouter.concat(router, mcpRoutes))
 
 /** The whole broker on an HTTP port. */
 export const serverLayer = (options: ServerOptions) => {

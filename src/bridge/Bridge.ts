@@ -16,7 +16,7 @@ import {
 import { defaultMcpConfig } from "../mcp/Config.js"
 import { inboxLine, isEmpty, type Inbox } from "../mcp/inbox.js"
 import { inboxResource, inboxUri, knownResource, serverCapabilities } from "../mcp/inboxResource.js"
-import { instructions, makeTools } from "../mcp/tools.js"
+import { instructions, makeTools } from "../mcp/tools/index.js"
 import { version } from "../version.js"
 import { newRegistration, observe, renewal, type Registration, type SessionInfo } from "./registration.js"
 import { LinkLost, reasonOf, Upstream } from "./Upstream.js"

@@ -1,36 +1,43 @@
-import { Effect, ParseResult, Schema } from "effect"
-import { BadRequest } from "../core/errors.js"
+import { Schema } from "effect"
 import { commandStatuses } from "../core/machines/command.js"
-import { namePattern, nameRule } from "../core/names.js"
+import { nameRule } from "../core/names.js"
+import { Action, Capabilities, Label, Name } from "../input/fields.js"
+import { expecting } from "../input/problems.js"
 
-/** The request shapes of the REST API: schemas only. Handlers live in Http.ts. */
-
-export const Name = Schema.String.pipe(
-  Schema.pattern(namePattern, { message: () => `must be ${nameRule}` })
-)
+/**
+ * The request shapes of the REST API: schemas only. Handlers live in rest/handlers.ts; the fields
+ * shared with the MCP tools (names, the action) and the wording of refusals live in src/input.
+ */
 
 const NonNegativeIntFromString = Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative()).annotations({
   jsonSchema: { type: "string", pattern: "^[0-9]+$", description: "a whole number, at least 0" }
 })
 
+const WholeNumber = NonNegativeIntFromString.pipe(expecting("a whole number, 0 or more"))
+const Milliseconds = NonNegativeIntFromString.pipe(expecting("a whole number of milliseconds, 0 or more"))
+const Limit = NonNegativeIntFromString.pipe(Schema.between(1, 1000), expecting("a whole number from 1 to 1000"))
+
 export const ConnectBody = Schema.Struct({
   role: Name,
-  capabilities: Schema.optionalWith(Schema.Array(Name).pipe(Schema.maxItems(64)), { default: () => [] }),
-  name: Schema.optional(Schema.NullOr(Schema.String.pipe(Schema.maxLength(128)))),
+  capabilities: Schema.optionalWith(Capabilities, { default: () => [] }),
+  name: Schema.optional(Schema.NullOr(Label).pipe(expecting("a text of at most 128 characters, or null"))),
   // "discover" would be shadowed by GET /peers/discover.
-  id: Schema.optional(Name.pipe(Schema.filter((id) => id !== "discover" || "'discover' is reserved")))
+  id: Schema.optional(
+    Name.pipe(
+      Schema.filter((id) => id !== "discover" || "'discover' is reserved"),
+      expecting(`${nameRule}, other than 'discover'`)
+    )
+  )
 })
 
 export const SendCommandBody = Schema.Struct({
   from: Schema.optionalWith(Name, { default: () => "human" }),
   target: Name,
-  action: Schema.String.pipe(
-    Schema.minLength(1, { message: () => "action must not be empty" }),
-    Schema.maxLength(200),
-    Schema.pattern(/^[^\u0000-\u001f]*$/, { message: () => "action must not contain control characters" })
-  ),
+  action: Action,
   params: Schema.optional(Schema.Unknown),
-  ttlMs: Schema.optional(Schema.NullOr(Schema.Int.pipe(Schema.positive())))
+  ttlMs: Schema.optional(
+    Schema.NullOr(Schema.Int.pipe(Schema.positive())).pipe(expecting("a whole number of milliseconds, 1 or more, or null"))
+  )
 })
 
 export const AckBody = Schema.Struct({
@@ -44,40 +51,25 @@ export const CancelBody = Schema.Struct({ from: Schema.optional(Name) })
 
 export const FireBody = Schema.Struct({ data: Schema.optional(Schema.Unknown) })
 
-export const WaitQuery = Schema.Struct({ timeout: Schema.optional(NonNegativeIntFromString) })
+export const WaitQuery = Schema.Struct({ timeout: Schema.optional(Milliseconds) })
 
 export const MessagesQuery = Schema.Struct({
-  since: Schema.optionalWith(NonNegativeIntFromString, { default: () => 0 }),
-  limit: Schema.optionalWith(NonNegativeIntFromString.pipe(Schema.between(1, 1000)), { default: () => 100 }),
-  timeout: Schema.optionalWith(NonNegativeIntFromString, { default: () => 0 }),
+  since: Schema.optionalWith(WholeNumber, { default: () => 0 }),
+  limit: Schema.optionalWith(Limit, { default: () => 100 }),
+  timeout: Schema.optionalWith(Milliseconds, { default: () => 0 }),
   from: Schema.optional(Name)
 })
 
 export const CommandsQuery = Schema.Struct({
   status: Schema.optional(Schema.Literal(...commandStatuses)),
-  limit: Schema.optionalWith(NonNegativeIntFromString.pipe(Schema.between(1, 1000)), { default: () => 100 })
+  limit: Schema.optionalWith(Limit, { default: () => 100 })
 })
 
-export const StatusQuery = Schema.Struct({ at: Schema.optional(NonNegativeIntFromString) })
+export const StatusQuery = Schema.Struct({ at: Schema.optional(WholeNumber) })
 
 export const RangeQuery = Schema.Struct({
-  from: Schema.optional(NonNegativeIntFromString),
-  to: Schema.optional(NonNegativeIntFromString)
+  from: Schema.optional(WholeNumber),
+  to: Schema.optional(WholeNumber)
 })
 
 export const FromQuery = Schema.Struct({ from: Schema.optional(Name) })
-
-/** Decode untrusted input; every failure becomes one readable 400 naming what was wrong. */
-export const decode =
-  <A, I>(schema: Schema.Schema<A, I>, what: string) =>
-  (input: unknown): Effect.Effect<A, BadRequest> =>
-    Schema.decodeUnknown(schema, { onExcessProperty: "ignore", errors: "all" })(input).pipe(
-      Effect.mapError(
-        (error) =>
-          new BadRequest({
-            message: `invalid ${what}: ${ParseResult.ArrayFormatter.formatErrorSync(error)
-              .map((issue) => (issue.path.length > 0 ? `${issue.path.join(".")}: ${issue.message}` : issue.message))
-              .join("; ")}`
-          })
-      )
-    )

@@ -5,7 +5,8 @@ import { Readable } from "node:stream"
 import type { BrokerEvent } from "../core/events.js"
 import { Broker } from "../broker/Broker.js"
 import { BrokerConfig } from "../broker/Config.js"
-import { decode, RangeQuery } from "./Api.js"
+import { decodeInput } from "../input/problems.js"
+import { RangeQuery } from "./Api.js"
 import { errorResponse } from "./respond.js"
 
 /** Comment frames keep proxies and idle timeouts from closing a quiet stream. */
@@ -42,8 +43,8 @@ export const eventStream = Effect.gen(function* () {
   const request = yield* HttpServerRequest.HttpServerRequest
   const broker = yield* Broker
   const { maxStreamBufferBytes } = yield* BrokerConfig
-  const { from } = yield* Effect.flatMap(HttpServerRequest.ParsedSearchParams, decode(RangeQuery, "query"))
-  const lastEventId = yield* decode(RangeQuery, "Last-Event-ID header")({ from: request.headers["last-event-id"] })
+  const { from } = yield* Effect.flatMap(HttpServerRequest.ParsedSearchParams, decodeInput(RangeQuery, "query"))
+  const lastEventId = yield* decodeInput(RangeQuery, "Last-Event-ID header")({ from: request.headers["last-event-id"] })
   const head = yield* broker.head
   const start = lastEventId.from !== undefined ? lastEventId.from + 1 : (from ?? head + 1)
   const { leave } = yield* broker.openStream
@@ -90,7 +91,7 @@ export const eventStream = Effect.gen(function* () {
 /** `GET /log`: the log (or a range of it) as NDJSON, one stored event per line. */
 export const ndjsonExport = Effect.gen(function* () {
   const broker = yield* Broker
-  const { from, to } = yield* Effect.flatMap(HttpServerRequest.ParsedSearchParams, decode(RangeQuery, "query"))
+  const { from, to } = yield* Effect.flatMap(HttpServerRequest.ParsedSearchParams, decodeInput(RangeQuery, "query"))
   const head = yield* broker.head
   const lines = broker.exportLog(from ?? 1, Math.min(to ?? head, head)).pipe(
     Stream.map((event) => `${JSON.stringify(event)}\n`),

@@ -9,7 +9,7 @@ import {
   TooManyWaits
 } from "../core/errors.js"
 import { version } from "../version.js"
-import { Name } from "./Api.js"
+import { Name } from "../input/fields.js"
 import { ErrorEnvelope } from "./Responses.js"
 import { pathParams, routes, type RouteSpec } from "./routes.js"
 

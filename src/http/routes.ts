@@ -7,12 +7,12 @@ import {
   FireBody,
   FromQuery,
   MessagesQuery,
-  Name,
   RangeQuery,
   SendCommandBody,
   StatusQuery,
   WaitQuery
 } from "./Api.js"
+import { Name } from "../input/fields.js"
 import * as Responses from "./Responses.js"
 
 /**
@@ -25,7 +25,7 @@ export type Method = "GET" | "POST" | "DELETE"
 
 export interface RouteSpec {
   readonly method: Method
-  /** As the router writes it: `/peers/:id`, `/dashboard/*`. Every `:param` is a name (Api.ts `Name`). */
+  /** As the router writes it: `/peers/:id`, `/dashboard/*`. Every `:param` is a name (src/input/fields.ts `Name`). */
   readonly path: string
   readonly summary: string
   readonly tag: "peers" | "commands" | "channels" | "signals" | "system" | "mcp" | "dashboard"

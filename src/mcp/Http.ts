@@ -5,7 +5,7 @@ import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequ
 import { Effect } from "effect"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { BrokerConfig } from "../broker/Config.js"
-import { parseJson, readBody } from "../http/body.js"
+import { parseJson, readBody } from "../input/body.js"
 import { jsonRpcError } from "./fetchAdapter.js"
 import { McpSessions } from "./Sessions.js"
 

@@ -26,7 +26,7 @@ import { McpConfig } from "./Config.js"
 import { forgetPositions, inboxOf, isEmpty, newFollowing, type Inbox } from "./inbox.js"
 import { inboxResource, inboxUri, knownResource, readInbox, serverCapabilities, withInbox } from "./inboxResource.js"
 import { Pusher, type PushTarget } from "./push.js"
-import { instructions, makeTools, ToolFailure, type SessionState, type ToolContext, type ToolOutput } from "./tools.js"
+import { instructions, makeTools, ToolFailure, type SessionState, type ToolContext, type ToolOutput } from "./tools/index.js"
 
 /**
  * MCP sessions: one SDK `McpServer` per session, over Streamable HTTP (`/mcp`) or the legacy

@@ -2,6 +2,7 @@ import { Chunk } from "effect"
 import { readFile } from "node:fs/promises"
 import { beforeAll, describe, expect, it } from "vitest"
 import { router } from "../../src/http/Http.js"
+import { mcpRoutes } from "../../src/mcp/Http.js"
 import { restHandlers } from "../../src/http/rest/handlers.js"
 import { makeOpenApiDocument, openApiPath } from "../../src/http/openApi.js"
 import { routes } from "../../src/http/routes.js"
@@ -30,10 +31,11 @@ describe("the OpenAPI document", () => {
     expect(checkOpenApi31(document as never).problems).toEqual([])
   })
 
-  it("describes every route served (REST handlers and the router), except MCP and the dashboard files, which say where they are described", () => {
+  it("describes every route served (REST handlers, the router and MCP's routes), except MCP and the dashboard files, which say where they are described", () => {
     // Building the handlers calls nothing on the broker; only a request would.
     const rest = [...restHandlers(undefined as never, { maxBodyBytes: 0, defaultWaitMs: 0, maxWaitMs: 0 }).keys()]
-    const served = [...rest, ...Chunk.toReadonlyArray(router.routes).map((route) => `${route.method} ${route.path}`)]
+    const platform = [...Chunk.toReadonlyArray(router.routes), ...Chunk.toReadonlyArray(mcpRoutes.routes)]
+    const served = [...rest, ...platform.map((route) => `${route.method} ${route.path}`)]
     expect(new Set(served)).toEqual(new Set(routes.map((route) => `${route.method} ${route.path}`)))
     expect(served.length).toBe(routes.length)
     const described = operations.map(({ method, path }) => `${method} ${path}`)

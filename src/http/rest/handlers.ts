@@ -8,13 +8,13 @@ import {
   CancelBody,
   CommandsQuery,
   ConnectBody,
-  decode,
   FireBody,
   MessagesQuery,
   SendCommandBody,
   StatusQuery,
   WaitQuery
 } from "../Api.js"
+import { decodeInput } from "../../input/problems.js"
 import { errorReply, reply, type Reply } from "../respond.js"
 import { body, caller, type InputLimits, optionalBody, param, query, type RestRequest, waitMs } from "./request.js"
 
@@ -85,7 +85,7 @@ export const restHandlers = (broker: BrokerService, limits: InputLimits): Readon
       answer(
         Effect.gen(function* () {
           const commandId = yield* param(request, "commandId")
-          const { ok, result, from } = yield* decode(AckBody, "body")((yield* optionalBody(request, limits)) ?? {})
+          const { ok, result, from } = yield* decodeInput(AckBody, "body")((yield* optionalBody(request, limits)) ?? {})
           const by = (yield* caller(request)) ?? from ?? null
           return yield* broker.ack(commandId, { ok, result: result ?? null, by })
         })
@@ -94,7 +94,7 @@ export const restHandlers = (broker: BrokerService, limits: InputLimits): Readon
       answer(
         Effect.gen(function* () {
           const commandId = yield* param(request, "commandId")
-          const { from } = yield* decode(CancelBody, "body")((yield* optionalBody(request, limits)) ?? {})
+          const { from } = yield* decodeInput(CancelBody, "body")((yield* optionalBody(request, limits)) ?? {})
           return yield* broker.cancel(commandId, (yield* caller(request)) ?? from ?? null)
         })
       ),
@@ -133,7 +133,7 @@ export const restHandlers = (broker: BrokerService, limits: InputLimits): Readon
       answer(
         Effect.gen(function* () {
           const name = yield* param(request, "name")
-          const { data } = yield* decode(FireBody, "body")((yield* optionalBody(request, limits)) ?? {})
+          const { data } = yield* decodeInput(FireBody, "body")((yield* optionalBody(request, limits)) ?? {})
           return yield* broker.fire(name, data ?? null, yield* caller(request))
         })
       ),

@@ -2,8 +2,10 @@ import { Effect, Schema } from "effect"
 import type { IncomingMessage } from "node:http"
 import { BadRequest } from "../../core/errors.js"
 import { isName } from "../../core/names.js"
-import { decode, FromQuery, Name } from "../Api.js"
-import { parseJson, readBody } from "../body.js"
+import { parseJson, readBody } from "../../input/body.js"
+import { Name } from "../../input/fields.js"
+import { decodeInput } from "../../input/problems.js"
+import { FromQuery } from "../Api.js"
 
 /**
  * What a REST handler knows of its request, and the inputs it takes from it, each validated: a
@@ -30,7 +32,7 @@ export interface InputLimits {
  * runs only to word the 400 for an invalid one.
  */
 export const nameFrom = (value: string | undefined, what: string): Effect.Effect<string, BadRequest> =>
-  value !== undefined && isName(value) ? Effect.succeed(value) : decode(Name, what)(value)
+  value !== undefined && isName(value) ? Effect.succeed(value) : decodeInput(Name, what)(value)
 
 export const param = (request: RestRequest, name: string) => nameFrom(request.params[name], `path parameter '${name}'`)
 
@@ -48,10 +50,10 @@ const searchParams = (search: string): Record<string, string | Array<string>> =>
 const emptyQueries = new WeakMap<object, unknown>()
 
 export const query = <A, I>(request: RestRequest, schema: Schema.Schema<A, I>): Effect.Effect<A, BadRequest> => {
-  if (request.search !== "") return decode(schema, "query")(searchParams(request.search))
+  if (request.search !== "") return decodeInput(schema, "query")(searchParams(request.search))
   if (!emptyQueries.has(schema)) {
     const decoded = Schema.decodeUnknownEither(schema)({})
-    if (decoded._tag === "Left") return decode(schema, "query")({})
+    if (decoded._tag === "Left") return decodeInput(schema, "query")({})
     emptyQueries.set(schema, decoded.right)
   }
   return Effect.succeed(emptyQueries.get(schema) as A)
@@ -63,7 +65,7 @@ export const optionalBody = (request: RestRequest, limits: InputLimits) =>
 
 export const body = <A, I>(request: RestRequest, limits: InputLimits, schema: Schema.Schema<A, I>) =>
   Effect.flatMap(optionalBody(request, limits), (value) =>
-    value === undefined ? Effect.fail(new BadRequest({ message: "a JSON body is required" })) : decode(schema, "body")(value)
+    value === undefined ? Effect.fail(new BadRequest({ message: "a JSON body is required" })) : decodeInput(schema, "body")(value)
   )
 
 /** Long-poll timeouts: the default when absent, clamped to the configured maximum. */

@@ -1,0 +1,33 @@
+import { Schema } from "effect"
+import { namePattern, nameRule } from "../core/names.js"
+import { expecting } from "./problems.js"
+
+/**
+ * The fields every transport takes from clients alike — REST bodies and paths, MCP tool arguments —
+ * each with the words its error sentence uses (see problems.ts).
+ */
+
+/** A peer id, role, channel, signal or command id. */
+export const Name = Schema.String.pipe(
+  Schema.pattern(namePattern, { message: () => `must be ${nameRule}` }),
+  expecting(nameRule)
+)
+
+export const actionRule = "a non-empty text of at most 200 characters, without control characters"
+
+/** What a command asks for: short, printable text. */
+export const Action = Schema.String.pipe(
+  Schema.minLength(1, { message: () => "must not be empty" }),
+  Schema.maxLength(200),
+  Schema.pattern(/^[^\u0000-\u001f]*$/, { message: () => "must not contain control characters" }),
+  expecting(actionRule)
+)
+
+/** A peer's label, shown to others. */
+export const Label = Schema.String.pipe(Schema.maxLength(128), expecting("a text of at most 128 characters"))
+
+/** What a peer can do: a few names. */
+export const Capabilities = Schema.Array(Name).pipe(
+  Schema.maxItems(64),
+  expecting(`a list of at most 64 names (each ${nameRule})`)
+)

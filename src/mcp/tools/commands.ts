@@ -1,0 +1,130 @@
+import { Effect, Schema } from "effect"
+import { ActionArg, arg, BooleanArg, NameArg, SecondsArg, timeoutArg } from "./args.js"
+import { defineTool, optional, required, type WaitLimits } from "./define.js"
+import { me } from "./identity.js"
+import { brief, commandLine, json, outcomeLine, roleIndex, seconds } from "./render.js"
+
+/** Commands: send_command, wait_for_command, ack_command, wait_for_result, cancel_command. */
+export const commandTools = (limits: WaitLimits) => {
+  const timeoutField = () => timeoutArg(limits)
+
+  const sendCommand = defineTool({
+    name: "send_command",
+    description:
+      "Queue a command for a role (any peer of it may take it) or a peer id. Returns its id; then wait_for_result(id).",
+    fields: {
+      target: required(NameArg, arg.name("role or peer id")),
+      action: required(ActionArg, arg.string("what to do, short")),
+      params: optional(Schema.Unknown, arg.json("details, any JSON")),
+      ttl: optional(SecondsArg, arg.seconds("seconds until it expires if nobody acks it (default never)"))
+    },
+    run: ({ target, action, params, ttl }, context) =>
+      Effect.gen(function* () {
+        const peer = yield* me(context)
+        const ttlMs = ttl === undefined ? null : Math.max(1, Math.round(ttl * 1000))
+        const command = yield* context.broker.sendCommand({ from: peer.id, target, action, params: params ?? null, ttlMs })
+        const takers = (yield* context.broker.peers).filter(
+          (other) => other.status !== "offline" && (other.id === target || other.role === target)
+        )
+        const note =
+          takers.length === 0 ? `Nobody online is ${json(target)} yet; the command waits until one connects.` : null
+        const structured = { command, takers: takers.map(brief), note }
+        const text = [`Sent ${command.id} to ${json(target)}: ${json(action)}. Next: wait_for_result(${json(command.id)}).`, ...(note ? [note] : [])].join("\n")
+        return { structured, text }
+      })
+  })
+
+  const waitForCommand = defineTool({
+    name: "wait_for_command",
+    description:
+      "Wait for the next command for your role or id and take it (held for you until you ack; if you vanish it goes back to the queue). Always ack_command it. On timeout just call again.",
+    fields: { timeout: timeoutField() },
+    run: ({ timeout }, context) =>
+      Effect.gen(function* () {
+        const { broker, session } = context
+        const peer = yield* me(context)
+        const roles = roleIndex(yield* broker.peers)
+        // A command this peer holds but the model never saw (a cancelled call, a dropped connection,
+        // a broker restart) is handed again before any new one: delivery is at least once.
+        const held = (yield* broker.commandsFor(peer.id)).filter((c) => c.status === "delivered" && c.deliveredTo === peer.id)
+        const heldIds = new Set(held.map((c) => c.id))
+        for (const id of session.handedOut) if (!heldIds.has(id)) session.handedOut.delete(id)
+        const again = held.find((c) => !session.handedOut.has(c.id))
+        const ms = context.waitMs(timeout)
+        const found = again
+          ? { value: again, timedOut: false }
+          : yield* Effect.acquireUseRelease(
+              Effect.sync(() => session.waitingForCommand++),
+              () => context.withProgress(`waiting for a command for ${peer.role}`, ms)(broker.waitForCommand(peer.id, ms)),
+              () => Effect.sync(() => session.waitingForCommand--)
+            )
+        if (found.value === null) {
+          const structured = { command: null, timedOut: true, waitedSeconds: ms / 1000 }
+          return { structured, text: `No command within ${seconds(ms)}. Call wait_for_command again.` }
+        }
+        const command = found.value
+        if (!context.aborted()) session.handedOut.add(command.id)
+        const structured = { command, timedOut: false, redelivered: again !== undefined }
+        const text = [
+          `${again ? "Still yours (handed again, not acked yet)" : "New command"}: ${commandLine(command, roles)}.`,
+          `Do it, then ack_command(${json(command.id)}, result) (ok=false if it failed).`
+        ].join("\n")
+        return { structured, text }
+      })
+  })
+
+  const ackCommand = defineTool({
+    name: "ack_command",
+    description: "Finish a command: result (any JSON) goes back to the sender; ok=false reports failure.",
+    fields: {
+      id: required(NameArg, arg.name("command id")),
+      result: optional(Schema.Unknown, arg.json("outcome, any JSON")),
+      ok: optional(BooleanArg, arg.boolean("false if it failed (default true)"))
+    },
+    run: ({ id, result, ok }, context) =>
+      Effect.gen(function* () {
+        const peer = yield* me(context)
+        const command = yield* context.broker.ack(id, { ok: ok ?? true, result: result ?? null, by: peer.id })
+        context.session.handedOut.delete(id)
+        return {
+          structured: { command },
+          text: `${command.id} ${command.status}. Call wait_for_command for the next one.`
+        }
+      })
+  })
+
+  const waitForResult = defineTool({
+    name: "wait_for_result",
+    description: "Wait until a command is done (acked, failed, expired or cancelled); returns its result.",
+    fields: { command_id: required(NameArg, arg.name("id from send_command")), timeout: timeoutField() },
+    run: ({ command_id, timeout }, context) =>
+      Effect.gen(function* () {
+        const { broker } = context
+        const ms = context.waitMs(timeout)
+        const { value, timedOut } = yield* context.withProgress(`waiting for the result of ${command_id}`, ms)(
+          broker.waitForResult(command_id, ms)
+        )
+        const roles = roleIndex(yield* broker.peers)
+        const command = value!
+        const structured = { command, timedOut }
+        const text = timedOut
+          ? `After ${seconds(ms)}: ${outcomeLine(command, roles)}. Call wait_for_result again to keep waiting.`
+          : `${outcomeLine(command, roles)}.`
+        return { structured, text }
+      })
+  })
+
+  const cancelCommand = defineTool({
+    name: "cancel_command",
+    description: "Cancel a command that is not done yet.",
+    fields: { id: required(NameArg, arg.name("command id")) },
+    run: ({ id }, context) =>
+      Effect.gen(function* () {
+        const peer = yield* me(context)
+        const command = yield* context.broker.cancel(id, peer.id)
+        return { structured: { command }, text: `${command.id} cancelled.` }
+      })
+  })
+
+  return { sendCommand, waitForCommand, ackCommand, waitForResult, cancelCommand }
+}
