@@ -1,5 +1,6 @@
 /**
- * Bad input: every case answers a clear JSON error with the right status, and appends nothing to
+ * Bad input: every case answers a clear JSON error with the right status (its message short and in
+ * plain words, see readable.ts), and appends nothing to
  * the log (GET /status log.head is unchanged after each). The sweeper is kept quiet (huge
  * thresholds) so nothing else moves the head while these run.
  */
@@ -20,6 +21,7 @@ import {
   sendCommand,
   waitCommand
 } from "./client.js"
+import { expectReadable } from "./readable.js"
 
 const MAX_BODY = 2048
 
@@ -203,7 +205,7 @@ describe("bad input", () => {
       it.each(cases.map((k) => [k.name, k] as const))("%s", async (_name, k) => {
         const before = await logHead(c)
         const res = await k.run(c, fixtures)
-        expectError(res, k.status, errorCodeFor[k.status]!)
+        expectReadable(expectError(res, k.status, errorCodeFor[k.status]!).error.message, k.name)
         expect(await logHead(c), "the log head moved").toBe(before)
       })
     })
