@@ -7,7 +7,7 @@
  * on the way.
  *
  * Asserted: no request is ever answered with a 5xx (or not answered at all); every JSON error is
- * `{"error":{"code","message"}}`; the broker answers /healthz after every batch; and, requests
+ * `{"error":{"code","message"}}`, its message short and in plain words (test/http/readable.ts); the broker answers /healthz after every batch; and, requests
  * being sequential for this, a refused request (4xx) never appends an event (log.head unchanged).
  * Waits cannot park long: the broker clamps every timeout to 50 ms. The sweeper is kept quiet so
  * that nothing but the requests moves the head.
@@ -19,7 +19,8 @@ import { connect as tcpConnect } from "node:net"
 import { join } from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
 import { useBroker, useBrokers } from "../support/useBroker.js"
-import { client, logHead, ok, quietConfig } from "../http/client.js"
+import { client, type Client, logHead, ok, quietConfig } from "../http/client.js"
+import { expectReadable } from "../http/readable.js"
 
 const MAX_BODY = 64 * 1024
 
@@ -486,6 +487,7 @@ const checkResponse = (r: RawRequest, res: RawResponse | undefined): void => {
     const body = JSON.parse(res.body.toString("utf8")) as { error?: { code?: unknown; message?: unknown } }
     expect(typeof body.error?.code, `error body of ${what}: ${res.body.toString("utf8").slice(0, 300)}`).toBe("string")
     expect(typeof body.error?.message).toBe("string")
+    expectReadable(body.error!.message as string, what)
   }
 }
 
