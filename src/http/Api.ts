@@ -72,4 +72,7 @@ export const RangeQuery = Schema.Struct({
   to: Schema.optional(WholeNumber)
 })
 
+/** The seq a reconnecting event stream saw last (absent on a first connect). */
+export const LastEventId = Schema.UndefinedOr(WholeNumber)
+
 export const FromQuery = Schema.Struct({ from: Schema.optional(Name) })

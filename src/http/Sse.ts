@@ -6,7 +6,7 @@ import type { BrokerEvent } from "../core/events.js"
 import { Broker } from "../broker/Broker.js"
 import { BrokerConfig } from "../broker/Config.js"
 import { decodeInput } from "../input/problems.js"
-import { RangeQuery } from "./Api.js"
+import { LastEventId, RangeQuery } from "./Api.js"
 import { errorResponse } from "./respond.js"
 
 /** Comment frames keep proxies and idle timeouts from closing a quiet stream. */
@@ -44,9 +44,9 @@ export const eventStream = Effect.gen(function* () {
   const broker = yield* Broker
   const { maxStreamBufferBytes } = yield* BrokerConfig
   const { from } = yield* Effect.flatMap(HttpServerRequest.ParsedSearchParams, decodeInput(RangeQuery, "query"))
-  const lastEventId = yield* decodeInput(RangeQuery, "Last-Event-ID header")({ from: request.headers["last-event-id"] })
+  const lastEventId = yield* decodeInput(LastEventId, "Last-Event-ID header")(request.headers["last-event-id"])
   const head = yield* broker.head
-  const start = lastEventId.from !== undefined ? lastEventId.from + 1 : (from ?? head + 1)
+  const start = lastEventId !== undefined ? lastEventId + 1 : (from ?? head + 1)
   const { leave } = yield* broker.openStream
   const runFork = Runtime.runFork(yield* Effect.runtime<never>())
 
