@@ -33,7 +33,10 @@ export const preview = (value: unknown): string => {
   } catch {
     text = String(value)
   }
-  return text.length > previewLength ? `${text.slice(0, previewLength)}…` : text
+  if (text.length <= previewLength) return text
+  // Never half of a surrogate pair: the cut would leave a character that is not one.
+  const cut = /[\uD800-\uDBFF]/.test(text[previewLength - 1]!) ? previewLength - 1 : previewLength
+  return `${text.slice(0, cut)}…`
 }
 
 interface Problem {
@@ -173,6 +176,7 @@ export const describeInputError = (error: ParseResult.ParseError, what: string):
     shown.push(text)
     length += text.length + 1
   }
+  if (shown.length === 0) return `${what} is not valid.`
   const more = sentences.length - shown.length
   const rest = more > 0 ? ` And ${more} more field${more === 1 ? "" : "s"}.` : ""
   const whole = problems.length > 0 && problems.every((problem) => problem.path.length === 0)
