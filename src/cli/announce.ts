@@ -4,6 +4,7 @@ import { Broker } from "../broker/Broker.js"
 import { defaultStreamName } from "../log/jetstreamNames.js"
 import type { ServerOptions } from "../server.js"
 import { version } from "../version.js"
+import { advertisedHostHere, isWildcard } from "./lanAddresses.js"
 import { mcpJson } from "./mcpEntry.js"
 import { counted } from "./paint.js"
 
@@ -28,6 +29,12 @@ const tokenHelp = (base: string, token: string): Array<string> => [
   `  curl:      curl -H 'Authorization: Bearer ${token}' ${base}/status`
 ]
 
+/** Where other PCs reach a broker bound to every interface; this machine can still use localhost. */
+const lanLine = (lan: ReadonlyArray<string>, port: number): string =>
+  lan.length === 0
+    ? `  lan:       no LAN address found (only loopback interfaces); this machine reaches it at http://localhost:${port}`
+    : `  lan:       ${lan.map((address) => `http://${address}:${port}`).join(", ")} (this machine: http://localhost:${port})`
+
 /**
  * Say where the broker is, once it listens: the one thing a person starting it needs to know. These
  * lines go to stdout in every log format; the last one, `  log: …`, tells scripts the broker is ready.
@@ -39,10 +46,12 @@ export const announce = (options: ServerOptions, generatedToken: boolean) =>
       const head = yield* Effect.flatMap(Broker, (broker) => broker.head)
       const address = server.address
       const port = address._tag === "TcpAddress" ? address.port : options.port
-      const shown = options.host === "0.0.0.0" || options.host === "::" ? "localhost" : options.host
-      const base = `http://${shown}:${port}`
+      // Bound to every interface, the URLs name a LAN address: they are for pasting on other PCs.
+      const { host, lan } = advertisedHostHere(options.host)
+      const base = `http://${host}:${port}`
       const lines = [
         `claude-ipc-broker ${version} listening on ${base} (bound to ${options.host})`,
+        ...(isWildcard(options.host) ? [lanLine(lan, port)] : []),
         `  dashboard: ${base}/dashboard`,
         ...(options.token === undefined
           ? []

@@ -2,9 +2,12 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { Console, Effect, Option } from "effect"
 import { mkdir, readFile, writeFile } from "node:fs/promises"
+import { networkInterfaces } from "node:os"
 import { dirname, join } from "node:path"
+import { isLoopback } from "../http/guard.js"
 import { Failed, UsageError } from "./errors.js"
 import { CliIo } from "./io.js"
+import { onLan } from "./lanAddresses.js"
 import {
   bridgeLaunch,
   claudeMcpAdd,
@@ -76,6 +79,7 @@ interface Choice {
   readonly role: Option.Option<string>
   readonly global: boolean
   readonly write: boolean
+  readonly lan: boolean
 }
 
 /** Flags that do not go together, as the one line to print; undefined when they do. */
@@ -83,6 +87,9 @@ export const refusal = (choice: Choice, name: string): string | undefined => {
   const { client } = choice
   if (Option.isSome(choice.role) && !choice.stdio) {
     return "--role is passed to the stdio bridge: add --stdio (over a URL the session picks its role with connect)"
+  }
+  if (choice.lan && choice.stdio) {
+    return "--lan makes an entry for another PC, but a --stdio entry starts this installation's bridge by its path here: drop one of them"
   }
   if (choice.stdio && Option.isSome(choice.transport)) {
     return "--transport picks the URL's transport; with --stdio the harness talks to the bridge on stdin/stdout"
@@ -112,6 +119,7 @@ export const writeCommand = (choice: Choice, name: string): string =>
     ...(choice.client === "claude" ? [] : [`--client ${choice.client}`]),
     ...Option.match(choice.transport, { onNone: () => [], onSome: (transport) => [`--transport ${transport}`] }),
     ...(choice.stdio ? ["--stdio"] : []),
+    ...(choice.lan ? ["--lan"] : []),
     ...Option.match(choice.role, { onNone: () => [], onSome: (role) => [`--role ${role}`] }),
     ...(name === serverName ? [] : [`--name ${name}`]),
     "--write"
@@ -171,6 +179,20 @@ export const instructions = (
 const reach = (server: McpServer, base: string): string =>
   isStdio(server) ? `stdio bridge to ${base}` : `${server.transport}, ${mcpUrl(server)}`
 
+/**
+ * The broker's URL as another PC reaches it, for `--lan`. Only a loopback address is replaced: a
+ * --url (or BROKER_URL) that names another host already says where the broker is, and --lan
+ * beside it is a mistake worth saying rather than a flag silently ignored.
+ */
+const lanUrl = (url: string): Effect.Effect<string, UsageError | Failed> => {
+  const host = new URL(url).hostname
+  const replaced = onLan(url, networkInterfaces())
+  if (replaced !== undefined) return Effect.succeed(replaced)
+  return isLoopback(host)
+    ? Effect.fail(new Failed({ message: "--lan: this machine has no LAN address (only loopback interfaces); give the broker's address with --url" }))
+    : Effect.fail(new UsageError({ message: `--lan replaces a loopback address, but the URL already names ${host}: drop --lan` }))
+}
+
 export const mcpConfig = Command.make(
   "mcp-config",
   {
@@ -187,6 +209,11 @@ export const mcpConfig = Command.make(
       Options.withDescription("an entry that starts the stdio bridge ('claude-ipc-broker mcp --url …') instead of a URL")
     ),
     role: roleOption("with --stdio: the bridge registers as this role at start"),
+    lan: Options.boolean("lan").pipe(
+      Options.withDescription(
+        "an entry for another PC: this machine's LAN address in place of a loopback --url (127.0.0.1, localhost)"
+      )
+    ),
     global: Options.boolean("global").pipe(
       Options.withDescription("Claude Code only: for every project of this user, the 'claude mcp add --scope user' command")
     ),
@@ -204,11 +231,12 @@ export const mcpConfig = Command.make(
   },
   (args) =>
     Effect.gen(function* () {
-      const broker = yield* connection(args)
+      const given = yield* connection(args)
       const io = yield* CliIo
       const { client, name } = args
       const refused = refusal(args, name)
       if (refused !== undefined) return yield* new UsageError({ message: refused })
+      const broker = args.lan ? { ...given, url: yield* lanUrl(given.url) } : given
       const server: McpServer = args.stdio
         ? bridgeLaunch({ base: broker.url, token: broker.token, role: Option.getOrUndefined(args.role) })
         : { base: broker.url, transport: Option.getOrElse(args.transport, () => "http" as const), token: broker.token }
@@ -245,6 +273,7 @@ export const mcpConfig = Command.make(
       [
         "claude-ipc-broker mcp-config",
         "claude-ipc-broker mcp-config --write                  # add it to ./.mcp.json",
+        "claude-ipc-broker mcp-config --lan --token \"$BROKER_TOKEN\"  # for another PC: this machine's LAN address",
         "claude-ipc-broker mcp-config --global --url http://broker.lan:9100 --token \"$BROKER_TOKEN\"",
         "claude-ipc-broker mcp-config --client codex           # a [mcp_servers.broker] table for ~/.codex/config.toml",
         "claude-ipc-broker mcp-config --client cursor --write  # add it to ./.cursor/mcp.json",
