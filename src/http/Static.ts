@@ -6,7 +6,8 @@ import { existsSync } from "node:fs"
 import { readFile } from "node:fs/promises"
 import { extname, join, normalize, sep } from "node:path"
 import { fileURLToPath } from "node:url"
-import { errorJson } from "./respond.js"
+import type { Denial } from "./guard.js"
+import { errorJson, type Reply } from "./respond.js"
 
 /** The dashboard's built files (web/dist) when they exist, else the source folder (the placeholder). */
 const webRoot = (() => {
@@ -51,3 +52,55 @@ export const dashboardRoutes = HttpRouter.empty.pipe(
     })
   )
 )
+
+/**
+ * What a browser gets for the dashboard without its token (the guard's `dashboardLogin`), instead
+ * of a JSON 401 a person cannot act on: how to log in, where the token is, and a field to paste it
+ * into. The form GETs /dashboard?token=…, which the guard turns into the login cookie. Static
+ * text, no script, nothing from the request echoed back.
+ */
+export const dashboardLoginPage = (denial: Denial): Reply => {
+  const heading = denial.dashboardLogin === "wrong" ? "That token is wrong" : "This broker needs a token"
+  const body = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>claude-ipc-broker: ${heading.toLowerCase()}</title>
+<style>
+  body { font: 16px/1.5 system-ui, sans-serif; max-width: 42em; margin: 3em auto; padding: 0 1em; color: #1f2328; background: #fff; }
+  code { font: 0.95em ui-monospace, monospace; background: #eff1f3; padding: 0.1em 0.3em; border-radius: 4px; }
+  input { font: inherit; padding: 0.3em; width: 22em; max-width: 100%; }
+  button { font: inherit; padding: 0.3em 0.9em; }
+  @media (prefers-color-scheme: dark) { body { color: #e6edf3; background: #0d1117; } code { background: #262c36; } }
+</style>
+</head>
+<body>
+<h1>${heading}</h1>
+<p>The dashboard opens with the broker's token once: add <code>?token=&lt;token&gt;</code> to its address,
+e.g. <code>/dashboard?token=&lt;token&gt;</code>. The broker then keeps the token in a cookie and drops it
+from the address bar.</p>
+<form method="get" action="/dashboard">
+<label>Token <input name="token" type="password" autocomplete="off" required></label>
+<button type="submit">Open the dashboard</button>
+</form>
+<p>Where the token is:</p>
+<ul>
+<li>the broker was started with <code>--token</code> or <code>BROKER_TOKEN</code>: it is that value;</li>
+<li>otherwise the broker made one at start (it does when bound beyond loopback, e.g. <code>--host 0.0.0.0</code>):
+its start-up output shows it on the <code>token:</code> line, and the <code>login:</code> line is the whole link.
+A generated token is not stored anywhere; restart with <code>--token</code> to keep one.</li>
+</ul>
+</body>
+</html>
+`
+  return {
+    status: denial.status,
+    body,
+    headers: {
+      "content-type": "text/html; charset=utf-8",
+      "cache-control": "no-store",
+      "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+    }
+  }
+}

@@ -19,10 +19,23 @@ export interface RequestFacts {
   readonly headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
 }
 
+export interface Denial {
+  readonly ok: false
+  readonly status: 401 | 403 | 415
+  readonly code: string
+  readonly message: string
+  /**
+   * A person's browser opening the dashboard without its token (or with a wrong one): it gets a
+   * page that says how to log in (src/http/Static.ts) rather than the JSON envelope API clients get.
+   * "missing" or "wrong" says which.
+   */
+  readonly dashboardLogin?: "missing" | "wrong"
+}
+
 export type Verdict =
   | { readonly ok: true }
   | { readonly ok: true; readonly login: { readonly cookie: string; readonly location: string } }
-  | { readonly ok: false; readonly status: 401 | 403 | 415; readonly code: string; readonly message: string }
+  | Denial
 
 export const tokenCookie = "broker_token"
 
@@ -54,7 +67,43 @@ const cookieValue = (cookies: string | undefined, name: string): string | undefi
   return undefined
 }
 
-const deny = (status: 401 | 403 | 415, code: string, message: string): Verdict => ({ ok: false, status, code, message })
+const deny = (status: 401 | 403 | 415, code: string, message: string): Denial => ({ ok: false, status, code, message })
+
+/** Where the token comes from, for a person who does not have it at hand. */
+const whereTheTokenIs = "the broker's --token or BROKER_TOKEN, or the token its start-up output printed"
+
+/**
+ * Paths an MCP client asks for: the endpoints, and the OAuth discovery Claude Code tries when a
+ * server answers 401 (GET /.well-known/oauth-protected-resource and
+ * /.well-known/oauth-authorization-server, then POST /register). Claude Code shows the body of
+ * that last 401 ("Dynamic Client Registration rejected (HTTP 401): …"), so it is where the
+ * instructions must be. The broker has no OAuth: discovery stays behind the token like every
+ * route, and these 401s end it.
+ */
+const isMcpClientPath = (path: string) => path.startsWith("/mcp") || path.startsWith("/.well-known/") || path === "/register"
+
+/** The Host header when it looks like one, to make a pasteable command; a placeholder otherwise. */
+const brokerAddress = (host: string) => (/^[A-Za-z0-9.\-:[\]]{1,255}$/.test(host) ? `http://${host}` : "http://<broker>")
+
+/** The 401 for a request with no credentials at all: what to send, and for Claude Code how. */
+const tokenNeeded = (facts: RequestFacts, host: string): string => {
+  const general = `this broker needs a token: send 'Authorization: Bearer <token>' (${whereTheTokenIs})`
+  if (!isMcpClientPath(facts.path)) return general
+  return (
+    `${general}. For Claude Code: claude mcp add --transport http broker ${brokerAddress(host)}/mcp ` +
+    `--header "Authorization: Bearer <token>", or run 'claude-ipc-broker mcp-config --url ${brokerAddress(host)} --token <token>' ` +
+    `for the entry in each harness's format`
+  )
+}
+
+/**
+ * A browser opening a dashboard page: a top-level GET that accepts HTML. `/` counts, since it
+ * only redirects there. Scripts and API clients (Accept: application/json, or none) keep JSON.
+ */
+const isDashboardPage = (facts: RequestFacts) =>
+  facts.method === "GET" &&
+  (facts.path === "/" || facts.path === "/dashboard" || facts.path.startsWith("/dashboard/")) &&
+  (header(facts, "accept") ?? "").includes("text/html")
 
 export const isWrite = (method: string) => method !== "GET" && method !== "HEAD" && method !== "OPTIONS"
 
@@ -97,7 +146,7 @@ export const checkRequest = (facts: RequestFacts, config: GuardConfig): Verdict 
   if (authorization !== undefined) {
     const match = /^Bearer\s+(.+)$/i.exec(authorization)
     if (match && sameToken(match[1]!.trim(), config.token)) return { ok: true }
-    return deny(401, "unauthorized", "the bearer token is wrong")
+    return deny(401, "unauthorized", `the bearer token is wrong: it must be ${whereTheTokenIs}`)
   }
   const cookie = cookieValue(header(facts, "cookie"), tokenCookie)
   if (cookie !== undefined && sameToken(cookie, config.token)) return { ok: true }
@@ -105,7 +154,10 @@ export const checkRequest = (facts: RequestFacts, config: GuardConfig): Verdict 
   // The dashboard logs in once with ?token=…, then keeps the token in a cookie scripts cannot read.
   const fromQuery = facts.query.get("token")
   if (facts.method === "GET" && facts.path.startsWith("/dashboard") && fromQuery !== null) {
-    if (!sameToken(fromQuery, config.token)) return deny(401, "unauthorized", "the token is wrong")
+    if (!sameToken(fromQuery, config.token)) {
+      const wrong = deny(401, "unauthorized", `the token is wrong: it must be ${whereTheTokenIs}`)
+      return isDashboardPage(facts) ? { ...wrong, dashboardLogin: "wrong" } : wrong
+    }
     const rest = new URLSearchParams(facts.query)
     rest.delete("token")
     const search = rest.toString()
@@ -117,5 +169,6 @@ export const checkRequest = (facts: RequestFacts, config: GuardConfig): Verdict 
       }
     }
   }
-  return deny(401, "unauthorized", "this broker requires 'Authorization: Bearer <token>'")
+  const missing = deny(401, "unauthorized", tokenNeeded(facts, host))
+  return isDashboardPage(facts) ? { ...missing, dashboardLogin: "missing" } : missing
 }

@@ -10,6 +10,7 @@ import { checkRequest, type GuardConfig } from "./guard.js"
 import { countedWhileParked, kindOf, type Kind, logRequest, matchRoute, observed, recordersFor } from "./observed.js"
 import { refusedWhenReadOnly } from "./readOnly.js"
 import { splitUrl } from "./requestTarget.js"
+import { dashboardLoginPage } from "./Static.js"
 import { brokerErrorReply, errorReply, type Reply } from "./respond.js"
 import { restHandlers } from "./rest/handlers.js"
 import type { RestRequest } from "./rest/request.js"
@@ -112,7 +113,10 @@ export const requestListener = <E, R>(platformApp: HttpApp.Default<E, R>, option
         },
         options.guard
       )
-      if (!verdict.ok) return finish(res, route, method, kind, started, errorReply(verdict.code, verdict.message, verdict.status))
+      if (!verdict.ok) {
+        const refusal = verdict.dashboardLogin ? dashboardLoginPage(verdict) : errorReply(verdict.code, verdict.message, verdict.status)
+        return finish(res, route, method, kind, started, refusal)
+      }
       if ("login" in verdict) {
         const { location, cookie } = verdict.login
         const redirect = { status: 303, body: "", headers: { location, "set-cookie": cookie, "cache-control": "no-store" } }

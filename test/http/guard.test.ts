@@ -80,3 +80,57 @@ describe("checkRequest with a token", () => {
     expect(checkRequest(withCookie, locked).ok).toBe(true)
   })
 })
+
+describe("checkRequest's 401: what a client without the token is told", () => {
+  const html = { accept: "text/html,application/xhtml+xml,*/*;q=0.8" }
+
+  it("says what to send, and where the token is", () => {
+    expect(checkRequest(request(), locked)).toEqual({
+      ok: false,
+      status: 401,
+      code: "unauthorized",
+      message:
+        "this broker needs a token: send 'Authorization: Bearer <token>' " +
+        "(the broker's --token or BROKER_TOKEN, or the token its start-up output printed)"
+    })
+  })
+
+  it("adds the Claude Code recipe on the paths an MCP client asks for (its endpoints, OAuth discovery, /register)", () => {
+    for (const path of ["/mcp", "/mcp/sse", "/.well-known/oauth-authorization-server", "/register"]) {
+      const verdict = checkRequest(request({ url: path, headers: { host: "192.168.1.20:9100" } }), locked)
+      expect(verdict).toMatchObject({ ok: false, status: 401, code: "unauthorized" })
+      if (verdict.ok) throw new Error("expected a refusal")
+      expect(verdict.message).toContain(
+        `claude mcp add --transport http broker http://192.168.1.20:9100/mcp --header "Authorization: Bearer <token>"`
+      )
+      expect(verdict.message).toContain("'claude-ipc-broker mcp-config --url http://192.168.1.20:9100 --token <token>'")
+    }
+    // A Host that is not one is not pasted into the recipe.
+    const odd = checkRequest(request({ url: "/mcp", headers: { host: "a b<c>" } }), locked)
+    if (odd.ok) throw new Error("expected a refusal")
+    expect(odd.message).toContain("http://<broker>/mcp")
+  })
+
+  it("marks a browser's dashboard page for the login page, and nothing else", () => {
+    expect(checkRequest(request({ url: "/dashboard", headers: html }), locked)).toMatchObject({ status: 401, dashboardLogin: "missing" })
+    expect(checkRequest(request({ url: "/", headers: html }), locked)).toMatchObject({ dashboardLogin: "missing" })
+    expect(checkRequest(request({ url: "/dashboard?token=nope", headers: html }), locked)).toMatchObject({
+      status: 401,
+      dashboardLogin: "wrong"
+    })
+    // API clients, the API's own paths and writes keep the JSON envelope.
+    expect(checkRequest(request({ url: "/dashboard" }), locked)).not.toHaveProperty("dashboardLogin")
+    expect(checkRequest(request({ url: "/status", headers: html }), locked)).not.toHaveProperty("dashboardLogin")
+    expect(checkRequest(request({ url: "/dashboard", method: "POST", headers: html }), locked)).not.toHaveProperty("dashboardLogin")
+    expect(checkRequest(request({ url: "/dashboard?token=nope" }), locked)).not.toHaveProperty("dashboardLogin")
+  })
+
+  it("says a wrong bearer token is wrong, and which one it must be", () => {
+    const verdict = checkRequest(request({ headers: { authorization: "Bearer nope" } }), locked)
+    expect(verdict).toMatchObject({ status: 401, code: "unauthorized" })
+    if (verdict.ok) throw new Error("expected a refusal")
+    expect(verdict.message).toBe(
+      "the bearer token is wrong: it must be the broker's --token or BROKER_TOKEN, or the token its start-up output printed"
+    )
+  })
+})
