@@ -17,6 +17,7 @@ import {
   wholeNumberOption
 } from "./options.js"
 import { paint, shortTime, type Paint } from "./paint.js"
+import { brokerPeers, noPeers, who, type PeerLookup } from "./peerNames.js"
 import { untilStopped } from "./stop.js"
 import { waitUntil } from "./waiting.js"
 
@@ -48,8 +49,10 @@ export const publish = Command.make(
   )
 )
 
-const messageLine = (message: MessageView, p: Paint = paint(false)): string =>
-  `${p.dim(`#${message.id}`)} ${p.dim(shortTime(message.at))} ${p.cyan(message.from ?? "-")} ${JSON.stringify(message.data)}`
+/** One message: id, time, sender (a peer by role and label first, its id second) and the message as JSON. */
+export const messageLine = (message: MessageView, p: Paint = paint(false), peers: PeerLookup = noPeers): string =>
+  `${p.dim(`#${message.id}`)} ${p.dim(shortTime(message.at))} ` +
+  `${message.from === null ? p.cyan("-") : who(message.from, peers(message.from), p, p.cyan)} ${JSON.stringify(message.data)}`
 
 type Page = { readonly messages: ReadonlyArray<MessageView>; readonly lastId: number }
 
@@ -78,8 +81,14 @@ export const read = Command.make(
     Effect.gen(function* () {
       const broker = yield* connection(args)
       const p = paint((yield* CliIo).color)
+      const peers = brokerPeers(broker)
       const show = (messages: ReadonlyArray<MessageView>) =>
-        Console.log(messages.map((m) => (args.json ? JSON.stringify(m) : messageLine(m, p))).join("\n"))
+        args.json
+          ? Console.log(messages.map((m) => JSON.stringify(m)).join("\n"))
+          : Effect.zipRight(
+              peers.learn(messages.map((m) => m.from)),
+              Effect.suspend(() => Console.log(messages.map((m) => messageLine(m, p, peers.lookup)).join("\n")))
+            )
       let since = args.since
       let lastId = 0
       const next = (timeoutMs: number) =>
@@ -96,7 +105,7 @@ export const read = Command.make(
     })
 ).pipe(
   Command.withDescription(
-    describe("Print a channel's messages, oldest first: id, time, sender and the message as JSON.", [
+    describe("Print a channel's messages, oldest first: id, time, sender (a peer by role and label, then its id) and the message as JSON.", [
       "claude-ipc-broker read builds",
       "claude-ipc-broker read builds --since 17 --follow",
       "claude-ipc-broker read builds --json | jq .data"

@@ -1,35 +1,39 @@
 import type { BrokerEvent, StoredEvent } from "../core/events.js"
 import { paint, shortTime, type Paint } from "./paint.js"
+import { noPeers, who, type PeerLookup } from "./peerNames.js"
 
-/** One event as one terminal line: seq, time, type, and the fields a person looks for. */
+/**
+ * One event as one terminal line: seq, time, type, and the fields a person looks for. Peers are
+ * named by role (and label) first, their id second, as far as `peers` knows them.
+ */
 
 const json = (value: unknown, max = 120): string => {
   const text = JSON.stringify(value) ?? "null"
   return text.length > max ? `${text.slice(0, max - 1)}…` : text
 }
 
-const by = (who: string | null) => (who === null ? "" : ` by ${who}`)
-
 /** The key fields of an event this version knows; the data as JSON for one it does not. */
-const eventSummary = (stored: StoredEvent): string => {
+const eventSummary = (stored: StoredEvent, p: Paint, peers: PeerLookup): string => {
   const event = stored as BrokerEvent
+  const named = (id: string) => who(id, peers(id), p)
+  const by = (id: string | null) => (id === null ? "" : ` by ${named(id)}`)
   switch (event.type) {
     case "peer.connected": {
       const { peerId, role, capabilities, name } = event.data
-      return `${peerId} as ${role}${name === null ? "" : ` "${name}"`}${capabilities.length === 0 ? "" : ` [${capabilities.join(",")}]`}`
+      return `${who(peerId, { role, name }, p)}${capabilities.length === 0 ? "" : ` [${capabilities.join(",")}]`}`
     }
     case "peer.heartbeat":
     case "peer.went_stale":
-      return event.data.peerId
+      return named(event.data.peerId)
     case "peer.went_offline":
-      return `${event.data.peerId} (${event.data.reason})`
+      return `${named(event.data.peerId)} (${event.data.reason})`
     case "command.sent": {
       const { commandId, from, target, action, params, ttlMs } = event.data
       const ttl = ttlMs === null ? "" : ` ttl ${ttlMs} ms`
-      return `${commandId} ${from} → ${target}: ${action}${params === null ? "" : ` ${json(params)}`}${ttl}`
+      return `${commandId} ${named(from)} → ${named(target)}: ${action}${params === null ? "" : ` ${json(params)}`}${ttl}`
     }
     case "command.delivered":
-      return `${event.data.commandId} → ${event.data.peerId} (lease ${event.data.leaseMs} ms)`
+      return `${event.data.commandId} → ${named(event.data.peerId)} (lease ${event.data.leaseMs} ms)`
     case "command.acked": {
       const { commandId, ok, result } = event.data
       return `${commandId} ${ok ? "ok" : "FAILED"}${by(event.data.by)}${result === null ? "" : ` ${json(result)}`}`
@@ -40,7 +44,7 @@ const eventSummary = (stored: StoredEvent): string => {
     case "command.cancelled":
       return `${event.data.commandId}${by(event.data.by)}`
     case "message.sent":
-      return `${event.data.channel} ${event.data.from ?? "-"}: ${json(event.data.message)}`
+      return `${event.data.channel} ${event.data.from === null ? "-" : named(event.data.from)}: ${json(event.data.message)}`
     case "signal.fired":
       return `${event.data.name}${by(event.data.by)}${event.data.data === null ? "" : ` ${json(event.data.data)}`}`
     case "signal.cleared":
@@ -59,8 +63,32 @@ const typeColour = (p: Paint, type: string) => {
   return colour(type.padEnd(21))
 }
 
-export const eventLine = (event: StoredEvent, p: Paint = paint(false)): string =>
-  `${p.dim(String(event.seq).padStart(6))} ${p.dim(shortTime(event.at))} ${typeColour(p, event.type)} ${eventSummary(event)}`
+export const eventLine = (event: StoredEvent, p: Paint = paint(false), peers: PeerLookup = noPeers): string =>
+  `${p.dim(String(event.seq).padStart(6))} ${p.dim(shortTime(event.at))} ${typeColour(p, event.type)} ${eventSummary(event, p, peers)}`
+
+/** The peer ids an event names, for looking them up before its line is printed. */
+export const peerIdsOf = (stored: StoredEvent): ReadonlyArray<string | null> => {
+  const event = stored as BrokerEvent
+  switch (event.type) {
+    case "peer.heartbeat":
+    case "peer.went_stale":
+    case "peer.went_offline":
+      return [event.data.peerId]
+    case "command.sent":
+      return [event.data.from, event.data.target]
+    case "command.delivered":
+      return [event.data.peerId]
+    case "command.acked":
+    case "command.cancelled":
+    case "signal.fired":
+    case "broker.reset":
+      return [event.data.by]
+    case "message.sent":
+      return [event.data.from]
+    default:
+      return []
+  }
+}
 
 /** `command.*`, `peer.went_*`, `signal.fired`: `*` any run of characters, `?` one. */
 export const typeMatcher = (globs: ReadonlyArray<string>): ((type: string) => boolean) => {

@@ -4,10 +4,11 @@ import { Console, Effect, Option, Schedule, Stream } from "effect"
 import { isStoredEvent, type StoredEvent } from "../core/events.js"
 import { bodyOf, open, type ClientError, type Connection } from "./client.js"
 import { BrokerUnreachable } from "./errors.js"
-import { eventLine, typeMatcher } from "./eventLine.js"
+import { eventLine, peerIdsOf, typeMatcher } from "./eventLine.js"
 import { CliIo } from "./io.js"
 import { connection, connectionOptions, describe, seqOption } from "./options.js"
 import { paint } from "./paint.js"
+import { brokerPeers } from "./peerNames.js"
 import { untilStopped } from "./stop.js"
 
 /** A line of `/events` that matters here: an event (with its raw JSON), or where the stream starts. */
@@ -91,6 +92,7 @@ export const tail = Command.make(
       const io = yield* CliIo
       const matches = typeMatcher(args.type)
       const p = paint(io.color)
+      const peers = brokerPeers(broker)
       let next = Option.getOrUndefined(args.from)
       /** The first event of the log we follow, once we know it. */
       let known: LogIdentity | undefined
@@ -121,9 +123,17 @@ export const tail = Command.make(
             next ??= frame.startsAt
             return Effect.void
           }
-          next = frame.event.seq + 1
-          if (frame.event.seq === 1) known = identityOf(frame.event)
-          return matches(frame.event.type) ? Console.log(args.json ? frame.raw : eventLine(frame.event, p)) : Effect.void
+          const { event } = frame
+          next = event.seq + 1
+          if (event.seq === 1) known = identityOf(event)
+          // A connecting peer names itself: MCP sessions' ids are learnt here, without a lookup.
+          if (event.type === "peer.connected") {
+            const { peerId, role, name } = event.data as { peerId: string; role: string; name: string | null }
+            peers.remember(peerId, { role, name })
+          }
+          if (!matches(event.type)) return Effect.void
+          if (args.json) return Console.log(frame.raw)
+          return Effect.zipRight(peers.learn(peerIdsOf(event)), Effect.suspend(() => Console.log(eventLine(event, p, peers.lookup))))
         })
       // The first connection must work (else exit 1); after that, like EventSource, reconnect and
       // resume after the last event shown for as long as the broker is away.
@@ -144,7 +154,8 @@ export const tail = Command.make(
 ).pipe(
   Command.withDescription(
     describe(
-      "Follow the event log live: one line per event (seq, time, type, key fields), coloured on a terminal. Ctrl-C stops it.",
+      "Follow the event log live: one line per event (seq, time, type, key fields), coloured on a terminal. Ctrl-C stops it. " +
+        "Peers are named by role (and label) first, their id second: reviewer \"Alice\" (mcp-r2mrx25t2a68).",
       [
         "claude-ipc-broker tail",
         "claude-ipc-broker tail --from 1 --type 'command.*' --type signal.fired",

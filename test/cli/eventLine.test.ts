@@ -9,7 +9,7 @@ const stored = (seq: number, draft: EventDraft | { type: string; data: object })
 describe("tail's line for each event", () => {
   it("names the fields a person looks for, for every type in the catalogue", () => {
     const lines: Array<[EventDraft, string]> = [
-      [{ type: "peer.connected", data: { peerId: "w1", role: "worker", capabilities: ["build"], name: "term 1" } }, 'w1 as worker "term 1" [build]'],
+      [{ type: "peer.connected", data: { peerId: "w1", role: "worker", capabilities: ["build"], name: "term 1" } }, 'worker "term 1" (w1) [build]'],
       [{ type: "peer.heartbeat", data: { peerId: "w1" } }, "w1"],
       [{ type: "peer.went_stale", data: { peerId: "w1" } }, "w1"],
       [{ type: "peer.went_offline", data: { peerId: "w1", reason: "timeout" } }, "w1 (timeout)"],
