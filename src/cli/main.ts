@@ -1,15 +1,14 @@
 import * as CliConfig from "@effect/cli/CliConfig"
 import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
-import type * as Usage from "@effect/cli/Usage"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { Cause, Console, Effect, Layer, Option } from "effect"
+import { Cause, Console, Effect, Layer } from "effect"
 import { version } from "../version.js"
+import { argCheck, helpAsked } from "./argCheck.js"
 import { publish, read } from "./channels.js"
 import type { CliError } from "./errors.js"
 import { exportLog } from "./export.js"
-import { shown } from "./options.js"
 import { CliIo, consoleOf, parsingConsoleOf, stripAnsi, type CliIoShape } from "./io.js"
 import { mcpBridge } from "./mcpBridge.js"
 import { mcpConfig } from "./mcpConfig.js"
@@ -80,109 +79,11 @@ const root = Command.make(name).pipe(Command.withSubcommands(subcommands))
 
 const app = Command.run(root, { name, version })
 
-const byName = new Map(
-  (subcommands as ReadonlyArray<Command.Command<string, unknown, unknown, unknown>>).flatMap((command) =>
-    [...Command.getNames(command)].map((commandName) => [commandName, command] as const)
-  )
-)
-const names = new Set(byName.keys())
+const checks = argCheck(subcommands as ReadonlyArray<Command.Command<string, unknown, unknown, unknown>>)
+const { names, precheck, reword } = checks
 
-/** A command's flags as its usage lists them, each with the kind of value it takes (none: a switch). */
-const flagsOf = (usage: Usage.Usage, into = new Map<string, Option.Option<string>>()) => {
-  switch (usage._tag) {
-    case "Named":
-      for (const flag of usage.names) if (flag.startsWith("-")) into.set(flag, usage.acceptedValues)
-      break
-    case "Optional":
-    case "Repeated":
-      flagsOf(usage.usage, into)
-      break
-    case "Alternation":
-    case "Concat":
-      flagsOf(usage.left, into)
-      flagsOf(usage.right, into)
-      break
-  }
-  return into
-}
-
-/** Levenshtein distance, for "did you mean …?". */
-const distance = (a: string, b: string): number => {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i]
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
-    }
-    previous = row
-  }
-  return previous[b.length]!
-}
-
-/** The known words nearest to `word`, at most two edits away; "send or serve" when two tie. */
-const nearest = (word: string, known: Iterable<string>): string | undefined => {
-  const scored = [...known].map((candidate) => [candidate, distance(word, candidate)] as const).filter(([, d]) => d <= 2)
-  const best = Math.min(...scored.map(([, d]) => d))
-  const closest = scored.filter(([, d]) => d === best).map(([candidate]) => candidate)
-  return closest.length === 0 ? undefined : closest.length === 1 ? closest[0] : `${closest.slice(0, -1).join(", ")} or ${closest.at(-1)}`
-}
-
-/**
- * What @effect/cli would let through or word badly, checked before it parses: a misspelt
- * subcommand, and a flag that takes a value given without one (last, or followed by another flag:
- * a repeatable flag such as `tail --type` would otherwise be silently ignored, another would take
- * the next flag as its value). The error line, or undefined.
- */
-const precheck = (routed: ReadonlyArray<string>): string | undefined => {
-  const [first, ...rest] = routed
-  if (first === undefined || first.startsWith("-")) return undefined
-  const command = byName.get(first)
-  if (command === undefined) {
-    const guess = nearest(first, names)
-    return guess === undefined
-      ? `unknown command '${shown(first)}': use one of ${[...names].join(", ")} (see ${name} --help)`
-      : `unknown command '${shown(first)}'; did you mean ${guess}? (see ${name} --help)`
-  }
-  const flags = flagsOf(Command.getUsage(command))
-  const isFlag = (word: string | undefined) => word !== undefined && (flags.has(word) || word === "-h" || word === "--help")
-  for (const [i, word] of rest.entries()) {
-    if (word === "--") break
-    const takes = flags.get(word)
-    if (takes !== undefined && Option.isSome(takes) && (i === rest.length - 1 || isFlag(rest[i + 1]))) {
-      if (rest.includes("-h") || rest.includes("--help")) return undefined
-      return `${word} needs a value (${word} <${takes.value}>) (see ${name} ${first} --help)`
-    }
-  }
-  return undefined
-}
-
-/** @effect/cli's wording, made grammatical and friendlier where the tool reports it. */
-const reword = (line: string, subcommand: string): string => {
-  const unknown = /^Received unknown argument: '(.*)'$/.exec(line)
-  if (unknown !== null) {
-    const word = unknown[1]!
-    const command = byName.get(subcommand.trim())
-    if (!word.startsWith("-")) return `unexpected argument '${shown(word)}'`
-    const guess = command === undefined ? undefined : nearest(word.split("=")[0]!, flagsOf(Command.getUsage(command)).keys())
-    return guess === undefined ? `unknown option '${shown(word)}'` : `unknown option '${shown(word)}'; did you mean ${guess}?`
-  }
-  return line
-    .replace(/\ba integer\b/g, "an integer")
-    .replace(/\b1 (event|message|peer|command|value)s\b/g, "1 $1")
-    .replace(/^Missing argument <(.+)>$/, "missing argument <$1>")
-}
-
-/**
- * Help as @effect/cli renders it, with a usage line a reader can paste: the program's name before
- * the subcommand (`$ claude-ipc-broker send …`, not `$ send …`), and a repeatable flag that may be
- * left out shown as optional (`[--type glob]...`, not `--type glob...`, which reads as required).
- */
-export const helpText = (text: string): string =>
-  text.replace(/^((?:\x1b\[[0-9;]*m)*)\$ (\S+)( .*)?$/m, (_line, codes: string, command: string, tail: string | undefined) =>
-    names.has(command)
-      ? `${codes}$ ${name} ${command}${(tail ?? "").replace(/(^| )(--?[\w-]+ [^\s[\]]+)\.\.\./g, "$1[$2]...")}`
-      : _line
-  )
+/** Help with a usage line a reader can paste (src/cli/argCheck.ts). */
+export const helpText = checks.helpText
 
 /** The console @effect/cli parses with, printing help through `helpText`. */
 const withHelpText = (console: Console.Console): Console.Console => ({
@@ -226,7 +127,9 @@ const cli = (argv: ReadonlyArray<string>): Effect.Effect<number, never, CliIo> =
       return 2
     }
     const subcommand = names.has(routed[0]!) ? `${routed[0]} ` : ""
-    return yield* app(["node", name, ...routed]).pipe(
+    // Help wins over the rest of the line: a flag before it must not take "--help" for its value.
+    const parsed = subcommand !== "" && helpAsked(routed) ? [routed[0]!, "--help"] : routed
+    return yield* app(["node", name, ...parsed]).pipe(
       Effect.as(0),
       Effect.withConsole(withHelpText(parsingConsoleOf(io))),
       Effect.provide(Layer.merge(NodeContext.layer, CliConfig.layer({ showBuiltIns: false }))),
