@@ -259,6 +259,13 @@ export const mcpConfig = Command.make(
         catch: (error) => new Failed({ message: `left ${path} as it was: ${error instanceof Error ? error.message : String(error)}` })
       })
       yield* Console.log(`added '${name}' (${reach(server, broker.url)}) to ${path}`)
+      if (client === "claude") {
+        // Claude Code asks once before it uses a project's .mcp.json server; until then it is not connected.
+        yield* Console.error(
+          `note: Claude Code lists '${name}' as "Pending approval" until you start claude in ${dirname(path)} and approve it ` +
+            "(or approve it in /mcp there)"
+        )
+      }
       if (broker.token !== undefined) {
         yield* Console.error(`note: ${path} now holds the broker's token; keep it out of version control`)
       }

@@ -186,6 +186,15 @@ describe("mcp-config --write", () => {
     })
   })
 
+  it("claude: writes ./.mcp.json and says Claude Code holds it pending approval until claude runs there", async () => {
+    const run = await write([...at])
+    expect(run.code).toBe(0)
+    expect(await read(".mcp.json")).toEqual({ mcpServers: { broker: { type: "http", url: "http://broker.lan:9100/mcp" } } })
+    expect(run.stderr).toBe(
+      `note: Claude Code lists 'broker' as "Pending approval" until you start claude in ${cwd} and approve it (or approve it in /mcp there)\n`
+    )
+  })
+
   it("vscode: merges under servers in .vscode/mcp.json, keeping inputs and other servers", async () => {
     await mkdir(join(cwd, ".vscode"), { recursive: true })
     const inputs = [{ type: "promptString", id: "k", description: "key", password: true }]
