@@ -67,6 +67,8 @@ Commands that talk to a broker take --url (default $BROKER_URL, else http://127.
 
 Exit codes: 0 done, 1 the broker is unreachable or refused, 2 bad arguments, 3 a wait timed out.
 
+Not on your PATH? In the project folder 'npx ${name} …' runs it; 'npm link' there puts it on the PATH.
+
 Examples:
   npm start -- --port 9100 --data-dir ./data
   ${name} serve --help
