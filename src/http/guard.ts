@@ -1,4 +1,5 @@
 import { timingSafeEqual, createHash } from "node:crypto"
+import { preview } from "../input/problems.js"
 
 /**
  * Who may talk to the broker, decided before any route runs (REST, SSE, MCP and the dashboard
@@ -112,7 +113,7 @@ export const checkRequest = (facts: RequestFacts, config: GuardConfig): Verdict 
   // Without a token the broker trusts whoever can reach it, so it must only be reachable by name
   // as localhost: a page on another site that rebinds its DNS name to 127.0.0.1 is refused here.
   if (config.token === undefined && !loopbackHosts.has(hostName(host).toLowerCase())) {
-    return deny(403, "forbidden_host", `requests must name a loopback host, not '${host}'`)
+    return deny(403, "forbidden_host", `requests must name a loopback host, not ${preview(host)}`)
   }
 
   const origin = header(facts, "origin")
@@ -124,7 +125,7 @@ export const checkRequest = (facts: RequestFacts, config: GuardConfig): Verdict 
       originHost = undefined
     }
     if (originHost !== host && !config.allowedOrigins.includes(origin)) {
-      return deny(403, "forbidden_origin", `requests from origin '${origin}' are not allowed`)
+      return deny(403, "forbidden_origin", `requests from origin ${preview(origin)} are not allowed`)
     }
   } else if (origin === "null") {
     return deny(403, "forbidden_origin", "requests from an opaque origin are not allowed")

@@ -15,6 +15,7 @@ import { brokerErrorReply, errorReply, type Reply } from "./respond.js"
 import { restHandlers } from "./rest/handlers.js"
 import type { RestRequest } from "./rest/request.js"
 import type { RouteSpec } from "./routes.js"
+import { preview } from "../input/problems.js"
 
 export interface TransportOptions {
   readonly guard: GuardConfig
@@ -123,7 +124,7 @@ export const requestListener = <E, R>(platformApp: HttpApp.Default<E, R>, option
         return finish(res, route, method, kind, started, redirect)
       }
       if (options.readOnly && refusedWhenReadOnly(method, target.path)) {
-        const message = `this broker replays an exported log read-only; ${method} ${url} would change it`
+        const message = `this broker replays an exported log read-only; ${method} ${preview(target.path)} would change it`
         return finish(res, route, method, kind, started, errorReply("read_only", message, 405))
       }
       const handler = route && handlers.get(`${route.method} ${route.path}`)

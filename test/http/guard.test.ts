@@ -134,3 +134,18 @@ describe("checkRequest's 401: what a client without the token is told", () => {
     )
   })
 })
+
+describe("refusals quote what was sent, cut short", () => {
+  it("a 10,000-character Host or Origin is previewed, not echoed", () => {
+    const long = "h".repeat(10_000)
+    for (const verdict of [
+      checkRequest(request({ headers: { host: `${long}.example` } }), open),
+      checkRequest(request({ headers: { origin: `http://${long}.example` } }), open)
+    ]) {
+      expect(verdict.ok).toBe(false)
+      const message = (verdict as { message: string }).message
+      expect(message.length).toBeLessThan(120)
+      expect(message).toContain("hhhh…")
+    }
+  })
+})
