@@ -3,7 +3,7 @@ import { markRead } from "../inbox.js"
 import { arg, CountArg, LimitArg, NameArg, SecondsArg } from "./args.js"
 import { defineTool, fail, optional, required, type WaitLimits } from "./define.js"
 import { me } from "./identity.js"
-import { json, messageLine, roleIndex, seconds } from "./render.js"
+import { json, messageLine, rolesIn, seconds } from "./render.js"
 
 /** Channels: send_message, read_messages. */
 export const channelTools = (limits: WaitLimits) => {
@@ -47,7 +47,7 @@ export const channelTools = (limits: WaitLimits) => {
           ? context.withProgress(`waiting for a message on ${channel}`, timeoutMs)(read)
           : read
         if (messages.length > 0) markRead(context.session.following, channel, messages[messages.length - 1]!.id)
-        const roles = roleIndex(yield* broker.peers)
+        const roles = rolesIn(broker.projection)
         const structured = { channel, messages, firstId, lastId }
         const more = messages.length > 0 && messages[messages.length - 1]!.id < lastId
         const gone = firstId - 1 === since + 1 ? `Message #${firstId - 1} was` : `Messages #${since + 1} to #${firstId - 1} were`

@@ -2,7 +2,7 @@ import { Effect, Schema } from "effect"
 import { ActionArg, arg, BooleanArg, NameArg, SecondsArg, timeoutArg } from "./args.js"
 import { defineTool, optional, required, type WaitLimits } from "./define.js"
 import { me } from "./identity.js"
-import { brief, commandLine, json, outcomeLine, roleIndex, seconds } from "./render.js"
+import { commandLine, json, outcomeLine, presentPeers, rolesIn, seconds } from "./render.js"
 
 /** Commands: send_command, wait_for_command, ack_command, wait_for_result, cancel_command. */
 export const commandTools = (limits: WaitLimits) => {
@@ -23,12 +23,10 @@ export const commandTools = (limits: WaitLimits) => {
         const peer = yield* me(context)
         const ttlMs = ttl === undefined ? null : Math.max(1, Math.round(ttl * 1000))
         const command = yield* context.broker.sendCommand({ from: peer.id, target, action, params: params ?? null, ttlMs })
-        const takers = (yield* context.broker.peers).filter(
-          (other) => other.status !== "offline" && (other.id === target || other.role === target)
-        )
+        const takers = presentPeers(context.broker.projection, (id, role) => id === target || role === target)
         const note =
           takers.length === 0 ? `Nobody online is ${json(target)} yet; the command waits until one connects.` : null
-        const structured = { command, takers: takers.map(brief), note }
+        const structured = { command, takers, note }
         const text = [`Sent ${command.id} to ${json(target)}: ${json(action)}. Next: wait_for_result(${json(command.id)}).`, ...(note ? [note] : [])].join("\n")
         return { structured, text }
       })
@@ -43,7 +41,7 @@ export const commandTools = (limits: WaitLimits) => {
       Effect.gen(function* () {
         const { broker, session } = context
         const peer = yield* me(context)
-        const roles = roleIndex(yield* broker.peers)
+        const roles = rolesIn(broker.projection)
         // A command this peer holds but the model never saw (a cancelled call, a dropped connection,
         // a broker restart) is handed again before any new one: delivery is at least once.
         const held = (yield* broker.commandsFor(peer.id)).filter((c) => c.status === "delivered" && c.deliveredTo === peer.id)
@@ -104,7 +102,7 @@ export const commandTools = (limits: WaitLimits) => {
         const { value, timedOut } = yield* context.withProgress(`waiting for the result of ${command_id}`, ms)(
           broker.waitForResult(command_id, ms)
         )
-        const roles = roleIndex(yield* broker.peers)
+        const roles = rolesIn(broker.projection)
         const command = value!
         const structured = { command, timedOut }
         const text = timedOut

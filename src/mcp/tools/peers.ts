@@ -2,7 +2,7 @@ import { Effect } from "effect"
 import { LabelArg, NameArg, NamesArg, arg } from "./args.js"
 import { defineTool, optional, type WaitLimits } from "./define.js"
 import { me } from "./identity.js"
-import { brief, followed, json, peerLine } from "./render.js"
+import { brief, followed, json, peerLine, presentPeers } from "./render.js"
 
 /** Joining and leaving the broker, and who is there: connect, my_info, list_peers, disconnect. */
 export const peerTools = (_limits: WaitLimits) => {
@@ -50,12 +50,10 @@ export const peerTools = (_limits: WaitLimits) => {
         session.connected = true
         session.lost = false
         const waiting = (yield* broker.commandsFor(peer.id)).filter((command) => command.status === "pending").length
-        const sameRole = (yield* broker.peers).filter(
-          (other) => other.role === role && other.id !== peer.id && other.status !== "offline"
-        )
+        const sameRole = presentPeers(broker.projection, (id, other) => other === role && id !== peer.id)
         const next =
           "Worker: loop wait_for_command → do it → ack_command. To delegate: send_command(target role) → wait_for_result."
-        const structured = { you: peer, waiting, sameRole: sameRole.map(brief), next }
+        const structured = { you: peer, waiting, sameRole, next }
         const lines = [
           `Connected as ${role} (peer ${peer.id}).`,
           ...(waiting > 0 ? [`${waiting} command(s) are waiting for you: call wait_for_command.`] : []),

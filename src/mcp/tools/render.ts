@@ -1,4 +1,6 @@
-import type { CommandView, MessageView, PeerView, SignalView } from "../../core/views.js"
+import { peerStatus } from "../../core/machines/peer.js"
+import type { Projection } from "../../core/projection.js"
+import { peerView, type CommandView, type MessageView, type PeerView, type SignalView } from "../../core/views.js"
 import type { Following } from "../inbox.js"
 
 /** How the tools write peers, commands, messages and signals for the model: short lines. */
@@ -22,16 +24,37 @@ export const brief = (peer: PeerView): PeerBrief => ({ id: peer.id, role: peer.r
 export const peerLine = (peer: PeerBrief) =>
   `${peer.role} (${peer.id}${peer.name ? `, "${peer.name}"` : ""}${peer.status === "online" ? "" : `, ${peer.status}`})`
 
+/** A peer's role by its id. */
+export type Roles = Pick<ReadonlyMap<string, string>, "get">
+
 /** "mcp-abc (backend)" when the sender is a known peer, else the raw value. */
-export const who = (id: string | null, roles: ReadonlyMap<string, string>) =>
-  id === null ? "someone" : roles.has(id) ? `${id} (${roles.get(id)})` : id
+export const who = (id: string | null, roles: Roles) => {
+  const role = id === null ? undefined : roles.get(id)
+  return id === null ? "someone" : role === undefined ? id : `${id} (${role})`
+}
 
-export const roleIndex = (peers: ReadonlyArray<PeerView>) => new Map(peers.map((peer) => [peer.id, peer.role]))
+/** Roles from peer views already at hand. */
+export const roleIndex = (peers: ReadonlyArray<PeerView>): Roles => new Map(peers.map((peer) => [peer.id, peer.role]))
 
-export const commandLine = (command: CommandView, roles: ReadonlyMap<string, string>) =>
+/**
+ * Roles looked up in the projection as a line needs them: a tool call names a few peers, and a
+ * view of every peer per call made a thousand sessions' calls cost a thousand views each.
+ */
+export const rolesIn = (projection: Projection): Roles => ({ get: (id) => projection.peers.get(id)?.context.role })
+
+/** The peers not offline that `match` picks, briefly; only those are turned into views. */
+export const presentPeers = (projection: Projection, match: (id: string, role: string) => boolean): Array<PeerBrief> => {
+  const found: Array<PeerBrief> = []
+  for (const snapshot of projection.peers.values()) {
+    if (match(snapshot.context.id, snapshot.context.role) && peerStatus(snapshot) !== "offline") found.push(brief(peerView(snapshot)))
+  }
+  return found
+}
+
+export const commandLine = (command: CommandView, roles: Roles) =>
   `${command.id} from ${who(command.from, roles)}: action ${json(command.action)}, params ${json(command.params)}`
 
-export const outcomeLine = (command: CommandView, roles: ReadonlyMap<string, string>) => {
+export const outcomeLine = (command: CommandView, roles: Roles) => {
   switch (command.status) {
     case "acked":
       return `${command.id} done by ${who(command.deliveredTo, roles)}; result ${json(command.result)}`
@@ -48,7 +71,7 @@ export const outcomeLine = (command: CommandView, roles: ReadonlyMap<string, str
   }
 }
 
-export const messageLine = (message: MessageView, roles: ReadonlyMap<string, string>) =>
+export const messageLine = (message: MessageView, roles: Roles) =>
   `#${message.id} ${who(message.from, roles)}: ${json(message.data)}`
 
 export const signalLine = (signal: SignalView) =>
