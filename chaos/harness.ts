@@ -18,6 +18,7 @@ import { Findings, Ledger, type Backend } from "./ledger.js"
 import { ChannelReader, channelWriter, sender, SseFollower, signalRounds, worker, type Ctx, type Node } from "./load.js"
 import { mcpClient, mcpWorker } from "./mcp.js"
 import { brokerBin, findPython, freePort, killChildren, natsServerVersion, sleep, SupervisedBroker, SupervisedNats } from "./processes.js"
+import { seeded } from "../test/support/random.js"
 
 export interface ChaosOptions {
   /** How long faults are injected under load (the drain and checks come on top). */
@@ -76,17 +77,6 @@ export interface ChaosResult {
   readonly logEvents: Readonly<Record<string, number>>
 }
 
-/** A small seeded PRNG (mulberry32), so a run's choices can be repeated with --seed. */
-const seeded = (seed: number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 // What must be undone however the run ends: mounts to unmount, directories to remove.
 const mounts = new Set<string>()
@@ -131,7 +121,8 @@ export const runChaos = async (options: ChaosOptions): Promise<ChaosResult> => {
     stats,
     ledger,
     findings,
-    random: seeded(seed),
+    // The tests' and the bench's generator, so a run's choices can be repeated with --seed.
+    random: seeded(seed).next,
     phase: { load: true, workers: true, streams: true },
     log,
     drops: new Map(),

