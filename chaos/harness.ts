@@ -263,8 +263,9 @@ export const runChaos = async (options: ChaosOptions): Promise<ChaosResult> => {
       return { kind: kinds[0]!.kind }
     }
     const [gapLow, gapHigh] = options.gapMs
-    // A fixed schedule is injected whole, even if its faults take longer than the duration.
-    const more = () => Date.now() < endAt || (schedule !== undefined && faults.length < schedule.length && Date.now() < endAt + options.durationMs)
+    // A fixed schedule is injected whole, however long its faults take on a loaded machine (each
+    // fault bounds its own waits, so the loop still ends).
+    const more = () => Date.now() < endAt || (schedule !== undefined && faults.length < schedule.length)
     while (more()) {
       const gap = gapLow + Math.floor(ctx.random() * (gapHigh - gapLow + 1))
       if (Date.now() + gap >= endAt && (schedule === undefined || faults.length >= schedule.length)) {
