@@ -6,6 +6,7 @@ import { request } from "./client.js"
 import { CliIo } from "./io.js"
 import { connection, connectionOptions, describe, jsonOption, seqOption } from "./options.js"
 import { counted, paint, shortTime, table, type Paint } from "./paint.js"
+import { who } from "./peerNames.js"
 
 const count = <A>(items: ReadonlyArray<A>, key: (item: A) => string) => {
   const counts = new Map<string, number>()
@@ -23,16 +24,19 @@ const statusLines = (status: Status, url: string, p: Paint = paint(false)): Arra
   const counts = status.commandCounts as Record<string, number>
   const open = status.commands.filter((command) => command.status === "pending" || command.status === "delivered")
   const atHead = status.seq === status.log.head
+  // Peers by role (and label) first, the id second, as `tail` and `read` name them.
+  const labels = new Map(status.peers.map((peer) => [peer.id, peer]))
+  const named = (id: string) => who(id, labels.get(id), p)
   return [
     `${p.bold(`claude-ipc-broker ${status.version}`)} at ${url}, up since ${shortTime(status.startedAt)}`,
     `${p.dim("log")}       ${status.log.backend}, ${counted(status.log.head, "event")}` +
       (atHead ? "" : `; ${p.yellow(`showing the state at seq ${status.seq} (${shortTime(status.at)})`)}`),
     `${p.dim("peers")}     ${status.peers.length}: ${["online", "stale", "offline"].map((s) => `${peers.get(s) ?? 0} ${s}`).join(", ")}` +
-      (status.peers.length === 0 ? "" : ` (${some(status.peers.map((peer) => `${peer.id} ${peer.role} ${peer.status}`))})`),
+      (status.peers.length === 0 ? "" : ` (${some(status.peers.map((peer) => `${named(peer.id)} ${peer.status}`))})`),
     `${p.dim("commands")}  ${Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(", ")}`,
     ...(open.length === 0
       ? []
-      : [`${p.dim("open")}      ${some(open.map((c) => `${c.id} ${c.action} → ${c.deliveredTo ?? c.target} ${c.status}`))}`]),
+      : [`${p.dim("open")}      ${some(open.map((c) => `${c.id} ${c.action} → ${named(c.deliveredTo ?? c.target)} ${c.status}`))}`]),
     `${p.dim("channels")}  ${some(status.channels.map((channel) => `${channel.name} (${channel.count})`))}`,
     `${p.dim("signals")}   ${some(status.signals.map((signal) => `${signal.name} ${signal.fired ? `fired ×${signal.count}` : "armed"}`))}`
   ]

@@ -36,7 +36,7 @@ describe("status and peers", () => {
     expect(stdout).toContain(`at ${broker.url}`)
     // Counted in the singular when there is one event (worker-1 connected): "1 event", not "1 events".
     expect(stdout).toMatch(/^log\s+memory, (1 event|([02-9]|\d\d+) events)$/m)
-    expect(stdout).toMatch(/peers\s+1: 1 online, 0 stale, 0 offline \(worker-1 worker online\)/)
+    expect(stdout).toMatch(/peers\s+1: 1 online, 0 stale, 0 offline \(worker "terminal 1" \(worker-1\) online\)/)
     const json = await tool(["status", "--json", ...url])
     expect(JSON.parse(json.stdout).peers[0].id).toBe("worker-1")
   })
