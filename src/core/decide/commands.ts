@@ -122,6 +122,15 @@ export const ack = ({ commandId, ok, result, by }: Ack, state: DecisionState) =>
 export const cancel = ({ commandId, by }: Cancel, state: DecisionState) =>
   settle(commandId, by, "cancelled", { type: "command.cancelled", data: { commandId, by } }, state)
 
+/**
+ * Who may wait for a peer's commands: the peer itself, or an anonymous caller (a person with curl,
+ * a supervisor script). A caller that names itself as another peer would take that peer's work.
+ */
+export const mayWaitFor = (caller: string | null, peerId: string): Either.Either<void, Forbidden> =>
+  caller === null || caller === peerId
+    ? Either.void
+    : Either.left(new Forbidden({ message: `'${caller}' may not wait for the commands of peer '${peerId}'` }))
+
 export const decide = deciderOf<CommandCommand>()({
   Send: send,
   Claim: claim,

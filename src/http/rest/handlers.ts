@@ -1,8 +1,9 @@
 import { Effect } from "effect"
 import type { Health } from "../../broker/applier.js"
 import type { BrokerService } from "../../broker/Broker.js"
-import { BadRequest, type BrokerError, Forbidden } from "../../core/errors.js"
+import { BadRequest, type BrokerError } from "../../core/errors.js"
 import type { SignalView } from "../../core/views.js"
+import * as Commands from "../../core/decide/commands.js"
 import {
   AckBody,
   CancelBody,
@@ -73,10 +74,7 @@ export const restHandlers = (broker: BrokerService, limits: InputLimits): Readon
       answer(
         Effect.gen(function* () {
           const peerId = yield* param(request, "peerId")
-          const me = yield* caller(request)
-          if (me !== null && me !== peerId) {
-            return yield* Effect.fail(new Forbidden({ message: `'${me}' may not wait for the commands of peer '${peerId}'` }))
-          }
+          yield* Commands.mayWaitFor(yield* caller(request), peerId)
           const { value, timedOut } = yield* broker.waitForCommand(peerId, yield* timeoutOf(request))
           return value === null ? { command: null, timedOut } : { command: value, timedOut: false }
         })

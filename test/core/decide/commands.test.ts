@@ -241,3 +241,15 @@ describe("what a waiting peer may take", () => {
     expect(Commands.nextClaimable(state, "nobody")).toBeUndefined()
   })
 })
+
+describe("who may wait for a peer's commands", () => {
+  it("the peer itself, or an anonymous caller", () => {
+    expect(Either.isRight(Commands.mayWaitFor("p1", "p1"))).toBe(true)
+    expect(Either.isRight(Commands.mayWaitFor(null, "p1"))).toBe(true)
+  })
+
+  it("not a caller that names itself as another peer: it would take that peer's work", () => {
+    const refused = Commands.mayWaitFor("p2", "p1")
+    expect(Either.isLeft(refused) && refused.left).toEqual(new Forbidden({ message: "'p2' may not wait for the commands of peer 'p1'" }))
+  })
+})
