@@ -1,4 +1,4 @@
-import { Chunk, Clock, Context, Deferred, Effect, Exit, FiberSet, Layer, Option, Schedule, Stream } from "effect"
+import { Cause, Chunk, Clock, Context, Deferred, Effect, Either, Exit, FiberSet, Layer, Option, Runtime, Schedule, Stream } from "effect"
 import * as Channels from "../core/decide/channels.js"
 import * as Commands from "../core/decide/commands.js"
 import type { Decision } from "../core/decide/decision.js"
@@ -9,7 +9,7 @@ import * as System from "../core/decide/system.js"
 import type { BrokerEvent, EventDraft, MessageSent } from "../core/events.js"
 import { BadRequest, Conflict, Forbidden, LogUnavailable, NotFound, TooManyWaits, type BrokerError } from "../core/errors.js"
 import { firstId, heldCount, messageIdAt } from "../core/machines/channel.js"
-import { commandStatus, isSettled, type CommandStatus } from "../core/machines/command.js"
+import { commandStatus, isSettled, type CommandSnapshot, type CommandStatus } from "../core/machines/command.js"
 import type { PeerSnapshot } from "../core/machines/peer.js"
 import type { SignalSnapshot } from "../core/machines/signal.js"
 import { Projection, type Change } from "../core/projection.js"
@@ -28,7 +28,7 @@ import {
   type SignalView,
   type StateView
 } from "../core/views.js"
-import { EventLog } from "../log/EventLog.js"
+import { type Appended, EventLog } from "../log/EventLog.js"
 import { makeApplier, type Health } from "./applier.js"
 import { Liveness, recordEveryMs } from "./liveness.js"
 import { BrokerConfig } from "./Config.js"
@@ -37,9 +37,9 @@ import { Checkpoints } from "./Checkpoints.js"
 import { Metrics } from "./metrics/Metrics.js"
 import { Notices, type NoticeListener } from "./notices.js"
 import { version } from "../version.js"
-import { park, ParkedWaits, type WaitResult } from "./parking.js"
+import { type Cancel, fromCallback, ParkedWaits, type WaitResult } from "./parking.js"
 
-export type { WaitResult } from "./parking.js"
+export type { Cancel, WaitResult } from "./parking.js"
 
 export interface ConnectRequest {
   readonly id?: string | undefined
@@ -72,6 +72,50 @@ export interface Status extends StateView {
 
 type Fails<A> = Effect.Effect<A, LogUnavailable | NotFound>
 type Waits<A, E = never> = Effect.Effect<WaitResult<A>, E | TooManyWaits>
+
+/** Told once how a direct call went. */
+export type Done<A, E> = (result: Either.Either<A, E>) => void
+
+/**
+ * The hot requests without a fiber: the same decisions, appends and waits as the Effect methods of
+ * the same names (which are these, wrapped), with the outcome handed to `done`. Nothing is decided
+ * when the call is made but on the state as it is then; `done` may be called before the call
+ * returns. A wait returns the function that ends it without an answer (its client went away).
+ */
+export interface DirectBroker {
+  readonly publish: (channel: string, from: string | null, message: unknown, done: Done<MessageView, LogUnavailable | Conflict>) => void
+  readonly sendCommand: (request: SendCommandRequest, done: Done<CommandView, LogUnavailable | Conflict>) => void
+  readonly waitForCommand: (
+    peerId: string,
+    timeoutMs: number,
+    done: Done<WaitResult<CommandView>, LogUnavailable | NotFound | TooManyWaits>
+  ) => Cancel
+  readonly ack: (
+    commandId: string,
+    outcome: { readonly ok: boolean; readonly result: unknown; readonly by: string | null },
+    done: Done<CommandView, LogUnavailable | NotFound | Conflict | Forbidden>
+  ) => void
+  readonly waitForResult: (
+    commandId: string,
+    timeoutMs: number,
+    done: Done<WaitResult<CommandView>, LogUnavailable | NotFound | TooManyWaits>
+  ) => Cancel
+}
+
+const noop: Cancel = () => {}
+
+/** `next` applied to a success, a failure passed on as it is. */
+const andThen =
+  <A, B, E1, E2>(done: Done<B, E1 | E2>, next: (value: A) => Either.Either<B, E2>) =>
+  (result: Either.Either<A, E1>): void =>
+    done(Either.isLeft(result) ? Either.left(result.left) : next(result.right))
+
+/** A direct call that answers once, as an Effect (interrupting it only stops listening). */
+const once = <A, E>(start: (done: Done<A, E>) => void): Effect.Effect<A, E> =>
+  fromCallback<A, E>((done) => {
+    start(done)
+    return noop
+  })
 
 /**
  * The broker: each request is decided against the projection (src/core/decide: the events that
@@ -153,6 +197,8 @@ export interface BrokerService {
   readonly activeWaits: (peerId: string) => number
   readonly stats: Effect.Effect<{ readonly waits: number; readonly subscribers: number }>
   readonly projection: Projection
+  /** The hot requests without a fiber per request (the REST transport's lean path). */
+  readonly direct: DirectBroker
   /** Peers' signs of life, kept out of the log (see liveness.ts): for the sweeper. */
   readonly liveness: Liveness
   /** Hints for pushes into idle sessions, as the log is applied (see notices.ts). Returns the way to stop. */
@@ -282,35 +328,58 @@ export const makeBroker = Effect.gen(function* () {
   )
   yield* Effect.addFinalizer(() => Effect.sync(stopFollowing))
 
+  /** The log's own callback append, or its Effect append run for a backend without one. */
+  const runCallback = Runtime.runCallback(yield* Effect.runtime<never>())
+  const appendWith =
+    log.appendWith ??
+    ((drafts: ReadonlyArray<EventDraft>, done: (stored: Appended) => void) =>
+      void runCallback(log.append(drafts), {
+        onExit: (exit) =>
+          done(
+            Exit.isSuccess(exit)
+              ? Either.right(exit.value)
+              : Either.left(
+                  Option.getOrElse(
+                    Cause.failureOption(exit.cause),
+                    () => new LogUnavailable({ message: `the append failed: ${Cause.pretty(exit.cause)}` })
+                  )
+                )
+          )
+      }))
+
   /**
    * Until the state has applied event `seq`. Never for ever: a state that stops following the log
    * fails the writes waiting here (their events are in the log, so they are told so).
    */
-  const whenApplied = (seq: number): Effect.Effect<void, LogUnavailable> =>
-    Effect.suspend((): Effect.Effect<void, LogUnavailable> => {
-      if (applier.applied >= seq) return Effect.void
-      const broken = applier.broken
-      if (broken !== undefined) {
-        return Effect.fail(
-          new LogUnavailable({
-            message: `event ${seq} was recorded in the log, but this broker stopped applying the log before it (${broken}); it restarts to recover — look before retrying, the write is there`
-          })
-        )
-      }
-      return Effect.zipRight(park((wake) => [waits.forApplied.add(seq, wake)]), whenApplied(seq))
-    })
-
-  /** A state that stopped following the log takes no more writes: they would never be applied. */
-  const refusedWhenBroken = <A, E>(append: () => Effect.Effect<A, E>): Effect.Effect<A, E | LogUnavailable> =>
-    Effect.suspend((): Effect.Effect<A, E | LogUnavailable> => {
-      const broken = applier.broken
-      if (broken === undefined) return append()
-      return Effect.fail(
+  const whenAppliedWith = (seq: number, done: (failed: LogUnavailable | undefined) => void): void => {
+    if (applier.applied >= seq) return done(undefined)
+    const broken = applier.broken
+    if (broken !== undefined) {
+      return done(
         new LogUnavailable({
-          message: `this broker stopped applying its log (${broken}); nothing was recorded. It restarts to recover: retry in a few seconds`
+          message: `event ${seq} was recorded in the log, but this broker stopped applying the log before it (${broken}); it restarts to recover — look before retrying, the write is there`
         })
       )
+    }
+    // Woken while the projection applies an event: look again once that is done.
+    const remove = waits.forApplied.add(seq, () => {
+      remove()
+      queueMicrotask(() => whenAppliedWith(seq, done))
     })
+  }
+
+  const whenApplied = (seq: number): Effect.Effect<void, LogUnavailable> =>
+    once<void, LogUnavailable>((done) => whenAppliedWith(seq, (failed) => done(failed ? Either.left(failed) : Either.right(undefined))))
+
+  /** A state that stopped following the log takes no more writes: they would never be applied. */
+  const refusalWhenBroken = (): LogUnavailable | undefined => {
+    const broken = applier.broken
+    return broken === undefined
+      ? undefined
+      : new LogUnavailable({
+          message: `this broker stopped applying its log (${broken}); nothing was recorded. It restarts to recover: retry in a few seconds`
+        })
+  }
 
   /** After an append of ours: its events are in the log, so the state must get them (see Applier.appended). */
   const whenAppended = (stored: ReadonlyArray<BrokerEvent>) =>
@@ -321,24 +390,44 @@ export const makeBroker = Effect.gen(function* () {
     })
 
   /** Append and wait until the projection reflects it: read-your-writes for every request. */
-  const commit = (drafts: ReadonlyArray<EventDraft>) =>
-    refusedWhenBroken(() => Effect.tap(log.append(drafts), whenAppended))
+  const commitWith = (drafts: ReadonlyArray<EventDraft>, done: Done<ReadonlyArray<BrokerEvent>, LogUnavailable>): void => {
+    if (drafts.length === 0) return done(Either.right([]))
+    const refused = refusalWhenBroken()
+    if (refused !== undefined) return done(Either.left(refused))
+    appendWith(drafts, (stored) => {
+      if (Either.isLeft(stored)) return done(stored)
+      const seq = stored.right[stored.right.length - 1]!.seq
+      applier.appended(seq)
+      whenAppliedWith(seq, (failed) => done(failed ? Either.left(failed) : stored))
+    })
+  }
 
-  /**
-   * Decide on the state as it is now, then commit what was decided; a refusal records nothing, and
-   * neither does a decision with no events (the answer is then the empty list).
-   */
+  const commit = (drafts: ReadonlyArray<EventDraft>) => once<ReadonlyArray<BrokerEvent>, LogUnavailable>((done) => commitWith(drafts, done))
+
+  /** Commit what was decided; a refusal records nothing, and neither does a decision with no events (the answer is then the empty list). */
+  const decideAndCommitWith = <E extends BrokerError>(
+    decision: Decision<E>,
+    done: Done<ReadonlyArray<BrokerEvent>, E | LogUnavailable>
+  ): void => {
+    if (Either.isLeft(decision)) return done(Either.left(decision.left))
+    commitWith(decision.right, done)
+  }
+
+  /** Decide on the state as it is when the Effect runs, then commit what was decided. */
   const decideAndCommit = <E extends BrokerError>(
     decide: () => Decision<E>
   ): Effect.Effect<ReadonlyArray<BrokerEvent>, E | LogUnavailable> =>
-    Effect.flatMap(Effect.suspend(decide), (drafts) => (drafts.length === 0 ? Effect.succeed([]) : commit(drafts)))
+    Effect.suspend(() => once<ReadonlyArray<BrokerEvent>, E | LogUnavailable>((done) => decideAndCommitWith(decide(), done)))
 
   /** A conditional commit on a shared log (JetStream's expected-last-sequence); see BrokerService. */
   const recordIfHead = (seq: number, drafts: ReadonlyArray<EventDraft>): Effect.Effect<boolean, LogUnavailable> => {
     const appendIfHead = log.appendIfHead
     if (drafts.length === 0) return Effect.succeed(true)
     if (appendIfHead === undefined) return Effect.as(commit(drafts), true)
-    return refusedWhenBroken(() => appendIfHead(seq, drafts)).pipe(
+    return Effect.suspend(() => {
+      const refused = refusalWhenBroken()
+      return refused === undefined ? appendIfHead(seq, drafts) : Effect.fail(refused)
+    }).pipe(
       Effect.flatMap((stored) => Effect.as(whenAppended(stored), true)),
       Effect.catchTag("HeadMoved", (moved) => Effect.as(whenApplied(moved.head), false))
     )
@@ -381,12 +470,12 @@ export const makeBroker = Effect.gen(function* () {
    * A sign of life: noted in memory; recorded as an event only when it is a fact (back online from
    * stale or offline) or, on a shared log, when other nodes would otherwise see the peer go stale.
    */
-  const touch = (peerId: string) =>
-    decideAndCommit(() => {
-      const peer = projection.peers.get(peerId)
-      const news = peer !== undefined && liveness.note(peer, Date.now())
-      return Peers.decide({ type: "Heartbeat", peerId, news }, projection)
-    })
+  const touched = (peerId: string) => {
+    const peer = projection.peers.get(peerId)
+    const news = peer !== undefined && liveness.note(peer, Date.now())
+    return Peers.decide({ type: "Heartbeat", peerId, news }, projection)
+  }
+  const touch = (peerId: string) => decideAndCommit(() => touched(peerId))
 
   const heartbeat = (peerId: string) =>
     touch(peerId).pipe(Effect.zipRight(findPeer(peerId)), Effect.map(livePeerView))
@@ -408,97 +497,111 @@ export const makeBroker = Effect.gen(function* () {
 
   /** The claim recorded at the end of `stored`, as the state shows it if it won. */
   const wonClaim = (commandId: string, stored: ReadonlyArray<BrokerEvent>): CommandView | undefined => {
+    if (stored.length === 0) return undefined
     const won = Commands.wonClaim(projection, commandId, stored[stored.length - 1]!.seq)
     return won && commandView(won)
   }
 
   /** Claim by appending `command.delivered`; undefined when another claim came first. */
-  const claim = (commandId: string, peerId: string): Effect.Effect<CommandView | undefined, LogUnavailable> =>
-    Effect.suspend(() => {
-      waits.claiming.add(commandId)
-      return decideAndCommit(() => Commands.decide({ type: "Claim", commandId, peerId, leaseMs: config.leaseMs }, projection)).pipe(
-        Effect.map((stored) => wonClaim(commandId, stored)),
-        Effect.ensuring(Effect.sync(() => waits.claiming.delete(commandId)))
-      )
+  const claimWith = (commandId: string, peerId: string, done: Done<CommandView | undefined, LogUnavailable>): void => {
+    waits.claiming.add(commandId)
+    decideAndCommitWith(Commands.decide({ type: "Claim", commandId, peerId, leaseMs: config.leaseMs }, projection), (stored) => {
+      waits.claiming.delete(commandId)
+      done(Either.map(stored, (events) => wonClaim(commandId, events)))
     })
+  }
 
-  const sendCommand = (request: SendCommandRequest) =>
-    Effect.suspend(() => {
-      const send = { ...request, commandId: newCommandId() }
-      const answer = Effect.suspend(() => recorded(projection.commands.get(send.commandId), "the command")).pipe(
-        Effect.map(commandView)
-      )
-      const taker = waits.reserveFor(request.target)
-      if (taker === undefined) return Effect.zipRight(decideAndCommit(() => Commands.decide({ type: "Send", ...send }, projection)), answer)
-      // A peer is parked waiting for this command: its claim goes to the log in the same append
-      // (one write, one fsync for the whole round trip), right behind the command. Log order still
-      // decides: on a shared log another node's claim may land in between, and then ours loses.
-      // Uninterruptible, so that the parked wait always hears how its claim went.
-      waits.claiming.add(send.commandId)
-      return decideAndCommit(() =>
-        Commands.decide({ type: "SendAndClaim", send, claimant: taker.peerId, leaseMs: config.leaseMs }, projection)
-      ).pipe(
-        Effect.onExit((exit) =>
-          Effect.sync(() => {
-            waits.claiming.delete(send.commandId)
-            taker.handOff(send.commandId, exit)
-          })
-        ),
-        Effect.uninterruptible,
-        Effect.zipRight(answer)
-      )
-    })
+  const sendCommandWith: DirectBroker["sendCommand"] = (request, done) => {
+    const send = { ...request, commandId: newCommandId() }
+    const answer = () => Either.map(recorded(projection.commands.get(send.commandId), "the command"), commandView)
+    const taker = waits.reserveFor(request.target)
+    if (taker === undefined) {
+      return decideAndCommitWith(Commands.decide({ type: "Send", ...send }, projection), andThen(done, answer))
+    }
+    // A peer is parked waiting for this command: its claim goes to the log in the same append
+    // (one write, one fsync for the whole round trip), right behind the command. Log order still
+    // decides: on a shared log another node's claim may land in between, and then ours loses.
+    // The parked wait always hears how its claim went.
+    waits.claiming.add(send.commandId)
+    decideAndCommitWith(
+      Commands.decide({ type: "SendAndClaim", send, claimant: taker.peerId, leaseMs: config.leaseMs }, projection),
+      (stored) => {
+        waits.claiming.delete(send.commandId)
+        taker.handOff(send.commandId, stored)
+        andThen(done, answer)(stored)
+      }
+    )
+  }
 
-  const waitForCommand = (peerId: string, timeoutMs: number): Waits<CommandView, LogUnavailable | NotFound> =>
-    Effect.gen(function* () {
-      // Refuse before recording anything: a refused request leaves the log as it was.
-      const refused = waits.refusedForPeer(peerId, timeoutMs)
-      if (refused) return yield* refused
-      yield* touch(peerId)
-      return yield* waits.admitted(
-        timeoutMs,
-        waits.takeCommand(peerId, timeoutMs, { claim: (commandId) => claim(commandId, peerId), won: wonClaim })
-      )
+  const waitForCommandWith: DirectBroker["waitForCommand"] = (peerId, timeoutMs, done) => {
+    // Refuse before recording anything: a refused request leaves the log as it was.
+    const refused = waits.refusedForPeer(peerId, timeoutMs)
+    if (refused) {
+      done(Either.left(refused))
+      return noop
+    }
+    let cancel: Cancel = () => {
+      cancelled = true
+    }
+    let cancelled = false
+    decideAndCommitWith(touched(peerId), (touch) => {
+      if (cancelled) return
+      if (Either.isLeft(touch)) return done(Either.left(touch.left))
+      const admitted = waits.admit(timeoutMs)
+      if (Either.isLeft(admitted)) return done(Either.left(admitted.left))
+      const release = admitted.right
+      const taking = { claim: (commandId: string, claimed: Done<CommandView | undefined, LogUnavailable>) => claimWith(commandId, peerId, claimed), won: wonClaim }
+      const stop = waits.takeCommandWith(peerId, timeoutMs, taking, (taken) => {
+        release()
+        done(taken)
+      })
+      cancel = () => {
+        release()
+        stop()
+      }
     })
+    return () => cancel()
+  }
 
   /** An ack or a cancel: decided, appended, and then it counts only if the state recorded ours as the settling event. */
-  const settle = (
+  const settleWith = (
     commandId: string,
-    decide: () => Decision<NotFound | Conflict | Forbidden>
-  ): Effect.Effect<CommandView, LogUnavailable | NotFound | Conflict | Forbidden> =>
-    decideAndCommit(decide).pipe(
-      Effect.flatMap(([event]) => Effect.suspend(() => Commands.settledBy(projection, commandId, event!.seq))),
-      Effect.map(commandView)
+    decision: Decision<NotFound | Conflict | Forbidden>,
+    done: Done<CommandView, LogUnavailable | NotFound | Conflict | Forbidden>
+  ): void =>
+    decideAndCommitWith(
+      decision,
+      andThen(done, ([event]: ReadonlyArray<BrokerEvent>) => Either.map(Commands.settledBy(projection, commandId, event!.seq), commandView))
     )
 
-  const ack: BrokerService["ack"] = (commandId, outcome) =>
-    settle(commandId, () => Commands.decide({ type: "Ack", commandId, ...outcome }, projection))
+  const ackWith: DirectBroker["ack"] = (commandId, outcome, done) =>
+    settleWith(commandId, Commands.decide({ type: "Ack", commandId, ...outcome }, projection), done)
 
   const cancel: BrokerService["cancel"] = (commandId, by) =>
-    settle(commandId, () => Commands.decide({ type: "Cancel", commandId, by }, projection))
+    once((done) => settleWith(commandId, Commands.decide({ type: "Cancel", commandId, by }, projection), done))
 
-  const waitForResult = (commandId: string, timeoutMs: number): Waits<CommandView, LogUnavailable | NotFound> =>
-    findCommand(commandId).pipe(
-      Effect.zipRight(
-        waits.waitUntilAdmitted(
-          () => {
-            const command = projection.commands.get(commandId)
-            // Gone (a reset) counts as an answer, turned into NotFound below.
-            return command === undefined ? null : isSettled(commandStatus(command)) ? command : undefined
-          },
-          (wake) => [waits.forResults.add(commandId, wake)],
-          timeoutMs
-        )
-      ),
-      Effect.flatMap((found): Fails<WaitResult<CommandView>> => {
-        if (found.timedOut) {
-          return Effect.map(findCommand(commandId), (command) => ({ value: commandView(command), timedOut: true }))
-        }
-        return found.value === null
-          ? Effect.fail(new NotFound({ message: `command '${commandId}' was removed by a reset` }))
-          : Effect.succeed({ value: commandView(found.value), timedOut: false })
+  const waitForResultWith: DirectBroker["waitForResult"] = (commandId, timeoutMs, done) => {
+    const known = Commands.requireCommand(projection, commandId)
+    if (Either.isLeft(known)) {
+      done(Either.left(known.left))
+      return noop
+    }
+    return waits.waitUntilAdmittedWith(
+      () => {
+        const command = projection.commands.get(commandId)
+        // Gone (a reset) counts as an answer, turned into NotFound below.
+        return command === undefined ? null : isSettled(commandStatus(command)) ? command : undefined
+      },
+      (wake) => [waits.forResults.add(commandId, wake)],
+      timeoutMs,
+      andThen(done, ({ value, timedOut }: WaitResult<CommandSnapshot | null>) => {
+        if (timedOut) return Either.map(Commands.requireCommand(projection, commandId), (command) => ({ value: commandView(command), timedOut: true }))
+        return value === null
+          ? Either.left(new NotFound({ message: `command '${commandId}' was removed by a reset` }))
+          : Either.right({ value: commandView(value), timedOut: false })
       })
     )
+  }
 
   // Channels
 
@@ -507,10 +610,11 @@ export const makeBroker = Effect.gen(function* () {
     return snapshot && messageIdAt(snapshot.context, seq)
   }
 
-  const publish = (channel: string, from: string | null, message: unknown) =>
-    decideAndCommit(() => Channels.decide({ type: "Publish", channel, from, message }, projection)).pipe(
-      Effect.flatMap(([event]) =>
-        Effect.map(recorded(messageIdOf(channel, event!.seq), "the message", "a reset or a retention trim"), (id) =>
+  const publishWith: DirectBroker["publish"] = (channel, from, message, done) =>
+    decideAndCommitWith(
+      Channels.decide({ type: "Publish", channel, from, message }, projection),
+      andThen(done, ([event]: ReadonlyArray<BrokerEvent>) =>
+        Either.map(recorded(messageIdOf(channel, event!.seq), "the message", "a reset or a retention trim"), (id) =>
           messageView(id, event as BrokerEvent & MessageSent)
         )
       )
@@ -604,15 +708,15 @@ export const makeBroker = Effect.gen(function* () {
     disconnect,
     peers: Effect.sync(() => [...projection.peers.values()].map(livePeerView)),
     peer: (peerId) => Effect.map(findPeer(peerId), livePeerView),
-    sendCommand,
+    sendCommand: (request) => once((done) => sendCommandWith(request, done)),
     commandsFor,
-    waitForCommand,
-    ack,
+    waitForCommand: (peerId, timeoutMs) => fromCallback((done) => waitForCommandWith(peerId, timeoutMs, done)),
+    ack: (commandId, outcome) => once((done) => ackWith(commandId, outcome, done)),
     cancel,
     command: (commandId) => Effect.map(findCommand(commandId), commandView),
-    waitForResult,
+    waitForResult: (commandId, timeoutMs) => fromCallback((done) => waitForResultWith(commandId, timeoutMs, done)),
     commands: ({ status, limit }) => Effect.sync(() => recentCommands(projection, limit, status)),
-    publish,
+    publish: (channel, from, message) => once((done) => publishWith(channel, from, message, done)),
     readMessages,
     channels: Effect.sync(() => [...projection.channels.values()].map(channelView)),
     fire,
@@ -638,6 +742,13 @@ export const makeBroker = Effect.gen(function* () {
     activeWaits: (peerId) => waits.activeWaits(peerId),
     stats: Effect.sync(() => ({ waits: waits.size, subscribers })),
     projection,
+    direct: {
+      publish: publishWith,
+      sendCommand: sendCommandWith,
+      waitForCommand: waitForCommandWith,
+      ack: ackWith,
+      waitForResult: waitForResultWith
+    },
     liveness,
     onNotice: (listener) => notices.listen(listener),
     health: Effect.sync(() => applier.health),

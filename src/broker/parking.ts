@@ -1,4 +1,4 @@
-import { Effect, Exit } from "effect"
+import { Effect, Either } from "effect"
 import { nextClaimable } from "../core/decide/commands.js"
 import type { DecisionState } from "../core/decide/decision.js"
 import { LogUnavailable, TooManyWaits } from "../core/errors.js"
@@ -11,12 +11,28 @@ import { Waiters } from "./waiters.js"
  * timeout, how applied changes wake the waits they concern, and how a command wait is reserved for
  * a command sent to it. Nothing here decides what goes into the log; the Broker does, and this
  * module only knows who is waiting for what.
+ *
+ * Each wait is written once, with callbacks (`…With`: it is told its outcome through `done`, and
+ * returns the function that cancels it), so that the synchronous hot path (the Broker's `direct`
+ * API) costs no fiber per request; the Effect forms wrap the same functions.
  */
 
 export interface WaitResult<A> {
   readonly value: A | null
   readonly timedOut: boolean
 }
+
+/** Ends a wait that has not answered yet: it leaves every index and never calls its `done`. */
+export type Cancel = () => void
+
+const noop: Cancel = () => {}
+
+/** A wait written with callbacks, as an Effect: interrupting the fiber cancels it. */
+export const fromCallback = <A, E>(start: (done: (result: Either.Either<A, E>) => void) => Cancel): Effect.Effect<A, E> =>
+  Effect.async<A, E>((resume) => {
+    const cancel = start(resume)
+    return Effect.sync(cancel)
+  })
 
 /** What a parked wait's registrations may do with it: end it, or hold it for a hand-over. */
 export interface Parking<A> {
@@ -26,67 +42,110 @@ export interface Parking<A> {
 
 /**
  * Park until woken through one of the registrations (with the value given), or for at most
- * `timeoutMs` (`onTimeout`). A plain timer rather than Effect's timeout combinators: a thousand
- * parked waits cost a thousand timers, not a thousand racing fibers. `hold` takes the wait out of
- * its registrations and stops its timer; only the function it returns ends it then.
+ * `timeoutMs` (`onTimeout`). A plain timer, so a thousand parked waits cost a thousand timers and
+ * nothing else. `hold` takes the wait out of its registrations and stops its timer; only the
+ * function it returns ends it then. A wake-up during `register` itself is kept: the wait ends, and
+ * the registrations made are removed as soon as they are known (else a dead wait would stay in an
+ * index and swallow a later `wakeOne`).
  */
+export const parkWith = <A>(
+  register: (parking: Parking<A>) => ReadonlyArray<() => void>,
+  timeoutMs: number,
+  onTimeout: A,
+  done: (value: A) => void
+): Cancel => {
+  let state: "parked" | "held" | "ended" = "parked"
+  let removers: ReadonlyArray<() => void> | undefined
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const leave = () => {
+    if (removers !== undefined) for (const remove of removers) remove()
+    clearTimeout(timer)
+  }
+  const end = (value: A) => {
+    state = "ended"
+    leave()
+    done(value)
+  }
+  removers = register({
+    wake: (value) => state === "parked" && end(value),
+    hold: () => {
+      if (state !== "parked") return undefined
+      state = "held"
+      leave()
+      return (value) => state === "held" && end(value)
+    }
+  })
+  if (state !== "parked") {
+    leave()
+    return noop
+  }
+  if (timeoutMs !== Infinity) timer = setTimeout(() => state === "parked" && end(onTimeout), timeoutMs)
+  return () => {
+    if (state === "ended") return
+    state = "ended"
+    leave()
+  }
+}
+
+/** `parkWith` as an Effect. */
 export const parkUntil = <A>(
   register: (parking: Parking<A>) => ReadonlyArray<() => void>,
   timeoutMs: number,
   onTimeout: A
-): Effect.Effect<A> =>
-  Effect.async<A>((resume) => {
-    let state: "parked" | "held" | "ended" = "parked"
-    let removers: ReadonlyArray<() => void> = []
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const leave = () => {
-      for (const remove of removers) remove()
-      clearTimeout(timer)
-    }
-    const end = (value: A) => {
-      state = "ended"
-      leave()
-      resume(Effect.succeed(value))
-    }
-    removers = register({
-      wake: (value) => state === "parked" && end(value),
-      hold: () => {
-        if (state !== "parked") return undefined
-        state = "held"
-        leave()
-        return (value) => state === "held" && end(value)
-      }
-    })
-    if (timeoutMs !== Infinity) timer = setTimeout(() => state === "parked" && end(onTimeout), timeoutMs)
-    return Effect.sync(() => {
-      state = "ended"
-      leave()
-    })
-  })
+): Effect.Effect<A> => fromCallback<A, never>((done) => parkWith(register, timeoutMs, onTimeout, (value) => done(Either.right(value))))
 
 /** Park until `wake` is called through one of the registrations (true), or for at most `timeoutMs` (false). */
 export const park = (register: (wake: () => void) => ReadonlyArray<() => void>, timeoutMs = Infinity): Effect.Effect<boolean> =>
   parkUntil<boolean>(({ wake }) => register(() => wake(true)), timeoutMs, false)
 
-/** Wait until `ready` answers or `timeoutMs` passes; `register` must index the wake by what it waits for. */
+/**
+ * Wait until `ready` answers or `timeoutMs` passes; `register` must index the wake by what it waits
+ * for. `ready` is checked and the wait registered in one synchronous step, so no wake-up can fall
+ * in between. A wake-up looks again in a microtask: wakes come while the projection applies an
+ * event, and whoever is woken must not act (answer, append) in the middle of that.
+ */
+export const waitUntilWith = <A>(
+  ready: () => A | undefined,
+  register: (wake: () => void) => ReadonlyArray<() => void>,
+  timeoutMs: number,
+  done: (result: WaitResult<A>) => void
+): Cancel => {
+  const deadline = Date.now() + timeoutMs
+  let over = false
+  let cancelPark: Cancel = noop
+  const finish = (result: WaitResult<A>) => {
+    over = true
+    done(result)
+  }
+  const look = (): void => {
+    if (over) return
+    const value = ready()
+    if (value !== undefined) return finish({ value, timedOut: false })
+    const left = deadline - Date.now()
+    if (left <= 0) return finish({ value: null, timedOut: true })
+    cancelPark = parkWith(({ wake }) => register(() => wake(true)), left, false, (woken) => {
+      cancelPark = noop
+      if (woken) queueMicrotask(look)
+      else finish({ value: null, timedOut: true })
+    })
+  }
+  look()
+  return () => {
+    over = true
+    cancelPark()
+  }
+}
+
+/** `waitUntilWith` as an Effect. */
 export const waitUntil = <A>(
   ready: () => A | undefined,
   register: (wake: () => void) => ReadonlyArray<() => void>,
   timeoutMs: number
-): Effect.Effect<WaitResult<A>> => {
-  const deadline = Date.now() + timeoutMs
-  const loop: Effect.Effect<WaitResult<A>> = Effect.suspend(() => {
-    const value = ready()
-    if (value !== undefined) return Effect.succeed({ value, timedOut: false })
-    const left = deadline - Date.now()
-    if (left <= 0) return Effect.succeed({ value: null, timedOut: true })
-    return Effect.flatMap(park(register, left), (woken) => (woken ? loop : Effect.succeed({ value: null, timedOut: true })))
-  })
-  return loop
-}
+): Effect.Effect<WaitResult<A>> =>
+  fromCallback<WaitResult<A>, never>((done) => waitUntilWith(ready, register, timeoutMs, (result) => done(Either.right(result))))
 
 /** The append that carried a reserved wait's claim, as it went. */
-export type HandedOff = Exit.Exit<ReadonlyArray<BrokerEvent>, LogUnavailable>
+export type HandedOff = Either.Either<ReadonlyArray<BrokerEvent>, LogUnavailable>
 
 /** A command wait parked on this node. */
 interface ParkedCommandWait {
@@ -114,7 +173,7 @@ export interface WaitLimits {
 
 /** How a command wait takes what it finds: claim it (undefined when another claim came first). */
 export interface Taking<A, E> {
-  readonly claim: (commandId: string) => Effect.Effect<A | undefined, E>
+  readonly claim: (commandId: string, done: (claimed: Either.Either<A | undefined, E>) => void) => void
   /** A claim appended for this wait by a sender (`reserveFor`): what the state says of it, if it won. */
   readonly won: (commandId: string, appended: ReadonlyArray<BrokerEvent>) => A | undefined
 }
@@ -176,18 +235,22 @@ export class ParkedWaits {
     }
   }
 
-  /** Count a long-poll while it runs, refusing it when too many are parked already. */
-  admitted<A, E>(timeoutMs: number, wait: Effect.Effect<A, E>): Effect.Effect<A, E | TooManyWaits> {
-    return Effect.suspend((): Effect.Effect<A, E | TooManyWaits> => {
-      if (timeoutMs === 0) return wait
-      if (this.parked >= this.limits.maxWaits) {
-        return Effect.fail(new TooManyWaits({ message: `${this.parked} waits are parked already; retry later` }))
-      }
-      this.parked++
-      return Effect.ensuring(
-        wait,
-        Effect.sync(() => this.parked--)
-      )
+  /**
+   * Admit a long-poll, refusing it when too many are parked already. Admitted, it counts until the
+   * function returned is called: exactly once however the wait ends (answered, timed out, or its
+   * client gone), since calling it again changes nothing. A wait of 0 ms is no long-poll.
+   */
+  admit(timeoutMs: number): Either.Either<() => void, TooManyWaits> {
+    if (timeoutMs === 0) return Either.right(noop)
+    if (this.parked >= this.limits.maxWaits) {
+      return Either.left(new TooManyWaits({ message: `${this.parked} waits are parked already; retry later` }))
+    }
+    this.parked++
+    let counted = true
+    return Either.right(() => {
+      if (!counted) return
+      counted = false
+      this.parked--
     })
   }
 
@@ -199,12 +262,35 @@ export class ParkedWaits {
       : undefined
   }
 
+  /** `waitUntilWith`, admitted and counted while it runs. */
+  waitUntilAdmittedWith<A>(
+    ready: () => A | undefined,
+    register: (wake: () => void) => ReadonlyArray<() => void>,
+    timeoutMs: number,
+    done: (result: Either.Either<WaitResult<A>, TooManyWaits>) => void
+  ): Cancel {
+    const admitted = this.admit(timeoutMs)
+    if (Either.isLeft(admitted)) {
+      done(Either.left(admitted.left))
+      return noop
+    }
+    const release = admitted.right
+    const cancel = waitUntilWith(ready, register, timeoutMs, (result) => {
+      release()
+      done(Either.right(result))
+    })
+    return () => {
+      release()
+      cancel()
+    }
+  }
+
   waitUntilAdmitted<A>(
     ready: () => A | undefined,
     register: (wake: () => void) => ReadonlyArray<() => void>,
     timeoutMs: number
   ): Effect.Effect<WaitResult<A>, TooManyWaits> {
-    return this.admitted(timeoutMs, waitUntil(ready, register, timeoutMs))
+    return fromCallback((done) => this.waitUntilAdmittedWith(ready, register, timeoutMs, done))
   }
 
   /** The oldest pending command a peer may take that no claim of this node is after already. */
@@ -215,46 +301,66 @@ export class ParkedWaits {
   /**
    * A command wait (already admitted): take the oldest command the peer may take, or park on its
    * id and role until one becomes pending, is handed to it, or the timeout passes. A claim that
-   * loses (another waiter or node came first) sends it back to waiting.
+   * loses (another waiter or node came first) sends it back to waiting. Counted among the peer's
+   * waits (`activeWaits`) from now until it answers or is cancelled.
    */
-  takeCommand<A, E>(peerId: string, timeoutMs: number, taking: Taking<A, E>): Effect.Effect<WaitResult<A>, E> {
-    return Effect.suspend(() => {
-      const deadline = Date.now() + timeoutMs
-      this.byPeer.set(peerId, (this.byPeer.get(peerId) ?? 0) + 1)
-      let woken = false
-      const attempt: Effect.Effect<WaitResult<A>, E> = Effect.suspend(() => {
-        woken = false
-        const found = this.firstClaimableFor(peerId)
-        if (found !== undefined) {
-          return Effect.flatMap(taking.claim(found.context.id), (won) =>
-            won ? Effect.succeed({ value: won, timedOut: false }) : attempt
-          )
-        }
-        const left = deadline - Date.now()
-        if (left <= 0) return Effect.succeed({ value: null, timedOut: true })
-        const onWoken = () => {
-          woken = true
-        }
-        return Effect.flatMap(this.parkCommandWait(peerId, left, onWoken), (wake): Effect.Effect<WaitResult<A>, E> => {
-          if (wake.kind === "timeout") return Effect.succeed({ value: null, timedOut: true })
-          if (wake.kind === "woken") return attempt
-          // A handed command whose append failed, or whose claim lost, leaves the wait as it was.
-          const won = Exit.isSuccess(wake.appended) ? taking.won(wake.commandId, wake.appended.value) : undefined
-          return won ? Effect.succeed({ value: won, timedOut: false }) : attempt
+  takeCommandWith<A, E>(
+    peerId: string,
+    timeoutMs: number,
+    taking: Taking<A, E>,
+    done: (result: Either.Either<WaitResult<A>, E>) => void
+  ): Cancel {
+    const deadline = Date.now() + timeoutMs
+    this.byPeer.set(peerId, (this.byPeer.get(peerId) ?? 0) + 1)
+    let over = false
+    /** A wake-up was spent on this wait and it has not looked yet: if it ends now, it passes the wake-up on. */
+    let woken = false
+    let cancelPark: Cancel = noop
+    const leave = () => {
+      over = true
+      cancelPark()
+      const left = (this.byPeer.get(peerId) ?? 1) - 1
+      if (left === 0) this.byPeer.delete(peerId)
+      else this.byPeer.set(peerId, left)
+      // Woken for a command but gone before claiming it: hand the wake-up to the next waiter.
+      if (woken) this.redispatch(peerId)
+    }
+    const finish = (result: Either.Either<WaitResult<A>, E>) => {
+      if (over) return
+      leave()
+      done(result)
+    }
+    const attempt = (): void => {
+      if (over) return
+      woken = false
+      const found = this.firstClaimableFor(peerId)
+      if (found !== undefined) {
+        return taking.claim(found.context.id, (claimed) => {
+          if (Either.isLeft(claimed)) return finish(Either.left(claimed.left))
+          if (claimed.right !== undefined) return finish(Either.right({ value: claimed.right, timedOut: false }))
+          attempt()
         })
+      }
+      const left = deadline - Date.now()
+      if (left <= 0) return finish(Either.right({ value: null, timedOut: true }))
+      cancelPark = this.parkCommandWait(peerId, left, (wake) => {
+        cancelPark = noop
+        if (wake.kind === "timeout") return finish(Either.right({ value: null, timedOut: true }))
+        if (wake.kind === "woken") {
+          woken = true
+          // Woken while the projection applies an event: look (and claim) once that is done.
+          return queueMicrotask(attempt)
+        }
+        // A handed command whose append failed, or whose claim lost, leaves the wait as it was.
+        const won = Either.isRight(wake.appended) ? taking.won(wake.commandId, wake.appended.right) : undefined
+        if (won !== undefined) return finish(Either.right({ value: won, timedOut: false }))
+        queueMicrotask(attempt)
       })
-      return attempt.pipe(
-        Effect.ensuring(
-          Effect.sync(() => {
-            const left = (this.byPeer.get(peerId) ?? 1) - 1
-            if (left === 0) this.byPeer.delete(peerId)
-            else this.byPeer.set(peerId, left)
-            // Woken for a command but gone before claiming it: hand the wake-up to the next waiter.
-            if (woken) this.redispatch(peerId)
-          })
-        )
-      )
-    })
+    }
+    attempt()
+    return () => {
+      if (!over) leave()
+    }
   }
 
   /**
@@ -271,20 +377,13 @@ export class ParkedWaits {
     return undefined
   }
 
-  /**
-   * Park a command wait on the peer's id and role for at most `timeoutMs`. `onWoken` runs the moment
-   * a wake-up is spent on it, before the fiber resumes, so that a wait interrupted in between still
-   * knows to pass the wake-up on.
-   */
-  private parkCommandWait(peerId: string, timeoutMs: number, onWoken: () => void): Effect.Effect<CommandWake> {
-    return parkUntil<CommandWake>(
+  /** Park a command wait on the peer's id and role for at most `timeoutMs`. */
+  private parkCommandWait(peerId: string, timeoutMs: number, done: (wake: CommandWake) => void): Cancel {
+    return parkWith<CommandWake>(
       ({ wake, hold }) => {
         const wait: ParkedCommandWait = {
           peerId,
-          wake: () => {
-            onWoken()
-            wake({ kind: "woken" })
-          },
+          wake: () => wake({ kind: "woken" }),
           reserve: () => {
             const handOff = hold()
             return handOff && ((commandId, appended) => handOff({ kind: "handed", commandId, appended }))
@@ -296,7 +395,8 @@ export class ParkedWaits {
           : [this.forCommands.add(peerId, wait), this.forCommands.add(role, wait)]
       },
       timeoutMs,
-      { kind: "timeout" }
+      { kind: "timeout" },
+      done
     )
   }
 

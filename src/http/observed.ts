@@ -78,10 +78,14 @@ export const logRequest = (method: string, route: RouteSpec | undefined, status:
     Effect.annotateLogs({ method, route: route?.path ?? unmatched, status, ms: Math.round(seconds * 1e5) / 100 })
   )
 
+/** The gauge of a route's parked long polls. */
+export const parkedGauge = (metrics: MetricsService, route: RouteSpec) =>
+  metrics.httpWaitsInFlight.with({ method: route.method, route: route.path })
+
 /** Counts a long poll among the parked waits of its route while it runs, a client that goes away included. */
 export const countedWhileParked = <A, E, R>(metrics: MetricsService, route: RouteSpec, wait: Effect.Effect<A, E, R>) =>
   Effect.suspend(() => {
-    const inFlight = metrics.httpWaitsInFlight.with({ method: route.method, route: route.path })
+    const inFlight = parkedGauge(metrics, route)
     inFlight.inc()
     return Effect.ensuring(wait, Effect.sync(() => inFlight.dec()))
   })

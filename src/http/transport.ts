@@ -7,12 +7,14 @@ import { Broker } from "../broker/Broker.js"
 import { BrokerConfig } from "../broker/Config.js"
 import { Metrics } from "../broker/metrics/Metrics.js"
 import { checkRequest, type GuardConfig } from "./guard.js"
-import { countedWhileParked, kindOf, type Kind, logRequest, matchRoute, observed, recordersFor } from "./observed.js"
+import { countedWhileParked, kindOf, type Kind, logRequest, matchRoute, observed, parkedGauge, recordersFor } from "./observed.js"
 import { refusedWhenReadOnly } from "./readOnly.js"
 import { splitUrl } from "./requestTarget.js"
 import { dashboardLoginPage } from "./Static.js"
 import { brokerErrorReply, errorReply, type Reply } from "./respond.js"
+import { directHandlers } from "./rest/direct.js"
 import { restHandlers } from "./rest/handlers.js"
+import type { DirectHandler } from "./rest/direct.js"
 import type { RestRequest } from "./rest/request.js"
 import type { RouteSpec } from "./routes.js"
 import { preview } from "../input/problems.js"
@@ -56,16 +58,20 @@ const write = (res: ServerResponse, answer: Reply): void => {
 
 /**
  * Where every HTTP request enters. The guard and the read-only check come first, for every route;
- * then a REST route runs on a lean path (one fiber per request, its answer written straight to the
- * socket), and everything else (event streams, MCP, the dashboard, metrics, 404s) goes to the
- * platform's router. The lean path exists for speed: the platform's per-request machinery (its
- * request and response objects, a scope, the router's context) cost more than everything a channel
- * send does itself (docs/benchmarks.md).
+ * then a hot REST route (direct.ts: sends, command waits, acks, result waits) runs synchronously,
+ * with callbacks and no fiber; another REST route runs on a lean path (one fiber per request);
+ * both write their answer straight to the socket. Everything else (event streams, MCP, the
+ * dashboard, metrics, 404s) goes to the platform's router. Both paths exist for speed: the
+ * platform's per-request machinery (its request and response objects, a scope, the router's
+ * context) cost more than everything a channel send does itself, and so did a fiber per send
+ * (docs/benchmarks.md).
  */
 export const requestListener = <E, R>(platformApp: HttpApp.Default<E, R>, options: TransportOptions) =>
   Effect.gen(function* () {
     const broker = yield* Broker
-    const handlers = restHandlers(broker, yield* BrokerConfig)
+    const config = yield* BrokerConfig
+    const handlers = restHandlers(broker, config)
+    const directs = directHandlers(broker, config)
     const metrics = yield* Metrics
     const recorders = recordersFor(metrics)
     const platform = yield* NodeHttpServer.makeHandler(observed(platformApp))
@@ -90,6 +96,42 @@ export const requestListener = <E, R>(platformApp: HttpApp.Default<E, R>, option
       const seconds = (performance.now() - started) / 1000
       recorders.for(route, method, answer.status, kind)(seconds)
       if (debug) runFork(logRequest(method, route, answer.status, seconds))
+    }
+
+    /** A hot route: its handler answers through a callback, once; a client that goes away stops it. */
+    const runDirect = (
+      handler: DirectHandler,
+      request: RestRequest,
+      res: ServerResponse,
+      route: RouteSpec,
+      method: string,
+      kind: Kind,
+      started: number
+    ): void => {
+      const parked = kind === "wait" ? parkedGauge(metrics, route) : undefined
+      parked?.inc()
+      let answered = false
+      const answer = (reply: Reply) => {
+        if (answered) return
+        answered = true
+        parked?.dec()
+        finish(res, route, method, kind, started, reply)
+      }
+      let stop: (() => void) | void
+      try {
+        stop = handler(request, answer)
+      } catch (defect) {
+        runFork(Effect.logError("request failed", defect))
+        return answer(internalError)
+      }
+      if (answered || stop === undefined) return
+      const cancel = stop
+      res.once("close", () => {
+        if (answered) return
+        answered = true
+        parked?.dec()
+        cancel()
+      })
     }
 
     return (req: IncomingMessage, res: ServerResponse): void => {
@@ -127,14 +169,18 @@ export const requestListener = <E, R>(platformApp: HttpApp.Default<E, R>, option
         const message = `this broker replays an exported log read-only; ${method} ${preview(target.path)} would change it`
         return finish(res, route, method, kind, started, errorReply("read_only", message, 405))
       }
-      const handler = route && handlers.get(`${route.method} ${route.path}`)
-      if (handler === undefined) return platform(req, res)
+      const key = route && `${route.method} ${route.path}`
+      const direct = key && directs.get(key)
+      const handler = key && handlers.get(key)
+      if (!direct && !handler) return platform(req, res)
 
       const request: RestRequest = {
         params: paramsOf(route!.path, target.path),
         search: target.search.slice(1),
         source: req
       }
+      if (direct) return runDirect(direct, request, res, route!, method, kind, started)
+      if (!handler) return
       const answered = handler(request).pipe(
         Effect.catchAll((error) => Effect.succeed(brokerErrorReply(error))),
         Effect.catchAllDefect((defect) => Effect.as(Effect.logError("request failed", defect), internalError)),

@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import { Effect, Either } from "effect"
 import type { IncomingMessage } from "node:http"
 import { BadRequest, PayloadTooLarge } from "../core/errors.js"
 
@@ -17,41 +17,65 @@ const unreadable = (error: unknown) => {
   })
 }
 
+export type BodyResult = Either.Either<Buffer, PayloadTooLarge | BadRequest>
+
 /**
  * Read a request body with a size limit. We read the Node stream ourselves because the platform's
  * reader destroys the socket at the limit, and the client would see a reset instead of a 413. Only
  * a body past the limit is a 413; one cut short by the client is a 400 (see `unreadable`).
+ * `done` is called once (possibly at once); the function returned stops listening without calling it.
  */
-export const readBody = (request: IncomingMessage, maxBytes: number): Effect.Effect<Buffer, PayloadTooLarge | BadRequest> => {
+export const readBodyWith = (request: IncomingMessage, maxBytes: number, done: (body: BodyResult) => void): (() => void) => {
   const tooLarge = () =>
     new PayloadTooLarge({ message: `request body exceeds the limit of ${maxBytes} bytes` })
   const declared = Number(request.headers["content-length"])
-  if (Number.isFinite(declared) && declared > maxBytes) return Effect.fail(tooLarge())
-  return Effect.async<Buffer, PayloadTooLarge | BadRequest>((resume) => {
-    const chunks: Array<Buffer> = []
-    let size = 0
-    const onData = (chunk: Buffer) => {
-      size += chunk.length
-      if (size <= maxBytes) chunks.push(chunk)
-      else if (size > maxBytes * drainFactor) {
-        // Past what is worth draining: the answer is a 413 (if the socket still takes it), then hang up.
-        resume(Effect.fail(tooLarge()))
-        request.destroy()
-      }
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    done(Either.left(tooLarge()))
+    return noop
+  }
+  const chunks: Array<Buffer> = []
+  let size = 0
+  let over = false
+  const stop = () => {
+    over = true
+    request.off("data", onData)
+    request.off("end", onEnd)
+    request.off("error", onError)
+  }
+  const finish = (body: BodyResult) => {
+    if (over) return
+    over = true
+    // The error listener stays (a no-op now): a stream error with no listener would throw.
+    request.off("data", onData)
+    request.off("end", onEnd)
+    done(body)
+  }
+  const onData = (chunk: Buffer) => {
+    size += chunk.length
+    if (size <= maxBytes) chunks.push(chunk)
+    else if (size > maxBytes * drainFactor) {
+      // Past what is worth draining: the answer is a 413 (if the socket still takes it), then hang up.
+      finish(Either.left(tooLarge()))
+      request.destroy()
     }
-    const onEnd = () => resume(size > maxBytes ? Effect.fail(tooLarge()) : Effect.succeed(Buffer.concat(chunks, size)))
-    // A body already past the limit is a 413 however it ends.
-    const onError = (error: unknown) => resume(Effect.fail(size > maxBytes ? tooLarge() : unreadable(error)))
-    request.on("data", onData)
-    request.once("end", onEnd)
-    request.once("error", onError)
-    return Effect.sync(() => {
-      request.off("data", onData)
-      request.off("end", onEnd)
-      request.off("error", onError)
-    })
-  })
+  }
+  const onEnd = () => finish(size > maxBytes ? Either.left(tooLarge()) : Either.right(Buffer.concat(chunks, size)))
+  // A body already past the limit is a 413 however it ends.
+  const onError = (error: unknown) => finish(Either.left(size > maxBytes ? tooLarge() : unreadable(error)))
+  request.on("data", onData)
+  request.once("end", onEnd)
+  request.once("error", onError)
+  return stop
 }
+
+const noop = () => {}
+
+/** `readBodyWith` as an Effect, for the routes that run in one. */
+export const readBody = (request: IncomingMessage, maxBytes: number): Effect.Effect<Buffer, PayloadTooLarge | BadRequest> =>
+  Effect.async<Buffer, PayloadTooLarge | BadRequest>((resume) => {
+    const stop = readBodyWith(request, maxBytes, resume)
+    return Effect.sync(stop)
+  })
 
 /**
  * Bodies nesting arrays and objects deeper than this are refused. JSON.parse copes with any depth,
@@ -81,20 +105,20 @@ const notJson = (error: unknown) =>
   new BadRequest({ message: `the body is not valid JSON: ${error instanceof Error ? error.message : String(error)}` })
 
 /** Parse a body as JSON. An empty body is `undefined`, for endpoints where it is optional. */
-export const parseJson = (body: Buffer): Effect.Effect<unknown, BadRequest> => {
-  if (body.length === 0) return Effect.succeed(undefined)
+export const parseJson = (body: Buffer): Either.Either<unknown, BadRequest> => {
+  if (body.length === 0) return Either.right(undefined)
   let json: string
   try {
     json = utf8.decode(body)
   } catch (error) {
-    return Effect.fail(notJson(error))
+    return Either.left(notJson(error))
   }
   if (nestsDeeperThan(json, maxJsonDepth)) {
-    return Effect.fail(new BadRequest({ message: `the body nests arrays and objects deeper than ${maxJsonDepth} levels` }))
+    return Either.left(new BadRequest({ message: `the body nests arrays and objects deeper than ${maxJsonDepth} levels` }))
   }
   try {
-    return Effect.succeed(JSON.parse(json) as unknown)
+    return Either.right(JSON.parse(json) as unknown)
   } catch (error) {
-    return Effect.fail(notJson(error))
+    return Either.left(notJson(error))
   }
 }

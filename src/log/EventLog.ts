@@ -1,4 +1,4 @@
-import { Context, Data, type Effect, type Stream } from "effect"
+import { Context, Data, type Effect, type Either, type Stream } from "effect"
 import type { BrokerEvent, EventDraft } from "../core/events.js"
 import type { LogUnavailable } from "../core/errors.js"
 
@@ -17,6 +17,9 @@ import type { LogUnavailable } from "../core/errors.js"
  *   live batches synchronously as each becomes durable (before `append` answers). It succeeds once
  *   caught up, with the function that stops it.
  * - `head` is the seq of the last durable event, 0 for an empty log.
+ * - `appendWith`, where a backend has it, is `append` for the synchronous hot path: the same
+ *   append, its outcome handed to a callback (after the followers have heard of the events, as
+ *   `append` answers) instead of an Effect to run. The Broker adapts a backend without it.
  *
  * A log shared by several broker processes (JetStream) relaxes one clause and adds one member:
  * another process's events may land between the events of one multi-event batch (a batch is still
@@ -27,6 +30,7 @@ export interface EventLogService {
   /** "memory" | "file" | …, shown in /status. */
   readonly backend: string
   readonly append: (drafts: ReadonlyArray<EventDraft>) => Effect.Effect<ReadonlyArray<BrokerEvent>, LogUnavailable>
+  readonly appendWith?: (drafts: ReadonlyArray<EventDraft>, done: (stored: Appended) => void) => void
   readonly read: (
     from: number,
     to?: number,
@@ -50,6 +54,9 @@ export interface EventLogService {
     drafts: ReadonlyArray<EventDraft>
   ) => Effect.Effect<ReadonlyArray<BrokerEvent>, LogUnavailable | HeadMoved>
 }
+
+/** How an append went: its stored events, or why nothing was stored. */
+export type Appended = Either.Either<ReadonlyArray<BrokerEvent>, LogUnavailable>
 
 /** A conditional append found events after the head it expected; `head` is the log's last seq then. */
 export class HeadMoved extends Data.TaggedError("HeadMoved")<{ readonly head: number }> {}

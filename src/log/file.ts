@@ -1,12 +1,12 @@
 import { constants } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as nodePath from "node:path"
-import { Cause, Deferred, Effect, Exit, FiberId, Layer, Option, type Scope } from "effect"
+import { Cause, Effect, Either, Exit, Layer, Option, type Scope } from "effect"
 import type { BrokerEvent, EventDraft } from "../core/events.js"
 import { LogUnavailable } from "../core/errors.js"
 import { lockDataDir } from "./dataDirLock.js"
-import { EventLog, type EventLogService } from "./EventLog.js"
-import { io, readFully, writeFully } from "./fileIo.js"
+import { type Appended, EventLog, type EventLogService } from "./EventLog.js"
+import { io, ioError, readFully, writeFullySync } from "./fileIo.js"
 import { scanLog } from "./fileRecovery.js"
 import { type FeedFaults, LiveFeed, listenerFailures } from "./liveFeed.js"
 import type { OffsetIndex } from "./offsetIndex.js"
@@ -69,19 +69,17 @@ interface PendingAppend {
   readonly drafts: ReadonlyArray<EventDraft>
   /** Serialised by the caller, so that a payload JSON cannot encode fails only its own append. */
   readonly bodies: ReadonlyArray<string>
+  /** Told how the append went, once its batch is durable (or failed). */
+  readonly done: (stored: Appended) => void
 }
 
 /**
- * Appends that will share one write and one fdatasync. They share one Deferred too: an append costs
- * a slot in an array, not a synchronisation object of its own.
+ * Appends that will share one write and one fdatasync. An append costs a slot in an array and a
+ * callback, not a fiber or a synchronisation object of its own.
  */
 interface Batch {
   readonly appends: Array<PendingAppend>
-  /** Per append, in order, its stored events. */
-  readonly done: Deferred.Deferred<ReadonlyArray<ReadonlyArray<BrokerEvent>>, LogUnavailable>
 }
-
-const newBatch = (): Batch => ({ appends: [], done: Deferred.unsafeMake(FiberId.none) })
 
 /**
  * The embedded log: an NDJSON file in `dataDir`, recovered to its longest valid prefix at open.
@@ -124,12 +122,17 @@ export const makeFileLog = (
       undoPending = false
     })
 
+    // The batch is written at once, on this thread (a copy into the page cache); only the
+    // fdatasync, which waits for the disk, goes to the thread pool.
     const writeDurably = (bytes: Buffer) =>
       Effect.gen(function* () {
         if (undoPending) yield* undoFailedBatch
-        yield* io("write", path, async () => {
-          faults.beforeWrite?.()
-          await writeFully(handle, bytes, index.byteLength)
+        yield* Effect.try({
+          try: () => {
+            faults.beforeWrite?.()
+            writeFullySync(handle.fd, bytes, index.byteLength)
+          },
+          catch: ioError("write", path)
         })
         yield* io("fdatasync", path, async () => {
           faults.beforeSync?.()
@@ -139,7 +142,20 @@ export const makeFileLog = (
         })
       })
 
-    const commit = ({ appends, done }: Batch) =>
+    /** Tell each append of a batch how it went; a callback that throws is a bug of its caller's, not the log's. */
+    const answer = (appends: ReadonlyArray<PendingAppend>, outcome: (i: number) => Appended) => {
+      const failures: Array<unknown> = []
+      appends.forEach((pending, i) => {
+        try {
+          pending.done(outcome(i))
+        } catch (error) {
+          failures.push(error)
+        }
+      })
+      return failures.length === 0 ? Effect.void : Effect.logError("file log: an append's callback failed", ...failures)
+    }
+
+    const commit = ({ appends }: Batch) =>
       Effect.gen(function* () {
         const at = nextTimestamp(lastAt)
         let seq = index.length
@@ -166,14 +182,14 @@ export const makeFileLog = (
           stats.appends += results.length
           stats.events += events.length
           feed.publish(events)
-          Deferred.unsafeDone(done, Exit.succeed(results))
+          yield* answer(appends, (i) => Either.right(results[i]!))
         } else {
           undoPending = true
           const error = Option.getOrElse(
             Cause.failureOption(written.cause),
             () => new LogUnavailable({ message: `file log: append to ${path} failed: ${Cause.pretty(written.cause)}` })
           )
-          Deferred.unsafeDone(done, Exit.fail(error))
+          yield* answer(appends, () => Either.left(error))
         }
         // A failed undo is retried before the next write; the appends have already been answered.
         if (undoPending) yield* Effect.ignore(undoFailedBatch)
@@ -185,7 +201,7 @@ export const makeFileLog = (
     yield* Effect.addFinalizer(() =>
       Effect.gen(function* () {
         closed = true
-        for (const stranded of batches.splice(0)) Deferred.unsafeDone(stranded.done, Exit.fail(closedError(path)))
+        for (const stranded of batches.splice(0)) yield* answer(stranded.appends, () => Either.left(closedError(path)))
       })
     )
     /** The next batch to commit, once there is one; appends arriving meanwhile start the batch after it. */
@@ -203,18 +219,29 @@ export const makeFileLog = (
       Effect.forever(Effect.uninterruptibleMask((restore) => Effect.flatMap(restore(nextBatch), commit)))
     )
 
+    /** Queue an append for the next group commit. */
+    const enqueue = (pending: PendingAppend): void => {
+      if (closed) return pending.done(Either.left(closedError(path)))
+      let batch = batches[batches.length - 1]
+      if (batch === undefined || batch.appends.length >= maxAppendsPerBatch) {
+        batches.push((batch = { appends: [] }))
+        work.unsafeOpen()
+      }
+      batch.appends.push(pending)
+    }
+
+    /** `done` hears how the append went. Throws for a draft that is a bug (see serializeBody). */
+    const appendWith = (drafts: ReadonlyArray<EventDraft>, done: (stored: Appended) => void): void => {
+      if (drafts.length === 0) return done(Either.right([]))
+      enqueue({ drafts, bodies: drafts.map(serializeBody), done })
+    }
+
     const append = (drafts: ReadonlyArray<EventDraft>): Effect.Effect<ReadonlyArray<BrokerEvent>, LogUnavailable> =>
       Effect.suspend(() => {
         if (drafts.length === 0) return Effect.succeed([])
-        if (closed) return Effect.fail(closedError(path))
-        const pending: PendingAppend = { drafts, bodies: drafts.map(serializeBody) }
-        let batch = batches[batches.length - 1]
-        if (batch === undefined || batch.appends.length >= maxAppendsPerBatch) {
-          batches.push((batch = newBatch()))
-          work.unsafeOpen()
-        }
-        const slot = batch.appends.push(pending) - 1
-        return Effect.map(Deferred.await(batch.done), (stored) => stored[slot]!)
+        // Serialised here, so that a bad draft is this fiber's defect.
+        const bodies = drafts.map(serializeBody)
+        return Effect.async<ReadonlyArray<BrokerEvent>, LogUnavailable>((resume) => enqueue({ drafts, bodies, done: resume }))
       })
 
     const readRange = readStored(handle, path, index, recent, new ReadBuffers(readBufferBytes, 4))
@@ -248,6 +275,7 @@ export const makeFileLog = (
       path,
       stats: () => ({ ...stats }),
       append,
+      appendWith,
       read,
       readSeqs,
       head,

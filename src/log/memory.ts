@@ -1,7 +1,7 @@
-import { Effect, Layer } from "effect"
+import { Effect, Either, Layer } from "effect"
 import type { BrokerEvent, EventDraft } from "../core/events.js"
 import { LogUnavailable } from "../core/errors.js"
-import { EventLog, type EventLogService } from "./EventLog.js"
+import { type Appended, EventLog, type EventLogService } from "./EventLog.js"
 import { type FeedFaults, LiveFeed, type ListenerFailed, listenerFailures } from "./liveFeed.js"
 import { nextTimestamp } from "./timestamps.js"
 
@@ -22,14 +22,15 @@ export const makeMemoryLog = (options: MemoryLogOptions = {}): EventLogService =
   const feed = new LiveFeed(options.listenerFailed, options.faults)
   let lastAt = ""
 
-  const append = (drafts: ReadonlyArray<EventDraft>) =>
-    Effect.sync(() => {
-      const at = (lastAt = nextTimestamp(lastAt))
-      const stored = drafts.map((draft, i) => ({ seq: events.length + i + 1, at, ...draft }) as BrokerEvent)
-      for (const event of stored) events.push(event)
-      feed.publish(stored)
-      return stored
-    })
+  const store = (drafts: ReadonlyArray<EventDraft>) => {
+    const at = (lastAt = nextTimestamp(lastAt))
+    const stored = drafts.map((draft, i) => ({ seq: events.length + i + 1, at, ...draft }) as BrokerEvent)
+    for (const event of stored) events.push(event)
+    feed.publish(stored)
+    return stored
+  }
+  const append = (drafts: ReadonlyArray<EventDraft>) => Effect.sync(() => store(drafts))
+  const appendWith = (drafts: ReadonlyArray<EventDraft>, done: (stored: Appended) => void) => done(Either.right(store(drafts)))
 
   const reads = arrayReads(events, feed)
   const beforeRead = options.faults?.beforeRead
@@ -45,7 +46,7 @@ export const makeMemoryLog = (options: MemoryLogOptions = {}): EventLogService =
             }
             return reads.read(from, to, limit)
           })
-  return { backend: "memory", append, ...reads, read }
+  return { backend: "memory", append, appendWith, ...reads, read }
 }
 
 /** Reading a log held in an array (this one, or a replayed export), followed through `feed`. */

@@ -3,6 +3,7 @@ import { readFile } from "node:fs/promises"
 import { beforeAll, describe, expect, it } from "vitest"
 import { router } from "../../src/http/Http.js"
 import { mcpRoutes } from "../../src/mcp/Http.js"
+import { directHandlers } from "../../src/http/rest/direct.js"
 import { restHandlers } from "../../src/http/rest/handlers.js"
 import { makeOpenApiDocument, openApiPath } from "../../src/http/openApi.js"
 import { routes } from "../../src/http/routes.js"
@@ -33,7 +34,8 @@ describe("the OpenAPI document", () => {
 
   it("describes every route served (REST handlers, the router and MCP's routes), except MCP and the dashboard files, which say where they are described", () => {
     // Building the handlers calls nothing on the broker; only a request would.
-    const rest = [...restHandlers(undefined as never, { maxBodyBytes: 0, defaultWaitMs: 0, maxWaitMs: 0 }).keys()]
+    const limits = { maxBodyBytes: 0, defaultWaitMs: 0, maxWaitMs: 0 }
+    const rest = [...restHandlers(undefined as never, limits).keys(), ...directHandlers(undefined as never, limits).keys()]
     const platform = [...Chunk.toReadonlyArray(router.routes), ...Chunk.toReadonlyArray(mcpRoutes.routes)]
     const served = [...rest, ...platform.map((route) => `${route.method} ${route.path}`)]
     expect(new Set(served)).toEqual(new Set(routes.map((route) => `${route.method} ${route.path}`)))

@@ -21,7 +21,8 @@ import { body, caller, type InputLimits, optionalBody, param, query, type RestRe
 
 /**
  * The REST API: each handler takes its inputs from the request, calls the broker, and renders the
- * answer. Keyed by `METHOD /path/:template` as routes.ts lists them.
+ * answer. Keyed by `METHOD /path/:template` as routes.ts lists them. The hot routes (sends, command
+ * waits, acks, result waits) are in direct.ts, without a fiber per request.
  */
 export type RestHandler = (request: RestRequest) => Effect.Effect<Reply, BrokerError>
 
@@ -63,31 +64,12 @@ export const restHandlers = (broker: BrokerService, limits: InputLimits): Readon
     "GET /peers": () => answer(Effect.map(broker.peers, (peers) => ({ peers }))),
 
     // Commands
-    "POST /commands/send": (request) => answer(Effect.flatMap(body(request, limits, SendCommandBody), broker.sendCommand)),
     "GET /commands": (request) =>
       answer(
         Effect.map(Effect.flatMap(query(request, CommandsQuery), broker.commands), (commands) => ({ commands }))
       ),
     "GET /commands/:peerId": (request) =>
       answer(Effect.map(Effect.flatMap(param(request, "peerId"), broker.commandsFor), (commands) => ({ commands }))),
-    "GET /commands/:peerId/wait": (request) =>
-      answer(
-        Effect.gen(function* () {
-          const peerId = yield* param(request, "peerId")
-          yield* Commands.mayWaitFor(yield* caller(request), peerId)
-          const { value, timedOut } = yield* broker.waitForCommand(peerId, yield* timeoutOf(request))
-          return value === null ? { command: null, timedOut } : { command: value, timedOut: false }
-        })
-      ),
-    "POST /commands/:commandId/ack": (request) =>
-      answer(
-        Effect.gen(function* () {
-          const commandId = yield* param(request, "commandId")
-          const { ok, result, from } = yield* decodeInput(AckBody, "body")((yield* optionalBody(request, limits)) ?? {})
-          const by = (yield* caller(request)) ?? from ?? null
-          return yield* broker.ack(commandId, { ok, result: result ?? null, by })
-        })
-      ),
     "POST /commands/:commandId/cancel": (request) =>
       answer(
         Effect.gen(function* () {
@@ -96,25 +78,7 @@ export const restHandlers = (broker: BrokerService, limits: InputLimits): Readon
           return yield* broker.cancel(commandId, (yield* caller(request)) ?? from ?? null)
         })
       ),
-    "GET /commands/:commandId/result": (request) =>
-      answer(
-        Effect.gen(function* () {
-          const commandId = yield* param(request, "commandId")
-          const { value, timedOut } = yield* broker.waitForResult(commandId, yield* timeoutOf(request))
-          return { command: value, timedOut }
-        })
-      ),
-
     // Channels
-    "POST /channels/:name/send": (request) =>
-      answer(
-        Effect.gen(function* () {
-          const channel = yield* param(request, "name")
-          const message = yield* optionalBody(request, limits)
-          if (message === undefined) return yield* Effect.fail(new BadRequest({ message: "the message body is required" }))
-          return yield* broker.publish(channel, yield* caller(request), message)
-        })
-      ),
     "GET /channels/:name/messages": (request) =>
       answer(
         Effect.gen(function* () {

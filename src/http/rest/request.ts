@@ -1,16 +1,17 @@
-import { Effect, Schema } from "effect"
+import { Effect, Either, Schema } from "effect"
 import type { IncomingMessage } from "node:http"
-import { BadRequest } from "../../core/errors.js"
+import { BadRequest, type BrokerError } from "../../core/errors.js"
 import { isName } from "../../core/names.js"
-import { parseJson, readBody } from "../../input/body.js"
+import { parseJson, readBody, readBodyWith } from "../../input/body.js"
 import { Name } from "../../input/fields.js"
-import { decodeInput } from "../../input/problems.js"
+import { decodeInputEither } from "../../input/problems.js"
 import { FromQuery } from "../Api.js"
 
 /**
  * What a REST handler knows of its request, and the inputs it takes from it, each validated: a
- * name from the path, the query, the JSON body, the caller. Plain data in, Effects out, so the
- * handlers depend on no HTTP framework.
+ * name from the path, the query, the JSON body, the caller. Plain data in; what is known at once
+ * comes out as an Either (which is an Effect too), the body through a callback or an Effect, so
+ * the handlers depend on no HTTP framework and the synchronous hot path (direct.ts) shares them.
  */
 export interface RestRequest {
   /** The route's `:params`, URI-decoded. */
@@ -31,8 +32,8 @@ export interface InputLimits {
  * A name from the request. Valid names (nearly all) are checked with the pattern alone; the schema
  * runs only to word the 400 for an invalid one.
  */
-export const nameFrom = (value: string | undefined, what: string): Effect.Effect<string, BadRequest> =>
-  value !== undefined && isName(value) ? Effect.succeed(value) : decodeInput(Name, what)(value)
+export const nameFrom = (value: string | undefined, what: string): Either.Either<string, BadRequest> =>
+  value !== undefined && isName(value) ? Either.right(value) : decodeInputEither(Name, what)(value)
 
 export const param = (request: RestRequest, name: string) => nameFrom(request.params[name], `path parameter '${name}'`)
 
@@ -49,32 +50,45 @@ const searchParams = (search: string): Record<string, string | Array<string>> =>
 /** Most requests carry no query string; its decoded defaults are worked out once per schema. */
 const emptyQueries = new WeakMap<object, unknown>()
 
-export const query = <A, I>(request: RestRequest, schema: Schema.Schema<A, I>): Effect.Effect<A, BadRequest> => {
-  if (request.search !== "") return decodeInput(schema, "query")(searchParams(request.search))
+export const query = <A, I>(request: RestRequest, schema: Schema.Schema<A, I>): Either.Either<A, BadRequest> => {
+  if (request.search !== "") return decodeInputEither(schema, "query")(searchParams(request.search))
   if (!emptyQueries.has(schema)) {
     const decoded = Schema.decodeUnknownEither(schema)({})
-    if (decoded._tag === "Left") return decodeInput(schema, "query")({})
+    if (decoded._tag === "Left") return decodeInputEither(schema, "query")({})
     emptyQueries.set(schema, decoded.right)
   }
-  return Effect.succeed(emptyQueries.get(schema) as A)
+  return Either.right(emptyQueries.get(schema) as A)
 }
 
 /** The JSON body, or `undefined` when there is none. */
 export const optionalBody = (request: RestRequest, limits: InputLimits) =>
   Effect.flatMap(readBody(request.source, limits.maxBodyBytes), parseJson)
 
+/** `optionalBody` through a callback; the function returned stops reading without calling `done`. */
+export const optionalBodyWith = (
+  request: RestRequest,
+  limits: InputLimits,
+  done: (body: Either.Either<unknown, BrokerError>) => void
+): (() => void) => readBodyWith(request.source, limits.maxBodyBytes, (read) => done(Either.flatMap(read, parseJson)))
+
+/** A body the route requires, decoded by `schema`. */
+export const requiredBody =
+  <A, I>(schema: Schema.Schema<A, I>) => {
+    const decode = decodeInputEither(schema, "body")
+    return (value: unknown): Either.Either<A, BadRequest> =>
+      value === undefined ? Either.left(new BadRequest({ message: "a JSON body is required" })) : decode(value)
+  }
+
 export const body = <A, I>(request: RestRequest, limits: InputLimits, schema: Schema.Schema<A, I>) =>
-  Effect.flatMap(optionalBody(request, limits), (value) =>
-    value === undefined ? Effect.fail(new BadRequest({ message: "a JSON body is required" })) : decodeInput(schema, "body")(value)
-  )
+  Effect.flatMap(optionalBody(request, limits), requiredBody(schema))
 
 /** Long-poll timeouts: the default when absent, clamped to the configured maximum. */
 export const waitMs = (limits: InputLimits, timeout: number | undefined) =>
   Math.min(timeout ?? limits.defaultWaitMs, limits.maxWaitMs)
 
 /** The peer a caller says it is: `X-Peer-Id`, else `?from=`, else nobody in particular. */
-export const caller = (request: RestRequest): Effect.Effect<string | null, BadRequest> => {
+export const caller = (request: RestRequest): Either.Either<string | null, BadRequest> => {
   const header = request.source.headers["x-peer-id"]
   if (header !== undefined) return nameFrom(Array.isArray(header) ? header[0] : header, "X-Peer-Id header")
-  return Effect.map(query(request, FromQuery), ({ from }) => from ?? null)
+  return Either.map(query(request, FromQuery), ({ from }) => from ?? null)
 }

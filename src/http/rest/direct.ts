@@ -1,0 +1,99 @@
+import { Either } from "effect"
+import type { BrokerService, Cancel, Done } from "../../broker/Broker.js"
+import * as Commands from "../../core/decide/commands.js"
+import { BadRequest, type BrokerError } from "../../core/errors.js"
+import { decodeInputEither } from "../../input/problems.js"
+import { AckBody, SendCommandBody, WaitQuery } from "../Api.js"
+import { brokerErrorReply, reply, type Reply } from "../respond.js"
+import {
+  caller,
+  type InputLimits,
+  optionalBodyWith,
+  param,
+  query,
+  requiredBody,
+  type RestRequest,
+  waitMs
+} from "./request.js"
+
+/**
+ * The hot REST routes without a fiber per request: a channel send, a command sent, waited for,
+ * acked, and its result waited for. Each takes its inputs with the same functions as the other
+ * handlers (request.ts: the same checks, the same wording of a refusal), calls the broker's
+ * `direct` API (the same deciders, appends and waits as its Effect methods) and hands the rendered
+ * answer to `answer`, once. A handler that may outlive its call returns the function that stops it
+ * when the client goes away: a body no longer read, a wait no longer parked (and no longer counted).
+ * Keyed by `METHOD /path/:template` as routes.ts lists them; transport.ts prefers these to the
+ * handlers of handlers.ts.
+ */
+export type DirectHandler = (request: RestRequest, answer: (reply: Reply) => void) => Cancel | void
+
+/** The broker's outcome rendered: its value as JSON, or its error in the one envelope. */
+const rendered =
+  <A>(answer: (reply: Reply) => void, render: (value: A) => unknown = (value) => value): Done<A, BrokerError> =>
+  (result) =>
+    answer(Either.isLeft(result) ? brokerErrorReply(result.left) : reply(render(result.right)))
+
+const decodeAck = decodeInputEither(AckBody, "body")
+const decodeSend = requiredBody(SendCommandBody)
+
+export const directHandlers = (broker: BrokerService, limits: InputLimits): ReadonlyMap<string, DirectHandler> => {
+  const timeoutOf = (request: RestRequest) => Either.map(query(request, WaitQuery), ({ timeout }) => waitMs(limits, timeout))
+
+  const handlers: Record<string, DirectHandler> = {
+    "POST /commands/send": (request, answer) =>
+      optionalBodyWith(request, limits, (body) => {
+        const send = Either.flatMap(body, decodeSend)
+        if (Either.isLeft(send)) return answer(brokerErrorReply(send.left))
+        broker.direct.sendCommand(send.right, rendered(answer))
+      }),
+
+    "GET /commands/:peerId/wait": (request, answer) => {
+      const input = Either.gen(function* () {
+        const peerId = yield* param(request, "peerId")
+        yield* Commands.mayWaitFor(yield* caller(request), peerId)
+        return { peerId, timeoutMs: yield* timeoutOf(request) }
+      })
+      if (Either.isLeft(input)) return answer(brokerErrorReply(input.left))
+      return broker.direct.waitForCommand(
+        input.right.peerId,
+        input.right.timeoutMs,
+        rendered(answer, ({ value, timedOut }) => (value === null ? { command: null, timedOut } : { command: value, timedOut: false }))
+      )
+    },
+
+    "POST /commands/:commandId/ack": (request, answer) => {
+      const commandId = param(request, "commandId")
+      if (Either.isLeft(commandId)) return answer(brokerErrorReply(commandId.left))
+      return optionalBodyWith(request, limits, (body) => {
+        const input = Either.gen(function* () {
+          const { ok, result, from } = yield* decodeAck((yield* body) ?? {})
+          return { ok, result: result ?? null, by: (yield* caller(request)) ?? from ?? null }
+        })
+        if (Either.isLeft(input)) return answer(brokerErrorReply(input.left))
+        broker.direct.ack(commandId.right, input.right, rendered(answer))
+      })
+    },
+
+    "GET /commands/:commandId/result": (request, answer) => {
+      const commandId = param(request, "commandId")
+      if (Either.isLeft(commandId)) return answer(brokerErrorReply(commandId.left))
+      const timeoutMs = timeoutOf(request)
+      if (Either.isLeft(timeoutMs)) return answer(brokerErrorReply(timeoutMs.left))
+      return broker.direct.waitForResult(commandId.right, timeoutMs.right, rendered(answer, ({ value, timedOut }) => ({ command: value, timedOut })))
+    },
+
+    "POST /channels/:name/send": (request, answer) => {
+      const channel = param(request, "name")
+      if (Either.isLeft(channel)) return answer(brokerErrorReply(channel.left))
+      return optionalBodyWith(request, limits, (message) => {
+        if (Either.isLeft(message)) return answer(brokerErrorReply(message.left))
+        if (message.right === undefined) return answer(brokerErrorReply(new BadRequest({ message: "the message body is required" })))
+        const from = caller(request)
+        if (Either.isLeft(from)) return answer(brokerErrorReply(from.left))
+        broker.direct.publish(channel.right, from.right, message.right, rendered(answer))
+      })
+    }
+  }
+  return new Map(Object.entries(handlers))
+}
