@@ -71,4 +71,22 @@ describe("a command sent to a parked waiter", () => {
     const got = ok(await c.get<{ command: Command | null }>(`/commands/${worker.id}/wait?timeout=1000`))
     expect(got.command).toMatchObject({ id: older.id, deliveredTo: worker.id })
   })
+
+  it("loses no wake-up when waits park, wake and hand over all at once: every waiter gets one command, each command goes once", async () => {
+    // Waits and sends race: some commands find a parked wait to hand over to, some are pending when
+    // a wait looks, some wake a wait between its look and its park; none may be left pending while
+    // a wait of its role sits parked, and none may go twice.
+    const count = 12
+    const workers = await Promise.all(Array.from({ length: count }, () => connect(c, { role: "crowd" })))
+    const waits = workers.map((worker) =>
+      c.get<{ command: Command | null; timedOut: boolean }>(`/commands/${worker.id}/wait?timeout=10000`)
+    )
+    const sends = Array.from({ length: count }, (_, n) => c.post<Command>("/commands/send", { target: "crowd", action: "run", params: { n } }))
+    const sent = (await Promise.all(sends)).map((answer) => ok(answer))
+    const got = (await within(Promise.all(waits), 15_000, "every waiter's answer")).map((answer) => ok(answer))
+    expect(got.every((answer) => answer.timedOut === false && answer.command !== null)).toBe(true)
+    expect(new Set(got.map((answer) => answer.command!.id))).toEqual(new Set(sent.map((command) => command.id)))
+    expect(new Set(got.map((answer) => answer.command!.deliveredTo)).size).toBe(count)
+    for (const worker of workers) expect(broker.broker.activeWaits(worker.id)).toBe(0)
+  })
 })
