@@ -1,17 +1,14 @@
 import { Effect } from "effect"
 import type { Health } from "../../broker/applier.js"
 import type { BrokerService } from "../../broker/Broker.js"
-import { BadRequest, type BrokerError } from "../../core/errors.js"
+import type { BrokerError } from "../../core/errors.js"
 import type { SignalView } from "../../core/views.js"
-import * as Commands from "../../core/decide/commands.js"
 import {
-  AckBody,
   CancelBody,
   CommandsQuery,
   ConnectBody,
   FireBody,
   MessagesQuery,
-  SendCommandBody,
   StatusQuery,
   WaitQuery
 } from "../Api.js"
