@@ -78,8 +78,8 @@ export type Done<A, E> = (result: Either.Either<A, E>) => void
 
 /**
  * The hot requests without a fiber: the same decisions, appends and waits as the Effect methods of
- * the same names (which are these, wrapped), with the outcome handed to `done`. Nothing is decided
- * when the call is made but on the state as it is then; `done` may be called before the call
+ * the same names (which are these, wrapped), with the outcome handed to `done`, once. Each call
+ * decides on the state as it is when the call is made; `done` may be called before the call
  * returns. A wait returns the function that ends it without an answer (its client went away).
  */
 export interface DirectBroker {
@@ -197,7 +197,7 @@ export interface BrokerService {
   readonly activeWaits: (peerId: string) => number
   readonly stats: Effect.Effect<{ readonly waits: number; readonly subscribers: number }>
   readonly projection: Projection
-  /** The hot requests without a fiber per request (the REST transport's lean path). */
+  /** The hot requests with callbacks, without a fiber per request (the REST transport's direct path). */
   readonly direct: DirectBroker
   /** Peers' signs of life, kept out of the log (see liveness.ts): for the sweeper. */
   readonly liveness: Liveness
