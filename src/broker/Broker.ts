@@ -6,6 +6,8 @@ import { recorded } from "../core/decide/decision.js"
 import * as Peers from "../core/decide/peers.js"
 import * as Signals from "../core/decide/signals.js"
 import * as System from "../core/decide/system.js"
+import * as Tokens from "../core/decide/tokens.js"
+import { tokenView, type TokenRecord, type TokenView } from "../core/tokens.js"
 import type { BrokerEvent, EventDraft, MessageSent } from "../core/events.js"
 import { BadRequest, Conflict, Forbidden, LogUnavailable, NotFound, TooManyWaits, type BrokerError } from "../core/errors.js"
 import { firstId, heldCount, messageIdAt } from "../core/machines/channel.js"
@@ -33,6 +35,7 @@ import { makeApplier, type Health } from "./applier.js"
 import { Liveness, recordEveryMs } from "./liveness.js"
 import { BrokerConfig } from "./Config.js"
 import { newCommandId, newPeerId } from "./ids.js"
+import { hashSecret, newSecret } from "./secrets.js"
 import { Checkpoints } from "./Checkpoints.js"
 import { Metrics } from "./metrics/Metrics.js"
 import { Notices, type NoticeListener } from "./notices.js"
@@ -57,6 +60,18 @@ export interface SendCommandRequest {
 }
 
 /** `firstId` above `since + 1` means retention dropped messages the reader had not read. */
+export interface MintRequest {
+  readonly name: string
+  readonly project: string
+  readonly role: string
+  readonly boundRole?: string | undefined
+}
+
+/** A token just minted: the only time its secret is ever shown. */
+export interface MintedToken extends TokenView {
+  readonly token: string
+}
+
 export interface MessagesPage {
   readonly messages: ReadonlyArray<MessageView>
   /** The oldest id the channel still holds (1 for an unknown channel; lastId + 1 when it holds none). */
@@ -165,6 +180,13 @@ export interface BrokerService {
   readonly signals: Effect.Effect<ReadonlyArray<SignalView>>
 
   readonly reset: (by: string | null) => Effect.Effect<void, LogUnavailable>
+
+  /** Mints a scoped token (src/core/decide/tokens.ts); only its hash goes to the log. */
+  readonly mintToken: (request: MintRequest) => Effect.Effect<MintedToken, LogUnavailable | BadRequest | Conflict>
+  readonly revokeToken: (name: string) => Effect.Effect<TokenView, LogUnavailable | NotFound>
+  readonly tokens: Effect.Effect<ReadonlyArray<TokenView>>
+  /** The live scoped token a presented secret is, if any: the guard's lookup, synchronous on purpose. */
+  readonly tokenFor: (secret: string) => TokenRecord | undefined
   /** Appends decisions taken outside a request (the sweeper's) and waits until they are applied. */
   readonly record: (drafts: ReadonlyArray<EventDraft>) => Effect.Effect<ReadonlyArray<BrokerEvent>, LogUnavailable>
   /**
@@ -686,6 +708,31 @@ export const makeBroker = Effect.gen(function* () {
       Effect.map(() => signalView(name, projection.signals.get(name)))
     )
 
+  // Tokens
+
+  const mintToken = (request: MintRequest) =>
+    Effect.suspend(() => {
+      const token = newSecret()
+      const hash = hashSecret(token)
+      return decideAndCommit(() => Tokens.decide({ type: "Mint", ...request, hash }, projection)).pipe(
+        Effect.flatMap(() => {
+          // Two nodes minting one name at once: the first in log order holds it; the other learns it lost.
+          const kept = projection.tokens.get(request.name)
+          return kept?.hash === hash
+            ? Effect.succeed({ ...tokenView(kept), token })
+            : Effect.fail(new Conflict({ message: `a token named '${request.name}' was minted at the same moment elsewhere` }))
+        })
+      )
+    })
+
+  const revokeToken = (name: string) =>
+    Effect.suspend(() => {
+      const before = projection.tokens.get(name)
+      return decideAndCommit(() => Tokens.decide({ type: "Revoke", name }, projection)).pipe(
+        Effect.map(() => tokenView(before!))
+      )
+    })
+
   // System
 
   const withLog = (view: StateView) =>
@@ -725,6 +772,10 @@ export const makeBroker = Effect.gen(function* () {
     clearSignal,
     signals: Effect.sync(() => [...projection.signals.entries()].map(([name, s]) => signalView(name, s))),
     reset: (by) => Effect.asVoid(decideAndCommit(() => System.decide({ type: "Reset", by }, projection))),
+    mintToken,
+    revokeToken,
+    tokens: Effect.sync(() => [...projection.tokens.values()].map(tokenView)),
+    tokenFor: (secret) => projection.tokenByHash(hashSecret(secret)),
     record: commit,
     recordIfHead,
     // The log's state, as /status?at=<head> shows it too: lastSeenAt there is the last recorded sign of life.

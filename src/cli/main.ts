@@ -18,6 +18,7 @@ import { serve } from "./serve.js"
 import { signal, waitSignal } from "./signals.js"
 import { peers, status } from "./status.js"
 import { tail } from "./tail.js"
+import { token } from "./tokens.js"
 
 const name = "claude-ipc-broker"
 
@@ -38,7 +39,8 @@ const subcommands = [
   withOwnConsole(exportLog),
   withOwnConsole(replay),
   withOwnConsole(mcpConfig),
-  withOwnConsole(mcpBridge)
+  withOwnConsole(mcpBridge),
+  withOwnConsole(token)
 ] as const
 
 /** What `claude-ipc-broker --help` shows: the map; each subcommand's `--help` has the details. */
@@ -61,6 +63,7 @@ Commands:
   replay       serve an exported log read-only, with the dashboard
   mcp-config   the MCP entry for Claude Code, Codex, Gemini CLI, Cursor or VS Code
   mcp          serve the broker's MCP tools on stdio, for one peer, with pushes
+  token        scoped tokens: add, list, revoke (with the broker's admin token)
 
 Commands that talk to a broker take --url (default $BROKER_URL, else http://127.0.0.1:9100) and
 --token (default $BROKER_TOKEN). Run '${name} <command> --help' for its options and examples.

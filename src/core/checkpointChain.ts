@@ -70,7 +70,7 @@ export class CheckpointChain {
       setAll(signals, delta.signals)
     }
     const { seq: at, at: time } = this.entries[newest]!
-    return { seq: at, at: time, peers, commands, channels, signals }
+    return { seq: at, at: time, peers, commands, channels, signals, tokens: this.entries[newest]!.tokens }
   }
 }
 
@@ -95,5 +95,6 @@ const merge = (older: CheckpointDelta, newer: CheckpointDelta): CheckpointDelta 
         peers: union(older.peers, newer.peers),
         commands: union(older.commands, newer.commands),
         channels: union(older.channels, newer.channels),
-        signals: union(older.signals, newer.signals)
+        signals: union(older.signals, newer.signals),
+        tokens: newer.tokens
       }

@@ -5,13 +5,15 @@ import { peerMachine, type PeerSnapshot } from "./machines/peer.js"
 import { signalMachine, type SignalSnapshot } from "./machines/signal.js"
 import type { Checkpoint, CheckpointDelta } from "./projection.js"
 import { snapshotTemplates } from "./snapshotTemplates.js"
+import type { TokenRecord } from "./tokens.js"
 
 /**
  * A checkpoint as JSON: each entity's state value and context, restored through its machine.
  * Format 2 added the channels' `trimmed` and `ats`; a format-1 checkpoint lacks the times, so it is
  * refused and the broker replays the log instead (and an older broker refuses format 2 the same way).
+ * Format 4 added the scoped tokens (3 is taken by a change made alongside).
  */
-export const checkpointFormat = 2
+export const checkpointFormat = 4
 
 export interface StoredCheckpoint {
   readonly format: typeof checkpointFormat
@@ -21,6 +23,7 @@ export interface StoredCheckpoint {
   readonly commands: ReadonlyArray<StoredEntity>
   readonly channels: ReadonlyArray<StoredEntity>
   readonly signals: ReadonlyArray<StoredEntity>
+  readonly tokens: ReadonlyArray<TokenRecord>
 }
 
 /**
@@ -67,7 +70,8 @@ const encode = (checkpoint: Checkpoint, seqsFrom: (channel: string) => number): 
   channels: [...checkpoint.channels.values()].map((s) =>
     storeChannel(s, Math.max(seqsFrom(s.context.name), s.context.trimmed))
   ),
-  signals: [...checkpoint.signals.values()].map(store)
+  signals: [...checkpoint.signals.values()].map(store),
+  tokens: [...checkpoint.tokens.values()]
 })
 
 export const encodeCheckpoint = (checkpoint: Checkpoint): StoredCheckpoint => encode(checkpoint, () => 0)
@@ -125,7 +129,8 @@ export class CheckpointDecoder {
       peers: decodeInto(stored.peers, this.peer, (s: PeerSnapshot) => s.context.id),
       commands: decodeInto(stored.commands, this.command, (s: CommandSnapshot) => s.context.id),
       channels,
-      signals: decodeInto(stored.signals, this.signal, (s: SignalSnapshot) => s.context.name)
+      signals: decodeInto(stored.signals, this.signal, (s: SignalSnapshot) => s.context.name),
+      tokens: new Map(stored.tokens.map((token) => [token.name, token]))
     }
   }
 }

@@ -18,6 +18,13 @@ export class Forbidden extends Schema.TaggedError<Forbidden>()("Forbidden", { me
   readonly code = "forbidden"
   readonly status = 403
 }
+/** A request made with a token bound to a role tried to connect or act as a peer of another role. */
+export class TokenRoleMismatch extends Schema.TaggedError<TokenRoleMismatch>()("TokenRoleMismatch", {
+  message: Schema.String
+}) {
+  readonly code = "token_role_mismatch"
+  readonly status = 403
+}
 export class Conflict extends Schema.TaggedError<Conflict>()("Conflict", { message: Schema.String }) {
   readonly code = "conflict"
   readonly status = 409
@@ -45,6 +52,7 @@ export type BrokerError =
   | BadRequest
   | NotFound
   | Forbidden
+  | TokenRoleMismatch
   | Conflict
   | PayloadTooLarge
   | TooManyWaits

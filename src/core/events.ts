@@ -94,6 +94,27 @@ export interface BrokerReset {
   readonly data: { readonly by: string | null }
 }
 
+/**
+ * The global admin minted a scoped token. Only the sha-256 of its secret is recorded: the secret is
+ * shown once, in the answer to the mint, and a log (or an export of it) never holds a credential.
+ * `boundRole` (agent tokens only) limits the peers its requests may connect or act as to that role.
+ */
+export interface TokenMinted {
+  readonly type: "token.minted"
+  readonly data: {
+    readonly name: string
+    readonly project: string
+    readonly role: "viewer" | "agent" | "admin"
+    readonly hash: string
+    readonly boundRole?: string
+  }
+}
+/** The token stops working at once, on every node that follows the log. */
+export interface TokenRevoked {
+  readonly type: "token.revoked"
+  readonly data: { readonly name: string }
+}
+
 /** What a writer hands to the log: the log assigns `seq` and `at`. */
 export type EventDraft =
   | PeerConnected
@@ -111,6 +132,8 @@ export type EventDraft =
   | SignalFired
   | SignalCleared
   | BrokerReset
+  | TokenMinted
+  | TokenRevoked
 
 export type EventType = EventDraft["type"]
 
@@ -132,7 +155,9 @@ export const eventTypes: ReadonlyArray<EventType> = [
   "channel.trimmed",
   "signal.fired",
   "signal.cleared",
-  "broker.reset"
+  "broker.reset",
+  "token.minted",
+  "token.revoked"
 ]
 
 const knownTypes = new Set<string>(eventTypes)

@@ -11,6 +11,7 @@ import {
 import { peerMachine, type PeerSnapshot } from "./machines/peer.js"
 import { signalMachine, type SignalSnapshot } from "./machines/signal.js"
 import { stepsOf } from "./step.js"
+import type { TokenRecord } from "./tokens.js"
 
 const peerSteps = stepsOf(peerMachine, { peerId: "p", role: "r", capabilities: [], name: null, at: "" })
 const commandSteps = stepsOf(commandMachine, {
@@ -47,6 +48,11 @@ export interface Checkpoint {
   readonly commands: ReadonlyMap<string, CommandSnapshot>
   readonly channels: ReadonlyMap<string, ChannelSnapshot>
   readonly signals: ReadonlyMap<string, SignalSnapshot>
+  /**
+   * Every live scoped token, whole in every checkpoint and delta (they are few, and the map is
+   * replaced rather than changed, so sharing it costs nothing): the newest delta's is the truth.
+   */
+  readonly tokens: ReadonlyMap<string, TokenRecord>
 }
 
 /**
@@ -99,6 +105,13 @@ export class Projection {
   readonly commands = new Map<string, CommandSnapshot>()
   readonly channels = new Map<string, ChannelSnapshot>()
   readonly signals = new Map<string, SignalSnapshot>()
+  /**
+   * Scoped tokens by name. Copied on write, never changed in place, so checkpoints share it. A
+   * reset does not touch it: a reset clears what sessions made, not the credentials an admin gave.
+   */
+  tokens: ReadonlyMap<string, TokenRecord> = new Map()
+  /** secret hash → token, for the guard's lookup on every request. */
+  private tokensByHash: ReadonlyMap<string, TokenRecord> = new Map()
   /** Commands per status, kept as they move, so counting them walks nothing. */
   private readonly statusCounts = zeroCounts()
   /** Command ids in send order, so the most recent are found from the end without copying the map. */
@@ -118,6 +131,7 @@ export class Projection {
     for (const [id, snapshot] of checkpoint.peers) projection.peers.set(id, snapshot)
     for (const [name, snapshot] of checkpoint.channels) projection.channels.set(name, snapshot)
     for (const [name, snapshot] of checkpoint.signals) projection.signals.set(name, snapshot)
+    projection.setTokens(checkpoint.tokens)
     for (const [id, snapshot] of checkpoint.commands) {
       projection.commands.set(id, snapshot)
       projection.sendOrder.push(id)
@@ -147,7 +161,8 @@ export class Projection {
           peers: pick(this.peers, touched.peers),
           commands: pick(this.commands, touched.commands),
           channels: pick(this.channels, touched.channels),
-          signals: pick(this.signals, touched.signals)
+          signals: pick(this.signals, touched.signals),
+          tokens: this.tokens
         }
     touched.clear(false)
     return delta
@@ -160,8 +175,14 @@ export class Projection {
       peers: new Map(this.peers),
       commands: new Map(this.commands),
       channels: new Map(this.channels),
-      signals: new Map(this.signals)
+      signals: new Map(this.signals),
+      tokens: this.tokens
     }
+  }
+
+  /** The live token whose secret hashes to `hash`. */
+  tokenByHash(hash: string): TokenRecord | undefined {
+    return this.tokensByHash.get(hash)
   }
 
   /** Applies the next event of the log. Events must come in seq order, each once. */
@@ -249,6 +270,22 @@ export class Projection {
         this.touched.clear(true)
         return [{ kind: "reset" }]
       }
+      case "token.minted": {
+        // A second mint under a live name (two nodes racing) loses: the first in log order stays.
+        if (this.tokens.has(event.data.name)) return noChanges
+        const { name, project, role, hash, boundRole } = event.data
+        const tokens = new Map(this.tokens)
+        tokens.set(name, { name, project, role, hash, boundRole: boundRole ?? null, mintedAt: event.at })
+        this.setTokens(tokens)
+        return noChanges
+      }
+      case "token.revoked": {
+        if (!this.tokens.has(event.data.name)) return noChanges
+        const tokens = new Map(this.tokens)
+        tokens.delete(event.data.name)
+        this.setTokens(tokens)
+        return noChanges
+      }
       default:
         // A type from a newer version: nothing this version knows changes.
         return noChanges
@@ -328,6 +365,11 @@ export class Projection {
     this.setCommand(commandId, after)
     this.index(after)
     return [changeFor(after)]
+  }
+
+  private setTokens(tokens: ReadonlyMap<string, TokenRecord>): void {
+    this.tokens = tokens
+    this.tokensByHash = new Map([...tokens.values()].map((token) => [token.hash, token]))
   }
 
   private setPeer(id: string, snapshot: PeerSnapshot): void {

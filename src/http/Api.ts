@@ -76,3 +76,14 @@ export const RangeQuery = Schema.Struct({
 export const LastEventId = Schema.UndefinedOr(WholeNumber)
 
 export const FromQuery = Schema.Struct({ from: Schema.optional(Name) })
+
+/**
+ * A token to mint. The fields are plain strings here so that the tokens decider
+ * (src/core/decide/tokens.ts) words every refusal: the name's syntax, the project, the role.
+ */
+export const MintBody = Schema.Struct({
+  name: Schema.String,
+  project: Schema.optionalWith(Schema.String, { default: () => "default" }),
+  role: Schema.String.annotations({ description: "viewer, agent or admin" }),
+  boundRole: Schema.optional(Schema.String.annotations({ description: "agent tokens only: the one role its requests may act as" }))
+})

@@ -1,7 +1,8 @@
 import { Schema } from "effect"
 import { commandStatuses } from "../core/machines/command.js"
 import type { ChannelView, CommandView, MessageView, PeerView, SignalView } from "../core/views.js"
-import type { MessagesPage, Status as StatusView } from "../broker/Broker.js"
+import type { MessagesPage, MintedToken as MintedTokenView, Status as StatusView } from "../broker/Broker.js"
+import { tokenRoles, type TokenView } from "../core/tokens.js"
 
 /**
  * The response shapes of the REST API as schemas, for `/openapi.json` only: handlers render the
@@ -108,6 +109,18 @@ export const Channels = Schema.Struct({ channels: Schema.Array(Channel) })
 export const SignalWait = Schema.Struct({ signal: Signal, timedOut: Schema.Boolean })
 export const Signals = Schema.Struct({ signals: Schema.Array(Signal) })
 export const Health = Schema.Struct({ ok: Schema.Literal(true) })
+export const Token = Schema.Struct({
+  name: Schema.String,
+  project: Schema.String,
+  role: Schema.Literal(...tokenRoles),
+  boundRole: Schema.NullOr(Schema.String),
+  mintedAt: Time
+}).annotations({ identifier: "Token" })
+export const Tokens = Schema.Struct({ tokens: Schema.Array(Token) })
+export const MintedToken = Schema.Struct({
+  ...Token.fields,
+  token: Schema.String.annotations({ description: "the secret: shown this once, never stored (the log keeps its sha-256)" })
+}).annotations({ identifier: "MintedToken" })
 export const ResetDone = Schema.Struct({ ok: Schema.Literal(true), head: Schema.Number })
 
 /** Mutual assignability, element types compared without readonly-ness. */
@@ -121,3 +134,5 @@ same<typeof Channel.Type, ChannelView>(true)
 same<typeof Signal.Type, SignalView>(true)
 same<typeof Status.Type, StatusView>(true)
 same<typeof Messages.Type, MessagesPage & { readonly channel: string }>(true)
+same<typeof Token.Type, TokenView>(true)
+same<typeof MintedToken.Type, MintedTokenView>(true)

@@ -1,5 +1,8 @@
 import { timingSafeEqual, createHash } from "node:crypto"
+import { globalAdmin, refusalFor, trustedLoopback, type Principal } from "../core/principal.js"
+import type { TokenRecord } from "../core/tokens.js"
 import { preview } from "../input/problems.js"
+import { mayBeTokensPath, requestAccess } from "./rights.js"
 
 /**
  * Who may talk to the broker, decided before any route runs (REST, SSE, MCP and the dashboard
@@ -10,6 +13,8 @@ export interface GuardConfig {
   readonly token: string | undefined
   /** Origins allowed besides the broker's own (e.g. a dashboard served elsewhere). */
   readonly allowedOrigins: ReadonlyArray<string>
+  /** The live scoped token a presented secret is (the broker's projection); none when absent. */
+  readonly tokenFor?: (secret: string) => TokenRecord | undefined
 }
 
 export interface RequestFacts {
@@ -33,9 +38,13 @@ export interface Denial {
   readonly dashboardLogin?: "missing" | "wrong"
 }
 
+/**
+ * Let through, with who the request is (none for `/healthz` without credentials), and for a
+ * dashboard login the cookie to set.
+ */
 export type Verdict =
-  | { readonly ok: true }
-  | { readonly ok: true; readonly login: { readonly cookie: string; readonly location: string } }
+  | { readonly ok: true; readonly principal?: Principal }
+  | { readonly ok: true; readonly principal: Principal; readonly login: { readonly cookie: string; readonly location: string } }
   | Denial
 
 export const tokenCookie = "broker_token"
@@ -69,6 +78,21 @@ const cookieValue = (cookies: string | undefined, name: string): string | undefi
 }
 
 const deny = (status: 401 | 403 | 415, code: string, message: string): Denial => ({ ok: false, status, code, message })
+
+/** The admin token, or a live scoped token, that a presented secret is. */
+const principalFor = (secret: string, config: GuardConfig): Principal | undefined => {
+  if (config.token !== undefined && sameToken(secret, config.token)) return globalAdmin
+  const token = config.tokenFor?.(secret)
+  return token === undefined ? undefined : { kind: "scoped", token }
+}
+
+/** The rights table's answer for a principal that has been resolved. */
+const permitted = (facts: RequestFacts, principal: Principal): Verdict => {
+  // The common cases skip the route lookup: the admin may do anything, loopback all but tokens.
+  if (principal.kind === "global" || (principal.kind === "loopback" && !mayBeTokensPath(facts.path))) return { ok: true, principal }
+  const refused = refusalFor(principal, requestAccess(facts.method, facts.path))
+  return refused === undefined ? { ok: true, principal } : deny(refused.status, refused.code, refused.message)
+}
 
 /** Where the token comes from, for a person who does not have it at hand. */
 const whereTheTokenIs = "the broker's --token or BROKER_TOKEN, or the token its start-up output printed"
@@ -141,22 +165,32 @@ export const checkRequest = (facts: RequestFacts, config: GuardConfig): Verdict 
     }
   }
 
-  if (config.token === undefined || facts.path === "/healthz") return { ok: true }
-
   const authorization = header(facts, "authorization")
-  if (authorization !== undefined) {
-    const match = /^Bearer\s+(.+)$/i.exec(authorization)
-    if (match && sameToken(match[1]!.trim(), config.token)) return { ok: true }
-    return deny(401, "unauthorized", `the bearer token is wrong: it must be ${whereTheTokenIs}`)
-  }
+  const bearer = authorization === undefined ? undefined : /^Bearer\s+(.+)$/i.exec(authorization)?.[1]?.trim()
   const cookie = cookieValue(header(facts, "cookie"), tokenCookie)
-  if (cookie !== undefined && sameToken(cookie, config.token)) return { ok: true }
+
+  if (config.token === undefined) {
+    // No admin token: loopback is trusted, as it always was. A scoped token presented anyway (one
+    // minted under an earlier --token) narrows the request to its rights; any other is ignored.
+    const presented = [bearer, cookie].find((secret) => secret !== undefined && config.tokenFor?.(secret) !== undefined)
+    return permitted(facts, presented === undefined ? trustedLoopback : principalFor(presented, config)!)
+  }
+  if (facts.path === "/healthz") return { ok: true }
+
+  if (authorization !== undefined) {
+    const principal = bearer === undefined ? undefined : principalFor(bearer, config)
+    if (principal !== undefined) return permitted(facts, principal)
+    return deny(401, "unauthorized", `the bearer token is wrong, or was revoked: it must be ${whereTheTokenIs}, or a live token the admin minted`)
+  }
+  const fromCookie = cookie === undefined ? undefined : principalFor(cookie, config)
+  if (fromCookie !== undefined) return permitted(facts, fromCookie)
 
   // The dashboard logs in once with ?token=…, then keeps the token in a cookie scripts cannot read.
   const fromQuery = facts.query.get("token")
   if (facts.method === "GET" && facts.path.startsWith("/dashboard") && fromQuery !== null) {
-    if (!sameToken(fromQuery, config.token)) {
-      const wrong = deny(401, "unauthorized", `the token is wrong: it must be ${whereTheTokenIs}`)
+    const principal = principalFor(fromQuery, config)
+    if (principal === undefined) {
+      const wrong = deny(401, "unauthorized", `the token is wrong, or was revoked: it must be ${whereTheTokenIs}`)
       return isDashboardPage(facts) ? { ...wrong, dashboardLogin: "wrong" } : wrong
     }
     const rest = new URLSearchParams(facts.query)
@@ -164,8 +198,9 @@ export const checkRequest = (facts: RequestFacts, config: GuardConfig): Verdict 
     const search = rest.toString()
     return {
       ok: true,
+      principal,
       login: {
-        cookie: `${tokenCookie}=${encodeURIComponent(config.token)}; HttpOnly; SameSite=Strict; Path=/`,
+        cookie: `${tokenCookie}=${encodeURIComponent(fromQuery)}; HttpOnly; SameSite=Strict; Path=/`,
         location: `${facts.path}${search === "" ? "" : `?${search}`}`
       }
     }

@@ -3,6 +3,7 @@ import {
   BadRequest,
   Conflict,
   Forbidden,
+  TokenRoleMismatch,
   LogUnavailable,
   NotFound,
   PayloadTooLarge,
@@ -23,14 +24,14 @@ type JsonObject = { [key: string]: unknown }
 /** The refusals of the request guard (src/http/guard.ts), which come before any route. */
 const guardCodes: Record<number, ReadonlyArray<string>> = {
   401: ["unauthorized"],
-  403: ["forbidden_host", "forbidden_origin"],
+  403: ["forbidden_host", "forbidden_origin", "read_only_token", "project_admin_required", "admin_token_required"],
   415: ["unsupported_media_type"]
 }
 
 /** The error catalogue (src/core/errors.ts): codes by status. */
 const routeCodes: Record<number, ReadonlyArray<string>> = (() => {
   const byStatus: Record<number, Array<string>> = {}
-  for (const error of [BadRequest, NotFound, Forbidden, Conflict, PayloadTooLarge, TooManyWaits, LogUnavailable]) {
+  for (const error of [BadRequest, NotFound, Forbidden, TokenRoleMismatch, Conflict, PayloadTooLarge, TooManyWaits, LogUnavailable]) {
     const { status, code } = new error({ message: "" })
     ;(byStatus[status] ??= []).push(code)
   }
@@ -131,7 +132,7 @@ export const makeOpenApiDocument = (): JsonObject => {
             }
           }),
       responses: Object.fromEntries([
-        ["200", answer],
+        [route.created ? "201" : "200", answer],
         ...[...statuses].sort(([a], [b]) => a - b).map(([status, codes]) => errorResponse(status, codes))
       ])
     }

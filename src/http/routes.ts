@@ -7,6 +7,7 @@ import {
   FireBody,
   FromQuery,
   MessagesQuery,
+  MintBody,
   RangeQuery,
   SendCommandBody,
   StatusQuery,
@@ -28,7 +29,7 @@ export interface RouteSpec {
   /** As the router writes it: `/peers/:id`, `/dashboard/*`. Every `:param` is a name (src/input/fields.ts `Name`). */
   readonly path: string
   readonly summary: string
-  readonly tag: "peers" | "commands" | "channels" | "signals" | "system" | "mcp" | "dashboard"
+  readonly tag: "peers" | "commands" | "channels" | "signals" | "tokens" | "system" | "mcp" | "dashboard"
   /** Set for routes /openapi.json leaves out, with where they are described instead. */
   readonly describedIn?: string
   /** Object schemas: each property is one parameter. */
@@ -37,6 +38,8 @@ export interface RouteSpec {
   readonly body?: { readonly schema: Schema.Schema.Any; readonly required: boolean }
   /** The 200 answer: a JSON schema, or a content type of its own. */
   readonly answer: { readonly schema: Schema.Schema.Any } | { readonly contentType: string; readonly description: string }
+  /** Answers 201 (it created something), not 200. */
+  readonly created?: true
   /** Refusals of this route, beyond the guard's (401, 403 host/origin, 415) and 500. */
   readonly errors: ReadonlyArray<400 | 403 | 404 | 409 | 413 | 429 | 503>
   /** A long poll: blocks unless `timeout=0` ("by default"), only with a `timeout` above 0, or any call ("always"). */
@@ -108,6 +111,14 @@ export const routes: ReadonlyArray<RouteSpec> = [
     answer: { schema: Responses.Signal }, errors: [400, 503] },
   { method: "GET", path: "/signals", tag: "signals", summary: "Signals ever fired",
     answer: { schema: Responses.Signals }, errors: [] },
+
+  // Tokens: the global admin's alone (src/core/principal.ts)
+  { method: "POST", path: "/tokens", tag: "tokens", summary: "Mint a scoped token; its secret is in this answer only",
+    body: { schema: MintBody, required: true }, answer: { schema: Responses.MintedToken }, created: true, errors: [400, 403, 409, 413, 503] },
+  { method: "GET", path: "/tokens", tag: "tokens", summary: "The live scoped tokens, without secrets",
+    answer: { schema: Responses.Tokens }, errors: [403] },
+  { method: "DELETE", path: "/tokens/:name", tag: "tokens", summary: "Revoke a token: it stops working with the next request",
+    answer: { schema: Responses.Token }, errors: [400, 403, 404, 503] },
 
   // System
   { method: "GET", path: "/healthz", tag: "system", summary: "Health: 503 while the state cannot follow the log; needs no token",

@@ -17,6 +17,7 @@ import { restHandlers } from "./rest/handlers.js"
 import type { DirectHandler } from "./rest/direct.js"
 import type { RestRequest } from "./rest/request.js"
 import type { RouteSpec } from "./routes.js"
+import { attachPrincipal } from "../input/principal.js"
 import { preview } from "../input/problems.js"
 
 export interface TransportOptions {
@@ -72,6 +73,7 @@ export const requestListener = <E, R>(platformApp: HttpApp.Default<E, R>, option
     const config = yield* BrokerConfig
     const handlers = restHandlers(broker, config)
     const directs = directHandlers(broker, config)
+    const guard = { ...options.guard, tokenFor: broker.tokenFor }
     const metrics = yield* Metrics
     const recorders = recordersFor(metrics)
     const platform = yield* NodeHttpServer.makeHandler(observed(platformApp))
@@ -154,12 +156,13 @@ export const requestListener = <E, R>(platformApp: HttpApp.Default<E, R>, option
           },
           headers: req.headers
         },
-        options.guard
+        guard
       )
       if (!verdict.ok) {
         const refusal = verdict.dashboardLogin ? dashboardLoginPage(verdict) : errorReply(verdict.code, verdict.message, verdict.status)
         return finish(res, route, method, kind, started, refusal)
       }
+      if (verdict.principal !== undefined) attachPrincipal(req, verdict.principal)
       if ("login" in verdict) {
         const { location, cookie } = verdict.login
         const redirect = { status: 303, body: "", headers: { location, "set-cookie": cookie, "cache-control": "no-store" } }
@@ -177,7 +180,8 @@ export const requestListener = <E, R>(platformApp: HttpApp.Default<E, R>, option
       const request: RestRequest = {
         params: paramsOf(route!.path, target.path),
         search: target.search.slice(1),
-        source: req
+        source: req,
+        principal: verdict.principal
       }
       if (direct) return runDirect(direct, request, res, route!, method, kind, started)
       if (!handler) return

@@ -26,6 +26,9 @@ import { McpConfig } from "./Config.js"
 import { forgetPositions, inboxOf, isEmpty, newFollowing, type Inbox } from "./inbox.js"
 import { inboxResource, inboxUri, knownResource, readInbox, serverCapabilities, withInbox } from "./inboxResource.js"
 import { Pusher, type PushTarget } from "./push.js"
+import { refusalFor, type Principal } from "../core/principal.js"
+import { principalOf } from "../input/principal.js"
+import { toolAccess } from "./tools/rights.js"
 import { instructions, makeTools, ToolFailure, type SessionState, type ToolContext, type ToolOutput } from "./tools/index.js"
 
 /**
@@ -99,8 +102,21 @@ const errorResult = (code: string, message: string): CallToolResult => ({
   isError: true
 })
 
-const newState = (transport: "http" | "sse", id: string, resumed: boolean): SessionState => ({
+/**
+ * A session is its opener's: a later request of it made with other credentials (another token, or
+ * none where the opener had one) is refused, so that a session id is not a way around the rights.
+ */
+const samePrincipal = (a: Principal | undefined, b: Principal | undefined): boolean =>
+  a?.kind === b?.kind && (a?.kind !== "scoped" || (b?.kind === "scoped" && a.token.hash === b.token.hash))
+
+const refuseOtherPrincipal = (res: ServerResponse): Promise<void> => {
+  writeJsonRpcError(res, 403, -32000, "this MCP session was opened with other credentials: use the token that opened it, or start a new session")
+  return Promise.resolve()
+}
+
+const newState = (transport: "http" | "sse", id: string, resumed: boolean, principal: Principal | undefined): SessionState => ({
   transport,
+  principal,
   peerId: peerIdFor(transport, id),
   connected: false,
   resumed,
@@ -223,6 +239,10 @@ export const makeMcpSessions = Effect.gen(function* () {
   ): Promise<CallToolResult> => {
     const tool = toolsByName.get(name)
     if (tool === undefined) return errorResult("unknown_tool", `there is no tool '${name}'; see tools/list`)
+    // The session's token decides, as the guard does for REST: a viewer's session reads only.
+    const principal = session.state.principal
+    const refused = principal === undefined ? undefined : refusalFor(principal, toolAccess(name))
+    if (refused !== undefined) return errorResult(refused.code, refused.message)
     if (stopping.signal.aborted) return errorResult("broker_restarting", restartingMessage(name))
     session.lastActivity = Date.now()
     const own = new AbortController()
@@ -326,7 +346,7 @@ export const makeMcpSessions = Effect.gen(function* () {
     return mcp
   }
 
-  const newHttpSession = (id: string, resumed: boolean): Session => {
+  const newHttpSession = (id: string, resumed: boolean, principal: Principal | undefined): Session => {
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => id,
       // A resumed session is registered once its identity is known, not at its implicit initialize.
@@ -337,7 +357,7 @@ export const makeMcpSessions = Effect.gen(function* () {
       },
       onsessionclosed: () => undefined
     })
-    const state = newState("http", id, resumed)
+    const state = newState("http", id, resumed, principal)
     const session: Session = {
       id,
       state,
@@ -368,11 +388,11 @@ export const makeMcpSessions = Effect.gen(function* () {
    * again under the same id and initialized implicitly; the peer id is recomputed from the session
    * id, and if the log still knows that peer the session carries on as it.
    */
-  const resume = (id: string, protocolVersion: string | undefined): Promise<Session> => {
+  const resume = (id: string, protocolVersion: string | undefined, principal: Principal | undefined): Promise<Session> => {
     const pending = resuming.get(id)
     if (pending) return pending
     const promise = (async () => {
-      const session = newHttpSession(id, true)
+      const session = newHttpSession(id, true, principal)
       await session.server.connect(session.http!)
       const version =
         protocolVersion !== undefined && SUPPORTED_PROTOCOL_VERSIONS.includes(protocolVersion)
@@ -456,7 +476,7 @@ export const makeMcpSessions = Effect.gen(function* () {
       return Promise.resolve()
     }
     if (req.method === "POST" && isInitializeRequest(body) && opening) {
-      const session = newHttpSession(randomUUID(), false)
+      const session = newHttpSession(randomUUID(), false, principalOf(req))
       return session.server
         .connect(session.http!)
         .then(() => exchange(session, req, res, body))
@@ -475,7 +495,10 @@ export const makeMcpSessions = Effect.gen(function* () {
       return Promise.resolve()
     }
     const known = httpSessions.get(id)
-    if (known) return exchange(known, req, res, body)
+    if (known) {
+      if (!samePrincipal(known.state.principal, principalOf(req))) return refuseOtherPrincipal(res)
+      return exchange(known, req, res, body)
+    }
     if (sseSessions.has(id)) {
       writeJsonRpcError(res, 400, -32000, "this session id belongs to a legacy SSE session; use /mcp/messages")
       return Promise.resolve()
@@ -498,14 +521,14 @@ export const makeMcpSessions = Effect.gen(function* () {
       )
     }
     const protocolVersion = req.headers["mcp-protocol-version"]
-    return resume(id, typeof protocolVersion === "string" ? protocolVersion : undefined).then((session) =>
-      exchange(session, req, res, body)
+    return resume(id, typeof protocolVersion === "string" ? protocolVersion : undefined, principalOf(req)).then((session) =>
+      samePrincipal(session.state.principal, principalOf(req)) ? exchange(session, req, res, body) : refuseOtherPrincipal(res)
     )
   }
 
   // Legacy HTTP+SSE --------------------------------------------------------------------------
 
-  const openSse = async (_req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  const openSse = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (stopping.signal.aborted) {
       writeJsonRpcError(res, 503, -32000, "the broker is shutting down; try again in a few seconds")
       return
@@ -516,7 +539,7 @@ export const makeMcpSessions = Effect.gen(function* () {
     }
     const transport = new SSEServerTransport("/mcp/messages", res)
     const id = transport.sessionId
-    const state = newState("sse", id, false)
+    const state = newState("sse", id, false, principalOf(req))
     const session: Session = {
       id,
       state,
@@ -567,6 +590,7 @@ export const makeMcpSessions = Effect.gen(function* () {
       )
       return
     }
+    if (!samePrincipal(session.state.principal, principalOf(req))) return refuseOtherPrincipal(res)
     session.active++
     session.lastActivity = Date.now()
     try {

@@ -9,7 +9,8 @@ import { generateLog } from "./generate.js"
 
 const observe = (projection: Projection) => ({
   state: fullView(projection),
-  seqs: [...projection.channels].map(([name, snapshot]) => [name, seqIndexOf(snapshot), heldAtsOf(snapshot)])
+  seqs: [...projection.channels].map(([name, snapshot]) => [name, seqIndexOf(snapshot), heldAtsOf(snapshot)]),
+  tokens: [...projection.tokens.values()]
 })
 
 /** The deltas a live projection gives every `every` events, from a projection already at `from`. */
@@ -94,7 +95,7 @@ describe("the chain of spaced checkpoints", () => {
   })
 
   it("a delta whose channel does not continue the previous one does not decode", () => {
-    const events = generateLog({ seed: 11, count: 120 })
+    const events = generateLog({ seed: 14, count: 120 })
     const encoder = new DeltaEncoder()
     const stored = liveDeltas(events, 20).map((delta) => encoder.delta(delta))
     const decoder = new CheckpointDecoder()

@@ -21,6 +21,9 @@ const indexView = (projection: Projection) => {
     out[`seqs:${name}`] = seqIndexOf(snapshot)
     out[`ats:${name}`] = heldAtsOf(snapshot)
   }
+  // Tokens survive resets and ride in every checkpoint; each is found by its hash.
+  out.tokens = [...projection.tokens.values()]
+  out.byHash = [...projection.tokens.values()].map((token) => projection.tokenByHash(token.hash)?.name)
   return out
 }
 

@@ -13,7 +13,9 @@ import {
   heartbeat,
   leaseExpired,
   message,
+  minted,
   reset,
+  revoked,
   sent,
   time,
   trimmed,
@@ -26,6 +28,7 @@ export const peerIds = ["p0", "p1", "p2", "p3", "p4", "p5"] as const
 export const roles = ["r0", "r1", "r2"] as const
 const channels = ["general", "builds", "chat"] as const
 const signals = ["ready", "done", "go"] as const
+const tokenNames = ["t0", "t1", "t2"] as const
 
 /**
  * A deterministic log of `count` events that looks like a broker's: mostly valid drafts chosen
@@ -94,7 +97,10 @@ export const generateLog = (options: {
       const beforeSeq = rng.next() < 0.8 && seqs.length > 0 ? (rng.pick(seqs)! + rng.int(2)) : 1 + rng.int(events.length + 1)
       return trimmed(channel, beforeSeq, rng.next() < 0.5 ? "max_messages" : "max_age")
     }
-    return message(rng.pick(channels)!, "filler")
+    // Tokens: mints (some of a live name, which lose) and revocations (some of no live token).
+    const token = rng.pick(tokenNames)!
+    if (rng.next() < 0.5) return minted(token, rng.pick(["viewer", "agent", "admin"] as const)!, `h-${events.length}`, rng.next() < 0.3 ? "r0" : undefined)
+    return revoked(token)
   }
 
   for (let i = 0; i < options.count; i++) {

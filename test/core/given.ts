@@ -117,6 +117,16 @@ export const fired = (name: string, data: unknown = null, by: string | null = nu
 })
 export const cleared = (name: string): EventDraft => ({ type: "signal.cleared", data: { name } })
 export const reset = (by: string | null = null): EventDraft => ({ type: "broker.reset", data: { by } })
+export const minted = (
+  name: string,
+  role: "viewer" | "agent" | "admin" = "agent",
+  hash = `hash-of-${name}`,
+  boundRole?: string
+): EventDraft => ({
+  type: "token.minted",
+  data: { name, project: "default", role, hash, ...(boundRole !== undefined ? { boundRole } : {}) }
+})
+export const revoked = (name: string): EventDraft => ({ type: "token.revoked", data: { name } })
 
 // ---- the specification -------------------------------------------------------------------------
 

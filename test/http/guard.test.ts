@@ -15,7 +15,7 @@ const locked: GuardConfig = { token: "s3cret-token", allowedOrigins: [] }
 
 describe("checkRequest without a token (loopback only)", () => {
   it("lets a plain local request through", () => {
-    expect(checkRequest(request(), open)).toEqual({ ok: true })
+    expect(checkRequest(request(), open)).toEqual({ ok: true, principal: { kind: "loopback" } })
     expect(checkRequest(request({ headers: { host: "127.0.0.1:9100" } }), open).ok).toBe(true)
     expect(checkRequest(request({ headers: { host: "[::1]:9100" } }), open).ok).toBe(true)
   })
@@ -130,7 +130,7 @@ describe("checkRequest's 401: what a client without the token is told", () => {
     expect(verdict).toMatchObject({ status: 401, code: "unauthorized" })
     if (verdict.ok) throw new Error("expected a refusal")
     expect(verdict.message).toBe(
-      "the bearer token is wrong: it must be the broker's --token or BROKER_TOKEN, or the token its start-up output printed"
+      "the bearer token is wrong, or was revoked: it must be the broker's --token or BROKER_TOKEN, or the token its start-up output printed, or a live token the admin minted"
     )
   })
 })

@@ -9,7 +9,7 @@ import { makeOpenApiDocument, openApiPath } from "../../src/http/openApi.js"
 import { routes } from "../../src/http/routes.js"
 import { useBroker } from "../support/useBroker.js"
 import { checkOpenApi31, type OpenApiCheck } from "../support/openapi.js"
-import { type ApiResponse, ok, quietConfig } from "./client.js"
+import { type ApiResponse, ok, quietConfig, type RequestOptions } from "./client.js"
 
 type Operation = {
   parameters: Array<{ name: string; in: string; required: boolean; schema: { pattern?: string } }>
@@ -73,8 +73,18 @@ describe("the OpenAPI document", () => {
 })
 
 describe("the OpenAPI document against the running broker", () => {
-  const broker = useBroker({ config: quietConfig })
-  const c = broker.client
+  // With an admin token, so that the tokens routes answer as they do for their admin.
+  const admin = "oa-admin-token"
+  const broker = useBroker({ config: quietConfig, token: admin })
+  const withAdmin = (options: RequestOptions = {}): RequestOptions => ({
+    ...options,
+    headers: { authorization: `Bearer ${admin}`, ...options.headers }
+  })
+  const c = {
+    get: <T = any>(path: string, options?: RequestOptions) => broker.client.get<T>(path, withAdmin(options)),
+    post: <T = any>(path: string, json?: unknown, options?: RequestOptions) => broker.client.post<T>(path, json, withAdmin(options)),
+    del: <T = any>(path: string, options?: RequestOptions) => broker.client.del<T>(path, withAdmin(options))
+  }
   let check: OpenApiCheck
   beforeAll(async () => {
     check = checkOpenApi31(document as never)
@@ -135,6 +145,13 @@ describe("the OpenAPI document against the running broker", () => {
     conforms("GET", "/status", await c.get("/status?at=1"))
     conforms("GET", "/status", await c.get("/status?at=99999"))
     conforms("POST", "/reset", await c.post("/reset"))
+    const minted = conforms("POST", "/tokens", await c.post("/tokens", { name: "oa-viewer", role: "viewer" })) as { token: string }
+    conforms("POST", "/tokens", await c.post("/tokens", { name: "oa-viewer", role: "viewer" }))
+    conforms("POST", "/tokens", await c.post("/tokens", { name: "Bad Name", role: "viewer" }))
+    conforms("GET", "/tokens", await c.get("/tokens"))
+    conforms("POST", "/reset", await c.post("/reset", undefined, { headers: { authorization: `Bearer ${minted.token}` } }))
+    conforms("DELETE", "/tokens/:name", await c.del("/tokens/oa-viewer"))
+    conforms("DELETE", "/tokens/:name", await c.del("/tokens/oa-viewer"))
     conforms("POST", "/peers/connect", await c.post("/peers/connect", { role: "bad role" }))
     conforms("POST", "/peers/connect", await c.post("/peers/connect", { role: "w" }, { headers: { "content-type": "text/plain" } }))
   })

@@ -22,11 +22,13 @@ export interface McpSession {
 export const openSession = async (
   baseUrl: string,
   kind: TransportKind,
-  options: { readonly sessionId?: string; readonly name?: string } = {}
+  options: { readonly sessionId?: string; readonly name?: string; readonly token?: string } = {}
 ): Promise<McpSession> => {
   const client = new Client({ name: options.name ?? `test-${kind}`, version: "1.0.0" })
+  const requestInit = options.token === undefined ? {} : { requestInit: { headers: { authorization: `Bearer ${options.token}` } } }
   if (kind === "http") {
     const transport = new StreamableHTTPClientTransport(new URL(`${baseUrl}/mcp`), {
+      ...requestInit,
       ...(options.sessionId === undefined ? {} : { sessionId: options.sessionId }),
       // Quick retries of the standalone stream, so that a restarted broker is found again fast.
       reconnectionOptions: {
@@ -41,7 +43,7 @@ export const openSession = async (
     await client.connect(transport)
     return { kind, client, http: transport, close: () => client.close().catch(() => undefined) }
   }
-  const transport = new SSEClientTransport(new URL(`${baseUrl}/mcp/sse`))
+  const transport = new SSEClientTransport(new URL(`${baseUrl}/mcp/sse`), requestInit)
   client.onerror = () => undefined
   await client.connect(transport)
   return { kind, client, http: undefined, close: () => client.close().catch(() => undefined) }

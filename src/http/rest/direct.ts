@@ -1,6 +1,8 @@
 import { Either } from "effect"
 import type { BrokerService, Cancel, Done } from "../../broker/Broker.js"
 import * as Commands from "../../core/decide/commands.js"
+import { mayActAs } from "../../core/binding.js"
+import { boundRoleOf } from "../../core/principal.js"
 import { BadRequest, type BrokerError } from "../../core/errors.js"
 import { decodeInputEither } from "../../input/problems.js"
 import { AckBody, SendCommandBody, WaitQuery } from "../Api.js"
@@ -40,10 +42,14 @@ const decodeSend = requiredBody(SendCommandBody)
 export const directHandlers = (broker: BrokerService, limits: InputLimits): ReadonlyMap<string, DirectHandler> => {
   const timeoutOf = (request: RestRequest) => Either.map(query(request, WaitQuery), ({ timeout }) => waitMs(limits, timeout))
 
+  /** A token bound to a role acts only as peers of that role (src/core/binding.ts), as in handlers.ts. */
+  const actingAs = (request: RestRequest, peerId: string | null) =>
+    mayActAs(boundRoleOf(request.principal), broker.projection.peers, peerId)
+
   const handlers: Record<string, DirectHandler> = {
     "POST /commands/send": (request, answer) =>
       optionalBodyWith(request, limits, (body) => {
-        const send = Either.flatMap(body, decodeSend)
+        const send = Either.flatMap(Either.flatMap(body, decodeSend), (decoded) => Either.map(actingAs(request, decoded.from), () => decoded))
         if (Either.isLeft(send)) return answer(brokerErrorReply(send.left))
         broker.direct.sendCommand(send.right, rendered(answer))
       }),
@@ -51,7 +57,10 @@ export const directHandlers = (broker: BrokerService, limits: InputLimits): Read
     "GET /commands/:peerId/wait": (request, answer) => {
       const input = Either.gen(function* () {
         const peerId = yield* param(request, "peerId")
-        yield* Commands.mayWaitFor(yield* caller(request), peerId)
+        yield* actingAs(request, peerId)
+        const who = yield* caller(request)
+        yield* actingAs(request, who)
+        yield* Commands.mayWaitFor(who, peerId)
         return { peerId, timeoutMs: yield* timeoutOf(request) }
       })
       if (Either.isLeft(input)) return answer(brokerErrorReply(input.left))
@@ -68,7 +77,9 @@ export const directHandlers = (broker: BrokerService, limits: InputLimits): Read
       return optionalBodyWith(request, limits, (body) => {
         const input = Either.gen(function* () {
           const { ok, result, from } = yield* decodeAck((yield* body) ?? {})
-          return { ok, result: result ?? null, by: (yield* caller(request)) ?? from ?? null }
+          const by = (yield* caller(request)) ?? from ?? null
+          yield* actingAs(request, by)
+          return { ok, result: result ?? null, by }
         })
         if (Either.isLeft(input)) return answer(brokerErrorReply(input.left))
         broker.direct.ack(commandId.right, input.right, rendered(answer))
@@ -89,7 +100,7 @@ export const directHandlers = (broker: BrokerService, limits: InputLimits): Read
       return optionalBodyWith(request, limits, (message) => {
         if (Either.isLeft(message)) return answer(brokerErrorReply(message.left))
         if (message.right === undefined) return answer(brokerErrorReply(new BadRequest({ message: "the message body is required" })))
-        const from = caller(request)
+        const from = Either.flatMap(caller(request), (who) => Either.map(actingAs(request, who), () => who))
         if (Either.isLeft(from)) return answer(brokerErrorReply(from.left))
         broker.direct.publish(channel.right, from.right, message.right, rendered(answer))
       })

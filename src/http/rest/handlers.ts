@@ -3,12 +3,15 @@ import type { Health } from "../../broker/applier.js"
 import type { BrokerService } from "../../broker/Broker.js"
 import type { BrokerError } from "../../core/errors.js"
 import type { SignalView } from "../../core/views.js"
+import { mayActAs, mayConnect } from "../../core/binding.js"
+import { boundRoleOf } from "../../core/principal.js"
 import {
   CancelBody,
   CommandsQuery,
   ConnectBody,
   FireBody,
   MessagesQuery,
+  MintBody,
   StatusQuery,
   WaitQuery
 } from "../Api.js"
@@ -44,6 +47,15 @@ export const restHandlers = (broker: BrokerService, limits: InputLimits): Readon
   const timeoutOf = (request: RestRequest) =>
     Effect.map(query(request, WaitQuery), ({ timeout }) => waitMs(limits, timeout))
 
+  /** A token bound to a role acts only as peers of that role (src/core/binding.ts). */
+  const actingAs = (request: RestRequest, peerId: string | null) =>
+    mayActAs(boundRoleOf(request.principal), broker.projection.peers, peerId)
+  /** The peer in the path, once the caller may act as it. */
+  const peerParam = (request: RestRequest, name: string) =>
+    Effect.tap(param(request, name), (peerId) => actingAs(request, peerId))
+  /** The caller (X-Peer-Id or ?from=), once it may act as it. */
+  const actingCaller = (request: RestRequest) => Effect.tap(caller(request), (peerId) => actingAs(request, peerId))
+
   const handlers: Record<string, RestHandler> = {
     // Peers
     "GET /peers/discover": () =>
@@ -53,10 +65,18 @@ export const restHandlers = (broker: BrokerService, limits: InputLimits): Readon
           return { peers: present, roles: [...new Set(present.map((peer) => peer.role))].sort() }
         })
       ),
-    "POST /peers/connect": (request) => answer(Effect.flatMap(body(request, limits, ConnectBody), broker.connect)),
-    "POST /peers/:id/heartbeat": (request) => answer(Effect.flatMap(param(request, "id"), broker.heartbeat)),
+    "POST /peers/connect": (request) =>
+      answer(
+        Effect.flatMap(
+          Effect.tap(body(request, limits, ConnectBody), (connect) =>
+            mayConnect(boundRoleOf(request.principal), broker.projection.peers, connect)
+          ),
+          broker.connect
+        )
+      ),
+    "POST /peers/:id/heartbeat": (request) => answer(Effect.flatMap(peerParam(request, "id"), broker.heartbeat)),
     "POST /peers/:id/disconnect": (request) =>
-      answer(Effect.flatMap(param(request, "id"), (id) => broker.disconnect(id))),
+      answer(Effect.flatMap(peerParam(request, "id"), (id) => broker.disconnect(id))),
     "GET /peers/:id": (request) => answer(Effect.flatMap(param(request, "id"), broker.peer)),
     "GET /peers": () => answer(Effect.map(broker.peers, (peers) => ({ peers }))),
 
@@ -72,7 +92,9 @@ export const restHandlers = (broker: BrokerService, limits: InputLimits): Readon
         Effect.gen(function* () {
           const commandId = yield* param(request, "commandId")
           const { from } = yield* decodeInput(CancelBody, "body")((yield* optionalBody(request, limits)) ?? {})
-          return yield* broker.cancel(commandId, (yield* caller(request)) ?? from ?? null)
+          const by = (yield* caller(request)) ?? from ?? null
+          yield* actingAs(request, by)
+          return yield* broker.cancel(commandId, by)
         })
       ),
     // Channels
@@ -93,7 +115,7 @@ export const restHandlers = (broker: BrokerService, limits: InputLimits): Readon
         Effect.gen(function* () {
           const name = yield* param(request, "name")
           const { data } = yield* decodeInput(FireBody, "body")((yield* optionalBody(request, limits)) ?? {})
-          return yield* broker.fire(name, data ?? null, yield* caller(request))
+          return yield* broker.fire(name, data ?? null, yield* actingCaller(request))
         })
       ),
     "GET /signals/:name/wait": (request) =>
@@ -114,10 +136,16 @@ export const restHandlers = (broker: BrokerService, limits: InputLimits): Readon
     "POST /reset": (request) =>
       answer(
         Effect.gen(function* () {
-          yield* broker.reset(yield* caller(request))
+          yield* broker.reset(yield* actingCaller(request))
           return { ok: true, head: yield* broker.head }
         })
-      )
+      ),
+
+    // Tokens (the guard lets only the global admin this far)
+    "POST /tokens": (request) =>
+      Effect.map(Effect.flatMap(body(request, limits, MintBody), broker.mintToken), (minted) => reply(minted, 201)),
+    "GET /tokens": () => answer(Effect.map(broker.tokens, (tokens) => ({ tokens }))),
+    "DELETE /tokens/:name": (request) => answer(Effect.flatMap(param(request, "name"), broker.revokeToken))
   }
   return new Map(Object.entries(handlers))
 }

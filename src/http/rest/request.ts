@@ -1,6 +1,7 @@
 import { Effect, Either, Schema } from "effect"
 import type { IncomingMessage } from "node:http"
 import { BadRequest, type BrokerError } from "../../core/errors.js"
+import type { Principal } from "../../core/principal.js"
 import { isName } from "../../core/names.js"
 import { parseJson, readBody, readBodyWith } from "../../input/body.js"
 import { Name } from "../../input/fields.js"
@@ -19,6 +20,8 @@ export interface RestRequest {
   /** The query string without its `?` ("" when there is none). */
   readonly search: string
   readonly source: IncomingMessage
+  /** Who the guard found the request to be (undefined: /healthz, or a handler called by a test). */
+  readonly principal?: Principal | undefined
 }
 
 /** The limits the inputs are read with. */

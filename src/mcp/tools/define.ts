@@ -1,6 +1,7 @@
 import { Data, Effect, Schema } from "effect"
 import type { BrokerService } from "../../broker/Broker.js"
 import type { BrokerError } from "../../core/errors.js"
+import type { Principal } from "../../core/principal.js"
 import { describeInputError } from "../../input/problems.js"
 import type { Following } from "../inbox.js"
 
@@ -18,6 +19,8 @@ import type { Following } from "../inbox.js"
 /** What one MCP session knows about itself. The peer id is derived from the session id. */
 export interface SessionState {
   readonly transport: "http" | "sse"
+  /** Who opened the session (src/http/guard.ts): its tools are checked against that principal's rights. */
+  readonly principal: Principal | undefined
   /** The peer this session acts as once connected: a one-way hash of the session id. */
   readonly peerId: string
   /** True after connect(role) (or after a resumed session found its peer in the log). */

@@ -1,3 +1,5 @@
+import { mayConnect } from "../../core/binding.js"
+import { boundRoleOf } from "../../core/principal.js"
 import { Effect } from "effect"
 import { LabelArg, NameArg, NamesArg, arg } from "./args.js"
 import { defineTool, optional, type WaitLimits } from "./define.js"
@@ -46,6 +48,7 @@ export const peerTools = (_limits: WaitLimits) => {
           ]
           return { structured, text: lines.join("\n") }
         }
+        yield* mayConnect(boundRoleOf(session.principal), broker.projection.peers, { id: session.peerId, role })
         const peer = yield* broker.connect({ id: session.peerId, role, capabilities: capabilities ?? [], name: name ?? null })
         session.connected = true
         session.lost = false

@@ -1,0 +1,69 @@
+import type { TokenRecord } from "./tokens.js"
+
+/**
+ * Who a request is, as the guard resolves it from its credentials, and what each one may do. The
+ * transports map their routes and tools onto an `Access` (src/http/rights.ts, src/mcp/tools/rights.ts);
+ * this table decides, the same for REST, SSE, MCP and the dashboard.
+ */
+export type Principal =
+  /** The holder of the broker's `--token`: everything. */
+  | { readonly kind: "global" }
+  /** A broker without `--token` trusts whoever reaches it on loopback, as it always has: everything but tokens. */
+  | { readonly kind: "loopback" }
+  /** A scoped token: its role's rights in its project. */
+  | { readonly kind: "scoped"; readonly token: TokenRecord }
+
+export const globalAdmin: Principal = { kind: "global" }
+export const trustedLoopback: Principal = { kind: "loopback" }
+
+/**
+ * What a request does, for the rights table: `open` needs nothing (health), `read` changes nothing,
+ * `write` appends (a command wait too: it claims), `reset` clears the project, `tokens` manages credentials.
+ */
+export type Access = "open" | "read" | "write" | "reset" | "tokens"
+
+export interface Refusal {
+  readonly status: 403
+  readonly code: "read_only_token" | "project_admin_required" | "admin_token_required"
+  readonly message: string
+}
+
+const refusal = (code: Refusal["code"], message: string): Refusal => ({ status: 403, code, message })
+
+const whoIs = (token: TokenRecord) => `token '${token.name}' (${token.role} of project '${token.project}')`
+
+/**
+ * The rights table (docs/security.md prints it):
+ *
+ * | access  | viewer | agent | admin (project) | loopback (no --token) | global admin |
+ * |---------|--------|-------|-----------------|-----------------------|--------------|
+ * | read    | yes    | yes   | yes             | yes                   | yes          |
+ * | write   | 403    | yes   | yes             | yes                   | yes          |
+ * | reset   | 403    | 403   | yes             | yes                   | yes          |
+ * | tokens  | 403    | 403   | 403             | 403                   | yes          |
+ */
+export const refusalFor = (principal: Principal, access: Access): Refusal | undefined => {
+  if (access === "open" || access === "read" || principal.kind === "global") return undefined
+  if (access === "tokens") {
+    return principal.kind === "loopback"
+      ? refusal(
+          "admin_token_required",
+          "minting, listing and revoking tokens needs the broker's admin token: start it with --token (or BROKER_TOKEN) and send that token"
+        )
+      : refusal(
+          "admin_token_required",
+          `${whoIs(principal.token)} may not manage tokens: only the broker's admin token (--token) may`
+        )
+  }
+  if (principal.kind === "loopback") return undefined
+  const { token } = principal
+  if (token.role === "viewer") return refusal("read_only_token", `${whoIs(token)} may only read`)
+  if (access === "reset" && token.role !== "admin") {
+    return refusal("project_admin_required", `${whoIs(token)} may not reset: that takes an admin token of the project`)
+  }
+  return undefined
+}
+
+/** The role a principal's requests are bound to act as, if any (an agent token minted with `boundRole`). */
+export const boundRoleOf = (principal: Principal | undefined): string | null =>
+  principal?.kind === "scoped" ? principal.token.boundRole : null

@@ -1,0 +1,55 @@
+import type { Access } from "../core/principal.js"
+import { routeMatcher } from "./routeMatcher.js"
+import { routes, type RouteSpec } from "./routes.js"
+
+/**
+ * What each route of the table does, for the rights table (src/core/principal.ts): derived from the
+ * method, with the exceptions named here, so that a route added to routes.ts is covered without
+ * anyone remembering to list it (test/http/tokens-matrix.test.ts walks the table).
+ */
+export const accessOfRoute = (route: RouteSpec): Access => {
+  if (route.path === "/healthz") return "open"
+  if (route.tag === "tokens") return "tokens"
+  if (route.path === "/reset") return "reset"
+  // MCP is JSON-RPC over POST: each tool is checked against the session's principal (src/mcp/tools/rights.ts).
+  if (route.tag === "mcp") return "read"
+  // A command wait is a GET, but it claims a command and records a heartbeat.
+  if (route.path === "/commands/:peerId/wait") return "write"
+  return route.method === "GET" ? "read" : "write"
+}
+
+const match = routeMatcher(routes)
+const order: ReadonlyArray<Access> = ["open", "read", "write", "reset", "tokens"]
+
+/** A path as a router that decodes percent-escapes may see it; the path as sent when it does not decode. */
+const decoded = (path: string): string => {
+  if (!path.includes("%")) return path
+  try {
+    return decodeURIComponent(path)
+  } catch {
+    return path
+  }
+}
+
+/** A request for no route: a read if it is a GET (the answer is a 404), else a write. */
+const accessOf = (method: string, path: string): Access => {
+  const route = match(method, path)
+  if (route !== undefined) return accessOfRoute(route)
+  return method === "GET" || method === "HEAD" ? "read" : "write"
+}
+
+/**
+ * What a request does, taken on the path as sent and as decoded, the stricter of the two: a router
+ * that decodes `/%74okens` into `/tokens` must not serve a request the check took for an unknown
+ * path. Unknown writes count as writes, so a viewer's are refused whatever route they might reach.
+ */
+export const requestAccess = (method: string, path: string): Access => {
+  const raw = accessOf(method, path)
+  const plain = decoded(path)
+  if (plain === path) return raw
+  const other = accessOf(method, plain)
+  return order.indexOf(other) > order.indexOf(raw) ? other : raw
+}
+
+/** Whether a path may reach a tokens route, as sent or decoded: the one thing trusted loopback may not do. */
+export const mayBeTokensPath = (path: string): boolean => path.startsWith("/tokens") || decoded(path).startsWith("/tokens")
