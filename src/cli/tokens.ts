@@ -41,9 +41,13 @@ const add = Command.make(
         body: { name: args.name, project: args.project, role: args.role, boundRole: Option.getOrUndefined(args.boundRole) }
       })
       if (args.json) return yield* Console.log(JSON.stringify(minted))
-      yield* Console.log(tokenLine(minted))
-      yield* Console.log(`token: ${minted.token}`)
-      yield* Console.log("This is the only time the broker shows it: it keeps a hash. Give it as BROKER_TOKEN or 'Authorization: Bearer <token>'.")
+      yield* Console.log(
+        [
+          tokenLine(minted),
+          `token: ${minted.token}`,
+          "This is the only time the broker shows it: it keeps a hash. Give it as BROKER_TOKEN or 'Authorization: Bearer <token>'."
+        ].join("\n")
+      )
     })
 ).pipe(
   Command.withDescription(
