@@ -51,6 +51,11 @@ const eventSummary = (stored: StoredEvent, p: Paint, peers: PeerLookup): string 
       return event.data.name
     case "broker.reset":
       return `everything cleared${by(event.data.by)}`
+    case "token.minted":
+      // Not the hash: a line a person reads needs the name and the rights.
+      return `${event.data.name}: ${event.data.role} of ${event.data.project}${event.data.boundRole === undefined ? "" : `, bound to role ${event.data.boundRole}`}`
+    case "token.revoked":
+      return event.data.name
     default:
       return json(stored.data)
   }

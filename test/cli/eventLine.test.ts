@@ -25,7 +25,9 @@ describe("tail's line for each event", () => {
       [{ type: "message.sent", data: { channel: "builds", from: null, message: { text: "x".repeat(200) } } }, `builds -: {"text":"${"x".repeat(110)}`],
       [{ type: "signal.fired", data: { name: "go", data: 7, by: "ci" } }, "go by ci 7"],
       [{ type: "signal.cleared", data: { name: "go" } }, "go"],
-      [{ type: "broker.reset", data: { by: "lead" } }, "everything cleared by lead"]
+      [{ type: "broker.reset", data: { by: "lead" } }, "everything cleared by lead"],
+      [{ type: "token.minted", data: { name: "ci", project: "default", role: "agent", hash: "ab12", boundRole: "ci" } }, "ci: agent of default, bound to role ci"],
+      [{ type: "token.revoked", data: { name: "ci" } }, "ci"]
     ]
     for (const [draft, summary] of lines) {
       const line = eventLine(stored(42, draft))
