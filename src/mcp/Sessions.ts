@@ -143,6 +143,12 @@ export const makeMcpSessions = Effect.gen(function* () {
   const tools = makeTools({ defaultWaitSeconds, maxWaitSeconds })
   const toolsByName = new Map(tools.map((tool) => [tool.name, tool]))
   const toolList = tools.map((tool) => tool.definition)
+  /**
+   * What tools/list shows a session: the tools its token may call, so that a viewer's model is not
+   * offered orders it cannot give (a call of another answers the refusal all the same).
+   */
+  const toolListFor = (principal: Principal | undefined) =>
+    principal === undefined ? toolList : toolList.filter((tool) => refusalFor(principal, toolAccess(tool.name)) === undefined)
   const waitMs = (seconds: number | undefined) =>
     Math.round(Math.min(seconds ?? defaultWaitSeconds, maxWaitSeconds) * 1000)
 
@@ -322,7 +328,7 @@ export const makeMcpSessions = Effect.gen(function* () {
   const newServer = (session: () => Session) => {
     const mcp = new McpServer({ name: "claude-ipc-broker", version }, { instructions, jsonSchemaValidator })
     mcp.server.registerCapabilities(serverCapabilities)
-    mcp.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: toolList }))
+    mcp.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: toolListFor(session().state.principal) }))
     mcp.server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
       callTool(session(), request.params.name, request.params.arguments, extra)
     )

@@ -21,6 +21,11 @@ for (const kind of ["http", "sse"] as const satisfies ReadonlyArray<TransportKin
     it("a viewer's session reads, and every writing tool answers read_only_token", async () => {
       const session = await openSession(broker.url, kind, { token: await mint(`${kind}-viewer`, "viewer") })
       try {
+        const listed = (await session.client.listTools()).tools.map((tool) => tool.name)
+        expect(listed).toContain("broker_status")
+        expect(listed).toContain("read_messages")
+        expect(listed).not.toContain("send_command")
+        expect(listed).not.toContain("reset_broker")
         expect(await call(session, "broker_status")).toBeDefined()
         await call(session, "list_peers")
         for (const [tool, args] of [
@@ -46,6 +51,7 @@ for (const kind of ["http", "sse"] as const satisfies ReadonlyArray<TransportKin
         await join(agent, `${kind}-worker`)
         await call(agent, "send_message", { channel: `${kind}-chat`, message: "hi" })
         expect((await callError(agent, "reset_broker")).code).toBe("project_admin_required")
+        expect((await agent.client.listTools()).tools.map((tool) => tool.name)).not.toContain("reset_broker")
         expect((await callError(bound, "connect", { role: "reviewer" })).code).toBe("token_role_mismatch")
         await join(bound, "backend")
       } finally {
