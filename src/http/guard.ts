@@ -172,8 +172,8 @@ export const checkRequest = (facts: RequestFacts, config: GuardConfig): Verdict 
   if (config.token === undefined) {
     // No admin token: loopback is trusted, as it always was. A scoped token presented anyway (one
     // minted under an earlier --token) narrows the request to its rights; any other is ignored.
-    const presented = [bearer, cookie].find((secret) => secret !== undefined && config.tokenFor?.(secret) !== undefined)
-    return permitted(facts, presented === undefined ? trustedLoopback : principalFor(presented, config)!)
+    const token = (bearer === undefined ? undefined : config.tokenFor?.(bearer)) ?? (cookie === undefined ? undefined : config.tokenFor?.(cookie))
+    return permitted(facts, token === undefined ? trustedLoopback : { kind: "scoped", token })
   }
   if (facts.path === "/healthz") return { ok: true }
 

@@ -162,7 +162,6 @@ export const requestListener = <E, R>(platformApp: HttpApp.Default<E, R>, option
         const refusal = verdict.dashboardLogin ? dashboardLoginPage(verdict) : errorReply(verdict.code, verdict.message, verdict.status)
         return finish(res, route, method, kind, started, refusal)
       }
-      if (verdict.principal !== undefined) attachPrincipal(req, verdict.principal)
       if ("login" in verdict) {
         const { location, cookie } = verdict.login
         const redirect = { status: 303, body: "", headers: { location, "set-cookie": cookie, "cache-control": "no-store" } }
@@ -175,7 +174,11 @@ export const requestListener = <E, R>(platformApp: HttpApp.Default<E, R>, option
       const key = route && `${route.method} ${route.path}`
       const direct = key && directs.get(key)
       const handler = key && handlers.get(key)
-      if (!direct && !handler) return platform(req, res)
+      if (!direct && !handler) {
+        // The platform's routes (MCP sessions) read the principal off the request; REST handlers get it passed.
+        if (verdict.principal !== undefined) attachPrincipal(req, verdict.principal)
+        return platform(req, res)
+      }
 
       const request: RestRequest = {
         params: paramsOf(route!.path, target.path),

@@ -149,3 +149,37 @@ describe("refusals quote what was sent, cut short", () => {
     }
   })
 })
+
+describe("checkRequest with scoped tokens (the rights table, src/core/principal.ts)", () => {
+  const viewer = { name: "v", project: "default", role: "viewer", hash: "h-v", boundRole: null, mintedAt: "" } as const
+  const agent = { ...viewer, name: "a", role: "agent", hash: "h-a" } as const
+  const tokenFor = (secret: string) => (secret === "viewer-secret" ? viewer : secret === "agent-secret" ? agent : undefined)
+  const bearer = (secret: string, method = "GET", path = "/status") =>
+    request({ method, path, headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" } })
+
+  it("resolves the admin token, a scoped token, or refuses an unknown one", () => {
+    const config: GuardConfig = { ...locked, tokenFor }
+    expect(checkRequest(bearer("s3cret-token"), config)).toEqual({ ok: true, principal: { kind: "global" } })
+    expect(checkRequest(bearer("viewer-secret"), config)).toEqual({ ok: true, principal: { kind: "scoped", token: viewer } })
+    expect(checkRequest(bearer("revoked-secret"), config)).toMatchObject({ ok: false, status: 401, code: "unauthorized" })
+  })
+
+  it("refuses what the role may not do, on the path as sent or as decoded", () => {
+    const config: GuardConfig = { ...locked, tokenFor }
+    expect(checkRequest(bearer("viewer-secret", "POST", "/signals/go"), config)).toMatchObject({ status: 403, code: "read_only_token" })
+    expect(checkRequest(bearer("viewer-secret", "GET", "/commands/p1/wait"), config)).toMatchObject({ status: 403, code: "read_only_token" })
+    expect(checkRequest(bearer("agent-secret", "POST", "/reset"), config)).toMatchObject({ status: 403, code: "project_admin_required" })
+    expect(checkRequest(bearer("agent-secret", "POST", "/%72eset"), config)).toMatchObject({ status: 403, code: "project_admin_required" })
+    expect(checkRequest(bearer("agent-secret", "GET", "/%74okens"), config)).toMatchObject({ status: 403, code: "admin_token_required" })
+    expect(checkRequest(bearer("agent-secret", "POST", "/no/such/route"), config)).toMatchObject({ ok: true })
+    expect(checkRequest(bearer("viewer-secret", "POST", "/no/such/route"), config)).toMatchObject({ status: 403, code: "read_only_token" })
+  })
+
+  it("without --token: loopback keeps every right but the tokens routes; a scoped token presented narrows it; another is ignored", () => {
+    const config: GuardConfig = { ...open, tokenFor }
+    expect(checkRequest(request({ method: "POST", path: "/reset" }), config)).toEqual({ ok: true, principal: { kind: "loopback" } })
+    expect(checkRequest(request({ path: "/tokens" }), config)).toMatchObject({ status: 403, code: "admin_token_required" })
+    expect(checkRequest(bearer("viewer-secret", "POST", "/reset"), config)).toMatchObject({ status: 403, code: "read_only_token" })
+    expect(checkRequest(bearer("unknown", "POST", "/reset"), config)).toEqual({ ok: true, principal: { kind: "loopback" } })
+  })
+})
