@@ -72,7 +72,13 @@ const hostName = (host: string): string => {
 const cookieValue = (cookies: string | undefined, name: string): string | undefined => {
   for (const part of (cookies ?? "").split(";")) {
     const [key, ...rest] = part.trim().split("=")
-    if (key === name) return decodeURIComponent(rest.join("="))
+    if (key !== name) continue
+    // A cookie that does not decode (`%ff`) is no token: kept as sent, it matches none.
+    try {
+      return decodeURIComponent(rest.join("="))
+    } catch {
+      return rest.join("=")
+    }
   }
   return undefined
 }

@@ -181,5 +181,8 @@ describe("checkRequest with scoped tokens (the rights table, src/core/principal.
     expect(checkRequest(request({ path: "/tokens" }), config)).toMatchObject({ status: 403, code: "admin_token_required" })
     expect(checkRequest(bearer("viewer-secret", "POST", "/reset"), config)).toMatchObject({ status: 403, code: "read_only_token" })
     expect(checkRequest(bearer("unknown", "POST", "/reset"), config)).toEqual({ ok: true, principal: { kind: "loopback" } })
+    // A cookie that does not decode is no credential, and no crash.
+    expect(checkRequest(request({ headers: { cookie: "a=b; broker_token=%ff" } }), config)).toEqual({ ok: true, principal: { kind: "loopback" } })
+    expect(checkRequest(request({ headers: { cookie: "broker_token=%ff" } }), { ...locked, tokenFor })).toMatchObject({ status: 401 })
   })
 })
