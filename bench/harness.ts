@@ -10,6 +10,7 @@ import type { Row } from "./report.js"
 import type { Context } from "./scenarios/context.js"
 import { bridgesScenario } from "./scenarios/bridges.js"
 import { fanOutScenario } from "./scenarios/fanout.js"
+import { jetStreamScenario } from "./scenarios/jetstream.js"
 import { largeLogScenario, peersMemoryScenario, type LogPart } from "./scenarios/log.js"
 import { pushScenario } from "./scenarios/push.js"
 import { roundTripScenario } from "./scenarios/roundtrip.js"
@@ -18,7 +19,7 @@ import { sseScenario } from "./scenarios/sse.js"
 
 export type { Context } from "./scenarios/context.js"
 
-export const scenarioNames = ["send", "idle", "roundtrip", "fanout", "sse", "startup", "replay", "memory", "push", "bridges"] as const
+export const scenarioNames = ["send", "idle", "roundtrip", "fanout", "sse", "startup", "replay", "memory", "push", "bridges", "jetstream"] as const
 export type ScenarioName = (typeof scenarioNames)[number]
 
 export const describeScenario: Record<ScenarioName, string> = {
@@ -31,7 +32,8 @@ export const describeScenario: Record<ScenarioName, string> = {
   replay: "6. replay: /status?at=<seq> on the 1M-event log",
   memory: "7. memory: 10,000 peers; 1M-event log",
   push: "8. push latency: REST send → claude/channel at a stdio bridge, 100 bridges connected",
-  bridges: "9. 1,000 idle bridges: broker CPU, RSS growth and log appends while idle"
+  bridges: "9. 1,000 idle bridges: broker CPU, RSS growth and log appends while idle",
+  jetstream: "10. JetStream backend: channel send at 100 conns vs bare JetStream; command round trip"
 }
 
 /** Scenarios 5–7 share their large logs and brokers; profiling any of them profiles those brokers. */
@@ -101,6 +103,9 @@ export const runBench = async (options: RunOptions): Promise<RunResult> => {
         break
       case "bridges":
         rows.push(...(await bridgesScenario(ctx)))
+        break
+      case "jetstream":
+        rows.push(...(await jetStreamScenario(ctx)))
         break
       case "startup":
       case "replay":

@@ -20,13 +20,14 @@ export interface RoundTripParams {
 export const roundTripParams = (quick: boolean): RoundTripParams =>
   quick ? { iterations: 50, idleWaiters: 200, maxSeconds: 20 } : { iterations: 500, idleWaiters: 1000, maxSeconds: 60 }
 
-interface Latencies {
+export interface Latencies {
   readonly p50: number
   readonly p99: number
   readonly n: number
 }
 
-const roundTrips = async (ctx: Context, server: Server, params: RoundTripParams, tag: string): Promise<Latencies> => {
+/** `iterations` measured round trips (after a warm-up) against one server. */
+export const roundTrips = async (ctx: Context, server: Server, params: RoundTripParams, tag: string): Promise<Latencies> => {
   const waiter = `rt-waiter-${tag}`
   const waiterAgent = keepAliveAgent(1)
   const senderAgent = keepAliveAgent(1)
