@@ -31,7 +31,7 @@ import {
   type StateView
 } from "../core/views.js"
 import { type Appended, EventLog } from "../log/EventLog.js"
-import { makeApplier, type Health } from "./applier.js"
+import { makeApplier, positionHealth, type Health } from "./applier.js"
 import { Liveness, recordEveryMs } from "./liveness.js"
 import { BrokerConfig } from "./Config.js"
 import { newCommandId, newPeerId } from "./ids.js"
@@ -802,7 +802,10 @@ export const makeBroker = Effect.gen(function* () {
     },
     liveness,
     onNotice: (listener) => notices.listen(listener),
-    health: Effect.sync(() => applier.health),
+    health: Effect.sync(() => {
+      const health = applier.health
+      return health.status === "ok" && log.position !== undefined ? positionHealth(log.position()) : health
+    }),
     broken: Deferred.await(brokenFor)
   })
 })

@@ -1,6 +1,7 @@
 import { Cause, Effect, Either, Schedule } from "effect"
 import type { BrokerEvent } from "../core/events.js"
 import type { LogUnavailable } from "../core/errors.js"
+import type { LogPosition } from "../log/EventLog.js"
 import type { ProjectionFault } from "./metrics/Metrics.js"
 
 /**
@@ -12,8 +13,33 @@ import type { ProjectionFault } from "./metrics/Metrics.js"
 export type Health =
   | { readonly status: "ok" }
   | { readonly status: "repairing" | "broken"; readonly message: string }
+  /**
+   * Only on a shared log: the state follows the log, but this node's view is behind the stream (or
+   * cannot reach it), so what it answers may be stale. Still 200: the node serves.
+   */
+  | { readonly status: "degraded"; readonly message: string; readonly head: number; readonly behind: number }
 
 const healthy: Health = { status: "ok" }
+
+/** A view this long behind a shared log is reported; a node that keeps up lags by milliseconds. */
+export const degradedAfterMs = 1_000
+
+/** /healthz of a node on a shared log whose state follows it: ok, or degraded while its view is behind. */
+export const positionHealth = (position: LogPosition): Health => {
+  const { head, behind, behindMs, connected } = position
+  if (!connected) {
+    return { status: "degraded", head, behind, message: `this node cannot reach the shared log; its view stops at seq ${head} and may be stale` }
+  }
+  if (behind === 0 || behindMs < degradedAfterMs) return healthy
+  return {
+    status: "degraded",
+    head,
+    behind,
+    message:
+      `this node's view is ${behind} event${behind === 1 ? "" : "s"} behind the shared log (at seq ${head} of ` +
+      `${head + behind}) for ${(behindMs / 1000).toFixed(1)} s; its answers may be stale`
+  }
+}
 
 /** Where an event stands against the last one applied: seen already, the next one, or past a gap. */
 export const arrivalOf = (seq: number, applied: number): "duplicate" | "next" | "gap" =>

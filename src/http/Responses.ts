@@ -108,7 +108,14 @@ export const Messages = Schema.Struct({
 export const Channels = Schema.Struct({ channels: Schema.Array(Channel) })
 export const SignalWait = Schema.Struct({ signal: Signal, timedOut: Schema.Boolean })
 export const Signals = Schema.Struct({ signals: Schema.Array(Signal) })
-export const Health = Schema.Struct({ ok: Schema.Literal(true) })
+export const Health = Schema.Struct({
+  ok: Schema.Literal(true),
+  /** Only on a shared log, while this node's view is behind it or cannot reach it. */
+  status: Schema.optional(Schema.Literal("degraded")),
+  message: Schema.optional(Schema.String),
+  head: Schema.optional(Schema.Number),
+  behind: Schema.optional(Schema.Number)
+})
 export const Token = Schema.Struct({
   name: Schema.String,
   project: Schema.String,

@@ -93,7 +93,12 @@ export const ndjsonExport = Effect.gen(function* () {
   const broker = yield* Broker
   const { from, to } = yield* Effect.flatMap(HttpServerRequest.ParsedSearchParams, decodeInput(RangeQuery, "query"))
   const head = yield* broker.head
-  const lines = broker.exportLog(from ?? 1, Math.min(to ?? head, head)).pipe(
+  const first = Math.max(1, from ?? 1)
+  const last = Math.min(to ?? head, head)
+  // Read the start before answering: a log that cannot be read (a shared log in a failover) answers
+  // 503 with the reason, never a 200 with an empty body that looks like an empty log.
+  if (first <= last) yield* Stream.runHead(Stream.take(broker.exportLog(first, last), 1))
+  const lines = broker.exportLog(first, last).pipe(
     Stream.map((event) => `${JSON.stringify(event)}\n`),
     Stream.encodeText
   )

@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from "node:http"
 import { Broker } from "../broker/Broker.js"
 import { BrokerConfig } from "../broker/Config.js"
 import { Metrics } from "../broker/metrics/Metrics.js"
+import { EventLog, type EventLogService } from "../log/EventLog.js"
 import { checkRequest, type GuardConfig } from "./guard.js"
 import { countedWhileParked, kindOf, type Kind, logRequest, matchRoute, observed, parkedGauge, recordersFor } from "./observed.js"
 import { refusedWhenReadOnly } from "./readOnly.js"
@@ -47,14 +48,35 @@ const paramsOf = (template: string, path: string): Record<string, string> => {
   return params
 }
 
-const write = (res: ServerResponse, answer: Reply): void => {
+/**
+ * `X-Log-Head` / `X-Log-Behind` on a log shared by several nodes (JetStream): the last seq this node
+ * had applied when it answered, and how many stored events it had not applied yet, so that a client
+ * can tell a node that is behind from one that is up to date. Empty on a single process's log.
+ */
+const positionHeaders = (position: EventLogService["position"]): (() => ReadonlyArray<string>) => {
+  if (position === undefined) return () => []
+  return () => {
+    const { head, behind } = position()
+    return ["x-log-head", String(head), "x-log-behind", String(behind)]
+  }
+}
+
+const write = (res: ServerResponse, answer: Reply, extra: ReadonlyArray<string>): void => {
   const length = Buffer.byteLength(answer.body)
-  if (length === 0) res.writeHead(answer.status, answer.headers)
+  if (length === 0) res.writeHead(answer.status, extra.length === 0 ? answer.headers : { ...answer.headers, ...pairs(extra) })
   else if (answer.headers === undefined) {
     // A flat array: Node takes it without walking an object, for the commonest answer there is.
-    res.writeHead(answer.status, ["content-type", "application/json", "content-length", String(length)])
-  } else res.writeHead(answer.status, { "content-type": "application/json", "content-length": length, ...answer.headers })
+    res.writeHead(answer.status, ["content-type", "application/json", "content-length", String(length), ...extra])
+  } else {
+    res.writeHead(answer.status, { "content-type": "application/json", "content-length": length, ...answer.headers, ...pairs(extra) })
+  }
   res.end(answer.body)
+}
+
+const pairs = (flat: ReadonlyArray<string>): Record<string, string> => {
+  const headers: Record<string, string> = {}
+  for (let i = 0; i + 1 < flat.length; i += 2) headers[flat[i]!] = flat[i + 1]!
+  return headers
 }
 
 /**
@@ -74,6 +96,7 @@ export const requestListener = <E, R>(platformApp: HttpApp.Default<E, R>, option
     const handlers = restHandlers(broker, config)
     const directs = directHandlers(broker, config)
     const guard = { ...options.guard, tokenFor: broker.tokenFor }
+    const logPosition = positionHeaders((yield* EventLog).position)
     const metrics = yield* Metrics
     const recorders = recordersFor(metrics)
     const platform = yield* NodeHttpServer.makeHandler(observed(platformApp))
@@ -94,7 +117,7 @@ export const requestListener = <E, R>(platformApp: HttpApp.Default<E, R>, option
       answer: Reply
     ): void => {
       if (res.destroyed) return
-      write(res, answer)
+      write(res, answer, logPosition())
       const seconds = (performance.now() - started) / 1000
       recorders.for(route, method, answer.status, kind)(seconds)
       if (debug) runFork(logRequest(method, route, answer.status, seconds))
@@ -177,6 +200,9 @@ export const requestListener = <E, R>(platformApp: HttpApp.Default<E, R>, option
       if (!direct && !handler) {
         // The platform's routes (MCP sessions) read the principal off the request; REST handlers get it passed.
         if (verdict.principal !== undefined) attachPrincipal(req, verdict.principal)
+        // Streams, metrics, the dashboard: the position as the request began.
+        const position = logPosition()
+        for (let i = 0; i + 1 < position.length; i += 2) res.setHeader(position[i]!, position[i + 1]!)
         return platform(req, res)
       }
 

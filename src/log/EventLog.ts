@@ -53,6 +53,23 @@ export interface EventLogService {
     expectedHead: number,
     drafts: ReadonlyArray<EventDraft>
   ) => Effect.Effect<ReadonlyArray<BrokerEvent>, LogUnavailable | HeadMoved>
+  /** Only on shared logs: where this node's view stands against the log (X-Log-Head, /healthz). */
+  readonly position?: () => LogPosition
+}
+
+/**
+ * Where a node's view of a shared log stands (logs that other processes append to): the last seq it
+ * has applied, the log's last seq as far as the node has heard, and how long it has been behind.
+ */
+export interface LogPosition {
+  readonly head: number
+  readonly streamHead: number
+  /** streamHead − head: events stored that this node has not applied yet. */
+  readonly behind: number
+  /** How long the view has been behind (0 when it is not). */
+  readonly behindMs: number
+  /** False while the node cannot reach the shared log (it then cannot know how far behind it is). */
+  readonly connected: boolean
 }
 
 /** How an append went: its stored events, or why nothing was stored. */

@@ -1,17 +1,11 @@
-import {
-  DeliverPolicy,
-  jetstream,
-  type ConsumerMessages,
-  type JetStreamClient,
-  type JetStreamManager,
-  type PubAck,
-  type StreamExpectations
-} from "@nats-io/jetstream"
-import { deferred, delay, errors as natsErrors, nuid, type NatsConnection } from "@nats-io/transport-node"
+import { DeliverPolicy, jetstream, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream"
+import { delay, errors as natsErrors, nuid, type NatsConnection } from "@nats-io/transport-node"
 import { Effect, Layer, Runtime, type Scope } from "effect"
 import { isBrokerEvent, type BrokerEvent, type EventDraft } from "../core/events.js"
 import type { LogUnavailable } from "../core/errors.js"
-import { EventLog, HeadMoved, type EventLogService } from "./EventLog.js"
+import { EventLog, HeadMoved, type EventLogService, type LogPosition } from "./EventLog.js"
+import { startFollowerRun, type FollowerRun } from "./jetstreamFollower.js"
+import { AckTimeout, Publisher, type Ack } from "./jetstreamPublisher.js"
 import {
   connectToNats,
   ensureStream,
@@ -35,12 +29,16 @@ const fetchPage = 4096
 /** A range read that receives nothing for this long fails. */
 const fetchExpiresMs = 5_000
 
+/** Bytes of events the node keeps in memory at most (see `recentEvents`). */
+const recentBytes = 64 * 1024 * 1024
+
 /** The JetStream log adds a little introspection to the contract, for tests and /status. */
 export interface JetStreamLogService extends EventLogService {
   readonly stream: string
   readonly subject: string
   /** False while the NATS connection is down: appends fail fast with 503 until it is back. */
   readonly connected: () => boolean
+  readonly position: () => LogPosition
 }
 
 /**
@@ -70,7 +68,7 @@ export const makeJetStreamLog = (
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
     const warn = (message: string) => void runFork(Effect.logWarning(message))
     const feed = new LiveFeed(yield* listenerFailures)
-    const recent = new RecentEvents(resolved.recentEvents)
+    const recent = new RecentEvents(resolved.recentEvents, recentBytes)
     let lastAt = ""
     const order = new StreamOrder(info.state.last_seq, recent, feed, (at) => {
       if (at > lastAt) lastAt = at
@@ -90,51 +88,81 @@ export const makeJetStreamLog = (
       lastAt = last!.at
     }
 
-    // The follower: every event of the stream, every node's, in order, from this node's head on.
-    let following: ConsumerMessages | undefined
-    let restart = deferred<"restart">()
-    const restartFollower = () => {
-      restart.resolve("restart")
-      following?.stop()
+    // Where this node's view stands against the stream: the stream's last seq as this node last
+    // heard it (its own PubAcks, each delivery's seq + pending, the probe below), and since when the
+    // view has been behind it.
+    let streamLast = order.head
+    let behindSince: number | undefined
+    const heardOf = (seq: number) => {
+      if (seq <= streamLast) return
+      streamLast = seq
+      if (behindSince === undefined && seq > order.head) behindSince = Date.now()
     }
+    const tookUp = () => {
+      if (behindSince !== undefined && order.head >= streamLast) behindSince = undefined
+    }
+    const position = (): LogPosition => {
+      const behind = Math.max(0, streamLast - order.head)
+      return {
+        head: order.head,
+        streamHead: Math.max(streamLast, order.head),
+        behind,
+        behindMs: behind === 0 || behindSince === undefined ? 0 : Date.now() - behindSince,
+        connected: connected && !closed && broken === undefined
+      }
+    }
+
+    // The follower: every event of the stream, every node's, in order, from this node's head on —
+    // runs of an ordered push consumer (jetstreamFollower.ts), each started again from the head when
+    // the one before ended.
+    let run: FollowerRun | undefined
+    let wake: (() => void) | undefined
+    const restartFollower = () => {
+      run?.stop()
+      wake?.()
+    }
+    const pause = (ms: number) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, ms)
+        wake = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+      }).finally(() => (wake = undefined))
     const follower = (async () => {
       let failures = 0
       while (!closed && broken === undefined) {
-        restart = deferred<"restart">()
-        following = undefined
+        const from = order.head
+        run = startFollowerRun(
+          nc,
+          jsm,
+          stream,
+          from + 1,
+          {
+            message: (seq, body) => {
+              if (seq <= order.head) return
+              // The consumer starts at our head and delivers every position: a later one means the
+              // stream skipped some. The run ends, and the loop reads them (which fails on a real gap).
+              if (seq > order.head + 1) throw new Skipped(seq)
+              const text = body()
+              order.offer(decode(seq, text, resolved), text.length)
+              tookUp()
+            },
+            streamLast: heardOf
+          },
+          resolved.heartbeatMs
+        )
+        const { reason, error } = await run.ended
+        run = undefined
+        if (closed) break
         try {
-          const consumer = await Promise.race([
-            js.consumers.get(stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: order.head + 1 }),
-            restart
-          ])
-          if (consumer === "restart") continue
-          const messages = await consumer.consume({ max_messages: 1024 })
-          following = messages
-          void (async () => {
-            for await (const status of messages.status()) {
-              // The ordered consumer recreates itself after most trouble; if heartbeats stay away
-              // (a server gone behind a live connection), start over from our own head.
-              if (status.type === "heartbeats_missed" && status.count >= 2) messages.stop()
-            }
-          })().catch(() => undefined)
-          try {
-            for await (const message of messages) {
-              failures = 0
-              if (message.seq <= order.head) continue
-              if (message.seq > order.head + 1) {
-                // The consumer skipped positions (it never should): fill them from the stream, which
-                // fails loudly on a real gap.
-                for (const event of await reader.run(order.head + 1, message.seq - 1)) order.offer(event, 0)
-              }
-              const text = message.string()
-              order.offer(decode(message.seq, text, resolved), text.length)
-            }
-          } finally {
-            messages.stop()
-            void consumer.delete().catch(() => undefined)
+          if (error instanceof Skipped) {
+            for (const event of await reader.run(order.head + 1, error.seq - 1)) order.offer(event, 0)
+            tookUp()
+            continue
           }
+          if (error !== undefined) throw error
         } catch (cause) {
-          if (closed) break
           if (isCorrupt(cause)) {
             broken = cause.error
             runFork(Effect.logError(cause.error.message))
@@ -143,10 +171,45 @@ export const makeJetStreamLog = (
           }
           if (failures === 0) warn(`jetstream log: following stream ${stream} failed; retrying: ${describe(cause)}`)
         }
-        if (closed) break
-        await delay(Math.min(5_000, 100 * 2 ** Math.min(failures++, 6)))
+        if (reason === "stopped" || order.head > from) {
+          failures = 0
+          continue
+        }
+        if (failures === 0 && error === undefined) warn(`jetstream log: following stream ${stream}: ${reason}; following again`)
+        await pause(Math.min(5_000, 100 * 2 ** Math.min(failures++, 6)))
       }
     })()
+
+    // The probe: a view that is behind the stream and has not moved since the last look is stuck (a
+    // consumer that went quiet without saying so): follow again from the head.
+    let probing = false
+    let stuckSince: number | undefined
+    const probe = setInterval(() => {
+      if (probing || closed || !connected || broken !== undefined) return
+      probing = true
+      const headBefore = order.head
+      jsm.streams
+        .info(stream)
+        .then((info) => {
+          heardOf(info.state.last_seq)
+          if (order.head >= streamLast || order.head > headBefore) {
+            stuckSince = undefined
+            return
+          }
+          stuckSince ??= Date.now()
+          if (Date.now() - stuckSince >= resolved.probeIntervalMs) {
+            warn(
+              `jetstream log: this node's view of stream ${stream} is stuck at ${order.head} while the stream ` +
+                `holds ${streamLast}; following again`
+            )
+            stuckSince = undefined
+            restartFollower()
+          }
+        })
+        .catch(() => undefined)
+        .finally(() => (probing = false))
+    }, resolved.probeIntervalMs)
+    probe.unref()
 
     // Connection state: appends fail fast while disconnected; the follower starts over on reconnecting.
     void (async () => {
@@ -157,20 +220,24 @@ export const makeJetStreamLog = (
         } else if (status.type === "reconnect") {
           connected = true
           warn(`jetstream log: reconnected to NATS (${status.server})`)
-          // The follower's requests died with the connection: follow again from our head now rather
-          // than when they time out.
+          // The follower's consumer died with the connection: follow again from our head now rather
+          // than when its heartbeats are missed.
           restartFollower()
         }
       }
     })().catch(() => undefined)
 
+    const msgPrefix = nuid.next()
+    let msgCounter = 0
+    const publisher = new Publisher(nc, { subject, ackTimeoutMs: resolved.ackTimeoutMs, closed: () => closed })
+
     yield* Effect.addFinalizer(() =>
       Effect.promise(async () => {
         closed = true
+        clearInterval(probe)
         order.releaseAll()
+        publisher.close(new Error(`stream ${stream}: the log is closed`))
         restartFollower()
-        // The follower ends by itself once it sees `closed`; an API request of its that was in flight
-        // may only give up at its timeout, which closing need not wait for.
         void follower.catch(() => undefined)
         await nc.close().catch(() => undefined)
       })
@@ -184,36 +251,6 @@ export const makeJetStreamLog = (
           ? unavailable(`not connected to NATS (${resolved.servers.join(",")}); reconnecting`)
           : undefined)
 
-    const msgPrefix = nuid.next()
-    let msgCounter = 0
-
-    /**
-     * One publish, retried with the same msg id on a timeout or while JetStream has no responder (a
-     * leader election), so that a retry whose first attempt did land is answered as a duplicate with
-     * the original seq instead of storing the event twice. The first attempt is written to the
-     * connection synchronously, which keeps this process's appends in call order on the stream.
-     */
-    const publish = async (
-      body: string,
-      msgID: string,
-      deadline: number,
-      expect?: Partial<StreamExpectations>
-    ): Promise<PubAck> => {
-      for (let attempt = 0; ; attempt++) {
-        const timeout = Math.max(1, Math.min(resolved.ackTimeoutMs, deadline - Date.now()))
-        try {
-          return await js.publish(subject, body, { msgID, timeout, ...(expect === undefined ? {} : { expect }) })
-        } catch (cause) {
-          const retriable =
-            cause instanceof natsErrors.TimeoutError ||
-            (cause instanceof Error && cause.name === "JetStreamNotEnabled") ||
-            (cause instanceof natsErrors.RequestError && cause.isNoResponders())
-          if (closed || !retriable || Date.now() >= deadline) throw cause
-          await delay(Math.min(1_000, 50 * 2 ** attempt))
-        }
-      }
-    }
-
     const prepare = (drafts: ReadonlyArray<EventDraft>) => {
       const at = (lastAt = nextTimestamp(lastAt))
       const bodies = drafts.map((draft) => encode(at, draft))
@@ -221,38 +258,55 @@ export const makeJetStreamLog = (
       return { at, bodies, tooLarge }
     }
 
-    const toEvents = (drafts: ReadonlyArray<EventDraft>, at: string, acks: ReadonlyArray<PubAck>, bodies: ReadonlyArray<string>) =>
-      acks.map((ack, i) => {
+    /**
+     * Once every event of an append is acknowledged: take them into this node's view (its own acks
+     * are the fast path; another node's events before them arrive through the follower), and resolve
+     * once the view reached the last — durable is not enough, the request's own answer must reflect
+     * it. Usually that is at once; only a gap before our events needs a wait, and only then a timer.
+     */
+    const settleAppend = (
+      drafts: ReadonlyArray<EventDraft>,
+      at: string,
+      acks: ReadonlyArray<Ack>,
+      bodies: ReadonlyArray<string>,
+      deadline: number,
+      resume: (effect: Effect.Effect<ReadonlyArray<BrokerEvent>, LogUnavailable>) => void
+    ): (() => void) | undefined => {
+      const events = acks.map((ack, i) => {
+        heardOf(ack.seq)
         const event = { seq: ack.seq, at, type: drafts[i]!.type, data: drafts[i]!.data } as BrokerEvent
         order.offer(event, bodies[i]!.length)
         return event
       })
-
-    /** Durable is not enough: resolve once this node's view reached the event, for read-your-writes. */
-    const caughtUp = (events: ReadonlyArray<BrokerEvent>, deadline: number) =>
-      Effect.async<void, LogUnavailable>((resume) => {
-        const seq = events[events.length - 1]!.seq
-        // Released without reaching `seq` only when the log gave up (broken or closed), which may
-        // also have happened while this append waited for its acks.
-        const settle = () =>
-          resume(order.head >= seq ? Effect.void : Effect.fail(broken ?? unavailable(`stream ${stream}: the log is closed`)))
-        if (order.head < seq && (broken !== undefined || closed)) {
-          settle()
-          return
-        }
-        const remove = order.whenHead(seq, settle)
-        return Effect.sync(remove)
-      }).pipe(
-        Effect.timeoutFail({
-          duration: Math.max(1, deadline - Date.now()),
-          onTimeout: () =>
-            unavailable(
-              `stream ${stream}: event ${events[events.length - 1]!.seq} is stored, but this node's view of the stream ` +
-                `is stuck at ${order.head}`
-            )
-        }),
-        Effect.as(events)
-      )
+      tookUp()
+      const seq = events[events.length - 1]!.seq
+      if (order.head >= seq) {
+        resume(Effect.succeed(events))
+        return undefined
+      }
+      // Released without reaching `seq` only when the log gave up (broken or closed).
+      const gaveUp = () => broken ?? unavailable(`stream ${stream}: the log is closed`)
+      if (broken !== undefined || closed) {
+        resume(Effect.fail(gaveUp()))
+        return undefined
+      }
+      const timer = setTimeout(() => {
+        remove()
+        resume(
+          Effect.fail(
+            unavailable(`stream ${stream}: event ${seq} is stored, but this node's view of the stream is stuck at ${order.head}`)
+          )
+        )
+      }, Math.max(1, deadline - Date.now()))
+      const remove = order.whenHead(seq, () => {
+        clearTimeout(timer)
+        resume(order.head >= seq ? Effect.succeed(events) : Effect.fail(gaveUp()))
+      })
+      return () => {
+        clearTimeout(timer)
+        remove()
+      }
+    }
 
     const append = (drafts: ReadonlyArray<EventDraft>): Effect.Effect<ReadonlyArray<BrokerEvent>, LogUnavailable> =>
       Effect.suspend(() => {
@@ -262,13 +316,39 @@ export const makeJetStreamLog = (
         const { at, bodies, tooLarge } = prepare(drafts)
         if (tooLarge !== undefined) return Effect.fail(payloadTooLarge(tooLarge, maxPayload))
         const deadline = Date.now() + resolved.appendTimeoutMs
-        // All of this append's publishes are issued now, back to back: nothing of ours lands between them.
-        const acks = bodies.map((body) => publish(body, `${msgPrefix}.${++msgCounter}`, deadline))
-        return Effect.tryPromise({
-          try: () => Promise.all(acks),
-          catch: (cause) => asUnavailable(cause, `append to stream ${stream} failed`)
-        }).pipe(Effect.flatMap((acked) => caughtUp(toEvents(drafts, at, acked, bodies), deadline)))
+        return Effect.async<ReadonlyArray<BrokerEvent>, LogUnavailable>((resume) => {
+          const acks: Array<Ack> = new Array(bodies.length)
+          let left = bodies.length
+          let failed = false
+          let cancel: (() => void) | undefined
+          // All of this append's publishes are queued now, back to back: nothing of ours lands between them.
+          bodies.forEach((body, i) =>
+            publisher.publish(body, `${msgPrefix}.${++msgCounter}`, deadline, (error, ack) => {
+              if (failed) return
+              if (error !== undefined) {
+                failed = true
+                resume(Effect.fail(asUnavailable(error, `append to stream ${stream} failed`)))
+                return
+              }
+              acks[i] = ack!
+              if (--left === 0) cancel = settleAppend(drafts, at, acks, bodies, deadline, resume)
+            })
+          )
+          return Effect.sync(() => cancel?.())
+        })
       })
+
+    /** One publish as a promise, for the conditional appends (rare: the sweeper's). */
+    const publishOne = (body: string, deadline: number, lastSequence: number) =>
+      new Promise<Ack>((resolve, reject) =>
+        publisher.publish(
+          body,
+          `${msgPrefix}.${++msgCounter}`,
+          deadline,
+          (error, ack) => (error === undefined ? resolve(ack!) : reject(error)),
+          lastSequence
+        )
+      )
 
     const appendIfHead = (
       expectedHead: number,
@@ -285,10 +365,8 @@ export const makeJetStreamLog = (
         // One at a time, each expecting the one before it: the batch lands right after expectedHead or
         // stops at the first event that would not.
         const run = async () => {
-          const acks: Array<PubAck> = []
-          for (let i = 0; i < bodies.length; i++) {
-            acks.push(await publish(bodies[i]!, `${msgPrefix}.${++msgCounter}`, deadline, { lastSequence: expectedHead + i }))
-          }
+          const acks: Array<Ack> = []
+          for (let i = 0; i < bodies.length; i++) acks.push(await publishOne(bodies[i]!, deadline, expectedHead + i))
           return acks
         }
         return Effect.tryPromise({
@@ -299,16 +377,38 @@ export const makeJetStreamLog = (
               ? asUnavailable(cause, `conditional append to stream ${stream} failed`)
               : new HeadMoved({ head })
           }
-        }).pipe(Effect.flatMap((acked) => caughtUp(toEvents(drafts, at, acked, bodies), deadline)))
+        }).pipe(
+          Effect.flatMap((acks) =>
+            Effect.async<ReadonlyArray<BrokerEvent>, LogUnavailable>((resume) => {
+              const cancel = settleAppend(drafts, at, acks, bodies, deadline, resume)
+              return Effect.sync(() => cancel?.())
+            })
+          )
+        )
       })
 
-    /** A read that needs the stream (the cache did not have it all). */
+    /**
+     * A read that needs the stream (the cache did not have it all). A timeout or a stream without a
+     * leader for the moment (a failover) is retried, with a fresh request each time, for up to
+     * `readTimeoutMs`: once the cluster settled the read goes through instead of failing.
+     */
     const guarded = <A>(what: string, run: () => Promise<A>): Effect.Effect<A, LogUnavailable> =>
       Effect.suspend(() => {
         const refused = refusal()
         if (refused) return Effect.fail(refused)
+        const deadline = Date.now() + resolved.readTimeoutMs
+        const attempt = async (): Promise<A> => {
+          for (let tries = 0; ; tries++) {
+            try {
+              return await run()
+            } catch (cause) {
+              if (isCorrupt(cause) || closed || !isTransient(cause) || Date.now() >= deadline) throw cause
+              await delay(Math.min(1_000, 50 * 2 ** Math.min(tries, 5)))
+            }
+          }
+        }
         return Effect.tryPromise({
-          try: run,
+          try: attempt,
           catch: (cause) => {
             // A gap or a foreign message found by a read is as fatal as one found by the follower.
             if (isCorrupt(cause) && broken === undefined) {
@@ -381,6 +481,7 @@ export const makeJetStreamLog = (
       stream,
       subject,
       connected: () => connected && !closed,
+      position,
       append,
       appendIfHead,
       read,
@@ -413,6 +514,20 @@ class Corrupt extends Error {
 }
 const isCorrupt = (cause: unknown): cause is Corrupt => cause instanceof Corrupt
 
+/** The follower's consumer delivered `seq` while earlier positions were still missing here. */
+class Skipped extends Error {
+  constructor(readonly seq: number) {
+    super(`the consumer skipped to seq ${seq}`)
+  }
+}
+
+/** What a retry may cure: no answer in time, no stream leader for the moment, a connection being replaced. */
+const isTransient = (cause: unknown): boolean =>
+  cause instanceof natsErrors.TimeoutError ||
+  cause instanceof AckTimeout ||
+  (cause instanceof natsErrors.RequestError && cause.isNoResponders()) ||
+  (cause instanceof Error && (cause.name === "JetStreamNotEnabled" || /timeout|no responders|disconnect/i.test(cause.message)))
+
 const decode = (seq: number, text: string, resolved: ResolvedJetStreamOptions): BrokerEvent => {
   let body: unknown
   try {
@@ -437,7 +552,9 @@ const describe = (cause: unknown) => (cause instanceof Error ? cause.message : S
 
 const asUnavailable = (cause: unknown, what: string): LogUnavailable => {
   if (isCorrupt(cause)) return cause.error
-  if (cause instanceof natsErrors.TimeoutError) return unavailable(`${what}: no answer from JetStream in time`)
+  if (cause instanceof natsErrors.TimeoutError || cause instanceof AckTimeout) {
+    return unavailable(`${what}: no answer from JetStream in time`)
+  }
   return unavailable(what, cause)
 }
 

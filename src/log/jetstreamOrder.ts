@@ -14,6 +14,8 @@ const maxCachedRecordChars = 64 * 1024
  */
 export class StreamOrder {
   private readonly ahead = new Map<number, BrokerEvent>()
+  /** The stored size of each event in `ahead`, which the cache counts against its byte bound. */
+  private readonly sizes = new Map<number, number>()
   private readonly waiting = new Map<number, Array<() => void>>()
   /** Seqs in `ahead` too large to keep in the cache once taken. */
   private readonly oversized = new Set<number>()
@@ -30,14 +32,17 @@ export class StreamOrder {
   offer(event: BrokerEvent, chars: number): void {
     if (event.seq <= this.head || this.ahead.has(event.seq)) return
     this.ahead.set(event.seq, event)
+    this.sizes.set(event.seq, chars)
     if (chars > maxCachedRecordChars) this.oversized.add(event.seq)
     if (event.seq !== this.head + 1) return
     const from = this.head
     const batch: Array<BrokerEvent> = []
     for (let next = this.ahead.get(this.head + 1); next !== undefined; next = this.ahead.get(this.head + 1)) {
       this.ahead.delete(next.seq)
+      const chars = this.sizes.get(next.seq) ?? 0
+      this.sizes.delete(next.seq)
       this.head = next.seq
-      this.recent.put(next.seq, this.oversized.delete(next.seq) ? undefined : next)
+      this.recent.put(next.seq, this.oversized.delete(next.seq) ? undefined : next, chars)
       this.onAt(next.at)
       batch.push(next)
     }

@@ -14,6 +14,7 @@ import { connect, credsAuthenticator, nanos, type NatsConnection } from "@nats-i
 import { Effect } from "effect"
 import { LogUnavailable } from "../core/errors.js"
 import { defaultStreamName, defaultSubject } from "./jetstreamNames.js"
+import { PublishRefused } from "./jetstreamPublisher.js"
 
 /** How the broker finds, authenticates to and lays out its JetStream log. */
 export interface JetStreamLogOptions {
@@ -30,7 +31,11 @@ export interface JetStreamLogOptions {
   readonly token?: string | undefined
   /** A NATS .creds file (JWT + nkey seed). */
   readonly credsFile?: string | undefined
-  /** How many of the latest events to keep in memory for tails and recent reads (default 8192). */
+  /**
+   * How many of the latest events this node keeps in memory (default 65536, and at most 64 MiB of
+   * them): reads of those — channel reads, tails, /status?at — are served from the node's own view,
+   * not from the stream.
+   */
   readonly recentEvents?: number | undefined
   /** How long one publish waits for its PubAck before it is retried with the same msg id (default 5000). */
   readonly ackTimeoutMs?: number | undefined
@@ -38,6 +43,15 @@ export interface JetStreamLogOptions {
   readonly appendTimeoutMs?: number | undefined
   /** Pause between reconnect attempts (default 1000). */
   readonly reconnectWaitMs?: number | undefined
+  /**
+   * How often this node compares its view with the stream's last seq (default 1000): a view that is
+   * behind and has not moved since the last look is followed again from its head.
+   */
+  readonly probeIntervalMs?: number | undefined
+  /** Idle heartbeat of the consumer that feeds this node's view (default 1000); three missed end it. */
+  readonly heartbeatMs?: number | undefined
+  /** How long a read from the stream keeps retrying (timeouts, no leader) before it fails (default 10000). */
+  readonly readTimeoutMs?: number | undefined
 }
 
 export interface ResolvedJetStreamOptions {
@@ -49,6 +63,9 @@ export interface ResolvedJetStreamOptions {
   readonly ackTimeoutMs: number
   readonly appendTimeoutMs: number
   readonly reconnectWaitMs: number
+  readonly probeIntervalMs: number
+  readonly heartbeatMs: number
+  readonly readTimeoutMs: number
 }
 
 export const resolveOptions = (options: JetStreamLogOptions): ResolvedJetStreamOptions => {
@@ -58,10 +75,13 @@ export const resolveOptions = (options: JetStreamLogOptions): ResolvedJetStreamO
     stream,
     subject: options.subject ?? defaultSubject(stream),
     replicas: options.replicas ?? 1,
-    recentEvents: options.recentEvents ?? 8192,
+    recentEvents: options.recentEvents ?? 65_536,
     ackTimeoutMs: options.ackTimeoutMs ?? 5_000,
     appendTimeoutMs: options.appendTimeoutMs ?? 15_000,
-    reconnectWaitMs: options.reconnectWaitMs ?? 1_000
+    reconnectWaitMs: options.reconnectWaitMs ?? 1_000,
+    probeIntervalMs: options.probeIntervalMs ?? 1_000,
+    heartbeatMs: options.heartbeatMs ?? 1_000,
+    readTimeoutMs: options.readTimeoutMs ?? 10_000
   }
 }
 
@@ -228,8 +248,11 @@ const warnings = (info: StreamInfo, resolved: ResolvedJetStreamOptions): Array<s
 
 /** The seq an expected-last-sequence failure reports ("wrong last sequence: 41"), if it is one. */
 export const wrongLastSequence = (cause: unknown): number | undefined => {
-  if (!(cause instanceof JetStreamApiError) || cause.code !== JetStreamApiCodes.StreamWrongLastSequence) return undefined
-  const match = /wrong last sequence: (\d+)/.exec(cause.message)
+  const refused =
+    (cause instanceof JetStreamApiError && cause.code === JetStreamApiCodes.StreamWrongLastSequence) ||
+    (cause instanceof PublishRefused && cause.errCode === JetStreamApiCodes.StreamWrongLastSequence)
+  if (!refused) return undefined
+  const match = /wrong last sequence: (\d+)/.exec((cause as Error).message)
   return match ? Number(match[1]) : undefined
 }
 

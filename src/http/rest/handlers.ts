@@ -39,9 +39,16 @@ const signalAnswer = ({ value, timedOut }: { readonly value: SignalView | null; 
 
 const healthy = reply({ ok: true })
 
-/** 503 while the state is behind the log or has stopped following it: a probe should see that. */
+/**
+ * 503 while the state is behind the log or has stopped following it: a probe should see that. A
+ * node whose view of a shared log lags still serves: 200, saying `degraded` and by how much.
+ */
 const healthReply = (health: Health): Reply =>
-  health.status === "ok" ? healthy : errorReply("log_unavailable", health.message, 503)
+  health.status === "ok"
+    ? healthy
+    : health.status === "degraded"
+      ? reply({ ok: true, status: "degraded", message: health.message, head: health.head, behind: health.behind })
+      : errorReply("log_unavailable", health.message, 503)
 
 export const restHandlers = (broker: BrokerService, limits: InputLimits): ReadonlyMap<string, RestHandler> => {
   const timeoutOf = (request: RestRequest) =>
