@@ -1,7 +1,10 @@
 import { existsSync } from "node:fs"
+import { mkdtemp, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { natsUnavailable, natsUrl } from "./nats.js"
+import { startBroker, type TestBroker } from "../support/broker.js"
+import { deleteStreams, natsUnavailable, natsUrl, uniqueStream } from "./nats.js"
 import { startProxy, type CuttableProxy } from "./proxy.js"
 import { allCaughtUp, eventually, headOf, logOf, ok, sleep, startCluster, type Node, type TestCluster } from "./support.js"
 
@@ -317,4 +320,89 @@ describe.skipIf(natsUnavailable !== undefined)(title("a node that loses its NATS
     },
     40_000
   )
+
+  it(
+    "says it is behind while cut off: /healthz 200 degraded with its head, X-Log-Head and X-Log-Behind on every answer",
+    async () => {
+      const position = async (node: Node, path: string) => {
+        const response = await fetch(node.url + path)
+        await response.arrayBuffer()
+        return { status: response.status, head: response.headers.get("x-log-head"), behind: response.headers.get("x-log-behind") }
+      }
+      ok(await a.post("/channels/tide/send", { n: 1 }))
+      const head = await headOf(a)
+      await allCaughtUp([a, b], head)
+      // Up to date: REST answers, streams and /healthz all carry the position; nothing behind.
+      for (const path of ["/status", "/channels", "/log?from=1&to=1", "/healthz"]) {
+        expect(await position(b, path)).toMatchObject({ status: 200, head: String(head), behind: "0" })
+      }
+      expect(ok(await b.get("/healthz"))).toEqual({ ok: true })
+
+      await proxy.cut()
+      try {
+        const degraded = await eventually("/healthz degraded on the cut-off node", async () => {
+          const reply = await b.get<{ ok: boolean; status?: string; head?: number; message?: string }>("/healthz")
+          return reply.status === 200 && reply.body.status === "degraded" && reply.body
+        })
+        expect(degraded).toMatchObject({ ok: true, status: "degraded", head })
+        expect(degraded.message).toContain("cannot reach the shared log")
+        // Node A goes on; B still answers reads from its view, and says where that view stops.
+        ok(await a.post("/channels/tide/send", { n: 2 }))
+        expect(await position(b, "/channels/tide/messages")).toMatchObject({ status: 200, head: String(head) })
+      } finally {
+        await proxy.restore()
+      }
+      const after = await headOf(a)
+      await allCaughtUp([a, b], after)
+      await eventually("B healthy and level with the stream again", async () => {
+        const [health, seen] = [await b.get("/healthz"), await position(b, "/status")]
+        return health.status === 200 && (health.body as { status?: string }).status === undefined && seen.behind === "0" && seen.head === String(after)
+      })
+    },
+    40_000
+  )
+})
+
+describe.skipIf(natsUnavailable !== undefined)(title("GET /log when the stream cannot be read"), () => {
+  let proxy: CuttableProxy
+  let broker: TestBroker
+  const stream = uniqueStream("LOGREAD")
+
+  beforeAll(async () => {
+    proxy = await startProxy(natsUrl)
+    // A cache of two events: an export of the whole log has to read the stream.
+    broker = await startBroker({
+      dataDir: await mkdtemp(join(tmpdir(), "broker-logread-")),
+      nats: { servers: proxy.url, stream, recentEvents: 2, reconnectWaitMs: 100, readTimeoutMs: 300 },
+      config: quiet
+    })
+  }, 30_000)
+  afterAll(async () => {
+    await broker?.close()
+    await proxy?.close()
+    await deleteStreams(stream)
+    if (broker?.dataDir) await rm(broker.dataDir, { recursive: true, force: true })
+  }, 30_000)
+
+  it("answers 503 with the reason, never a 200 with an empty body", async () => {
+    for (let i = 0; i < 5; i++) {
+      const sent = await fetch(`${broker.url}/channels/export/send`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ i })
+      })
+      expect(sent.status).toBe(200)
+      await sent.arrayBuffer()
+    }
+    expect((await (await fetch(`${broker.url}/log`)).text()).split("\n").filter(Boolean)).toHaveLength(5)
+    await proxy.cut()
+    try {
+      const response = await fetch(`${broker.url}/log`)
+      const body = await response.text()
+      expect(response.status).toBe(503)
+      expect(JSON.parse(body)).toMatchObject({ error: { code: "log_unavailable" } })
+    } finally {
+      await proxy.restore()
+    }
+  })
 })
