@@ -1,4 +1,4 @@
-import { DeliverPolicy, jetstream, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream"
+import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream"
 import { delay, errors as natsErrors, nuid, type NatsConnection } from "@nats-io/transport-node"
 import { Effect, Layer, Runtime, type Scope } from "effect"
 import { isBrokerEvent, type BrokerEvent, type EventDraft } from "../core/events.js"
@@ -115,6 +115,9 @@ export const makeJetStreamLog = (
     // The follower: every event of the stream, every node's, in order, from this node's head on —
     // runs of an ordered push consumer (jetstreamFollower.ts), each started again from the head when
     // the one before ended.
+    // The follower's consumer requests give up sooner than other API calls: during a leader election
+    // a short timeout and another try reach the new leader sooner than one long wait.
+    const followerJsm = yield* Effect.promise(() => jetstreamManager(nc, { timeout: 2_000, checkAPI: false }))
     let run: FollowerRun | undefined
     let wake: (() => void) | undefined
     const restartFollower = () => {
@@ -135,7 +138,7 @@ export const makeJetStreamLog = (
         const from = order.head
         run = startFollowerRun(
           nc,
-          jsm,
+          followerJsm,
           stream,
           from + 1,
           {
