@@ -62,20 +62,20 @@ export interface BareResult {
   readonly seconds: number
 }
 
-const createStream = async (jsm: JetStreamManager, stream: string, subject: string) =>
-  jsm.streams.add({ name: stream, subjects: [subject], num_replicas: 1, duplicate_window: 120_000_000_000 })
+const createStream = async (jsm: JetStreamManager, stream: string, subject: string, replicas: number) =>
+  jsm.streams.add({ name: stream, subjects: [subject], num_replicas: replicas, duplicate_window: 120_000_000_000 })
 
 /** Publish `body` for `seconds` with `inFlight` outstanding while an ordered consumer reads it all back. */
 export const bareJetStream = async (
   body: string,
-  options: { readonly inFlight: number; readonly seconds: number; readonly url?: string }
+  options: { readonly inFlight: number; readonly seconds: number; readonly url?: string | ReadonlyArray<string>; readonly replicas?: number }
 ): Promise<BareResult> => {
   const stream = benchStream("bare")
   const subject = `${stream}.events`
-  const nc = await connect({ servers: options.url ?? natsUrl, timeout: 2_000 })
+  const nc = await connect({ servers: typeof options.url === "object" ? [...options.url] : (options.url ?? natsUrl), timeout: 2_000 })
   try {
     const jsm = await jetstreamManager(nc)
-    await createStream(jsm, stream, subject)
+    await createStream(jsm, stream, subject, options.replicas ?? 1)
     const js = jetstream(nc)
     const consumer = await js.consumers.get(stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: 1 })
     const messages = await consumer.consume({ max_messages: 1024 })

@@ -42,8 +42,12 @@ const skippedRows = (params: JetStreamParams): Array<Row> => [
 const headOf = async (server: Server) =>
   (await json<{ log: { head: number; backend: string } }>(keepAliveAgent(1), "GET", `${server.url}/status`)).log
 
-export const jetStreamScenario = async (ctx: Context, params: JetStreamParams = jetStreamParams(ctx.quick)): Promise<Array<Row>> => {
-  const missing = await natsMissing()
+export const jetStreamScenario = async (
+  ctx: Context,
+  params: JetStreamParams = jetStreamParams(ctx.quick),
+  nats = natsUrl
+): Promise<Array<Row>> => {
+  const missing = await natsMissing(nats)
   if (missing !== undefined) {
     ctx.log(`  skipped: ${missing}`)
     return skippedRows(params)
@@ -53,29 +57,29 @@ export const jetStreamScenario = async (ctx: Context, params: JetStreamParams = 
   const broker = await startBroker({
     dataDir,
     nodeFlags: ctx.nodeFlags("jetstream"),
-    brokerFlags: ["--store", natsUrl, "--nats-stream", stream]
+    brokerFlags: ["--store", nats, "--nats-stream", stream]
   })
   try {
-    const url = `${broker.url}/channels/bench/send`
+    const sendUrl = `${broker.url}/channels/bench/send`
     const status = await headOf(broker)
     if (status.backend !== "jetstream") throw new Error(`the broker runs on ${status.backend}, not jetstream`)
-    await postLoad(url, body, params.connections, params.warmupSeconds)
+    await postLoad(sendUrl, body, params.connections, params.warmupSeconds)
     // The bytes the broker stores for one send: the baseline publishes bodies of exactly this size.
-    const stored = await lastBody(stream)
+    const stored = await lastBody(stream, nats)
     ctx.log(`  event body: ${Buffer.byteLength(stored)} bytes`)
-    await bareJetStream(stored, { inFlight: params.connections, seconds: params.warmupSeconds })
+    await bareJetStream(stored, { inFlight: params.connections, seconds: params.warmupSeconds, url: nats })
 
     const runs: Array<Throughput> = []
     const bare: Array<BareResult> = []
     for (let round = 0; round < params.rounds; round++) {
       const before = (await headOf(broker)).head
-      const run = await postLoad(url, body, params.connections, params.seconds)
+      const run = await postLoad(sendUrl, body, params.connections, params.seconds)
       const appended = (await headOf(broker)).head - before
       if (appended < run.ok) ctx.log(`  ! broker answered ${run.ok} sends with 2xx but its view of the stream grew by ${appended}`)
       if (run.failed > 0) ctx.log(`  ! broker: ${run.failed} failed sends`)
       ctx.log(`  broker ${params.connections} conns: ${Math.round(run.perSecond)}/s (p50 ${run.p50Ms} ms, p99 ${run.p99Ms} ms)`)
       runs.push(run)
-      const baseline = await bareJetStream(stored, { inFlight: params.connections, seconds: params.seconds })
+      const baseline = await bareJetStream(stored, { inFlight: params.connections, seconds: params.seconds, url: nats })
       ctx.log(
         `  bare JetStream, ${params.connections} in flight: ${Math.round(baseline.perSecond)}/s published and read back ` +
           `(${Math.round(baseline.publishedPerSecond)}/s publishing)`
@@ -99,7 +103,7 @@ export const jetStreamScenario = async (ctx: Context, params: JetStreamParams = 
     ]
   } finally {
     await broker.stop()
-    await deleteStreams([stream])
+    await deleteStreams([stream], nats)
     await removeDir(ctx, dataDir)
   }
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { makeContext, type Context } from "../../bench/harness.js"
 import { formatTable, ratioOf, verdictOf } from "../../bench/report.js"
+import { jetStreamScenario, jetStreamParams } from "../../bench/scenarios/jetstream.js"
 import { sendScenario } from "../../bench/scenarios/send.js"
 
 /**
@@ -32,4 +33,13 @@ describe("bench harness (smoke)", () => {
     expect(table.split("\n")).toHaveLength(3)
     expect(table).toMatch(/\| channel send, 10 connections .*\| [\d,.]+ \/s +\| [\d,.]+ \/s +\| [\d.]+×/)
   }, 120_000)
+
+  it("reports the JetStream rows as skipped, with no target, where no NATS server answers", async () => {
+    const rows = await jetStreamScenario(ctx, jetStreamParams(true), "nats://127.0.0.1:1")
+    expect(rows.map((row) => row.scenario)).toEqual([
+      expect.stringMatching(/^jetstream: channel send, 100 connections .*: skipped \(no NATS\)$/),
+      expect.stringMatching(/^jetstream: command round trip p99, 1 waiter: skipped \(no NATS\)$/)
+    ])
+    expect(rows.map(verdictOf)).toEqual(["—", "—"])
+  })
 })
