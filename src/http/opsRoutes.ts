@@ -15,6 +15,7 @@ import { openApiJson } from "./openApi.js"
 const scrape = Effect.gen(function* () {
   const broker = yield* Broker
   const log = yield* EventLog
+  const health = (yield* broker.health).status
   const cpu = process.cpuUsage()
   const memory = process.memoryUsage()
   const text = exposition({
@@ -25,7 +26,8 @@ const scrape = Effect.gen(function* () {
     config: yield* BrokerConfig,
     backend: log.backend,
     version,
-    healthy: (yield* broker.health).status === "ok",
+    // As /healthz's status code: a degraded cluster node (a lagging view) still answers 200.
+    healthy: health === "ok" || health === "degraded",
     process: {
       residentBytes: memory.rss,
       heapUsedBytes: memory.heapUsed,

@@ -276,11 +276,12 @@ export const makeJetStreamLog = (
       resume: (effect: Effect.Effect<ReadonlyArray<BrokerEvent>, LogUnavailable>) => void
     ): (() => void) | undefined => {
       const events = acks.map((ack, i) => {
-        heardOf(ack.seq)
         const event = { seq: ack.seq, at, type: drafts[i]!.type, data: drafts[i]!.data } as BrokerEvent
         order.offer(event, bodies[i]!.length)
         return event
       })
+      // Heard of after taking them: our own events make the view lag only past a gap before them.
+      heardOf(events[events.length - 1]!.seq)
       tookUp()
       const seq = events[events.length - 1]!.seq
       if (order.head >= seq) {
