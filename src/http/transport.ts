@@ -48,13 +48,15 @@ const paramsOf = (template: string, path: string): Record<string, string> => {
   return params
 }
 
+const noHeaders: ReadonlyArray<string> = []
+
 /**
  * `X-Log-Head` / `X-Log-Behind` on a log shared by several nodes (JetStream): the last seq this node
  * had applied when it answered, and how many stored events it had not applied yet, so that a client
- * can tell a node that is behind from one that is up to date. Empty on a single process's log.
+ * can tell a node that is behind from one that is up to date. None on a single process's log.
  */
 const positionHeaders = (position: EventLogService["position"]): (() => ReadonlyArray<string>) => {
-  if (position === undefined) return () => []
+  if (position === undefined) return () => noHeaders
   return () => {
     const { head, behind } = position()
     return ["x-log-head", String(head), "x-log-behind", String(behind)]
@@ -66,9 +68,11 @@ const write = (res: ServerResponse, answer: Reply, extra: ReadonlyArray<string>)
   if (length === 0) res.writeHead(answer.status, extra.length === 0 ? answer.headers : { ...answer.headers, ...pairs(extra) })
   else if (answer.headers === undefined) {
     // A flat array: Node takes it without walking an object, for the commonest answer there is.
-    res.writeHead(answer.status, ["content-type", "application/json", "content-length", String(length), ...extra])
+    const head = ["content-type", "application/json", "content-length", String(length)]
+    res.writeHead(answer.status, extra.length === 0 ? head : head.concat(extra))
   } else {
-    res.writeHead(answer.status, { "content-type": "application/json", "content-length": length, ...answer.headers, ...pairs(extra) })
+    const position = extra.length === 0 ? undefined : pairs(extra)
+    res.writeHead(answer.status, { "content-type": "application/json", "content-length": length, ...answer.headers, ...position })
   }
   res.end(answer.body)
 }
