@@ -36,6 +36,15 @@ const failureOf = <A, E>(effect: Effect.Effect<A, E>) =>
 
 const messageOf = (cause: unknown) => JSON.stringify(cause)
 
+/** Poll until `probe` holds; fail after `timeoutMs`. */
+const waitFor = async (probe: () => Promise<boolean>, timeoutMs = 5_000) => {
+  const deadline = Date.now() + timeoutMs
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
 const title = (what: string) => (natsUnavailable === undefined ? what : `${what} (skipped: ${natsUnavailable})`)
 
 describe.skipIf(natsUnavailable !== undefined)(title("the JetStream log shared by several nodes"), () => {
@@ -100,6 +109,34 @@ describe.skipIf(natsUnavailable !== undefined)(title("the JetStream log shared b
         expect(seqs(yield* takeTail(log, 4999, 3))).toEqual([4999, 5000, 5001])
       }),
     60_000
+  )
+
+  it.scoped(
+    "a node whose consumer vanishes under it follows the stream again, and its position says where it stands",
+    () =>
+      Effect.gen(function* () {
+        const stream = yield* sharedStream
+        const { jsm } = yield* rawNats
+        const a = yield* makeJetStreamLog({ servers: natsUrl, stream })
+        const b = yield* makeJetStreamLog({ servers: natsUrl, stream, heartbeatMs: 200, probeIntervalMs: 200 })
+        yield* a.append(drafts(3, "before"))
+        yield* Effect.promise(() => waitFor(async () => (await Effect.runPromise(b.head)) === 3))
+        expect(b.position()).toMatchObject({ head: 3, streamHead: 3, behind: 0, behindMs: 0, connected: true })
+        // Both nodes' consumers are deleted by someone else: B hears no more of A's events through them.
+        const consumers = yield* Effect.promise(async () => {
+          const names: Array<string> = []
+          for await (const info of jsm.consumers.list(stream)) names.push(info.name)
+          return names
+        })
+        expect(consumers.length).toBeGreaterThanOrEqual(2)
+        for (const name of consumers) yield* Effect.promise(() => jsm.consumers.delete(stream, name))
+        yield* a.append(drafts(5, "after"))
+        // B's follower misses its heartbeats (or its probe finds the view stuck) and follows again.
+        yield* Effect.promise(() => waitFor(async () => (await Effect.runPromise(b.head)) === 8, 10_000))
+        expect(b.position()).toMatchObject({ head: 8, behind: 0 })
+        expect(yield* b.read(1)).toEqual(yield* a.read(1))
+      }),
+    30_000
   )
 
   it.scoped("a conditional append lands only if nothing was appended since the seq it names", () =>
