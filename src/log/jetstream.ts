@@ -5,6 +5,7 @@ import { isBrokerEvent, type BrokerEvent, type EventDraft } from "../core/events
 import type { LogUnavailable } from "../core/errors.js"
 import { EventLog, HeadMoved, type EventLogService, type LogPosition } from "./EventLog.js"
 import { startFollowerRun, type FollowerRun } from "./jetstreamFollower.js"
+import { ViewPosition } from "./jetstreamPosition.js"
 import { AckTimeout, Publisher, type Ack } from "./jetstreamPublisher.js"
 import {
   connectToNats,
@@ -88,35 +89,15 @@ export const makeJetStreamLog = (
       lastAt = last!.at
     }
 
-    // Where this node's view stands against the stream: the stream's last seq as this node last
-    // heard it (its own PubAcks, each delivery's seq + pending, the probe below), and since when the
-    // view has been behind it.
-    let streamLast = order.head
-    let behindSince: number | undefined
-    const heardOf = (seq: number) => {
-      if (seq <= streamLast) return
-      streamLast = seq
-      if (behindSince === undefined && seq > order.head) behindSince = Date.now()
-    }
-    const tookUp = () => {
-      if (behindSince !== undefined && order.head >= streamLast) behindSince = undefined
-    }
-    const position = (): LogPosition => {
-      const behind = Math.max(0, streamLast - order.head)
-      return {
-        head: order.head,
-        streamHead: Math.max(streamLast, order.head),
-        behind,
-        behindMs: behind === 0 || behindSince === undefined ? 0 : Date.now() - behindSince,
-        connected: connected && !closed && broken === undefined
-      }
-    }
+    const viewPosition = new ViewPosition(order)
+    const heardOf = (seq: number) => viewPosition.heardOf(seq)
+    const tookUp = () => viewPosition.tookUp()
+    const position = (): LogPosition => viewPosition.now(connected && !closed && broken === undefined)
 
     // The follower: every event of the stream, every node's, in order, from this node's head on —
     // runs of an ordered push consumer (jetstreamFollower.ts), each started again from the head when
-    // the one before ended.
-    // The follower's consumer requests give up sooner than other API calls: during a leader election
-    // a short timeout and another try reach the new leader sooner than one long wait.
+    // the one before ended. Its consumer requests give up sooner than other API calls: during a
+    // leader election a short timeout and another try reach the new leader sooner than one long wait.
     const followerJsm = yield* Effect.promise(() => jetstreamManager(nc, { timeout: 2_000, checkAPI: false }))
     let run: FollowerRun | undefined
     let wake: (() => void) | undefined
@@ -195,7 +176,7 @@ export const makeJetStreamLog = (
         .info(stream)
         .then((info) => {
           heardOf(info.state.last_seq)
-          if (order.head >= streamLast || order.head > headBefore) {
+          if (!viewPosition.behind || order.head > headBefore) {
             stuckSince = undefined
             return
           }
@@ -203,7 +184,7 @@ export const makeJetStreamLog = (
           if (Date.now() - stuckSince >= resolved.probeIntervalMs) {
             warn(
               `jetstream log: this node's view of stream ${stream} is stuck at ${order.head} while the stream ` +
-                `holds ${streamLast}; following again`
+                `holds ${viewPosition.streamHead}; following again`
             )
             stuckSince = undefined
             restartFollower()
