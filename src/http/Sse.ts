@@ -1,5 +1,6 @@
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import { Effect, Fiber, Runtime, Stream } from "effect"
 import { Readable } from "node:stream"
 import type { BrokerEvent } from "../core/events.js"
@@ -98,9 +99,13 @@ export const ndjsonExport = Effect.gen(function* () {
   // Read the start before answering: a log that cannot be read (a shared log in a failover) answers
   // 503 with the reason, never a 200 with an empty body that looks like an empty log.
   if (first <= last) yield* Stream.runHead(Stream.take(broker.exportLog(first, last), 1))
+  const request = yield* HttpServerRequest.HttpServerRequest
   const lines = broker.exportLog(first, last).pipe(
     Stream.map((event) => `${JSON.stringify(event)}\n`),
-    Stream.encodeText
+    Stream.encodeText,
+    // A read that fails once the 200 is out: abort the connection, so that the client sees a broken
+    // transfer instead of a shorter log that ends cleanly.
+    Stream.tapErrorCause(() => Effect.sync(() => NodeHttpServerRequest.toServerResponse(request).destroy()))
   )
   return HttpServerResponse.stream(lines, {
     contentType: "application/x-ndjson",

@@ -405,4 +405,28 @@ describe.skipIf(natsUnavailable !== undefined)(title("GET /log when the stream c
       await proxy.restore()
     }
   })
+
+  it("breaks the transfer when a read fails after the 200, rather than ending a shorter log cleanly", async () => {
+    // More than two export pages, none of them in the node's memory.
+    await Promise.all(
+      Array.from({ length: 10 }, async (_, w) => {
+        for (let i = 0; i < 250; i++) {
+          const sent = await fetch(`${broker.url}/channels/export/send`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ w, i })
+          })
+          await sent.arrayBuffer()
+        }
+      })
+    )
+    const response = await fetch(`${broker.url}/log`)
+    expect(response.status).toBe(200)
+    await proxy.cut()
+    try {
+      await expect(response.text()).rejects.toThrow()
+    } finally {
+      await proxy.restore()
+    }
+  }, 60_000)
 })
