@@ -1,9 +1,9 @@
 import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream"
 import { delay, errors as natsErrors, nuid, type NatsConnection } from "@nats-io/transport-node"
-import { Effect, Layer, Runtime, type Scope } from "effect"
+import { Effect, Either, Layer, Runtime, type Scope } from "effect"
 import { isBrokerEvent, type BrokerEvent, type EventDraft } from "../core/events.js"
 import type { LogUnavailable } from "../core/errors.js"
-import { EventLog, HeadMoved, type EventLogService, type LogPosition } from "./EventLog.js"
+import { type Appended, EventLog, HeadMoved, type EventLogService, type LogPosition } from "./EventLog.js"
 import { startFollowerRun, type FollowerRun } from "./jetstreamFollower.js"
 import { ViewPosition } from "./jetstreamPosition.js"
 import { AckTimeout, Publisher, type Ack } from "./jetstreamPublisher.js"
@@ -254,7 +254,7 @@ export const makeJetStreamLog = (
       acks: ReadonlyArray<Ack>,
       bodies: ReadonlyArray<string>,
       deadline: number,
-      resume: (effect: Effect.Effect<ReadonlyArray<BrokerEvent>, LogUnavailable>) => void
+      done: (stored: Appended) => void
     ): (() => void) | undefined => {
       const events = acks.map((ack, i) => {
         const event = { seq: ack.seq, at, type: drafts[i]!.type, data: drafts[i]!.data } as BrokerEvent
@@ -266,26 +266,26 @@ export const makeJetStreamLog = (
       tookUp()
       const seq = events[events.length - 1]!.seq
       if (order.head >= seq) {
-        resume(Effect.succeed(events))
+        done(Either.right(events))
         return undefined
       }
       // Released without reaching `seq` only when the log gave up (broken or closed).
       const gaveUp = () => broken ?? unavailable(`stream ${stream}: the log is closed`)
       if (broken !== undefined || closed) {
-        resume(Effect.fail(gaveUp()))
+        done(Either.left(gaveUp()))
         return undefined
       }
       const timer = setTimeout(() => {
         remove()
-        resume(
-          Effect.fail(
+        done(
+          Either.left(
             unavailable(`stream ${stream}: event ${seq} is stored, but this node's view of the stream is stuck at ${order.head}`)
           )
         )
       }, Math.max(1, deadline - Date.now()))
       const remove = order.whenHead(seq, () => {
         clearTimeout(timer)
-        resume(order.head >= seq ? Effect.succeed(events) : Effect.fail(gaveUp()))
+        done(order.head >= seq ? Either.right(events) : Either.left(gaveUp()))
       })
       return () => {
         clearTimeout(timer)
@@ -293,34 +293,53 @@ export const makeJetStreamLog = (
       }
     }
 
-    const append = (drafts: ReadonlyArray<EventDraft>): Effect.Effect<ReadonlyArray<BrokerEvent>, LogUnavailable> =>
-      Effect.suspend(() => {
-        if (drafts.length === 0) return Effect.succeed([])
-        const refused = refusal()
-        if (refused) return Effect.fail(refused)
-        const { at, bodies, tooLarge } = prepare(drafts)
-        if (tooLarge !== undefined) return Effect.fail(payloadTooLarge(tooLarge, maxPayload))
-        const deadline = Date.now() + resolved.appendTimeoutMs
-        return Effect.async<ReadonlyArray<BrokerEvent>, LogUnavailable>((resume) => {
-          const acks: Array<Ack> = new Array(bodies.length)
-          let left = bodies.length
-          let failed = false
-          let cancel: (() => void) | undefined
-          // All of this append's publishes are queued now, back to back: nothing of ours lands between them.
-          bodies.forEach((body, i) =>
-            publisher.publish(body, `${msgPrefix}.${++msgCounter}`, deadline, (error, ack) => {
-              if (failed) return
-              if (error !== undefined) {
-                failed = true
-                resume(Effect.fail(asUnavailable(error, `append to stream ${stream} failed`)))
-                return
-              }
-              acks[i] = ack!
-              if (--left === 0) cancel = settleAppend(drafts, at, acks, bodies, deadline, resume)
-            })
-          )
-          return Effect.sync(() => cancel?.())
+    /**
+     * An append as callbacks all the way (the broker's hot path calls it without a fiber): its
+     * publishes queued back to back — nothing of ours lands between them — and `done` called once,
+     * after this node's view has taken the events. Returns the way to stop waiting for the view.
+     */
+    const startAppend = (drafts: ReadonlyArray<EventDraft>, done: (stored: Appended) => void): (() => void) | undefined => {
+      if (drafts.length === 0) {
+        done(Either.right([]))
+        return undefined
+      }
+      const refused = refusal()
+      if (refused) {
+        done(Either.left(refused))
+        return undefined
+      }
+      const { at, bodies, tooLarge } = prepare(drafts)
+      if (tooLarge !== undefined) {
+        done(Either.left(payloadTooLarge(tooLarge, maxPayload)))
+        return undefined
+      }
+      const deadline = Date.now() + resolved.appendTimeoutMs
+      const acks: Array<Ack> = new Array(bodies.length)
+      let left = bodies.length
+      let failed = false
+      let cancel: (() => void) | undefined
+      bodies.forEach((body, i) =>
+        publisher.publish(body, `${msgPrefix}.${++msgCounter}`, deadline, (error, ack) => {
+          if (failed) return
+          if (error !== undefined) {
+            failed = true
+            done(Either.left(asUnavailable(error, `append to stream ${stream} failed`)))
+            return
+          }
+          acks[i] = ack!
+          if (--left === 0) cancel = settleAppend(drafts, at, acks, bodies, deadline, done)
         })
+      )
+      return () => cancel?.()
+    }
+
+    const appendWith = (drafts: ReadonlyArray<EventDraft>, done: (stored: Appended) => void): void =>
+      void startAppend(drafts, done)
+
+    const append = (drafts: ReadonlyArray<EventDraft>): Effect.Effect<ReadonlyArray<BrokerEvent>, LogUnavailable> =>
+      Effect.async<ReadonlyArray<BrokerEvent>, LogUnavailable>((resume) => {
+        const cancel = startAppend(drafts, (stored) => resume(Either.isRight(stored) ? Effect.succeed(stored.right) : Effect.fail(stored.left)))
+        return cancel === undefined ? undefined : Effect.sync(cancel)
       })
 
     /** One publish as a promise, for the conditional appends (rare: the sweeper's). */
@@ -365,8 +384,10 @@ export const makeJetStreamLog = (
         }).pipe(
           Effect.flatMap((acks) =>
             Effect.async<ReadonlyArray<BrokerEvent>, LogUnavailable>((resume) => {
-              const cancel = settleAppend(drafts, at, acks, bodies, deadline, resume)
-              return Effect.sync(() => cancel?.())
+              const cancel = settleAppend(drafts, at, acks, bodies, deadline, (stored) =>
+                resume(Either.isRight(stored) ? Effect.succeed(stored.right) : Effect.fail(stored.left))
+              )
+              return cancel === undefined ? undefined : Effect.sync(cancel)
             })
           )
         )
@@ -468,6 +489,7 @@ export const makeJetStreamLog = (
       connected: () => connected && !closed,
       position,
       append,
+      appendWith,
       appendIfHead,
       read,
       readSeqs,
