@@ -17,6 +17,7 @@ import type { SignalSnapshot } from "../core/machines/signal.js"
 import { Projection, type Change } from "../core/projection.js"
 import {
   channelView,
+  commandDetail,
   commandView,
   messageView,
   peerView,
@@ -24,6 +25,7 @@ import {
   signalView,
   stateView,
   type ChannelView,
+  type CommandDetail,
   type CommandView,
   type MessageView,
   type PeerView,
@@ -157,6 +159,11 @@ export interface BrokerService {
     by: string | null
   ) => Effect.Effect<CommandView, LogUnavailable | NotFound | Conflict | Forbidden>
   readonly command: (commandId: string) => Effect.Effect<CommandView, NotFound>
+  /** A command with its attempts and history, now or (`at`) right after event `at` of the log. */
+  readonly commandDetail: (
+    commandId: string,
+    at?: number | undefined
+  ) => Effect.Effect<CommandDetail, LogUnavailable | NotFound | BadRequest>
   readonly waitForResult: (commandId: string, timeoutMs: number) => Waits<CommandView, LogUnavailable | NotFound>
   readonly commands: (options: { readonly status?: CommandStatus | undefined; readonly limit: number }) => Effect.Effect<
     ReadonlyArray<CommandView>
@@ -735,6 +742,23 @@ export const makeBroker = Effect.gen(function* () {
 
   // System
 
+  /** The projection now, or as it was right after event `seq` (time travel); BadRequest beyond the head. */
+  const stateAt = (seq: number | undefined): Effect.Effect<Projection, LogUnavailable | BadRequest> =>
+    seq === undefined
+      ? Effect.succeed(projection)
+      : Effect.flatMap(log.head, (head): Effect.Effect<Projection, LogUnavailable | BadRequest> =>
+          seq > head
+            ? Effect.fail(new BadRequest({ message: `the log ends at seq ${head}; there is no event ${seq}` }))
+            : checkpoints.at(seq)
+        )
+
+  const commandDetailAt: BrokerService["commandDetail"] = (commandId, at) =>
+    Effect.flatMap(stateAt(at), (state) =>
+      Effect.flatMap(Commands.requireCommand(state, commandId), (command) =>
+        Effect.map(log.readSeqs(command.context.history), (events) => commandDetail(command, events))
+      )
+    )
+
   const withLog = (view: StateView) =>
     Effect.map(log.head, (head): Status => ({ ...view, log: { head, backend: log.backend }, startedAt, version }))
 
@@ -761,6 +785,7 @@ export const makeBroker = Effect.gen(function* () {
     ack: (commandId, outcome) => once((done) => ackWith(commandId, outcome, done)),
     cancel,
     command: (commandId) => Effect.map(findCommand(commandId), commandView),
+    commandDetail: commandDetailAt,
     waitForResult: (commandId, timeoutMs) => fromCallback((done) => waitForResultWith(commandId, timeoutMs, done)),
     commands: ({ status, limit }) => Effect.sync(() => recentCommands(projection, limit, status)),
     publish: (channel, from, message) => once((done) => publishWith(channel, from, message, done)),
@@ -780,12 +805,7 @@ export const makeBroker = Effect.gen(function* () {
     recordIfHead,
     // The log's state, as /status?at=<head> shows it too: lastSeenAt there is the last recorded sign of life.
     status: Effect.suspend(() => withLog(stateView(projection))),
-    statusAt: (seq) =>
-      Effect.flatMap(log.head, (head): Effect.Effect<Status, LogUnavailable | BadRequest> =>
-        seq > head
-          ? Effect.fail(new BadRequest({ message: `the log ends at seq ${head}; there is no event ${seq}` }))
-          : Effect.flatMap(checkpoints.at(seq), (past) => withLog(stateView(past)))
-      ),
+    statusAt: (seq) => Effect.flatMap(stateAt(seq), (past) => withLog(stateView(past))),
     openStream,
     follow: (from, deliver, paced) => log.follow(from, deliver, paced),
     exportLog,

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto"
+import { commandIdPrefix } from "../core/names.js"
 
 const alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
 
@@ -11,4 +12,4 @@ const randomId = (prefix: string): string => {
 }
 
 export const newPeerId = (): string => randomId("peer-")
-export const newCommandId = (): string => randomId("cmd-")
+export const newCommandId = (): string => randomId(commandIdPrefix)

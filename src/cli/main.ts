@@ -7,6 +7,7 @@ import { Cause, Console, Effect, Layer } from "effect"
 import { version } from "../version.js"
 import { argCheck, helpAsked } from "./argCheck.js"
 import { publish, read } from "./channels.js"
+import { command } from "./command.js"
 import type { CliError } from "./errors.js"
 import { exportLog } from "./export.js"
 import { CliIo, consoleOf, parsingConsoleOf, stripAnsi, type CliIoShape } from "./io.js"
@@ -31,6 +32,7 @@ const subcommands = [
   withOwnConsole(status),
   withOwnConsole(peers),
   withOwnConsole(send),
+  withOwnConsole(command),
   withOwnConsole(signal),
   withOwnConsole(waitSignal),
   withOwnConsole(publish),
@@ -54,6 +56,7 @@ Commands:
   status       a readable summary of the broker's state (--at <seq> for the past)
   peers        the peers it knows, with their roles and status
   send         send a command to a peer or role; --wait for its result
+  command      one command: its status, attempts and history (--at <seq> for the past)
   signal       fire a named signal
   wait-signal  wait until a signal is fired
   publish      publish a JSON message on a channel

@@ -11,9 +11,11 @@ import type { TokenRecord } from "./tokens.js"
  * A checkpoint as JSON: each entity's state value and context, restored through its machine.
  * Format 2 added the channels' `trimmed` and `ats`; a format-1 checkpoint lacks the times, so it is
  * refused and the broker replays the log instead (and an older broker refuses format 2 the same way).
- * Format 4 added the scoped tokens (3 is taken by a change made alongside).
+ * Format 4 added the scoped tokens (3 is taken by a change made alongside). Format 5 (3 on its own
+ * branch) added the commands' `history` (the seqs of the events that moved each): a format-4 or
+ * older checkpoint lacks it, so it is refused the same way.
  */
-export const checkpointFormat = 4
+export const checkpointFormat = 5
 
 export interface StoredCheckpoint {
   readonly format: typeof checkpointFormat

@@ -209,7 +209,7 @@ export class Projection {
         const changes: Array<Change> = [{ kind: "peer", peerId: event.data.peerId }]
         if (actions.some((action) => action.type === "releaseHeldCommands")) {
           for (const command of this.heldBy(event.data.peerId)) {
-            changes.push(...this.advanceCommand(command.context.id, { type: "holder.gone" }))
+            changes.push(...this.advanceCommand(command.context.id, { type: "holder.gone", seq: event.seq }))
           }
         }
         return changes

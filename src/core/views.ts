@@ -34,6 +34,25 @@ export interface CommandView {
   readonly ackedAt: string | null
 }
 
+/** One event that moved a command, as `GET /commands/<command-id>` lists it. */
+export interface HistoryEntry {
+  readonly seq: number
+  readonly at: string
+  readonly type: string
+  /**
+   * Who caused it: the sender, the claiming peer, the peer that acked or cancelled, the holder that
+   * went offline. Null for the broker's own decisions (a lapsed lease, a ttl) and anonymous callers.
+   */
+  readonly by: string | null
+}
+
+/** A command with how often it was delivered and every event that moved it. */
+export interface CommandDetail extends CommandView {
+  /** Times delivered (the same count as `deliveries`). */
+  readonly attempts: number
+  readonly history: ReadonlyArray<HistoryEntry>
+}
+
 export interface ChannelView {
   readonly name: string
   /** Messages held: ids `firstId` … `lastId`. Retention drops the oldest; until it does, count = lastId. */
@@ -98,6 +117,35 @@ export const commandView = (snapshot: CommandSnapshot): CommandView => {
     ackedAt: c.ackedAt
   }
 }
+
+const byOf = (event: BrokerEvent): string | null => {
+  switch (event.type) {
+    case "command.sent":
+      return event.data.from
+    case "command.delivered":
+    case "peer.went_offline":
+      return event.data.peerId
+    case "command.acked":
+    case "command.cancelled":
+      return event.data.by
+    default:
+      return null
+  }
+}
+
+export const historyEntry = (event: BrokerEvent): HistoryEntry => ({
+  seq: event.seq,
+  at: event.at,
+  type: event.type,
+  by: byOf(event)
+})
+
+/** `events`: the command's history read from the log (its context's `history` seqs), in log order. */
+export const commandDetail = (snapshot: CommandSnapshot, events: ReadonlyArray<BrokerEvent>): CommandDetail => ({
+  ...commandView(snapshot),
+  attempts: snapshot.context.deliveries,
+  history: events.map(historyEntry)
+})
 
 export const channelView = (snapshot: ChannelSnapshot): ChannelView => ({
   name: snapshot.context.name,

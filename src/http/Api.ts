@@ -1,6 +1,6 @@
 import { Schema } from "effect"
 import { commandStatuses } from "../core/machines/command.js"
-import { nameRule } from "../core/names.js"
+import { commandIdPrefix, isCommandId, nameRule } from "../core/names.js"
 import { Action, Capabilities, Label, Name } from "../input/fields.js"
 import { expecting } from "../input/problems.js"
 
@@ -21,11 +21,13 @@ export const ConnectBody = Schema.Struct({
   role: Name,
   capabilities: Schema.optionalWith(Capabilities, { default: () => [] }),
   name: Schema.optional(Schema.NullOr(Label).pipe(expecting("a text of at most 128 characters, or null"))),
-  // "discover" would be shadowed by GET /peers/discover.
+  // "discover" would be shadowed by GET /peers/discover, and a `cmd-` id by a command's own
+  // GET /commands/<command-id>.
   id: Schema.optional(
     Name.pipe(
       Schema.filter((id) => id !== "discover" || "'discover' is reserved"),
-      expecting(`${nameRule}, other than 'discover'`)
+      Schema.filter((id) => !isCommandId(id) || `'${commandIdPrefix}' starts command ids`),
+      expecting(`${nameRule}, other than 'discover' and not starting with '${commandIdPrefix}'`)
     )
   )
 })

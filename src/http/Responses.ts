@@ -1,6 +1,6 @@
 import { Schema } from "effect"
 import { commandStatuses } from "../core/machines/command.js"
-import type { ChannelView, CommandView, MessageView, PeerView, SignalView } from "../core/views.js"
+import type { ChannelView, CommandDetail as CommandDetailView, CommandView, MessageView, PeerView, SignalView } from "../core/views.js"
 import type { MessagesPage, MintedToken as MintedTokenView, Status as StatusView } from "../broker/Broker.js"
 import { tokenRoles, type TokenView } from "../core/tokens.js"
 
@@ -39,6 +39,21 @@ export const Command = Schema.Struct({
   result: AnyJson,
   ackedAt: Schema.NullOr(Time)
 }).annotations({ identifier: "Command" })
+
+export const HistoryEntry = Schema.Struct({
+  seq: Schema.Number,
+  at: Time,
+  type: Schema.String.annotations({ description: "the event's type (docs/events.md); peer.went_offline when its holder went away" }),
+  by: Schema.NullOr(Schema.String).annotations({
+    description: "the sender, claimant, acking or cancelling peer, or the holder that went offline; null for the broker's own decisions and anonymous callers"
+  })
+}).annotations({ identifier: "HistoryEntry" })
+
+export const CommandDetail = Schema.Struct({
+  ...Command.fields,
+  attempts: Schema.Number.annotations({ description: "times delivered" }),
+  history: Schema.Array(HistoryEntry).annotations({ description: "every event that moved the command, in log order" })
+}).annotations({ identifier: "CommandDetail" })
 
 export const Message = Schema.Struct({
   id: Schema.Number,
@@ -136,6 +151,7 @@ const same = <A, B>(check: Same<A, B>) => check
 
 same<typeof Peer.Type, PeerView>(true)
 same<typeof Command.Type, CommandView>(true)
+same<typeof CommandDetail.Type, CommandDetailView>(true)
 same<typeof Message.Type, MessageView>(true)
 same<typeof Channel.Type, ChannelView>(true)
 same<typeof Signal.Type, SignalView>(true)

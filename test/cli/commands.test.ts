@@ -104,6 +104,35 @@ describe("send", () => {
   })
 })
 
+describe("command", () => {
+  it("shows one command's status, attempts and history; --at shows it in the past; a peer id is refused", async () => {
+    const sent = await post("/commands/send", { target: "worker", action: "lint", from: "lead" })
+    const { command: held } = await get("/commands/worker-1/wait?timeout=10000")
+    expect(held.id).toBe(sent.id)
+    await post(`/commands/${sent.id}/ack`, { result: "clean" }, { "x-peer-id": "worker-1" })
+
+    const { code, stdout } = await tool(["command", sent.id, ...url])
+    expect(code).toBe(0)
+    const lines = stdout.trim().split("\n")
+    expect(lines[0]).toBe(`${sent.id} lint → worker: acked, delivered 1 time`)
+    expect(lines[1]).toMatch(/^from lead, sent \d{4}-\d\d-\d\d \d\d:\d\d:\d\d; held by worker-1; result "clean"$/)
+    expect(lines[2]).toMatch(/^SEQ\s+AT\s+EVENT\s+BY$/)
+    expect(lines.slice(3).map((line) => line.split(/\s+/).slice(3).join(" "))).toEqual([
+      "command.sent lead",
+      "command.delivered worker-1",
+      "command.acked worker-1"
+    ])
+
+    const detail = JSON.parse((await tool(["command", sent.id, "--json", ...url])).stdout)
+    const past = JSON.parse((await tool(["command", sent.id, "--json", "--at", String(detail.history[0].seq), ...url])).stdout)
+    expect(past).toMatchObject({ status: "pending", attempts: 0 })
+
+    const peer = await tool(["command", "worker-1", ...url])
+    expect(peer.code).toBe(2)
+    expect(peer.stderr).toMatch(/'worker-1' is not a command id: command ids start with 'cmd-'/)
+  })
+})
+
 describe("signals", () => {
   it("wait-signal prints the data it was fired with", async () => {
     const waiting = tool(["wait-signal", "deploy-done", ...url])

@@ -54,7 +54,7 @@ describe("commandMachine", () => {
 
   it("holder.gone returns a delivered command to pending and is ignored while pending", () => {
     const [pending] = initialTransition(commandMachine, sentAt)
-    const [still] = transition(commandMachine, pending, { type: "holder.gone" })
+    const [still] = transition(commandMachine, pending, { type: "holder.gone", seq: 2 })
     expect(still).toBe(pending)
     const [held] = transition(commandMachine, pending, {
       type: "command.delivered",
@@ -62,9 +62,11 @@ describe("commandMachine", () => {
       seq: 2,
       at: "2025-01-01T00:00:02.000Z"
     })
-    const [back] = transition(commandMachine, held, { type: "holder.gone" })
+    const [back] = transition(commandMachine, held, { type: "holder.gone", seq: 3 })
     expect(commandStatus(back)).toBe("pending")
     expect(back.context).toMatchObject({ deliveredTo: null, deliveredSeq: null, leaseMs: null, deliveries: 1 })
+    // The history indexes what moved it, the holder's going offline included; what did not is left out.
+    expect(back.context.history).toEqual([1, 2, 3])
   })
 
   it("the final states are exactly the settled ones", () => {

@@ -97,8 +97,8 @@ describe("machine steps without actors agree with xstate's pure transition", () 
       fc.constant({ type: "command.expired" as const, data: { commandId } }),
       by.map((by) => ({ type: "command.cancelled" as const, data: { commandId, by } }))
     )
-    // `holder.gone` is no log event (the projection derives it from its holder going offline), so it
-    // carries no position.
+    // `holder.gone` is no log event (the projection derives it from its holder going offline); it
+    // carries the position of that `peer.went_offline`.
     const step = fc.oneof({ arbitrary: event, weight: 5 }, { arbitrary: fc.constant({ type: "holder.gone" as const }), weight: 1 })
     const sent = fc.record({
       from: id,
@@ -113,7 +113,7 @@ describe("machine steps without actors agree with xstate's pure transition", () 
           commandMachine,
           { commandId: "c", from: "f", target: "t", action: "a", params: null, ttlMs: null, at: "", seq: 0 },
           { commandId, ...data, at: time(1_000), seq: 1 },
-          steps.map((s, i) => (s.type === "holder.gone" ? s : { ...s, seq: 2 + i, at: time((2 + i) * 1_000) }))
+          steps.map((s, i) => (s.type === "holder.gone" ? { ...s, seq: 2 + i } : { ...s, seq: 2 + i, at: time((2 + i) * 1_000) }))
         )
       ),
       runs

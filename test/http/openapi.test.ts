@@ -125,7 +125,10 @@ describe("the OpenAPI document against the running broker", () => {
     ) as { id: string }
     const other = ok(await c.post<{ id: string }>("/commands/send", { target: "oa-w", action: "other" }))
     conforms("GET", "/commands", await c.get("/commands?status=pending&limit=5"))
-    conforms("GET", "/commands/:peerId", await c.get("/commands/oa-w"))
+    conforms("GET", "/commands/:id", await c.get("/commands/oa-w"))
+    conforms("GET", "/commands/:id", await c.get(`/commands/${other.id}`))
+    conforms("GET", "/commands/:id", await c.get(`/commands/${other.id}?at=1`))
+    conforms("GET", "/commands/:id", await c.get("/commands/cmd-nosuchcommand"))
     conforms("GET", "/commands/:peerId/wait", await c.get("/commands/oa-w/wait?timeout=1000", { headers: { "x-peer-id": "oa-w" } }))
     conforms("GET", "/commands/:peerId/wait", await c.get("/commands/oa-w/wait?timeout=0", { headers: { "x-peer-id": "oa-x" } }))
     conforms("POST", "/commands/:commandId/ack", await c.post(`/commands/${command.id}/ack`, { result: { n: 1 } }))

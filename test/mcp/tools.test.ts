@@ -18,6 +18,7 @@ const allTools = [
   "ack_command",
   "wait_for_result",
   "cancel_command",
+  "command_status",
   "send_message",
   "read_messages",
   "signal",
@@ -74,7 +75,7 @@ describe.each([
     }
     expect(session.client.getInstructions()).toMatch(/connect\(\)/)
     // The tool list is read by every session on every turn: keep it small (docs/mcp.md has the count).
-    expect(JSON.stringify({ tools }).length).toBeLessThan(5_500)
+    expect(JSON.stringify({ tools }).length).toBeLessThan(5_700)
   })
 
   it("connect() without a role registers nothing and shows roles taken and free", async () => {
@@ -143,6 +144,18 @@ describe.each([
     expect(acked.command).toMatchObject({ status: "acked", result: { built: true } })
     const done = await within(result, 15_000, "wait_for_result")
     expect(done).toMatchObject({ timedOut: false, command: { status: "acked", result: { built: true } } })
+
+    // Either session can look at it: who sent it, who took it, who acked it.
+    const status = await callRaw(backend, "command_status", { id: sent.command.id })
+    const detail = status.structuredContent?.command as { attempts: number; history: Array<{ type: string; by: string | null }> }
+    expect(detail).toMatchObject({ status: "acked", attempts: 1 })
+    expect(detail.history.map((entry) => [entry.type, entry.by])).toEqual([
+      ["command.sent", orchestratorId],
+      ["command.delivered", backendId],
+      ["command.acked", backendId]
+    ])
+    expect(textOf(status)).toMatch(/command\.delivered by mcp-/)
+    expect((await callError(backend, "command_status", { id: "cmd-nope" })).code).toBe("not_found")
 
     const failed = await call(orchestrator, "send_command", { target: backendId, action: "deploy" })
     const got2 = await call(backend, "wait_for_command", { timeout: 10 })

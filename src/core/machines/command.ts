@@ -20,11 +20,19 @@ export interface CommandContext {
   readonly result: unknown
   readonly ackedAt: string | null
   readonly settledSeq: number | null
+  /**
+   * The seqs of the events that moved this command, in log order (a holder going offline counts by
+   * its `peer.went_offline`): an index into the log, as a channel's `seqs`, so `GET /commands/<id>`
+   * reads its history from the log rather than keeping copies of events.
+   */
+  readonly history: ReadonlyArray<number>
 }
 
 /** The holder of a delivered command went offline: not a log event but a consequence of one. */
 export interface HolderGone {
   readonly type: "holder.gone"
+  /** The seq of the holder's `peer.went_offline`, for the command's history. */
+  readonly seq: number
 }
 
 export type CommandEvent =
@@ -48,6 +56,8 @@ export const commandMachine = setup({
     acknowledgedOk: ({ event }) => event.type === "command.acked" && event.data.ok
   },
   actions: {
+    /** On every transition: the event's place in the log joins the command's history. */
+    remember: assign({ history: ({ context, event }) => [...context.history, event.seq] }),
     backToPending: assign({ deliveredTo: null, deliveredAt: null, deliveredSeq: null, leaseMs: null }),
     settle: assign(({ event }) =>
       event.type === "command.acked"
@@ -76,39 +86,43 @@ export const commandMachine = setup({
     deliveries: 0,
     result: null,
     ackedAt: null,
-    settledSeq: null
+    settledSeq: null,
+    history: [input.seq]
   }),
   states: {
     pending: {
       on: {
         "command.delivered": {
           target: "delivered",
-          actions: assign(({ context, event }) => ({
-            deliveredTo: event.data.peerId,
-            deliveredAt: event.at,
-            deliveredSeq: event.seq,
-            leaseMs: event.data.leaseMs,
-            deliveries: context.deliveries + 1
-          }))
+          actions: [
+            "remember",
+            assign(({ context, event }) => ({
+              deliveredTo: event.data.peerId,
+              deliveredAt: event.at,
+              deliveredSeq: event.seq,
+              leaseMs: event.data.leaseMs,
+              deliveries: context.deliveries + 1
+            }))
+          ]
         },
         "command.acked": [
-          { guard: "acknowledgedOk", target: "acked", actions: "settle" },
-          { target: "failed", actions: "settle" }
+          { guard: "acknowledgedOk", target: "acked", actions: ["remember", "settle"] },
+          { target: "failed", actions: ["remember", "settle"] }
         ],
-        "command.expired": { target: "expired", actions: "settle" },
-        "command.cancelled": { target: "cancelled", actions: "settle" }
+        "command.expired": { target: "expired", actions: ["remember", "settle"] },
+        "command.cancelled": { target: "cancelled", actions: ["remember", "settle"] }
       }
     },
     delivered: {
       on: {
         "command.acked": [
-          { guard: "acknowledgedOk", target: "acked", actions: "settle" },
-          { target: "failed", actions: "settle" }
+          { guard: "acknowledgedOk", target: "acked", actions: ["remember", "settle"] },
+          { target: "failed", actions: ["remember", "settle"] }
         ],
-        "command.lease_expired": { target: "pending", actions: "backToPending" },
-        "holder.gone": { target: "pending", actions: "backToPending" },
-        "command.expired": { target: "expired", actions: "settle" },
-        "command.cancelled": { target: "cancelled", actions: "settle" }
+        "command.lease_expired": { target: "pending", actions: ["remember", "backToPending"] },
+        "holder.gone": { target: "pending", actions: ["remember", "backToPending"] },
+        "command.expired": { target: "expired", actions: ["remember", "settle"] },
+        "command.cancelled": { target: "cancelled", actions: ["remember", "settle"] }
       }
     },
     acked: { type: "final" },

@@ -1,8 +1,9 @@
 import { Effect } from "effect"
 import type { Health } from "../../broker/applier.js"
 import type { BrokerService } from "../../broker/Broker.js"
-import type { BrokerError } from "../../core/errors.js"
-import type { SignalView } from "../../core/views.js"
+import { BadRequest, type BrokerError } from "../../core/errors.js"
+import { isCommandId } from "../../core/names.js"
+import type { CommandDetail, CommandView, SignalView } from "../../core/views.js"
 import { mayActAs, mayConnect } from "../../core/binding.js"
 import { boundRoleOf } from "../../core/principal.js"
 import {
@@ -50,6 +51,25 @@ const healthReply = (health: Health): Reply =>
       ? reply({ ok: true, status: "degraded", message: health.message, head: health.head, behind: health.behind })
       : errorReply("log_unavailable", health.message, 503)
 
+/**
+ * `GET /commands/<id>` is two routes on one path, told apart by the id's prefix: a command id
+ * (`cmd-…`, which no peer id may start with) is that command with its attempts and history (`?at=`
+ * as it was then); any other id is the seed's list of what that peer may take or holds.
+ */
+const commandOrPeerCommands = (
+  broker: BrokerService,
+  request: RestRequest
+): Effect.Effect<CommandDetail | { readonly commands: ReadonlyArray<CommandView> }, BrokerError> =>
+  Effect.gen(function* () {
+    const id = yield* param(request, "id")
+    const { at } = yield* query(request, StatusQuery)
+    if (isCommandId(id)) return yield* broker.commandDetail(id, at)
+    if (at !== undefined) {
+      return yield* Effect.fail(new BadRequest({ message: "?at= travels in time for one command (an id starting 'cmd-'), not for a peer's list" }))
+    }
+    return { commands: yield* broker.commandsFor(id) }
+  })
+
 export const restHandlers = (broker: BrokerService, limits: InputLimits): ReadonlyMap<string, RestHandler> => {
   const timeoutOf = (request: RestRequest) =>
     Effect.map(query(request, WaitQuery), ({ timeout }) => waitMs(limits, timeout))
@@ -92,8 +112,7 @@ export const restHandlers = (broker: BrokerService, limits: InputLimits): Readon
       answer(
         Effect.map(Effect.flatMap(query(request, CommandsQuery), broker.commands), (commands) => ({ commands }))
       ),
-    "GET /commands/:peerId": (request) =>
-      answer(Effect.map(Effect.flatMap(param(request, "peerId"), broker.commandsFor), (commands) => ({ commands }))),
+    "GET /commands/:id": (request) => answer(commandOrPeerCommands(broker, request)),
     "POST /commands/:commandId/cancel": (request) =>
       answer(
         Effect.gen(function* () {

@@ -2,9 +2,9 @@ import { Effect, Schema } from "effect"
 import { ActionArg, arg, BooleanArg, NameArg, SecondsArg, timeoutArg } from "./args.js"
 import { defineTool, optional, required, type WaitLimits } from "./define.js"
 import { me } from "./identity.js"
-import { commandLine, json, outcomeLine, presentPeers, rolesIn, seconds } from "./render.js"
+import { commandLine, json, outcomeLine, presentPeers, rolesIn, seconds, who } from "./render.js"
 
-/** Commands: send_command, wait_for_command, ack_command, wait_for_result, cancel_command. */
+/** Commands: send_command, wait_for_command, ack_command, wait_for_result, cancel_command, command_status. */
 export const commandTools = (limits: WaitLimits) => {
   const timeoutField = () => timeoutArg(limits)
 
@@ -124,5 +124,21 @@ export const commandTools = (limits: WaitLimits) => {
       })
   })
 
-  return { sendCommand, waitForCommand, ackCommand, waitForResult, cancelCommand }
+  const commandStatus = defineTool({
+    name: "command_status",
+    description: "A command with its attempts and history: every event, by whom.",
+    fields: { id: required(NameArg, arg.name("command id")) },
+    run: ({ id }, context) =>
+      Effect.gen(function* () {
+        const command = yield* context.broker.commandDetail(id)
+        const roles = rolesIn(context.broker.projection)
+        const text = [
+          `${outcomeLine(command, roles)}; delivered ${command.attempts} time(s).`,
+          ...command.history.map((entry) => `#${entry.seq} ${entry.type}${entry.by === null ? "" : ` by ${who(entry.by, roles)}`}`)
+        ].join("\n")
+        return { structured: { command }, text }
+      })
+  })
+
+  return { sendCommand, waitForCommand, ackCommand, waitForResult, cancelCommand, commandStatus }
 }

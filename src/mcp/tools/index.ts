@@ -16,7 +16,7 @@ export { ToolFailure, type SessionState, type Tool, type ToolContext, type ToolO
 /** The tools, with the wait bounds of this broker in their descriptions. */
 export const makeTools = (limits: WaitLimits): ReadonlyArray<Tool> => {
   const { connect, myInfo, listPeers, disconnect } = peerTools(limits)
-  const { sendCommand, waitForCommand, ackCommand, waitForResult, cancelCommand } = commandTools(limits)
+  const { sendCommand, waitForCommand, ackCommand, waitForResult, cancelCommand, commandStatus } = commandTools(limits)
   const { sendMessage, readMessages } = channelTools(limits)
   const { signal, waitForSignal, clearSignal } = signalTools(limits)
   const { subscribe, unsubscribe } = subscriptionTools(limits)
@@ -30,6 +30,7 @@ export const makeTools = (limits: WaitLimits): ReadonlyArray<Tool> => {
     ackCommand,
     waitForResult,
     cancelCommand,
+    commandStatus,
     sendMessage,
     readMessages,
     signal,
