@@ -159,6 +159,11 @@ export interface BrokerService {
     by: string | null
   ) => Effect.Effect<CommandView, LogUnavailable | NotFound | Conflict | Forbidden>
   readonly command: (commandId: string) => Effect.Effect<CommandView, NotFound>
+  /** A dead, failed or expired command back to pending, by a person (not a peer). */
+  readonly redeliver: (
+    commandId: string,
+    by: string | null
+  ) => Effect.Effect<CommandView, LogUnavailable | NotFound | Conflict | Forbidden>
   /** A command with its attempts and history, now or (`at`) right after event `at` of the log. */
   readonly commandDetail: (
     commandId: string,
@@ -510,7 +515,7 @@ export const makeBroker = Effect.gen(function* () {
     touch(peerId).pipe(Effect.zipRight(findPeer(peerId)), Effect.map(livePeerView))
 
   const disconnect = (peerId: string, reason: "disconnected" | "session_closed" = "disconnected") =>
-    decideAndCommit(() => Peers.decide({ type: "Disconnect", peerId, reason }, projection)).pipe(
+    decideAndCommit(() => Peers.decide({ type: "Disconnect", peerId, reason, maxDeliveries: config.maxDeliveries }, projection)).pipe(
       Effect.zipRight(findPeer(peerId)),
       Effect.map(livePeerView)
     )
@@ -608,6 +613,12 @@ export const makeBroker = Effect.gen(function* () {
 
   const cancel: BrokerService["cancel"] = (commandId, by) =>
     once((done) => settleWith(commandId, Commands.decide({ type: "Cancel", commandId, by }, projection), done))
+
+  const redeliver: BrokerService["redeliver"] = (commandId, by) =>
+    decideAndCommit(() => Commands.decide({ type: "Redeliver", commandId, by }, projection)).pipe(
+      Effect.flatMap(([event]) => Effect.suspend(() => Commands.redeliveredBy(projection, commandId, event!.seq))),
+      Effect.map(commandView)
+    )
 
   const waitForResultWith: DirectBroker["waitForResult"] = (commandId, timeoutMs, done) => {
     const known = Commands.requireCommand(projection, commandId)
@@ -755,7 +766,7 @@ export const makeBroker = Effect.gen(function* () {
   const commandDetailAt: BrokerService["commandDetail"] = (commandId, at) =>
     Effect.flatMap(stateAt(at), (state) =>
       Effect.flatMap(Commands.requireCommand(state, commandId), (command) =>
-        Effect.map(log.readSeqs(command.context.history), (events) => commandDetail(command, events))
+        Effect.map(log.readSeqs(command.context.history), (events) => commandDetail(command, events, config.maxDeliveries))
       )
     )
 
@@ -786,6 +797,7 @@ export const makeBroker = Effect.gen(function* () {
     cancel,
     command: (commandId) => Effect.map(findCommand(commandId), commandView),
     commandDetail: commandDetailAt,
+    redeliver,
     waitForResult: (commandId, timeoutMs) => fromCallback((done) => waitForResultWith(commandId, timeoutMs, done)),
     commands: ({ status, limit }) => Effect.sync(() => recentCommands(projection, limit, status)),
     publish: (channel, from, message) => once((done) => publishWith(channel, from, message, done)),

@@ -8,6 +8,11 @@ export interface BrokerConfigShape {
   readonly offlineAfterMs: number
   /** How long a delivered command may stay unacked before it returns to pending. */
   readonly leaseMs: number
+  /**
+   * Deliveries after which a lapsed lease or a holder going offline makes a command dead (a dead
+   * letter, `command.dead`) instead of pending again; counted from its last redelivery.
+   */
+  readonly maxDeliveries: number
   /** Long-poll timeout when the client names none. */
   readonly defaultWaitMs: number
   /** Long-poll timeouts are clamped to this. */
@@ -46,6 +51,7 @@ export const defaultConfig: BrokerConfigShape = {
   staleAfterMs: 30_000,
   offlineAfterMs: 120_000,
   leaseMs: 600_000,
+  maxDeliveries: 5,
   defaultWaitMs: 30_000,
   maxWaitMs: 300_000,
   sweepIntervalMs: 1_000,

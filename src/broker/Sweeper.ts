@@ -1,4 +1,5 @@
 import { Effect, Layer, Schedule } from "effect"
+import * as Commands from "../core/decide/commands.js"
 import type { EventDraft } from "../core/events.js"
 import { commandStatus } from "../core/machines/command.js"
 import { peerStatus, type PeerSnapshot } from "../core/machines/peer.js"
@@ -26,6 +27,8 @@ export const sweepDecisions = (
     if (status === "offline" || activeWaits(peer.context.id) > 0) continue
     const silentFor = now - lastSeen(peer)
     if (silentFor >= config.offlineAfterMs) {
+      // What it holds and may not be delivered again dies first; the rest returns to pending.
+      decisions.push(...Commands.deadLetters(projection, peer.context.id, config.maxDeliveries, "holder_offline"))
       decisions.push({ type: "peer.went_offline", data: { peerId: peer.context.id, reason: "timeout" } })
     } else if (status === "online" && silentFor >= config.staleAfterMs) {
       decisions.push({ type: "peer.went_stale", data: { peerId: peer.context.id } })
@@ -33,11 +36,11 @@ export const sweepDecisions = (
   }
   for (const command of projection.activeCommands()) {
     const status = commandStatus(command)
-    const { id, ttlMs, createdAt, deliveredAt, leaseMs } = command.context
-    if (ttlMs !== null && now >= Date.parse(createdAt) + ttlMs) {
+    const { id, ttlMs, ttlFrom, deliveredAt, leaseMs } = command.context
+    if (ttlMs !== null && now >= Date.parse(ttlFrom) + ttlMs) {
       decisions.push({ type: "command.expired", data: { commandId: id } })
     } else if (status === "delivered" && leaseMs !== null && deliveredAt !== null && now >= Date.parse(deliveredAt) + leaseMs) {
-      decisions.push({ type: "command.lease_expired", data: { commandId: id } })
+      decisions.push(Commands.leaseLapsed(command, config.maxDeliveries))
     }
   }
   return decisions

@@ -42,7 +42,10 @@ const eventSummary = (stored: StoredEvent, p: Paint, peers: PeerLookup): string 
     case "command.expired":
       return event.data.commandId
     case "command.cancelled":
+    case "command.redelivered":
       return `${event.data.commandId}${by(event.data.by)}`
+    case "command.dead":
+      return `${event.data.commandId} after ${event.data.deliveries} deliveries (${event.data.reason})`
     case "message.sent":
       return `${event.data.channel} ${event.data.from === null ? "-" : named(event.data.from)}: ${json(event.data.message)}`
     case "signal.fired":
@@ -85,6 +88,7 @@ export const peerIdsOf = (stored: StoredEvent): ReadonlyArray<string | null> => 
       return [event.data.peerId]
     case "command.acked":
     case "command.cancelled":
+    case "command.redelivered":
     case "signal.fired":
     case "broker.reset":
       return [event.data.by]

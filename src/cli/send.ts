@@ -20,7 +20,7 @@ import {
 import { waitUntil } from "./waiting.js"
 
 // isSettled of src/core/machines/command.ts, kept apart: importing it would load xstate into every client command.
-const settled = new Set(["acked", "failed", "expired", "cancelled"])
+const settled = new Set(["acked", "failed", "expired", "cancelled", "dead"])
 
 /** Wait for a command to be settled; the command as it then stands. */
 const awaitResult = (broker: Connection, id: string, timeoutMs: number | undefined) =>
@@ -52,7 +52,7 @@ export const send = Command.make(
     ),
     from: fromOption,
     wait: Options.boolean("wait").pipe(
-      Options.withDescription("wait until the command is settled and print its result (exit 1 if it failed, expired or was cancelled)")
+      Options.withDescription("wait until the command is settled and print its result (exit 1 if it failed, expired, was cancelled or is dead)")
     ),
     timeout: timeoutOption("--wait"),
     json: jsonOption
@@ -80,7 +80,7 @@ export const send = Command.make(
       const command = yield* awaitResult(broker, sent.id, Option.getOrUndefined(args.timeout))
       yield* Console.log(JSON.stringify(args.json ? command : command.result))
       if (command.status !== "acked") {
-        return yield* new Failed({ message: `command ${command.id} ${command.status === "failed" ? "failed" : `was ${command.status}`}` })
+        return yield* new Failed({ message: `command ${command.id} ${command.status === "failed" ? "failed" : command.status === "dead" ? "is dead" : `was ${command.status}`}` })
       }
     })
 ).pipe(
@@ -95,7 +95,7 @@ export const send = Command.make(
       [
         "The sender is --from, else $BROKER_FROM, else the broker's default 'human'. " +
           "With --wait, a broker that restarts meanwhile is waited for. " +
-          "--timeout needs --wait. Exit codes: 1 failed/expired/cancelled, 3 --timeout passed."
+          "--timeout needs --wait. Exit codes: 1 failed/expired/cancelled/dead, 3 --timeout passed."
       ]
     )
   )

@@ -102,6 +102,11 @@ export const serveOptions = {
     defaultConfig.offlineAfterMs
   ),
   leaseMs: tuning("lease-ms", "a delivered, unacked command returns to pending after this", defaultConfig.leaseMs),
+  maxDeliveries: tuning(
+    "max-deliveries",
+    "a command delivered this often whose lease lapses or holder goes offline becomes dead, not pending",
+    defaultConfig.maxDeliveries
+  ),
   maxWaitMs: tuning("max-wait-ms", "long-poll timeouts are clamped to this", defaultConfig.maxWaitMs),
   maxBodyBytes: tuning("max-body-bytes", "larger request bodies get 413", defaultConfig.maxBodyBytes),
   channelMaxMessages: limit("channel-max-messages", "each channel keeps its newest n messages; older ones are trimmed"),
@@ -159,6 +164,7 @@ export const toServerOptions = (args: ServeArgs, env: Env): Effect.Effect<Server
         staleAfterMs: args.staleAfterMs,
         offlineAfterMs: args.offlineAfterMs,
         leaseMs: args.leaseMs,
+        maxDeliveries: args.maxDeliveries,
         maxWaitMs: args.maxWaitMs,
         maxBodyBytes: args.maxBodyBytes,
         channelMaxMessages: args.channelMaxMessages,

@@ -56,6 +56,25 @@ export interface CommandExpired {
   readonly type: "command.expired"
   readonly data: { readonly commandId: string }
 }
+/**
+ * A command delivered `deliveries` times, whose holder let the lease lapse or went offline once
+ * more with the broker's `--max-deliveries` reached: it stops being redelivered (a dead letter)
+ * until a person redelivers it. Decided by the sweeper or the disconnect, appended instead of the
+ * return to pending.
+ */
+export interface CommandDead {
+  readonly type: "command.dead"
+  readonly data: {
+    readonly commandId: string
+    readonly reason: "lease_expired" | "holder_offline"
+    readonly deliveries: number
+  }
+}
+/** A person put a dead, failed or expired command back to pending; its history stays. */
+export interface CommandRedelivered {
+  readonly type: "command.redelivered"
+  readonly data: { readonly commandId: string; readonly by: string | null }
+}
 export interface CommandCancelled {
   readonly type: "command.cancelled"
   readonly data: { readonly commandId: string; readonly by: string | null }
@@ -127,6 +146,8 @@ export type EventDraft =
   | CommandLeaseExpired
   | CommandExpired
   | CommandCancelled
+  | CommandDead
+  | CommandRedelivered
   | MessageSent
   | ChannelTrimmed
   | SignalFired
@@ -151,6 +172,8 @@ export const eventTypes: ReadonlyArray<EventType> = [
   "command.lease_expired",
   "command.expired",
   "command.cancelled",
+  "command.dead",
+  "command.redelivered",
   "message.sent",
   "channel.trimmed",
   "signal.fired",

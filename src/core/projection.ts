@@ -232,6 +232,8 @@ export class Projection {
       case "command.lease_expired":
       case "command.expired":
       case "command.cancelled":
+      case "command.dead":
+      case "command.redelivered":
         return this.advanceCommand(event.data.commandId, event)
       case "message.sent": {
         const existing = this.channels.get(event.data.channel) ?? channelSteps.initial({ name: event.data.channel })[0]

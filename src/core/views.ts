@@ -32,6 +32,8 @@ export interface CommandView {
   readonly deliveries: number
   readonly result: unknown
   readonly ackedAt: string | null
+  /** Why it is dead (`lease_expired`, `holder_offline`); null unless it is. */
+  readonly deadReason: "lease_expired" | "holder_offline" | null
 }
 
 /** One event that moved a command, as `GET /commands/<command-id>` lists it. */
@@ -50,6 +52,11 @@ export interface HistoryEntry {
 export interface CommandDetail extends CommandView {
   /** Times delivered (the same count as `deliveries`). */
   readonly attempts: number
+  /**
+   * Deliveries (since its last redelivery) after which a lapsed lease or a holder going offline
+   * makes it dead: this broker's `--max-deliveries`.
+   */
+  readonly maxDeliveries: number
   readonly history: ReadonlyArray<HistoryEntry>
 }
 
@@ -111,10 +118,11 @@ export const commandView = (snapshot: CommandSnapshot): CommandView => {
     deliveredTo: c.deliveredTo,
     deliveredAt: c.deliveredAt,
     leaseExpiresAt: status === "delivered" ? plus(c.deliveredAt, c.leaseMs) : null,
-    expiresAt: plus(c.createdAt, c.ttlMs),
+    expiresAt: plus(c.ttlFrom, c.ttlMs),
     deliveries: c.deliveries,
     result: c.result,
-    ackedAt: c.ackedAt
+    ackedAt: c.ackedAt,
+    deadReason: c.deadReason
   }
 }
 
@@ -127,6 +135,7 @@ const byOf = (event: BrokerEvent): string | null => {
       return event.data.peerId
     case "command.acked":
     case "command.cancelled":
+    case "command.redelivered":
       return event.data.by
     default:
       return null
@@ -141,9 +150,14 @@ export const historyEntry = (event: BrokerEvent): HistoryEntry => ({
 })
 
 /** `events`: the command's history read from the log (its context's `history` seqs), in log order. */
-export const commandDetail = (snapshot: CommandSnapshot, events: ReadonlyArray<BrokerEvent>): CommandDetail => ({
+export const commandDetail = (
+  snapshot: CommandSnapshot,
+  events: ReadonlyArray<BrokerEvent>,
+  maxDeliveries: number
+): CommandDetail => ({
   ...commandView(snapshot),
   attempts: snapshot.context.deliveries,
+  maxDeliveries,
   history: events.map(historyEntry)
 })
 

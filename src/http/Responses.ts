@@ -37,7 +37,10 @@ export const Command = Schema.Struct({
   expiresAt: Schema.NullOr(Time),
   deliveries: Schema.Number,
   result: AnyJson,
-  ackedAt: Schema.NullOr(Time)
+  ackedAt: Schema.NullOr(Time),
+  deadReason: Schema.NullOr(Schema.Literal("lease_expired", "holder_offline")).annotations({
+    description: "why it is dead: its lease lapsed, or its holder went offline, with --max-deliveries reached; null unless dead"
+  })
 }).annotations({ identifier: "Command" })
 
 export const HistoryEntry = Schema.Struct({
@@ -52,6 +55,7 @@ export const HistoryEntry = Schema.Struct({
 export const CommandDetail = Schema.Struct({
   ...Command.fields,
   attempts: Schema.Number.annotations({ description: "times delivered" }),
+  maxDeliveries: Schema.Number.annotations({ description: "deliveries (since its last redelivery) after which it becomes dead: --max-deliveries" }),
   history: Schema.Array(HistoryEntry).annotations({ description: "every event that moved the command, in log order" })
 }).annotations({ identifier: "CommandDetail" })
 

@@ -88,6 +88,9 @@ export const routes: ReadonlyArray<RouteSpec> = [
   { method: "POST", path: "/commands/:commandId/cancel", tag: "commands", summary: "Cancel a command",
     query: FromQuery, headers: Caller, body: { schema: CancelBody, required: false }, answer: { schema: Responses.Command },
     errors: [400, 403, 404, 409, 413, 503] },
+  { method: "POST", path: "/commands/:commandId/redeliver", tag: "commands",
+    summary: "Put a dead, failed or expired command back to pending (a person: not a peer)",
+    query: FromQuery, headers: Caller, answer: { schema: Responses.Command }, errors: [400, 403, 404, 409, 503] },
   { method: "GET", path: "/commands/:commandId/result", tag: "commands", summary: "Wait until a command is settled",
     query: WaitQuery, answer: { schema: Responses.ResultWait }, errors: [400, 404, 429, 503], waits: "by default" },
 

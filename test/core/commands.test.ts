@@ -34,7 +34,8 @@ describe("commands", () => {
             expiresAt: time(15_000),
             deliveries: 0,
             result: null,
-            ackedAt: null
+            ackedAt: null,
+            deadReason: null
           })
           expect(changes).toEqual([{ kind: "command.pending", commandId: "c1", target: "worker" }])
         }))

@@ -7,6 +7,7 @@ import {
   cancelled,
   cleared,
   connected,
+  dead,
   delivered,
   expired,
   fired,
@@ -14,6 +15,7 @@ import {
   leaseExpired,
   message,
   minted,
+  redelivered,
   reset,
   revoked,
   sent,
@@ -75,7 +77,11 @@ export const generateLog = (options: {
       const command = rng.next() < 0.8 ? (rng.pick(commandsIn("delivered")) ?? anyCommand()) : anyCommand()
       return acked(command, rng.next() < 0.75, { r: rng.int(100) }, rng.pick(peerIds) ?? null)
     }
-    if (r < 65) return leaseExpired(rng.next() < 0.85 ? (rng.pick(commandsIn("delivered")) ?? anyCommand()) : anyCommand())
+    if (r < 65) {
+      const command = rng.next() < 0.85 ? (rng.pick(commandsIn("delivered")) ?? anyCommand()) : anyCommand()
+      // Now and then the lapse is its last: a dead letter.
+      return rng.next() < 0.25 ? dead(command, 1 + rng.int(5), rng.next() < 0.5 ? "lease_expired" : "holder_offline") : leaseExpired(command)
+    }
     if (r < 68) return expired(anyCommand())
     if (r < 71) return cancelled(anyCommand(), rng.next() < 0.5 ? "boss" : null)
     if (r < 83) return message(rng.pick(channels)!, { i: events.length }, rng.next() < 0.5 ? anyPeer() : null)
@@ -85,6 +91,11 @@ export const generateLog = (options: {
       // A duplicate send of an id already taken.
       const existing = anyCommand()
       return sent(existing, rng.pick(roles)!)
+    }
+    if (r < 94) {
+      // A person redelivers a dead, failed or expired command (sometimes one that cannot be).
+      const ended = commandsIn("dead").concat(commandsIn("failed"), commandsIn("expired"))
+      return redelivered(rng.next() < 0.85 ? (rng.pick(ended) ?? anyCommand()) : anyCommand(), rng.next() < 0.5 ? "alice" : null)
     }
     if (r < 95) return heartbeat("ghost")
     if (r < 96) return delivered(anyCommand(), "ghost")

@@ -101,6 +101,15 @@ export const cancelled = (commandId: string, by: string | null = null): EventDra
   type: "command.cancelled",
   data: { commandId, by }
 })
+export const dead = (
+  commandId: string,
+  deliveries: number,
+  reason: "lease_expired" | "holder_offline" = "lease_expired"
+): EventDraft => ({ type: "command.dead", data: { commandId, reason, deliveries } })
+export const redelivered = (commandId: string, by: string | null = null): EventDraft => ({
+  type: "command.redelivered",
+  data: { commandId, by }
+})
 
 export const message = (channel: string, body: unknown = null, from: string | null = null): EventDraft => ({
   type: "message.sent",

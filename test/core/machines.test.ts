@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { initialTransition, transition } from "xstate"
 import type { BrokerEvent } from "../../src/core/events.js"
-import { commandMachine, commandStatus, isSettled, type CommandStatus } from "../../src/core/machines/command.js"
+import { commandMachine, commandStatus, isSettled, isRedeliverable, type CommandStatus } from "../../src/core/machines/command.js"
 import { peerMachine, peerStatus } from "../../src/core/machines/peer.js"
 import { connected, heartbeat, store, wentOffline, wentStale } from "./given.js"
 
@@ -69,11 +69,11 @@ describe("commandMachine", () => {
     expect(back.context.history).toEqual([1, 2, 3])
   })
 
-  it("the final states are exactly the settled ones", () => {
-    const all: Array<CommandStatus> = ["pending", "delivered", "acked", "failed", "expired", "cancelled"]
+  it("the final states are the settled ones a person cannot redeliver", () => {
+    const all: Array<CommandStatus> = ["pending", "delivered", "acked", "failed", "expired", "cancelled", "dead"]
     for (const status of all) {
       const node = commandMachine.states[status]!
-      expect(node.type === "final", status).toBe(isSettled(status))
+      expect(node.type === "final", status).toBe(isSettled(status) && !isRedeliverable(status))
     }
   })
 })

@@ -95,7 +95,11 @@ describe("machine steps without actors agree with xstate's pure transition", () 
         .map((data) => ({ type: "command.acked" as const, data: { commandId, ...data } })),
       fc.constant({ type: "command.lease_expired" as const, data: { commandId } }),
       fc.constant({ type: "command.expired" as const, data: { commandId } }),
-      by.map((by) => ({ type: "command.cancelled" as const, data: { commandId, by } }))
+      by.map((by) => ({ type: "command.cancelled" as const, data: { commandId, by } })),
+      fc
+        .record({ reason: fc.constantFrom("lease_expired" as const, "holder_offline" as const), deliveries: fc.integer({ min: 1, max: 9 }) })
+        .map((data) => ({ type: "command.dead" as const, data: { commandId, ...data } })),
+      by.map((by) => ({ type: "command.redelivered" as const, data: { commandId, by } }))
     )
     // `holder.gone` is no log event (the projection derives it from its holder going offline); it
     // carries the position of that `peer.went_offline`.

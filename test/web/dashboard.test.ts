@@ -151,6 +151,35 @@ describe.skipIf(!hasChromium())("dashboard in Chromium", () => {
     await region("Activity").getByText(`human cancelled ${command.id} (cleanup)`).waitFor()
   })
 
+  it("shows dead commands under the Dead filter, with Redeliver and Cancel that a person clicks", async () => {
+    // Two commands whose holder goes offline with each of its 5 deliveries (the default --max-deliveries).
+    const dead: Array<string> = []
+    for (const action of ["crash-a", "crash-b"]) {
+      const command = await api<{ id: string }>("/commands/send", { body: { target: "crashy-ui", action } })
+      for (let i = 0; i < 5; i++) {
+        await api("/peers/connect", { body: { id: "crashy-ui-1", role: "crashy-ui" } })
+        const { command: took } = await api<{ command: { id: string } | null }>("/commands/crashy-ui-1/wait?timeout=5000", { peer: "crashy-ui-1" })
+        expect(took?.id).toBe(command.id)
+        await api("/peers/crashy-ui-1/disconnect", { method: "POST" })
+      }
+      dead.push(command.id)
+    }
+    const commands = region("Commands")
+    await commands.getByRole("button", { name: /^dead/ }).click()
+    const row = (id: string) => commands.locator(`tbody.command[data-command-id="${id}"]`)
+    for (const id of dead) await until(async () => (await row(id).getAttribute("data-status")) === "dead", `${id} listed as dead`)
+    await row(dead[0]!).getByText("dead after 5 deliveries: holder went offline").waitFor()
+
+    await row(dead[0]!).getByRole("button", { name: `Redeliver ${dead[0]}` }).click()
+    await until(async () => (await api<{ status: string }>(`/commands/${dead[0]}`)).status === "pending", "redelivered")
+    await row(dead[1]!).getByRole("button", { name: `Cancel ${dead[1]}` }).click()
+    await until(async () => (await api<{ status: string }>(`/commands/${dead[1]}`)).status === "cancelled", "cancelled")
+    // Neither is dead any more, so the Dead filter lists neither.
+    await until(async () => (await commands.locator("tbody.command").count()) === 0, "the Dead filter emptied")
+    await region("Activity").getByText(`${dead[0]} (crash-a) was redelivered: pending again`).waitFor()
+    await commands.getByRole("button", { name: /^all/ }).click()
+  })
+
   it("rewinds to an empty broker with Home and comes back with End and Live, while events keep arriving", async () => {
     const range = slider()
     await range.focus()

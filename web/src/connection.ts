@@ -267,5 +267,12 @@ export const cancelCommand = (commandId: string, sentBy: string) =>
     sentBy === dashboardSender ? { "x-peer-id": dashboardSender } : {}
   )
 
+/**
+ * Put a dead, failed or expired command back to pending. Always as an anonymous caller: a
+ * redelivery is a person's decision, and the broker refuses it to anyone naming a peer.
+ */
+export const redeliverCommand = (commandId: string) =>
+  post<CommandView>(`/commands/${encodeURIComponent(commandId)}/redeliver`, undefined, {})
+
 /** Where the whole log downloads as NDJSON. */
 export const exportUrl = (): string => endpoint("/log")

@@ -139,6 +139,24 @@ export const describe = (event: BrokerEvent, names: Names = noNames, context: Co
         tone: "warn"
       }
     }
+    case "command.dead": {
+      const { commandId, reason, deliveries } = event.data
+      const why = reason === "lease_expired" ? "its lease ran out" : "its holder went offline"
+      return {
+        text: `${commandLabel(commandId, names)} is dead: ${why} after ${deliveries} deliveries; a person may redeliver or cancel it`,
+        category: "command",
+        tone: "bad"
+      }
+    }
+    case "command.redelivered": {
+      const by = event.data.by
+      const label = commandLabel(event.data.commandId, names)
+      return {
+        text: by === null ? `${label} was redelivered: pending again` : `${who(by, names)} redelivered ${label}: pending again`,
+        category: "command",
+        tone: "info"
+      }
+    }
     case "message.sent": {
       const { channel, from, message } = event.data
       const sender = from === null ? "someone" : who(from, names)

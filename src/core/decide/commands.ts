@@ -1,7 +1,7 @@
 import { Either } from "effect"
 import { Conflict, Forbidden, NotFound } from "../errors.js"
 import type { EventDraft } from "../events.js"
-import { commandStatus, isSettled, type CommandSnapshot } from "../machines/command.js"
+import { commandStatus, isRedeliverable, isSettled, type CommandSnapshot } from "../machines/command.js"
 import { peerStatus } from "../machines/peer.js"
 import { decided, deciderOf, type Decision, type DecisionState } from "./decision.js"
 
@@ -47,7 +47,17 @@ export interface Cancel {
   readonly by: string | null
 }
 
-export type CommandCommand = Send | Claim | SendAndClaim | Ack | Cancel
+/**
+ * A person puts a dead, failed or expired command back to pending. `by` is the caller when it
+ * names itself, null for an anonymous caller.
+ */
+export interface Redeliver {
+  readonly type: "Redeliver"
+  readonly commandId: string
+  readonly by: string | null
+}
+
+export type CommandCommand = Send | Claim | SendAndClaim | Ack | Cancel | Redeliver
 
 export const requireCommand = (state: DecisionState, commandId: string): Either.Either<CommandSnapshot, NotFound> => {
   const command = state.commands.get(commandId)
@@ -104,7 +114,8 @@ const settle = (
 ): Decision<NotFound | Conflict | Forbidden> =>
   Either.flatMap(requireCommand(state, commandId), (command): Decision<Conflict | Forbidden> => {
     const status = commandStatus(command)
-    if (isSettled(status)) {
+    // A dead letter waits for a person: redelivered, or cancelled for good.
+    if (isSettled(status) && !(verb === "cancelled" && status === "dead")) {
       return Either.left(new Conflict({ message: `command '${commandId}' is already ${status}; it cannot be ${verb}` }))
     }
     const { deliveredTo, from } = command.context
@@ -131,12 +142,59 @@ export const mayWaitFor = (caller: string | null, peerId: string): Either.Either
     ? Either.void
     : Either.left(new Forbidden({ message: `'${caller}' may not wait for the commands of peer '${peerId}'` }))
 
+/**
+ * Dead letters are a person's to redeliver: an anonymous caller (the dashboard, the CLI, curl) or
+ * one that names no registered peer. A peer — an agent — may not: two agents redelivering what
+ * crashes the other would loop for ever, which is what `--max-deliveries` stops.
+ */
+export const redeliver = ({ commandId, by }: Redeliver, state: DecisionState): Decision<NotFound | Conflict | Forbidden> =>
+  Either.flatMap(requireCommand(state, commandId), (command): Decision<Conflict | Forbidden> => {
+    if (by !== null && state.peers.has(by)) {
+      return Either.left(
+        new Forbidden({ message: `'${by}' is a peer; only a person (no X-Peer-Id) may redeliver command '${commandId}'` })
+      )
+    }
+    const status = commandStatus(command)
+    return isRedeliverable(status)
+      ? decided({ type: "command.redelivered", data: { commandId, by } })
+      : Either.left(
+          new Conflict({ message: `command '${commandId}' is ${status}; only a dead, failed or expired command can be redelivered` })
+        )
+  })
+
+/** Deliveries of a command since its last redelivery: what `--max-deliveries` bounds. */
+const spent = (command: CommandSnapshot): number => command.context.deliveries - command.context.budgetFrom
+
+/** A delivered command's lease lapsed: back to pending, or dead once it was delivered `max` times. */
+export const leaseLapsed = (command: CommandSnapshot, maxDeliveries: number): EventDraft => {
+  const { id: commandId, deliveries } = command.context
+  return spent(command) >= maxDeliveries
+    ? { type: "command.dead", data: { commandId, reason: "lease_expired", deliveries } }
+    : { type: "command.lease_expired", data: { commandId } }
+}
+
+/**
+ * A peer goes offline: the commands it holds that were delivered `max` times die, in the same
+ * append and before its `peer.went_offline` (which returns the rest to pending).
+ */
+export const deadLetters = (
+  state: Pick<DecisionState, "heldBy">,
+  peerId: string,
+  maxDeliveries: number,
+  reason: "holder_offline"
+): Array<EventDraft> =>
+  state
+    .heldBy(peerId)
+    .filter((command) => spent(command) >= maxDeliveries)
+    .map((command) => ({ type: "command.dead", data: { commandId: command.context.id, reason, deliveries: command.context.deliveries } }))
+
 export const decide = deciderOf<CommandCommand>()({
   Send: send,
   Claim: claim,
   SendAndClaim: sendAndClaim,
   Ack: ack,
-  Cancel: cancel
+  Cancel: cancel,
+  Redeliver: redeliver
 })
 
 // What the state says once a request's events are applied: races are settled by log order, and a
@@ -170,6 +228,18 @@ export const settledBy = (
 ): Either.Either<CommandSnapshot, NotFound | Conflict> =>
   Either.flatMap(requireCommand(state, commandId), (command) =>
     command.context.settledSeq === seq
+      ? Either.right(command)
+      : Either.left(new Conflict({ message: `command '${commandId}' was ${commandStatus(command)} by another request first` }))
+  )
+
+/** A redelivery appended at `seq` counted only if the command's history recorded it. */
+export const redeliveredBy = (
+  state: DecisionState,
+  commandId: string,
+  seq: number
+): Either.Either<CommandSnapshot, NotFound | Conflict> =>
+  Either.flatMap(requireCommand(state, commandId), (command) =>
+    command.context.history.includes(seq)
       ? Either.right(command)
       : Either.left(new Conflict({ message: `command '${commandId}' was ${commandStatus(command)} by another request first` }))
   )

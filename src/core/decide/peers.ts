@@ -1,6 +1,7 @@
 import { Either } from "effect"
 import { NotFound } from "../errors.js"
 import { peerStatus, type PeerSnapshot } from "../machines/peer.js"
+import { deadLetters } from "./commands.js"
 import { decided, deciderOf, unchanged, type Decision, type DecisionState } from "./decision.js"
 
 /** A session joins (or rejoins under its id, possibly with another role). The id is chosen before deciding. */
@@ -26,6 +27,8 @@ export interface Disconnect {
   readonly type: "Disconnect"
   readonly peerId: string
   readonly reason: "disconnected" | "session_closed"
+  /** The broker's `--max-deliveries`: held commands delivered that often die rather than return. */
+  readonly maxDeliveries: number
 }
 
 export type PeerCommand = Connect | Heartbeat | Disconnect
@@ -42,10 +45,15 @@ export const connect = ({ peerId, role, capabilities, name }: Connect): Decision
 export const heartbeat = ({ peerId, news }: Heartbeat, state: DecisionState): Decision<NotFound> =>
   Either.flatMap(requirePeer(state, peerId), () => (news ? decided({ type: "peer.heartbeat", data: { peerId } }) : unchanged))
 
-/** Disconnecting an offline peer is accepted and records nothing. */
-export const disconnect = ({ peerId, reason }: Disconnect, state: DecisionState): Decision<NotFound> =>
+/**
+ * Disconnecting an offline peer is accepted and records nothing. The commands the peer holds that
+ * were delivered `maxDeliveries` times die first, in the same append (commands.ts `deadLetters`).
+ */
+export const disconnect = ({ peerId, reason, maxDeliveries }: Disconnect, state: DecisionState): Decision<NotFound> =>
   Either.flatMap(requirePeer(state, peerId), (peer) =>
-    peerStatus(peer) === "offline" ? unchanged : decided({ type: "peer.went_offline", data: { peerId, reason } })
+    peerStatus(peer) === "offline"
+      ? unchanged
+      : decided(...deadLetters(state, peerId, maxDeliveries, "holder_offline"), { type: "peer.went_offline", data: { peerId, reason } })
   )
 
 export const decide = deciderOf<PeerCommand>()({ Connect: connect, Heartbeat: heartbeat, Disconnect: disconnect })

@@ -26,6 +26,12 @@ export interface CommandContext {
    * reads its history from the log rather than keeping copies of events.
    */
   readonly history: ReadonlyArray<number>
+  /** `deliveries` when it was last redelivered (0 before): `--max-deliveries` counts from there. */
+  readonly budgetFrom: number
+  /** Why it is dead (`command.dead`'s reason); null while it is not. */
+  readonly deadReason: "lease_expired" | "holder_offline" | null
+  /** Where its ttl runs from: when it was sent, or last redelivered. */
+  readonly ttlFrom: string
 }
 
 /** The holder of a delivered command went offline: not a log event but a consequence of one. */
@@ -38,7 +44,16 @@ export interface HolderGone {
 export type CommandEvent =
   | Extract<
       BrokerEvent,
-      { type: "command.delivered" | "command.acked" | "command.lease_expired" | "command.expired" | "command.cancelled" }
+      {
+        type:
+          | "command.delivered"
+          | "command.acked"
+          | "command.lease_expired"
+          | "command.expired"
+          | "command.cancelled"
+          | "command.dead"
+          | "command.redelivered"
+      }
     >
   | HolderGone
 
@@ -59,6 +74,20 @@ export const commandMachine = setup({
     /** On every transition: the event's place in the log joins the command's history. */
     remember: assign({ history: ({ context, event }) => [...context.history, event.seq] }),
     backToPending: assign({ deliveredTo: null, deliveredAt: null, deliveredSeq: null, leaseMs: null }),
+    die: assign(({ event }) => (event.type === "command.dead" ? { deadReason: event.data.reason, settledSeq: event.seq } : {})),
+    /** Back to pending from an end: a fresh delivery budget and ttl, the history kept. */
+    reopen: assign(({ context, event }) => ({
+      deliveredTo: null,
+      deliveredAt: null,
+      deliveredSeq: null,
+      leaseMs: null,
+      result: null,
+      ackedAt: null,
+      settledSeq: null,
+      deadReason: null,
+      budgetFrom: context.deliveries,
+      ttlFrom: event.type === "command.redelivered" ? event.at : context.ttlFrom
+    })),
     settle: assign(({ event }) =>
       event.type === "command.acked"
         ? { result: event.data.result, ackedAt: event.at, settledSeq: event.seq }
@@ -87,7 +116,10 @@ export const commandMachine = setup({
     result: null,
     ackedAt: null,
     settledSeq: null,
-    history: [input.seq]
+    history: [input.seq],
+    budgetFrom: 0,
+    deadReason: null,
+    ttlFrom: input.at
   }),
   states: {
     pending: {
@@ -121,26 +153,38 @@ export const commandMachine = setup({
         ],
         "command.lease_expired": { target: "pending", actions: ["remember", "backToPending"] },
         "holder.gone": { target: "pending", actions: ["remember", "backToPending"] },
+        "command.dead": { target: "dead", actions: ["remember", "die"] },
         "command.expired": { target: "expired", actions: ["remember", "settle"] },
         "command.cancelled": { target: "cancelled", actions: ["remember", "settle"] }
       }
     },
     acked: { type: "final" },
-    failed: { type: "final" },
-    expired: { type: "final" },
+    // Ends a person may undo: redelivered, they are pending again.
+    failed: { on: { "command.redelivered": { target: "pending", actions: ["remember", "reopen"] } } },
+    expired: { on: { "command.redelivered": { target: "pending", actions: ["remember", "reopen"] } } },
+    dead: {
+      on: {
+        "command.redelivered": { target: "pending", actions: ["remember", "reopen"] },
+        "command.cancelled": { target: "cancelled", actions: ["remember", "settle"] }
+      }
+    },
     cancelled: { type: "final" }
   }
 })
 
 export type CommandSnapshot = SnapshotFrom<typeof commandMachine>
-export type CommandStatus = "pending" | "delivered" | "acked" | "failed" | "expired" | "cancelled"
+export type CommandStatus = "pending" | "delivered" | "acked" | "failed" | "expired" | "cancelled" | "dead"
 export const commandStatuses: ReadonlyArray<CommandStatus> = [
   "pending",
   "delivered",
   "acked",
   "failed",
   "expired",
-  "cancelled"
+  "cancelled",
+  "dead"
 ]
 export const commandStatus = (snapshot: CommandSnapshot): CommandStatus => snapshot.value as CommandStatus
+/** Not pending or delivered: a result wait ends. Failed, expired and dead may still be redelivered. */
 export const isSettled = (status: CommandStatus): boolean => status !== "pending" && status !== "delivered"
+/** The ends a person may undo with a redelivery. */
+export const isRedeliverable = (status: CommandStatus): boolean => status === "dead" || status === "failed" || status === "expired"

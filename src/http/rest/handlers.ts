@@ -123,6 +123,9 @@ export const restHandlers = (broker: BrokerService, limits: InputLimits): Readon
           return yield* broker.cancel(commandId, by)
         })
       ),
+    "POST /commands/:commandId/redeliver": (request) =>
+      answer(Effect.flatMap(param(request, "commandId"), (commandId) => Effect.flatMap(caller(request), (by) => broker.redeliver(commandId, by)))),
+
     // Channels
     "GET /channels/:name/messages": (request) =>
       answer(

@@ -93,7 +93,7 @@ export const commandTools = (limits: WaitLimits) => {
 
   const waitForResult = defineTool({
     name: "wait_for_result",
-    description: "Wait until a command is done (acked, failed, expired or cancelled); returns its result.",
+    description: "Wait until a command is done (acked, failed, expired, cancelled or dead); returns its result.",
     fields: { command_id: required(NameArg, arg.name("id from send_command")), timeout: timeoutField() },
     run: ({ command_id, timeout }, context) =>
       Effect.gen(function* () {

@@ -64,6 +64,8 @@ export const outcomeLine = (command: CommandView, roles: Roles) => {
       return `${command.id} expired before anyone acked it`
     case "cancelled":
       return `${command.id} was cancelled`
+    case "dead":
+      return `${command.id} is DEAD after ${command.deliveries} deliveries (${command.deadReason}); a person may redeliver it`
     case "delivered":
       return `${command.id} is being worked on by ${who(command.deliveredTo, roles)}`
     case "pending":

@@ -9,10 +9,12 @@ import {
   acked,
   cancelled,
   connected,
+  dead,
   delivered,
   expired,
   heartbeat,
   leaseExpired,
+  redelivered,
   reset,
   sent,
   store,
@@ -251,5 +253,65 @@ describe("who may wait for a peer's commands", () => {
   it("not a caller that names itself as another peer: it would take that peer's work", () => {
     const refused = Commands.mayWaitFor("p2", "p1")
     expect(Either.isLeft(refused) && refused.left).toEqual(new Forbidden({ message: "'p2' may not wait for the commands of peer 'p1'" }))
+  })
+
+  describe("Redeliver", () => {
+    /** c1 died: delivered twice, the second lease lapsed with max-deliveries 2. */
+    const deadC1 = [...heldByP1, leaseExpired("c1"), delivered("c1", "p1"), dead("c1", 2)] as const
+
+    it("puts a dead, failed or expired command back to pending for a person (anonymous or no peer)", () => {
+      spec.given(...deadC1).when({ type: "Redeliver", commandId: "c1", by: null }).then(redelivered("c1"))
+      spec.given(...heldByP1, acked("c1", false)).when({ type: "Redeliver", commandId: "c1", by: "alice" }).then(redelivered("c1", "alice"))
+      spec.given(...heldByP1, expired("c1")).when({ type: "Redeliver", commandId: "c1", by: null }).then(redelivered("c1"))
+    })
+
+    it("is refused to a peer: agents may not undo a dead letter", () =>
+      spec
+        .given(...deadC1)
+        .when({ type: "Redeliver", commandId: "c1", by: "p2" })
+        .thenFails(Forbidden, "'p2' is a peer; only a person (no X-Peer-Id) may redeliver command 'c1'"))
+
+    it("is refused for a command that is pending, delivered, acked or cancelled, and for an unknown one", () => {
+      spec
+        .given(...heldByP1)
+        .when({ type: "Redeliver", commandId: "c1", by: null })
+        .thenFails(Conflict, "command 'c1' is delivered; only a dead, failed or expired command can be redelivered")
+      spec.given(...heldByP1, acked("c1")).when({ type: "Redeliver", commandId: "c1", by: null }).thenFails(Conflict)
+      spec.given(...heldByP1, cancelled("c1")).when({ type: "Redeliver", commandId: "c1", by: null }).thenFails(Conflict)
+      spec.given().when({ type: "Redeliver", commandId: "c9", by: null }).thenFails(NotFound, "no command with id 'c9'")
+    })
+
+    it("a dead command may be cancelled (by a person or its sender), but not acked", () => {
+      spec.given(...deadC1).when({ type: "Cancel", commandId: "c1", by: null }).then(cancelled("c1"))
+      spec.given(...deadC1).when({ type: "Cancel", commandId: "c1", by: "boss" }).then(cancelled("c1", "boss"))
+      spec
+        .given(...deadC1)
+        .when({ type: "Ack", commandId: "c1", ok: true, result: 1, by: null })
+        .thenFails(Conflict, "command 'c1' is already dead; it cannot be acked")
+    })
+  })
+
+  describe("dead letters (the sweeper's and a disconnect's decisions)", () => {
+    it("a lapsed lease returns the command to pending until it was delivered max-deliveries times, then kills it", () => {
+      const once = stateAfter(...heldByP1)
+      expect(Commands.leaseLapsed(once.commands.get("c1")!, 2)).toEqual(leaseExpired("c1"))
+      const twice = stateAfter(...heldByP1, leaseExpired("c1"), delivered("c1", "p1"))
+      expect(Commands.leaseLapsed(twice.commands.get("c1")!, 2)).toEqual(dead("c1", 2))
+    })
+
+    it("counts deliveries from the last redelivery, so a redelivered command gets a fresh budget", () => {
+      const again = stateAfter(...heldByP1, leaseExpired("c1"), delivered("c1", "p1"), dead("c1", 2), redelivered("c1"), delivered("c1", "p2"))
+      const command = again.commands.get("c1")!
+      expect(command.context).toMatchObject({ deliveries: 3, budgetFrom: 2, deadReason: null })
+      expect(Commands.leaseLapsed(command, 2)).toEqual(leaseExpired("c1"))
+    })
+
+    it("a held command killed before its holder goes offline stays dead; nothing else it held does", () => {
+      const state = stateAfter(...heldByP1, dead("c1", 1, "holder_offline"), wentOffline("p1"))
+      const command = state.commands.get("c1")!
+      expect(command.value).toBe("dead")
+      expect(command.context.deadReason).toBe("holder_offline")
+      expect(Commands.deadLetters(state, "p1", 1, "holder_offline")).toEqual([])
+    })
   })
 })

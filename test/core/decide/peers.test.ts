@@ -2,7 +2,7 @@ import { describe, it } from "vitest"
 import * as Peers from "../../../src/core/decide/peers.js"
 import { NotFound } from "../../../src/core/errors.js"
 import { decider } from "../decider.js"
-import { connected, heartbeat, reset, wentOffline, wentStale } from "../given.js"
+import { connected, dead, delivered, heartbeat, leaseExpired, reset, sent, wentOffline, wentStale } from "../given.js"
 
 const spec = decider<Peers.PeerCommand>(Peers.decide)
 
@@ -45,21 +45,35 @@ describe("deciding peers' requests", () => {
     it("of an unknown peer is 404", () =>
       spec
         .given()
-        .when({ type: "Disconnect", peerId: "nobody", reason: "disconnected" })
+        .when({ type: "Disconnect", peerId: "nobody", reason: "disconnected", maxDeliveries: 5 })
         .thenFails(NotFound, "no peer with id 'nobody'"))
 
     it("takes an online or stale peer offline, with the reason given", () => {
-      spec.given(connected("p1")).when({ type: "Disconnect", peerId: "p1", reason: "disconnected" }).then(wentOffline("p1"))
+      spec.given(connected("p1")).when({ type: "Disconnect", peerId: "p1", reason: "disconnected", maxDeliveries: 5 }).then(wentOffline("p1"))
       spec
         .given(connected("p1"), wentStale("p1"))
-        .when({ type: "Disconnect", peerId: "p1", reason: "session_closed" })
+        .when({ type: "Disconnect", peerId: "p1", reason: "session_closed", maxDeliveries: 5 })
         .then(wentOffline("p1", "session_closed"))
     })
+
+    it("kills the commands it holds that were delivered max-deliveries times, before it goes offline; the rest return to pending", () =>
+      spec
+        .given(
+          connected("p1"),
+          sent("c1", "worker"),
+          delivered("c1", "p1"),
+          leaseExpired("c1"),
+          delivered("c1", "p1"),
+          sent("c2", "worker"),
+          delivered("c2", "p1")
+        )
+        .when({ type: "Disconnect", peerId: "p1", reason: "disconnected", maxDeliveries: 2 })
+        .then(dead("c1", 2, "holder_offline"), wentOffline("p1")))
 
     it("of a peer offline already records nothing", () =>
       spec
         .given(connected("p1"), wentOffline("p1", "timeout"))
-        .when({ type: "Disconnect", peerId: "p1", reason: "disconnected" })
+        .when({ type: "Disconnect", peerId: "p1", reason: "disconnected", maxDeliveries: 5 })
         .thenNothing())
   })
 })

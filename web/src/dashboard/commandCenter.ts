@@ -1,5 +1,5 @@
 import { createMemo, createSignal } from "solid-js"
-import { BrokerRefused, cancelCommand, sendCommand } from "../connection.js"
+import { BrokerRefused, cancelCommand, redeliverCommand, sendCommand } from "../connection.js"
 import { commandNow, targetsIn, type Targets } from "../store.js"
 import type { FrameLoop } from "./frameLoop.js"
 import type { LiveLog } from "./liveLog.js"
@@ -53,6 +53,13 @@ export const createCommandCenter = (loop: FrameLoop, live: LiveLog, notices: Not
     async cancel(commandId: string, sentBy: string) {
       try {
         await cancelCommand(commandId, sentBy)
+      } catch (error) {
+        notices.say("error", error instanceof BrokerRefused ? error.message : String(error))
+      }
+    },
+    async redeliver(commandId: string) {
+      try {
+        await redeliverCommand(commandId)
       } catch (error) {
         notices.say("error", error instanceof BrokerRefused ? error.message : String(error))
       }

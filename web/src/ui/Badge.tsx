@@ -12,6 +12,7 @@ const tones: Record<string, BadgeTone> = {
   failed: "bad",
   expired: "warn",
   cancelled: "quiet",
+  dead: "bad",
   fired: "good",
   armed: "quiet"
 }

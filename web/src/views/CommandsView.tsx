@@ -1,5 +1,5 @@
 import { createSignal, For, Index, Show } from "solid-js"
-import { commandStatuses, type CommandStatus } from "../../../src/core/machines/command.js"
+import { commandStatuses, isRedeliverable, type CommandStatus } from "../../../src/core/machines/command.js"
 import type { CommandView } from "../../../src/core/views.js"
 import { useDashboard } from "../dashboard/index.js"
 import { Badge } from "../ui/Badge.js"
@@ -25,7 +25,10 @@ export const CommandsView = () => {
   const total = () => commandStatuses.reduce((sum, status) => sum + frame.state.commandCounts[status], 0)
   /** A sender or holder by role (and label) first, its id second. */
   const who = (peerId: string | null) => (peerId === null ? null : <Who id={peerId} peer={shown.peer(peerId)} />)
-  const canCancel = (command: CommandView) => files.showing() === "live" && frame.following && !settled(command.status)
+  const live = () => files.showing() === "live" && frame.following
+  // A dead letter waits for a person: redelivered, or cancelled for good.
+  const canCancel = (command: CommandView) => live() && (!settled(command.status) || command.status === "dead")
+  const canRedeliver = (command: CommandView) => live() && isRedeliverable(command.status)
   
   return (
     <Panel id="commands" title="Commands" count={`${formatCount(total())} total`} class="commands">
@@ -96,6 +99,22 @@ export const CommandsView = () => {
                     <td class="wrap result" data-tone={command().status}>
                       <Show when={settled(command().status)} fallback={<span class="muted">waiting</span>}>
                         <Inline value={command().result} max={70} empty={command().status === "acked" ? "ok" : "—"} />
+                      </Show>
+                      <Show when={command().deadReason}>
+                        <div class="muted small" title="why it stopped being delivered">
+                          dead after {command().deliveries} deliveries: {command().deadReason === "lease_expired" ? "lease ran out" : "holder went offline"}
+                        </div>
+                      </Show>
+                      <Show when={canRedeliver(command())}>
+                        {" "}
+                        <button
+                          type="button"
+                          class="button small"
+                          aria-label={`Redeliver ${command().id}`}
+                          onClick={() => void commandCenter.redeliver(command().id)}
+                        >
+                          Redeliver
+                        </button>
                       </Show>
                       <Show when={canCancel(command())}>
                         {" "}
