@@ -59,7 +59,12 @@ export interface SendCommandRequest {
   readonly action: string
   readonly params?: unknown
   readonly ttlMs?: number | null | undefined
+  /** `Idempotency-Key`: a repeat from the same sender within 24 hours answers the original. */
+  readonly idempotencyKey?: string | undefined
 }
+
+/** A send's answer: the command, and `duplicate: true` when it is an earlier send's (same idempotency key). */
+export type SentCommand = CommandView & { readonly duplicate?: true }
 
 /** `firstId` above `since + 1` means retention dropped messages the reader had not read. */
 export interface MintRequest {
@@ -101,7 +106,7 @@ export type Done<A, E> = (result: Either.Either<A, E>) => void
  */
 export interface DirectBroker {
   readonly publish: (channel: string, from: string | null, message: unknown, done: Done<MessageView, LogUnavailable | Conflict>) => void
-  readonly sendCommand: (request: SendCommandRequest, done: Done<CommandView, LogUnavailable | Conflict>) => void
+  readonly sendCommand: (request: SendCommandRequest, done: Done<SentCommand, LogUnavailable | Conflict>) => void
   readonly waitForCommand: (
     peerId: string,
     timeoutMs: number,
@@ -147,7 +152,7 @@ export interface BrokerService {
   readonly peers: Effect.Effect<ReadonlyArray<PeerView>>
   readonly peer: (peerId: string) => Effect.Effect<PeerView, NotFound>
 
-  readonly sendCommand: (request: SendCommandRequest) => Effect.Effect<CommandView, LogUnavailable | Conflict>
+  readonly sendCommand: (request: SendCommandRequest) => Effect.Effect<SentCommand, LogUnavailable | Conflict>
   readonly commandsFor: (peerId: string) => Effect.Effect<ReadonlyArray<CommandView>, NotFound>
   readonly waitForCommand: (peerId: string, timeoutMs: number) => Waits<CommandView, LogUnavailable | NotFound>
   readonly ack: (
@@ -545,9 +550,45 @@ export const makeBroker = Effect.gen(function* () {
     })
   }
 
-  const sendCommandWith: DirectBroker["sendCommand"] = (request, done) => {
-    const send = { ...request, commandId: newCommandId() }
-    const answer = () => Either.map(recorded(projection.commands.get(send.commandId), "the command"), commandView)
+  /** The original of a repeated send, as its answer. */
+  const duplicateOf = (original: CommandSnapshot): SentCommand => ({ ...commandView(original), duplicate: true })
+
+  const sendCommandWith: DirectBroker["sendCommand"] = (request, done) =>
+    request.idempotencyKey === undefined ? sendNewWith(request, done) : sendOnceWith(request, request.idempotencyKey, done)
+
+  /**
+   * Sends with an idempotency key in flight on this node (sender + key → who waits for it): a
+   * repeat that arrives before the original is applied waits for it rather than appending a second send.
+   */
+  const sendsInFlight = new Map<string, Array<() => void>>()
+
+  /** A send with an idempotency key: the original's answer for a repeat, else a new command, once. */
+  const sendOnceWith = (request: SendCommandRequest, key: string, done: Done<SentCommand, LogUnavailable | Conflict>): void => {
+    const original = Commands.originalOf(projection, { ...request, commandId: "", nowMs: Date.now() })
+    if (original !== undefined) return done(Either.right(duplicateOf(original)))
+    const inFlight = `${request.from}\n${key}`
+    const waiting = sendsInFlight.get(inFlight)
+    if (waiting !== undefined) {
+      waiting.push(() => sendOnceWith(request, key, done))
+      return
+    }
+    sendsInFlight.set(inFlight, [])
+    sendNewWith(request, (result) => {
+      const after = sendsInFlight.get(inFlight) ?? []
+      sendsInFlight.delete(inFlight)
+      done(result)
+      for (const retry of after) retry()
+    })
+  }
+
+  const sendNewWith: DirectBroker["sendCommand"] = (request, done) => {
+    const send = { ...request, commandId: newCommandId(), nowMs: Date.now() }
+    const answer = (): Either.Either<SentCommand, Conflict> => {
+      const command = projection.commands.get(send.commandId)
+      // Our send lost to a repeat that reached the log first (another node's): that one is the command.
+      const original = command === undefined ? Commands.originalOf(projection, send) : undefined
+      return original !== undefined ? Either.right(duplicateOf(original)) : Either.map(recorded(command, "the command"), commandView)
+    }
     const taker = waits.reserveFor(request.target)
     if (taker === undefined) {
       return decideAndCommitWith(Commands.decide({ type: "Send", ...send }, projection), andThen(done, answer))

@@ -36,6 +36,12 @@ export interface CommandSent {
     readonly params: unknown
     /** Milliseconds after which a command nobody acked expires; null for never. */
     readonly ttlMs: number | null
+    /**
+     * The sender's `Idempotency-Key`, absent when it gave none: a repeat with the same key from the
+     * same sender within 24 hours is this command, not a new one (the projection ignores a second
+     * `command.sent` with it, so the first in log order wins).
+     */
+    readonly idempotencyKey?: string
   }
 }
 /** A claim: the first `command.delivered` for a pending command in log order wins. */

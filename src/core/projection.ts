@@ -4,6 +4,7 @@ import {
   commandMachine,
   commandStatus,
   commandStatuses,
+  idempotencyWindowMs,
   type CommandEvent,
   type CommandSnapshot,
   type CommandStatus
@@ -118,6 +119,8 @@ export class Projection {
   private readonly sendOrder: Array<string> = []
   /** target (role or peer id) → pending command ids, oldest first. */
   private readonly pendingByTarget = new Map<string, Array<string>>()
+  /** sender + idempotency key → the id of the command it names (commands sent with a key only). */
+  private readonly idempotent = new Map<string, string>()
   /** peer id → ids of commands delivered to it and not settled. */
   private readonly heldByPeer = new Map<string, Set<string>>()
   private readonly touched = new Touched()
@@ -136,6 +139,8 @@ export class Projection {
       projection.commands.set(id, snapshot)
       projection.sendOrder.push(id)
       projection.index(snapshot)
+      const { from, idempotencyKey } = snapshot.context
+      if (typeof idempotencyKey === "string") projection.idempotent.set(idempotentKey(from, idempotencyKey), id)
     }
     return projection
   }
@@ -216,6 +221,13 @@ export class Projection {
       }
       case "command.sent": {
         if (this.commands.has(event.data.commandId)) return noChanges
+        const { idempotencyKey } = event.data
+        if (idempotencyKey !== undefined) {
+          // A repeat that raced the original into the log (two nodes, or two requests before either
+          // was applied): the first in log order is the command, the repeat is nothing.
+          if (this.idempotentOriginal(event.data.from, idempotencyKey, Date.parse(event.at)) !== undefined) return noChanges
+          this.idempotent.set(idempotentKey(event.data.from, idempotencyKey), event.data.commandId)
+        }
         this.sendOrder.push(event.data.commandId)
         const [snapshot] = commandSteps.initial({ ...event.data, at: event.at, seq: event.seq })
         this.setCommand(event.data.commandId, snapshot)
@@ -269,6 +281,7 @@ export class Projection {
         Object.assign(this.statusCounts, zeroCounts())
         this.pendingByTarget.clear()
         this.heldByPeer.clear()
+        this.idempotent.clear()
         this.touched.clear(true)
         return [{ kind: "reset" }]
       }
@@ -292,6 +305,13 @@ export class Projection {
         // A type from a newer version: nothing this version knows changes.
         return noChanges
     }
+  }
+
+  /** The command a sender's idempotency key names, if it was sent within 24 hours of `nowMs`. */
+  idempotentOriginal(from: string, key: string, nowMs: number): CommandSnapshot | undefined {
+    const id = this.idempotent.get(idempotentKey(from, key))
+    const command = id === undefined ? undefined : this.commands.get(id)
+    return command !== undefined && nowMs - Date.parse(command.context.createdAt) < idempotencyWindowMs ? command : undefined
   }
 
   /** Pending commands a peer may take (addressed to its id or its role), oldest first. */
@@ -413,6 +433,8 @@ export class Projection {
     }
   }
 }
+
+const idempotentKey = (from: string, key: string): string => `${from}\n${key}`
 
 const zeroCounts = (): Record<CommandStatus, number> =>
   Object.fromEntries(commandStatuses.map((status) => [status, 0])) as Record<CommandStatus, number>

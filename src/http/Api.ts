@@ -1,7 +1,7 @@
 import { Schema } from "effect"
 import { commandStatuses } from "../core/machines/command.js"
 import { commandIdPrefix, isCommandId, nameRule } from "../core/names.js"
-import { Action, Capabilities, Label, Name } from "../input/fields.js"
+import { Action, Capabilities, IdempotencyKey, Label, Name } from "../input/fields.js"
 import { expecting } from "../input/problems.js"
 
 /**
@@ -39,7 +39,8 @@ export const SendCommandBody = Schema.Struct({
   params: Schema.optional(Schema.Unknown),
   ttlMs: Schema.optional(
     Schema.NullOr(Schema.Int.pipe(Schema.positive())).pipe(expecting("a whole number of milliseconds, 1 or more, or null"))
-  )
+  ),
+  idempotencyKey: Schema.optional(IdempotencyKey)
 })
 
 export const AckBody = Schema.Struct({

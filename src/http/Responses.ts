@@ -43,6 +43,13 @@ export const Command = Schema.Struct({
   })
 }).annotations({ identifier: "Command" })
 
+export const SentCommand = Schema.Struct({
+  ...Command.fields,
+  duplicate: Schema.optional(Schema.Literal(true)).annotations({
+    description: "present when this send repeated an earlier one (same sender and Idempotency-Key, within 24 h): the original command, nothing recorded"
+  })
+}).annotations({ identifier: "SentCommand" })
+
 export const HistoryEntry = Schema.Struct({
   seq: Schema.Number,
   at: Time,

@@ -13,7 +13,7 @@ import {
   StatusQuery,
   WaitQuery
 } from "./Api.js"
-import { Name } from "../input/fields.js"
+import { IdempotencyKey, Name } from "../input/fields.js"
 import * as Responses from "./Responses.js"
 
 /**
@@ -72,8 +72,9 @@ export const routes: ReadonlyArray<RouteSpec> = [
     answer: { schema: Responses.Peer }, errors: [400, 404] },
 
   // Commands
-  { method: "POST", path: "/commands/send", tag: "commands", summary: "Send a command to a peer id or a role",
-    body: { schema: SendCommandBody, required: true }, answer: { schema: Responses.Command }, errors: writes },
+  { method: "POST", path: "/commands/send", tag: "commands", summary: "Send a command to a peer id or a role (once per Idempotency-Key)",
+    headers: Schema.Struct({ "Idempotency-Key": Schema.optional(IdempotencyKey) }),
+    body: { schema: SendCommandBody, required: true }, answer: { schema: Responses.SentCommand }, errors: writes },
   { method: "GET", path: "/commands", tag: "commands", summary: "Commands, newest first",
     query: CommandsQuery, answer: { schema: Responses.Commands }, errors: [400] },
   { method: "GET", path: "/commands/:id", tag: "commands",

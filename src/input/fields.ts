@@ -31,3 +31,12 @@ export const Capabilities = Schema.Array(Name).pipe(
   Schema.maxItems(64),
   expecting(`a list of at most 64 names (each ${nameRule})`)
 )
+
+/**
+ * An `Idempotency-Key` (header, body field or MCP argument): 1–200 visible ASCII characters or
+ * spaces, e.g. a UUID. The IETF httpapi draft leaves the form to the server.
+ */
+export const IdempotencyKey = Schema.String.pipe(
+  Schema.pattern(/^[\x20-\x7e]{1,200}$/, { message: () => "must be 1–200 visible ASCII characters" }),
+  expecting("1–200 visible ASCII characters (e.g. a UUID)")
+)

@@ -3,7 +3,7 @@ import { Conflict, Forbidden, NotFound } from "../errors.js"
 import type { EventDraft } from "../events.js"
 import { commandStatus, isRedeliverable, isSettled, type CommandSnapshot } from "../machines/command.js"
 import { peerStatus } from "../machines/peer.js"
-import { decided, deciderOf, type Decision, type DecisionState } from "./decision.js"
+import { decided, deciderOf, unchanged, type Decision, type DecisionState } from "./decision.js"
 
 /** A command for a peer id or a role. Its id is chosen before deciding. */
 export interface Send {
@@ -14,6 +14,10 @@ export interface Send {
   readonly action: string
   readonly params?: unknown
   readonly ttlMs?: number | null | undefined
+  /** The sender's idempotency key, if it gave one. */
+  readonly idempotencyKey?: string | undefined
+  /** Now, for the 24-hour window of idempotency keys (the broker's clock: a request, not replay). */
+  readonly nowMs?: number | undefined
 }
 
 /** A waiting peer takes a pending command, held under a lease until it acks. */
@@ -72,11 +76,19 @@ const sentDraft = (send: Omit<Send, "type">): EventDraft => ({
     target: send.target,
     action: send.action,
     params: send.params ?? null,
-    ttlMs: send.ttlMs ?? null
+    ttlMs: send.ttlMs ?? null,
+    // Absent, not null, without a key: the send event of most commands stays as it was.
+    ...(send.idempotencyKey === undefined ? {} : { idempotencyKey: send.idempotencyKey })
   }
 })
 
-export const send = (command: Send): Decision => decided(sentDraft(command))
+/** The command an earlier send with the same sender and idempotency key made, within 24 hours. */
+export const originalOf = (state: DecisionState, send: Omit<Send, "type">): CommandSnapshot | undefined =>
+  send.idempotencyKey === undefined ? undefined : state.idempotentOriginal(send.from, send.idempotencyKey, send.nowMs ?? 0)
+
+/** A repeat of a send (same sender, same idempotency key, within 24 hours) records nothing. */
+export const send = (command: Send, state: DecisionState): Decision =>
+  originalOf(state, command) === undefined ? decided(sentDraft(command)) : unchanged
 
 /**
  * The first claim in log order wins; a claim by a peer that is not online loses. With several

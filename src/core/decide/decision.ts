@@ -11,7 +11,10 @@ import type { Projection } from "../projection.js"
 export type Decision<E extends BrokerError = never> = Either.Either<ReadonlyArray<EventDraft>, E>
 
 /** The part of the projection the deciders read: the entities, and the pending queues. */
-export type DecisionState = Pick<Projection, "peers" | "commands" | "channels" | "signals" | "tokens" | "pendingOf" | "heldBy">
+export type DecisionState = Pick<
+  Projection,
+  "peers" | "commands" | "channels" | "signals" | "tokens" | "pendingOf" | "heldBy" | "idempotentOriginal"
+>
 
 export const decided = (...drafts: ReadonlyArray<EventDraft>): Decision => Either.right(drafts)
 

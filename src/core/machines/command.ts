@@ -32,6 +32,8 @@ export interface CommandContext {
   readonly deadReason: "lease_expired" | "holder_offline" | null
   /** Where its ttl runs from: when it was sent, or last redelivered. */
   readonly ttlFrom: string
+  /** The sender's idempotency key, null when it gave none. */
+  readonly idempotencyKey: string | null
 }
 
 /** The holder of a delivered command went offline: not a log event but a consequence of one. */
@@ -119,7 +121,8 @@ export const commandMachine = setup({
     history: [input.seq],
     budgetFrom: 0,
     deadReason: null,
-    ttlFrom: input.at
+    ttlFrom: input.at,
+    idempotencyKey: input.idempotencyKey ?? null
   }),
   states: {
     pending: {
@@ -188,3 +191,6 @@ export const commandStatus = (snapshot: CommandSnapshot): CommandStatus => snaps
 export const isSettled = (status: CommandStatus): boolean => status !== "pending" && status !== "delivered"
 /** The ends a person may undo with a redelivery. */
 export const isRedeliverable = (status: CommandStatus): boolean => status === "dead" || status === "failed" || status === "expired"
+
+/** How long a sender's idempotency key names its command: a repeat after this is a new command. */
+export const idempotencyWindowMs = 24 * 60 * 60 * 1000

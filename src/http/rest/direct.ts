@@ -9,6 +9,7 @@ import { AckBody, SendCommandBody, WaitQuery } from "../Api.js"
 import { brokerErrorReply, reply, type Reply } from "../respond.js"
 import {
   caller,
+  idempotencyKeyOf,
   type InputLimits,
   optionalBodyWith,
   param,
@@ -39,6 +40,14 @@ const rendered =
 const decodeAck = decodeInputEither(AckBody, "body")
 const decodeSend = requiredBody(SendCommandBody)
 
+/** The send with its idempotency key from the `Idempotency-Key` header or the body (they must agree). */
+const withIdempotencyKey =
+  (request: RestRequest) =>
+  (send: typeof SendCommandBody.Type): Either.Either<typeof SendCommandBody.Type, BadRequest> =>
+    request.source.headers["idempotency-key"] === undefined
+      ? Either.right(send)
+      : Either.map(idempotencyKeyOf(request, send.idempotencyKey), (idempotencyKey) => ({ ...send, idempotencyKey }))
+
 export const directHandlers = (broker: BrokerService, limits: InputLimits): ReadonlyMap<string, DirectHandler> => {
   const timeoutOf = (request: RestRequest) => Either.map(query(request, WaitQuery), ({ timeout }) => waitMs(limits, timeout))
 
@@ -49,7 +58,7 @@ export const directHandlers = (broker: BrokerService, limits: InputLimits): Read
   const handlers: Record<string, DirectHandler> = {
     "POST /commands/send": (request, answer) =>
       optionalBodyWith(request, limits, (body) => {
-        const send = Either.flatMap(Either.flatMap(body, decodeSend), (decoded) => Either.map(actingAs(request, decoded.from), () => decoded))
+        const send = Either.flatMap(Either.flatMap(Either.flatMap(body, decodeSend), (decoded) => Either.map(actingAs(request, decoded.from), () => decoded)), withIdempotencyKey(request))
         if (Either.isLeft(send)) return answer(brokerErrorReply(send.left))
         broker.direct.sendCommand(send.right, rendered(answer))
       }),

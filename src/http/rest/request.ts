@@ -4,7 +4,7 @@ import { BadRequest, type BrokerError } from "../../core/errors.js"
 import type { Principal } from "../../core/principal.js"
 import { isName } from "../../core/names.js"
 import { parseJson, readBody, readBodyWith } from "../../input/body.js"
-import { Name } from "../../input/fields.js"
+import { IdempotencyKey, Name } from "../../input/fields.js"
 import { decodeInputEither } from "../../input/problems.js"
 import { FromQuery } from "../Api.js"
 
@@ -95,3 +95,19 @@ export const caller = (request: RestRequest): Either.Either<string | null, BadRe
   if (header !== undefined) return nameFrom(Array.isArray(header) ? header[0] : header, "X-Peer-Id header")
   return Either.map(query(request, FromQuery), ({ from }) => from ?? null)
 }
+
+/**
+ * The send's idempotency key: the `Idempotency-Key` header, or the body's `idempotencyKey`; both
+ * must agree when both are given.
+ */
+export const idempotencyKeyOf = (request: RestRequest, fromBody: string | undefined): Either.Either<string | undefined, BadRequest> => {
+  const header = request.source.headers["idempotency-key"]
+  if (header === undefined) return Either.right(fromBody)
+  return Either.flatMap(decodeIdempotencyKey(Array.isArray(header) ? header[0] : header), (key) =>
+    fromBody === undefined || fromBody === key
+      ? Either.right(key)
+      : Either.left(new BadRequest({ message: "the Idempotency-Key header and the body's idempotencyKey differ; give one, or the same" }))
+  )
+}
+
+const decodeIdempotencyKey = decodeInputEither(IdempotencyKey, "Idempotency-Key header")

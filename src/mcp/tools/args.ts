@@ -1,5 +1,5 @@
 import { Schema } from "effect"
-import { Action, Capabilities, Label, Name } from "../../input/fields.js"
+import { Action, Capabilities, IdempotencyKey, Label, Name } from "../../input/fields.js"
 import { expecting } from "../../input/problems.js"
 import { optional, type WaitLimits } from "./define.js"
 
@@ -35,6 +35,8 @@ export const LimitArg = CountArg.pipe(
   Schema.filter((n) => (n >= 1 && n <= 1000) || "must be 1 to 1000"),
   expecting("a whole number from 1 to 1000")
 )
+
+export const IdempotencyKeyArg = IdempotencyKey
 
 export const BooleanArg = Schema.Union(Schema.Boolean, Schema.BooleanFromString).annotations({
   message: () => ({ message: "must be true or false", override: true })

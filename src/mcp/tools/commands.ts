@@ -1,5 +1,5 @@
 import { Effect, Schema } from "effect"
-import { ActionArg, arg, BooleanArg, NameArg, SecondsArg, timeoutArg } from "./args.js"
+import { ActionArg, arg, BooleanArg, IdempotencyKeyArg, NameArg, SecondsArg, timeoutArg } from "./args.js"
 import { defineTool, optional, required, type WaitLimits } from "./define.js"
 import { me } from "./identity.js"
 import { commandLine, json, outcomeLine, presentPeers, rolesIn, seconds, who } from "./render.js"
@@ -16,18 +16,29 @@ export const commandTools = (limits: WaitLimits) => {
       target: required(NameArg, arg.name("role or peer id")),
       action: required(ActionArg, arg.string("what to do, short")),
       params: optional(Schema.Unknown, arg.json("details, any JSON")),
-      ttl: optional(SecondsArg, arg.seconds("seconds until it expires if nobody acks it (default never)"))
+      ttl: optional(SecondsArg, arg.seconds("seconds until it expires if nobody acks it (default never)")),
+      idempotency_key: optional(IdempotencyKeyArg, arg.string("a retry with the same key sends nothing new"))
     },
-    run: ({ target, action, params, ttl }, context) =>
+    run: ({ target, action, params, ttl, idempotency_key }, context) =>
       Effect.gen(function* () {
         const peer = yield* me(context)
         const ttlMs = ttl === undefined ? null : Math.max(1, Math.round(ttl * 1000))
-        const command = yield* context.broker.sendCommand({ from: peer.id, target, action, params: params ?? null, ttlMs })
+        const command = yield* context.broker.sendCommand({
+          from: peer.id,
+          target,
+          action,
+          params: params ?? null,
+          ttlMs,
+          ...(idempotency_key === undefined ? {} : { idempotencyKey: idempotency_key })
+        })
         const takers = presentPeers(context.broker.projection, (id, role) => id === target || role === target)
         const note =
           takers.length === 0 ? `Nobody online is ${json(target)} yet; the command waits until one connects.` : null
         const structured = { command, takers, note }
-        const text = [`Sent ${command.id} to ${json(target)}: ${json(action)}. Next: wait_for_result(${json(command.id)}).`, ...(note ? [note] : [])].join("\n")
+        const sentLine = command.duplicate
+          ? `Already sent as ${command.id} (same idempotency_key): nothing new sent. Next: wait_for_result(${json(command.id)}).`
+          : `Sent ${command.id} to ${json(target)}: ${json(action)}. Next: wait_for_result(${json(command.id)}).`
+        const text = [sentLine, ...(note ? [note] : [])].join("\n")
         return { structured, text }
       })
   })

@@ -2,7 +2,7 @@ import { Either } from "effect"
 import { describe, expect, it } from "vitest"
 import * as Commands from "../../../src/core/decide/commands.js"
 import { Conflict, Forbidden, NotFound } from "../../../src/core/errors.js"
-import type { BrokerEvent } from "../../../src/core/events.js"
+import type { BrokerEvent, EventDraft } from "../../../src/core/events.js"
 import { Projection } from "../../../src/core/projection.js"
 import { decider, stateAfter } from "../decider.js"
 import {
@@ -44,6 +44,36 @@ describe("deciding commands' requests", () => {
         .given(connected("p1"))
         .when({ type: "Send", commandId: "c2", from: "p1", target: "nobody-yet", action: "build", params: { n: 1 }, ttlMs: 5_000 })
         .then(sent("c2", "nobody-yet", { from: "p1", action: "build", params: { n: 1 }, ttlMs: 5_000 })))
+  })
+
+  describe("Send with an idempotency key", () => {
+    const keyed = (key: string): EventDraft => ({
+      type: "command.sent",
+      data: { commandId: "c1", from: "boss", target: "worker", action: "run", params: null, ttlMs: null, idempotencyKey: key }
+    })
+    const at = Date.parse("2025-01-01T00:00:00.000Z")
+
+    it("records the key with the command", () =>
+      spec
+        .given()
+        .when({ type: "Send", commandId: "c1", from: "boss", target: "worker", action: "run", idempotencyKey: "k", nowMs: at })
+        .then(keyed("k")))
+
+    it("a repeat from the same sender within 24 hours records nothing; another sender's is new", () => {
+      spec
+        .given(keyed("k"))
+        .when({ type: "Send", commandId: "c2", from: "boss", target: "worker", action: "run", idempotencyKey: "k", nowMs: at + 60_000 })
+        .thenNothing()
+      spec
+        .given(keyed("k"))
+        .when({ type: "Send", commandId: "c2", from: "other", target: "worker", action: "run", idempotencyKey: "k", nowMs: at + 60_000 })
+        .then({ type: "command.sent", data: { commandId: "c2", from: "other", target: "worker", action: "run", params: null, ttlMs: null, idempotencyKey: "k" } })
+    })
+
+    it("the projection keeps the first send of a key in log order: a racing repeat is ignored", () => {
+      const state = stateAfter(keyed("k"), { ...keyed("k"), data: { ...(keyed("k").data as object), commandId: "c2" } } as EventDraft)
+      expect([...state.commands.keys()]).toEqual(["c1"])
+    })
   })
 
   describe("Claim", () => {
