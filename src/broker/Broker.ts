@@ -10,7 +10,7 @@ import * as Tokens from "../core/decide/tokens.js"
 import { tokenView, type TokenRecord, type TokenView } from "../core/tokens.js"
 import type { BrokerEvent, EventDraft, MessageSent } from "../core/events.js"
 import { BadRequest, Conflict, Forbidden, LogUnavailable, NotFound, TooManyWaits, type BrokerError } from "../core/errors.js"
-import { firstId, heldCount, messageIdAt } from "../core/machines/channel.js"
+import { firstId, heldCount, messageIdAt, type KeyedMessage } from "../core/machines/channel.js"
 import { commandStatus, isSettled, type CommandSnapshot, type CommandStatus } from "../core/machines/command.js"
 import type { PeerSnapshot } from "../core/machines/peer.js"
 import type { SignalSnapshot } from "../core/machines/signal.js"
@@ -63,6 +63,9 @@ export interface SendCommandRequest {
   readonly idempotencyKey?: string | undefined
 }
 
+/** A channel send's answer: the message, and `duplicate: true` when it is an earlier send's (same idempotency key). */
+export type PostedMessage = MessageView & { readonly duplicate?: true }
+
 /** A send's answer: the command, and `duplicate: true` when it is an earlier send's (same idempotency key). */
 export type SentCommand = CommandView & { readonly duplicate?: true }
 
@@ -105,7 +108,13 @@ export type Done<A, E> = (result: Either.Either<A, E>) => void
  * returns. A wait returns the function that ends it without an answer (its client went away).
  */
 export interface DirectBroker {
-  readonly publish: (channel: string, from: string | null, message: unknown, done: Done<MessageView, LogUnavailable | Conflict>) => void
+  readonly publish: (
+    channel: string,
+    from: string | null,
+    message: unknown,
+    done: Done<PostedMessage, LogUnavailable | Conflict>,
+    idempotencyKey?: string | undefined
+  ) => void
   readonly sendCommand: (request: SendCommandRequest, done: Done<SentCommand, LogUnavailable | Conflict>) => void
   readonly waitForCommand: (
     peerId: string,
@@ -182,8 +191,9 @@ export interface BrokerService {
   readonly publish: (
     channel: string,
     from: string | null,
-    message: unknown
-  ) => Effect.Effect<MessageView, LogUnavailable | Conflict>
+    message: unknown,
+    idempotencyKey?: string | undefined
+  ) => Effect.Effect<PostedMessage, LogUnavailable | Conflict>
   readonly readMessages: (
     channel: string,
     options: { readonly since: number; readonly limit: number; readonly timeoutMs: number }
@@ -691,15 +701,65 @@ export const makeBroker = Effect.gen(function* () {
     return snapshot && messageIdAt(snapshot.context, seq)
   }
 
-  const publishWith: DirectBroker["publish"] = (channel, from, message, done) =>
-    decideAndCommitWith(
-      Channels.decide({ type: "Publish", channel, from, message }, projection),
-      andThen(done, ([event]: ReadonlyArray<BrokerEvent>) =>
-        Either.map(recorded(messageIdOf(channel, event!.seq), "the message", "a reset or a retention trim"), (id) =>
-          messageView(id, event as BrokerEvent & MessageSent)
+  /** The message an earlier send with this key made, read back from the log, as a repeat's answer. */
+  const duplicateMessageWith = (original: KeyedMessage, done: Done<PostedMessage, LogUnavailable | Conflict>): void =>
+    void runCallback(log.readSeqs([original.seq]), {
+      onExit: (exit) =>
+        done(
+          Exit.isSuccess(exit)
+            ? Either.right({ ...messageView(original.id, exit.value[0] as BrokerEvent & MessageSent), duplicate: true })
+            : Either.left(
+                Option.getOrElse(
+                  Cause.failureOption(exit.cause),
+                  () => new LogUnavailable({ message: `reading the original message failed: ${Cause.pretty(exit.cause)}` })
+                )
+              )
         )
-      )
-    )
+    })
+
+  const publishWith: DirectBroker["publish"] = (channel, from, message, done, idempotencyKey) =>
+    idempotencyKey === undefined
+      ? publishNewWith({ channel, from, message }, done)
+      : publishOnceWith({ channel, from, message, idempotencyKey }, idempotencyKey, done)
+
+  /** Channel sends with an idempotency key in flight on this node, as `sendsInFlight`. */
+  const publishesInFlight = new Map<string, Array<() => void>>()
+
+  const publishOnceWith = (
+    request: Omit<Channels.Publish, "type">,
+    key: string,
+    done: Done<PostedMessage, LogUnavailable | Conflict>
+  ): void => {
+    const original = Channels.originalMessageOf(projection, { ...request, nowMs: Date.now() })
+    if (original !== undefined) return duplicateMessageWith(original, done)
+    const inFlight = `${request.channel}\n${request.from}\n${key}`
+    const waiting = publishesInFlight.get(inFlight)
+    if (waiting !== undefined) {
+      waiting.push(() => publishOnceWith(request, key, done))
+      return
+    }
+    publishesInFlight.set(inFlight, [])
+    publishNewWith(request, (result) => {
+      const after = publishesInFlight.get(inFlight) ?? []
+      publishesInFlight.delete(inFlight)
+      done(result)
+      for (const retry of after) retry()
+    })
+  }
+
+  const publishNewWith = (request: Omit<Channels.Publish, "type">, done: Done<PostedMessage, LogUnavailable | Conflict>): void => {
+    const { channel } = request
+    const nowMs = Date.now()
+    decideAndCommitWith(Channels.decide({ type: "Publish", ...request, nowMs }, projection), (stored) => {
+      if (Either.isLeft(stored)) return done(Either.left(stored.left))
+      const event = stored.right[0]
+      const id = event === undefined ? undefined : messageIdOf(channel, event.seq)
+      // Our send lost to a repeat that reached the log first (another node's): that one is the message.
+      const original = id === undefined ? Channels.originalMessageOf(projection, { ...request, nowMs }) : undefined
+      if (original !== undefined) return duplicateMessageWith(original, done)
+      done(Either.map(recorded(id, "the message", "a reset or a retention trim"), (id) => messageView(id, event as BrokerEvent & MessageSent)))
+    })
+  }
 
   const readMessages: BrokerService["readMessages"] = (channel, { since, limit, timeoutMs }) =>
     waits
@@ -841,7 +901,7 @@ export const makeBroker = Effect.gen(function* () {
     redeliver,
     waitForResult: (commandId, timeoutMs) => fromCallback((done) => waitForResultWith(commandId, timeoutMs, done)),
     commands: ({ status, limit }) => Effect.sync(() => recentCommands(projection, limit, status)),
-    publish: (channel, from, message) => once((done) => publishWith(channel, from, message, done)),
+    publish: (channel, from, message, idempotencyKey) => once((done) => publishWith(channel, from, message, done, idempotencyKey)),
     readMessages,
     channels: Effect.sync(() => [...projection.channels.values()].map(channelView)),
     fire,

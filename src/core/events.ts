@@ -88,7 +88,16 @@ export interface CommandCancelled {
 
 export interface MessageSent {
   readonly type: "message.sent"
-  readonly data: { readonly channel: string; readonly from: string | null; readonly message: unknown }
+  readonly data: {
+    readonly channel: string
+    readonly from: string | null
+    readonly message: unknown
+    /**
+     * The sender's `Idempotency-Key`, absent when it gave none: a repeat on the same channel from the
+     * same sender within 24 hours is this message (a second `message.sent` with it is ignored).
+     */
+    readonly idempotencyKey?: string
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { BrokerEvent } from "./events.js"
-import { channelMachine, type ChannelSnapshot } from "./machines/channel.js"
+import { channelMachine, keyedMessage, type ChannelSnapshot } from "./machines/channel.js"
 import {
   commandMachine,
   commandStatus,
@@ -248,7 +248,13 @@ export class Projection {
       case "command.redelivered":
         return this.advanceCommand(event.data.commandId, event)
       case "message.sent": {
-        const existing = this.channels.get(event.data.channel) ?? channelSteps.initial({ name: event.data.channel })[0]
+        const known = this.channels.get(event.data.channel)
+        const { idempotencyKey } = event.data
+        // A repeat that raced the original into the log: the first in log order is the message.
+        if (known && idempotencyKey !== undefined && keyedMessage(known.context, event.data.from, idempotencyKey, Date.parse(event.at))) {
+          return noChanges
+        }
+        const existing = known ?? channelSteps.initial({ name: event.data.channel })[0]
         const [next] = channelSteps.next(existing, event)
         this.channels.set(event.data.channel, next)
         this.touched.channels.add(event.data.channel)

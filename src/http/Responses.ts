@@ -74,6 +74,13 @@ export const Message = Schema.Struct({
   data: AnyJson
 }).annotations({ identifier: "Message" })
 
+export const PostedMessage = Schema.Struct({
+  ...Message.fields,
+  duplicate: Schema.optional(Schema.Literal(true)).annotations({
+    description: "present when this send repeated an earlier one (same channel, sender and Idempotency-Key, within 24 h): the original message, nothing recorded"
+  })
+}).annotations({ identifier: "PostedMessage" })
+
 const FirstId = Schema.Number.annotations({
   description: "the oldest message id still held; retention dropped the ids below it (lastId + 1 when it holds none)"
 })

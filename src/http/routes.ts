@@ -51,6 +51,7 @@ export interface RouteSpec {
 }
 
 const Caller = Schema.Struct({ "X-Peer-Id": Schema.optional(Name) })
+const IdempotencyKeyHeader = Schema.Struct({ "Idempotency-Key": Schema.optional(IdempotencyKey) })
 const anyJson = Schema.Unknown.annotations({ description: "any JSON value: the message" })
 const writes = [400, 409, 413, 503] as const
 const mcp = "docs/mcp.md (JSON-RPC per the MCP specification)"
@@ -73,7 +74,7 @@ export const routes: ReadonlyArray<RouteSpec> = [
 
   // Commands
   { method: "POST", path: "/commands/send", tag: "commands", summary: "Send a command to a peer id or a role (once per Idempotency-Key)",
-    headers: Schema.Struct({ "Idempotency-Key": Schema.optional(IdempotencyKey) }),
+    headers: IdempotencyKeyHeader,
     body: { schema: SendCommandBody, required: true }, answer: { schema: Responses.SentCommand }, errors: writes },
   { method: "GET", path: "/commands", tag: "commands", summary: "Commands, newest first",
     query: CommandsQuery, answer: { schema: Responses.Commands }, errors: [400] },
@@ -96,8 +97,9 @@ export const routes: ReadonlyArray<RouteSpec> = [
     query: WaitQuery, answer: { schema: Responses.ResultWait }, errors: [400, 404, 429, 503], waits: "by default" },
 
   // Channels
-  { method: "POST", path: "/channels/:name/send", tag: "channels", summary: "Publish a message (the body) on a channel",
-    query: FromQuery, headers: Caller, body: { schema: anyJson, required: true }, answer: { schema: Responses.Message },
+  { method: "POST", path: "/channels/:name/send", tag: "channels", summary: "Publish a message (the body) on a channel (once per Idempotency-Key)",
+    query: FromQuery, headers: Schema.extend(Caller, IdempotencyKeyHeader), body: { schema: anyJson, required: true },
+    answer: { schema: Responses.PostedMessage },
     errors: writes },
   { method: "GET", path: "/channels/:name/messages", tag: "channels", summary: "Read messages after `since`, waiting if asked",
     query: MessagesQuery, answer: { schema: Responses.Messages }, errors: [400, 429, 503], waits: "with a timeout" },

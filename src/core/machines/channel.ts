@@ -20,7 +20,27 @@ export interface ChannelContext {
   readonly seqs: SeqIndex
   /** The time (epoch ms) of each held message: the sweeper's age limit needs it without reading the log. */
   readonly ats: Array<number>
+  /** Messages sent with an idempotency key in the last 24 hours (by the log's times): few, usually none. */
+  readonly keys: ReadonlyArray<KeyedMessage>
 }
+
+/** A message sent with an idempotency key: where it is, so a repeat can be answered with it. */
+export interface KeyedMessage {
+  readonly from: string | null
+  readonly key: string
+  readonly id: number
+  readonly seq: number
+  /** Epoch ms. */
+  readonly at: number
+}
+
+/** How long an idempotency key names its message (as for commands). */
+const keyWindowMs = 24 * 60 * 60 * 1000
+
+/** The message a sender's key names on this channel, if it was sent within 24 hours of `nowMs`. */
+export const keyedMessage = (context: ChannelContext, from: string | null, key: string, nowMs: number): KeyedMessage | undefined =>
+  // `?? []`: a channel restored from a checkpoint written before keys existed.
+  (context.keys ?? []).find((k) => k.key === key && k.from === from && nowMs - k.at < keyWindowMs)
 
 type ChannelEvent = (MessageSent | ChannelTrimmed) & { readonly seq: number; readonly at: string }
 
@@ -76,17 +96,25 @@ export const channelMachine = setup({
 }).createMachine({
   id: "channel",
   initial: "open",
-  context: ({ input }) => ({ name: input.name, count: 0, trimmed: 0, lastAt: null, seqs: [], ats: [] }),
+  context: ({ input }) => ({ name: input.name, count: 0, trimmed: 0, lastAt: null, seqs: [], ats: [], keys: [] }),
   states: {
     open: {
       on: {
         "message.sent": {
-          actions: assign(({ context, event }) => ({
-            seqs: append(context.seqs, heldCount(context), event.seq),
-            ats: append(context.ats, heldCount(context), Date.parse(event.at)),
-            count: context.count + 1,
-            lastAt: event.at
-          }))
+          actions: assign(({ context, event }) => {
+            const at = Date.parse(event.at)
+            const next = {
+              seqs: append(context.seqs, heldCount(context), event.seq),
+              ats: append(context.ats, heldCount(context), at),
+              count: context.count + 1,
+              lastAt: event.at
+            }
+            const key = event.type === "message.sent" ? event.data.idempotencyKey : undefined
+            if (key === undefined) return next
+            // Keys older than the window name nothing any more: dropped as new ones come.
+            const kept = (context.keys ?? []).filter((k) => at - k.at < keyWindowMs)
+            return { ...next, keys: [...kept, { from: event.data.from, key, id: context.count + 1, seq: event.seq, at }] }
+          })
         },
         "channel.trimmed": {
           guard: "dropsSomething",

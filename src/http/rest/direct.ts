@@ -111,7 +111,10 @@ export const directHandlers = (broker: BrokerService, limits: InputLimits): Read
         if (message.right === undefined) return answer(brokerErrorReply(new BadRequest({ message: "the message body is required" })))
         const from = Either.flatMap(caller(request), (who) => Either.map(actingAs(request, who), () => who))
         if (Either.isLeft(from)) return answer(brokerErrorReply(from.left))
-        broker.direct.publish(channel.right, from.right, message.right, rendered(answer))
+        // The body is the message itself, so a channel send's idempotency key comes in the header only.
+        const key = idempotencyKeyOf(request, undefined)
+        if (Either.isLeft(key)) return answer(brokerErrorReply(key.left))
+        broker.direct.publish(channel.right, from.right, message.right, rendered(answer), key.right)
       })
     }
   }

@@ -1,6 +1,6 @@
 import { Effect, Schema } from "effect"
 import { markRead } from "../inbox.js"
-import { arg, CountArg, LimitArg, NameArg, SecondsArg } from "./args.js"
+import { arg, CountArg, IdempotencyKeyArg, LimitArg, NameArg, SecondsArg } from "./args.js"
 import { defineTool, fail, optional, required, type WaitLimits } from "./define.js"
 import { me } from "./identity.js"
 import { json, messageLine, rolesIn, seconds } from "./render.js"
@@ -14,16 +14,20 @@ export const channelTools = (limits: WaitLimits) => {
     description: "Post a message (any JSON) to a channel; everyone can read it.",
     fields: {
       channel: required(NameArg, arg.name("channel name, e.g. results")),
-      message: required(Schema.Unknown, arg.json("the message, any JSON"))
+      message: required(Schema.Unknown, arg.json("the message, any JSON")),
+      idempotency_key: optional(IdempotencyKeyArg, arg.string("a retry with the same key posts nothing new"))
     },
-    run: ({ channel, message }, context) =>
+    run: ({ channel, message, idempotency_key }, context) =>
       Effect.gen(function* () {
         if (message === undefined) return yield* fail("bad_request", "invalid arguments: message is required")
         const peer = yield* me(context)
-        const posted = yield* context.broker.publish(channel, peer.id, message)
+        const posted = yield* context.broker.publish(channel, peer.id, message, idempotency_key)
         // One's own message is no news: a follower caught up to just before it stays caught up.
         if (context.session.following.channels.get(channel) === posted.id - 1) markRead(context.session.following, channel, posted.id)
-        return { structured: { message: posted }, text: `Posted #${posted.id} to ${json(channel)}.` }
+        const text = posted.duplicate
+          ? `Already posted as #${posted.id} to ${json(channel)} (same idempotency_key): nothing new posted.`
+          : `Posted #${posted.id} to ${json(channel)}.`
+        return { structured: { message: posted }, text }
       })
   })
 
