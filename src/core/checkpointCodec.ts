@@ -12,8 +12,9 @@ import type { TokenRecord } from "./tokens.js"
  * Format 2 added the channels' `trimmed` and `ats`; a format-1 checkpoint lacks the times, so it is
  * refused and the broker replays the log instead (and an older broker refuses format 2 the same way).
  * Format 4 added the scoped tokens (3 is taken by a change made alongside). Format 5 (3 on its own
- * branch) added the commands' `history` (the seqs of the events that moved each): a format-4 or
- * older checkpoint lacks it, so it is refused the same way.
+ * branch) added the commands' `history` (the seqs of the events that moved each), their
+ * dead-letter and idempotency fields (`budgetFrom`, `deadReason`, `ttlFrom`, `idempotencyKey`) and
+ * the channels' `keys`: a format-4 or older checkpoint lacks them, so it is refused the same way.
  */
 export const checkpointFormat = 5
 
