@@ -93,8 +93,9 @@ export const generateLog = (options: {
       return sent(existing, rng.pick(roles)!)
     }
     if (r < 94) {
-      // A person redelivers a dead, failed or expired command (sometimes one that cannot be).
-      const ended = commandsIn("dead").concat(commandsIn("failed"), commandsIn("expired"))
+      // A person redelivers a dead or expired command (sometimes one that cannot be; failed ones are left
+      // failed, so the log keeps some).
+      const ended = commandsIn("dead").concat(commandsIn("expired"))
       return redelivered(rng.next() < 0.85 ? (rng.pick(ended) ?? anyCommand()) : anyCommand(), rng.next() < 0.5 ? "alice" : null)
     }
     if (r < 95) return heartbeat("ghost")

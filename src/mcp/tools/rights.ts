@@ -10,6 +10,7 @@ const reads = new Set([
   "list_peers",
   "read_messages",
   "wait_for_result",
+  "command_status",
   "wait_for_signal",
   "broker_status",
   // What a session follows is the session's own, not the log's.
