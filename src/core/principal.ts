@@ -18,9 +18,10 @@ export const trustedLoopback: Principal = { kind: "loopback" }
 
 /**
  * What a request does, for the rights table: `open` needs nothing (health), `read` changes nothing,
- * `write` appends (a command wait too: it claims), `reset` clears the project, `tokens` manages credentials.
+ * `write` appends (a command wait too: it claims), `admin` is what a project's people decide over its
+ * agents (a reset, a redelivery of a dead command), `tokens` manages credentials.
  */
-export type Access = "open" | "read" | "write" | "reset" | "tokens"
+export type Access = "open" | "read" | "write" | "admin" | "tokens"
 
 export interface Refusal {
   readonly status: 403
@@ -39,7 +40,7 @@ const whoIs = (token: TokenRecord) => `token '${token.name}' (${token.role} of p
  * |---------|--------|-------|-----------------|-----------------------|--------------|
  * | read    | yes    | yes   | yes             | yes                   | yes          |
  * | write   | 403    | yes   | yes             | yes                   | yes          |
- * | reset   | 403    | 403   | yes             | yes                   | yes          |
+ * | admin   | 403    | 403   | yes             | yes                   | yes          |
  * | tokens  | 403    | 403   | 403             | 403                   | yes          |
  */
 export const refusalFor = (principal: Principal, access: Access): Refusal | undefined => {
@@ -58,8 +59,11 @@ export const refusalFor = (principal: Principal, access: Access): Refusal | unde
   if (principal.kind === "loopback") return undefined
   const { token } = principal
   if (token.role === "viewer") return refusal("read_only_token", `${whoIs(token)} may only read`)
-  if (access === "reset" && token.role !== "admin") {
-    return refusal("project_admin_required", `${whoIs(token)} may not reset: that takes an admin token of the project`)
+  if (access === "admin" && token.role !== "admin") {
+    return refusal(
+      "project_admin_required",
+      `${whoIs(token)} may not reset the project or redeliver commands: that takes an admin token of the project`
+    )
   }
   return undefined
 }

@@ -10,7 +10,9 @@ import { routes, type RouteSpec } from "./routes.js"
 export const accessOfRoute = (route: RouteSpec): Access => {
   if (route.path === "/healthz") return "open"
   if (route.tag === "tokens") return "tokens"
-  if (route.path === "/reset") return "reset"
+  // A person's decisions over the project's agents: a reset, and a redelivery (else two agents could
+  // keep redelivering what crashes each other, with no one deciding).
+  if (route.path === "/reset" || route.path === "/commands/:commandId/redeliver") return "admin"
   // MCP is JSON-RPC over POST: each tool is checked against the session's principal (src/mcp/tools/rights.ts).
   if (route.tag === "mcp") return "read"
   // A command wait is a GET, but it claims a command and records a heartbeat.
@@ -19,7 +21,7 @@ export const accessOfRoute = (route: RouteSpec): Access => {
 }
 
 const match = routeMatcher(routes)
-const order: ReadonlyArray<Access> = ["open", "read", "write", "reset", "tokens"]
+const order: ReadonlyArray<Access> = ["open", "read", "write", "admin", "tokens"]
 
 /** A path as a router that decodes percent-escapes may see it; the path as sent when it does not decode. */
 const decoded = (path: string): string => {

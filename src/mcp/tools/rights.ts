@@ -18,4 +18,4 @@ const reads = new Set([
   "unsubscribe"
 ])
 
-export const toolAccess = (name: string): Access => (name === "reset_broker" ? "reset" : reads.has(name) ? "read" : "write")
+export const toolAccess = (name: string): Access => (name === "reset_broker" ? "admin" : reads.has(name) ? "read" : "write")
