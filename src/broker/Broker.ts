@@ -43,6 +43,7 @@ import { Metrics } from "./metrics/Metrics.js"
 import { Notices, type NoticeListener } from "./notices.js"
 import { version } from "../version.js"
 import { type Cancel, fromCallback, ParkedWaits, type WaitResult } from "./parking.js"
+import { oneAtATime } from "./oneAtATime.js"
 
 export type { Cancel, WaitResult } from "./parking.js"
 
@@ -566,29 +567,13 @@ export const makeBroker = Effect.gen(function* () {
   const sendCommandWith: DirectBroker["sendCommand"] = (request, done) =>
     request.idempotencyKey === undefined ? sendNewWith(request, done) : sendOnceWith(request, request.idempotencyKey, done)
 
-  /**
-   * Sends with an idempotency key in flight on this node (sender + key → who waits for it): a
-   * repeat that arrives before the original is applied waits for it rather than appending a second send.
-   */
-  const sendsInFlight = new Map<string, Array<() => void>>()
+  /** Sends with an idempotency key in flight on this node: a repeat waits for its original. */
+  const sendsInFlight = oneAtATime()
 
-  /** A send with an idempotency key: the original's answer for a repeat, else a new command, once. */
   const sendOnceWith = (request: SendCommandRequest, key: string, done: Done<SentCommand, LogUnavailable | Conflict>): void => {
     const original = Commands.originalOf(projection, { ...request, commandId: "", nowMs: Date.now() })
     if (original !== undefined) return done(Either.right(duplicateOf(original)))
-    const inFlight = `${request.from}\n${key}`
-    const waiting = sendsInFlight.get(inFlight)
-    if (waiting !== undefined) {
-      waiting.push(() => sendOnceWith(request, key, done))
-      return
-    }
-    sendsInFlight.set(inFlight, [])
-    sendNewWith(request, (result) => {
-      const after = sendsInFlight.get(inFlight) ?? []
-      sendsInFlight.delete(inFlight)
-      done(result)
-      for (const retry of after) retry()
-    })
+    sendsInFlight.run(`${request.from}\n${key}`, () => sendOnceWith(request, key, done), (finish) => sendNewWith(request, finish), done)
   }
 
   const sendNewWith: DirectBroker["sendCommand"] = (request, done) => {
@@ -723,7 +708,7 @@ export const makeBroker = Effect.gen(function* () {
       : publishOnceWith({ channel, from, message, idempotencyKey }, idempotencyKey, done)
 
   /** Channel sends with an idempotency key in flight on this node, as `sendsInFlight`. */
-  const publishesInFlight = new Map<string, Array<() => void>>()
+  const publishesInFlight = oneAtATime()
 
   const publishOnceWith = (
     request: Omit<Channels.Publish, "type">,
@@ -732,19 +717,12 @@ export const makeBroker = Effect.gen(function* () {
   ): void => {
     const original = Channels.originalMessageOf(projection, { ...request, nowMs: Date.now() })
     if (original !== undefined) return duplicateMessageWith(original, done)
-    const inFlight = `${request.channel}\n${request.from}\n${key}`
-    const waiting = publishesInFlight.get(inFlight)
-    if (waiting !== undefined) {
-      waiting.push(() => publishOnceWith(request, key, done))
-      return
-    }
-    publishesInFlight.set(inFlight, [])
-    publishNewWith(request, (result) => {
-      const after = publishesInFlight.get(inFlight) ?? []
-      publishesInFlight.delete(inFlight)
-      done(result)
-      for (const retry of after) retry()
-    })
+    publishesInFlight.run(
+      `${request.channel}\n${request.from}\n${key}`,
+      () => publishOnceWith(request, key, done),
+      (finish) => publishNewWith(request, finish),
+      done
+    )
   }
 
   const publishNewWith = (request: Omit<Channels.Publish, "type">, done: Done<PostedMessage, LogUnavailable | Conflict>): void => {
