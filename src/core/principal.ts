@@ -1,4 +1,4 @@
-import type { TokenRecord } from "./tokens.js"
+import { defaultProject, type TokenRecord, type TokenRole } from "./tokens.js"
 
 /**
  * Who a request is, as the guard resolves it from its credentials, and what each one may do. The
@@ -71,3 +71,34 @@ export const refusalFor = (principal: Principal, access: Access): Refusal | unde
 /** The role a principal's requests are bound to act as, if any (an agent token minted with `boundRole`). */
 export const boundRoleOf = (principal: Principal | undefined): string | null =>
   principal?.kind === "scoped" ? principal.token.boundRole : null
+
+/**
+ * Who a request is, as `GET /whoami` tells it (the dashboard hides what its principal may not do):
+ * the kind, for a scoped token its name, role and bound role, and what it may do. `may` is asked of
+ * `refusalFor` itself, so it cannot part ways with what the guard decides. No secret, no hash.
+ */
+export interface WhoAmI {
+  readonly kind: Principal["kind"]
+  /** The scoped token's name. */
+  readonly name?: string
+  /** The project the request acts in (`default` until projects arrive, issue 16). */
+  readonly project: string
+  readonly role?: TokenRole
+  /** The role an agent token acts as, or null (scoped tokens only). */
+  readonly boundRole?: string | null
+  readonly may: { readonly read: boolean; readonly write: boolean; readonly admin: boolean; readonly tokens: boolean }
+}
+
+const mayDo = (principal: Principal, access: Access): boolean => refusalFor(principal, access) === undefined
+
+export const whoAmI = (principal: Principal): WhoAmI => {
+  const may = {
+    read: mayDo(principal, "read"),
+    write: mayDo(principal, "write"),
+    admin: mayDo(principal, "admin"),
+    tokens: mayDo(principal, "tokens")
+  }
+  if (principal.kind !== "scoped") return { kind: principal.kind, project: defaultProject, may }
+  const { name, project, role, boundRole } = principal.token
+  return { kind: "scoped", name, project, role, boundRole, may }
+}

@@ -3,6 +3,7 @@ import { commandStatuses } from "../core/machines/command.js"
 import type { ChannelView, CommandDetail as CommandDetailView, CommandView, MessageView, PeerView, SignalView } from "../core/views.js"
 import type { MessagesPage, MintedToken as MintedTokenView, Status as StatusView } from "../broker/Broker.js"
 import { tokenRoles, type TokenView } from "../core/tokens.js"
+import type { WhoAmI as WhoAmIView } from "../core/principal.js"
 
 /**
  * The response shapes of the REST API as schemas, for `/openapi.json` only: handlers render the
@@ -161,6 +162,18 @@ export const MintedToken = Schema.Struct({
   ...Token.fields,
   token: Schema.String.annotations({ description: "the secret: shown this once, never stored (the log keeps its sha-256)" })
 }).annotations({ identifier: "MintedToken" })
+export const WhoAmI = Schema.Struct({
+  kind: Schema.Literal("global", "loopback", "scoped").annotations({
+    description: "the broker's admin token, a broker without --token trusting loopback, or a scoped token"
+  }),
+  name: Schema.optional(Schema.String.annotations({ description: "the scoped token's name" })),
+  project: Schema.String,
+  role: Schema.optional(Schema.Literal(...tokenRoles)),
+  boundRole: Schema.optional(Schema.NullOr(Schema.String)),
+  may: Schema.Struct({ read: Schema.Boolean, write: Schema.Boolean, admin: Schema.Boolean, tokens: Schema.Boolean }).annotations({
+    description: "what the rights table lets this request do (docs/security.md)"
+  })
+}).annotations({ identifier: "WhoAmI" })
 export const ResetDone = Schema.Struct({ ok: Schema.Literal(true), head: Schema.Number })
 
 /** Mutual assignability, element types compared without readonly-ness. */
@@ -177,3 +190,4 @@ same<typeof Status.Type, StatusView>(true)
 same<typeof Messages.Type, MessagesPage & { readonly channel: string }>(true)
 same<typeof Token.Type, TokenView>(true)
 same<typeof MintedToken.Type, MintedTokenView>(true)
+same<typeof WhoAmI.Type, WhoAmIView>(true)

@@ -130,6 +130,9 @@ export const routes: ReadonlyArray<RouteSpec> = [
   // System
   { method: "GET", path: "/healthz", tag: "system", summary: "Health: 503 while the state cannot follow the log; needs no token",
     answer: { schema: Responses.Health }, errors: [503] },
+  { method: "GET", path: "/whoami", tag: "system",
+    summary: "Who this request is (its token's name, project and role) and what it may do: read, write, admin, tokens",
+    answer: { schema: Responses.WhoAmI }, errors: [] },
   { method: "GET", path: "/status", tag: "system", summary: "The whole state, now or right after event `at`",
     query: StatusQuery, answer: { schema: Responses.Status }, errors: [400, 503] },
   { method: "POST", path: "/reset", tag: "system", summary: "Clear peers, commands, channels and signals (an event itself)",

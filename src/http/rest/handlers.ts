@@ -5,7 +5,7 @@ import { BadRequest, type BrokerError } from "../../core/errors.js"
 import { isCommandId } from "../../core/names.js"
 import type { CommandDetail, CommandView, SignalView } from "../../core/views.js"
 import { mayActAs, mayConnect } from "../../core/binding.js"
-import { boundRoleOf } from "../../core/principal.js"
+import { boundRoleOf, trustedLoopback, whoAmI } from "../../core/principal.js"
 import {
   CancelBody,
   CommandsQuery,
@@ -160,6 +160,9 @@ export const restHandlers = (broker: BrokerService, limits: InputLimits): Readon
 
     // System
     "GET /healthz": () => Effect.map(broker.health, healthReply),
+    // The guard resolves a principal for every request but an open one, and this route is a read;
+    // only a handler called directly (no guard) has none, and is then as trusted as loopback.
+    "GET /whoami": (request) => Effect.succeed(reply(whoAmI(request.principal ?? trustedLoopback))),
     "GET /status": (request) =>
       answer(Effect.flatMap(query(request, StatusQuery), ({ at }) => (at === undefined ? broker.status : broker.statusAt(at)))),
     "POST /reset": (request) =>
