@@ -1,10 +1,11 @@
 import { eventTypes, isBrokerEvent, type BrokerEvent } from "../../src/core/events.js"
+import type { WhoAmI } from "../../src/core/principal.js"
 import type { CommandView } from "../../src/core/views.js"
 
 /**
- * The one module that talks to the broker: the log as Server-Sent Events (`GET /events`), and the
- * few requests a person makes (send or cancel a command, export the log). Everything else the
- * dashboard shows it computes from the events.
+ * The one module that talks to the broker: the log as Server-Sent Events (`GET /events`), who the
+ * page's token is (`GET /whoami`), and the few requests a person makes (send or cancel a command,
+ * export the log). Everything else the dashboard shows it computes from the events.
  */
 
 export type LinkState = "loading" | "connecting" | "live" | "reconnecting"
@@ -220,6 +221,22 @@ const logHead = async (): Promise<number | null> => {
   if (!response.ok) return null
   const body = (await response.json()) as { log?: { head?: unknown } }
   return typeof body.log?.head === "number" ? body.log.head : null
+}
+
+/**
+ * Who this page is to the broker (its token, and what the rights table lets it do), or null when the
+ * broker cannot say: unreachable, or too old to know `/whoami`.
+ */
+export const whoAmI = async (): Promise<WhoAmI | null> => {
+  try {
+    const response = await fetch(endpoint("/whoami"), { headers: { accept: "application/json" } })
+    if (!response.ok) return null
+    const body = (await response.json()) as Partial<WhoAmI> | null
+    if (body === null || typeof body !== "object" || typeof body.kind !== "string") return null
+    return typeof body.may === "object" && body.may !== null ? (body as WhoAmI) : null
+  } catch {
+    return null
+  }
 }
 
 /** A refusal from the broker, with its message (`{"error":{"code","message"}}`). */

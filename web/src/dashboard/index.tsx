@@ -1,4 +1,5 @@
 import { createContext, useContext, type JSX } from "solid-js"
+import { createAccess } from "./access.js"
 import { createCommandCenter } from "./commandCenter.js"
 import { createFrame } from "./frame.js"
 import { createFrameLoop } from "./frameLoop.js"
@@ -23,6 +24,7 @@ const createDashboard = () => {
   // A file opened or closed shows another log: the channel open in the old one means nothing there.
   const files = createLogFiles(loop, notices, live, () => selections.selectChannel(null))
   const shown = createFrame(loop, files, selections)
+  const access = createAccess()
   return {
     /** Every panel's data at the position shown, and how to name peers and times in it. */
     shown,
@@ -34,8 +36,13 @@ const createDashboard = () => {
     files,
     commandCenter: createCommandCenter(loop, live, notices),
     notices,
+    /** Who the page is to the broker, and which of its controls it may use. */
+    access,
     theme: createTheme(),
-    start: () => live.start()
+    start: () => {
+      access.start()
+      live.start()
+    }
   }
 }
 

@@ -14,7 +14,7 @@ const settled = (status: CommandStatus) => status !== "pending" && status !== "d
 
 /** The command center, and every command with its status, who holds it and what came back. */
 export const CommandsView = () => {
-  const { frame, shown, files, selections, commandCenter } = useDashboard()
+  const { frame, shown, files, selections, commandCenter, access } = useDashboard()
   const [open, setOpen] = createSignal<ReadonlySet<string>>(new Set())
   const toggle = (id: string) =>
     setOpen((ids) => {
@@ -26,13 +26,16 @@ export const CommandsView = () => {
   /** A sender or holder by role (and label) first, its id second. */
   const who = (peerId: string | null) => (peerId === null ? null : <Who id={peerId} peer={shown.peer(peerId)} />)
   const live = () => files.showing() === "live" && frame.following
-  // A dead letter waits for a person: redelivered, or cancelled for good.
-  const canCancel = (command: CommandView) => live() && (!settled(command.status) || command.status === "dead")
-  const canRedeliver = (command: CommandView) => live() && isRedeliverable(command.status)
-  
+  // A dead letter waits for a person: redelivered, or cancelled for good. A viewer does neither, and
+  // a redelivery is a project admin's decision (docs/security.md).
+  const canCancel = (command: CommandView) => live() && access.mayWrite() && (!settled(command.status) || command.status === "dead")
+  const canRedeliver = (command: CommandView) => live() && access.mayAdmin() && isRedeliverable(command.status)
+
   return (
     <Panel id="commands" title="Commands" count={`${formatCount(total())} total`} class="commands">
-      <CommandCenter />
+      <Show when={access.mayWrite()}>
+        <CommandCenter />
+      </Show>
       <div class="filters" role="group" aria-label="Show commands by status">
         <button type="button" class="filter" aria-pressed={selections.commandStatus() === null} onClick={() => selections.setCommandStatus(null)}>
           all <span class="n">{formatCount(total())}</span>
@@ -53,7 +56,15 @@ export const CommandsView = () => {
       </div>
       <Show
         when={frame.state.commands.length > 0}
-        fallback={<Empty>{selections.commandStatus() === null ? "No commands yet. Send one above." : `No ${selections.commandStatus()} commands.`}</Empty>}
+        fallback={
+          <Empty>
+            {selections.commandStatus() !== null
+              ? `No ${selections.commandStatus()} commands.`
+              : access.mayWrite()
+                ? "No commands yet. Send one above."
+                : "No commands yet."}
+          </Empty>
+        }
       >
         <div class="table-wrap">
           <table class="table commands-table">

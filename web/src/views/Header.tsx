@@ -4,9 +4,12 @@ import { plural } from "../ui/format.js"
 
 const linkLabels = { loading: "Connecting…", connecting: "Connecting…", live: "Connected", reconnecting: "Reconnecting…" } as const
 
-/** The top bar: where the data comes from, how much of it there is, and the log's import/export. */
+/**
+ * The top bar: where the data comes from, who is looking when that token may only read, how much
+ * data there is, and the log's import/export.
+ */
 export const Header = () => {
-  const { files, live, frame, theme } = useDashboard()
+  const { files, live, frame, theme, access } = useDashboard()
   let fileInput!: HTMLInputElement
   const dark = theme.dark
 
@@ -32,6 +35,13 @@ export const Header = () => {
           <span class="dot" aria-hidden="true" />
           Offline file: {files.imported()?.name}
         </span>
+      </Show>
+      <Show when={access.readOnlyAs()}>
+        {(name) => (
+          <span class="badge viewer-badge" data-tone="quiet" title="This token may only read: no orders, cancels or redeliveries">
+            {name()} <span class="muted">(read-only)</span>
+          </span>
+        )}
       </Show>
       <span class="log-size muted">{plural(frame.total, "event")}</span>
       <Show when={files.loading()}>
