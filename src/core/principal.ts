@@ -91,11 +91,12 @@ export interface WhoAmI {
 
 const mayDo = (principal: Principal, access: Access): boolean => refusalFor(principal, access) === undefined
 
-export const whoAmI = (principal: Principal): WhoAmI => {
+/** `readOnly`: the broker serves a replayed export and refuses every write (405), whoever asks. */
+export const whoAmI = (principal: Principal, readOnly = false): WhoAmI => {
   const may = {
     read: mayDo(principal, "read"),
-    write: mayDo(principal, "write"),
-    admin: mayDo(principal, "admin"),
+    write: !readOnly && mayDo(principal, "write"),
+    admin: !readOnly && mayDo(principal, "admin"),
     tokens: mayDo(principal, "tokens")
   }
   if (principal.kind !== "scoped") return { kind: principal.kind, project: defaultProject, may }

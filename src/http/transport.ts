@@ -97,7 +97,7 @@ export const requestListener = <E, R>(platformApp: HttpApp.Default<E, R>, option
   Effect.gen(function* () {
     const broker = yield* Broker
     const config = yield* BrokerConfig
-    const handlers = restHandlers(broker, config)
+    const handlers = restHandlers(broker, config, options.readOnly)
     const directs = directHandlers(broker, config)
     const guard = { ...options.guard, tokenFor: broker.tokenFor }
     const logPosition = positionHeaders((yield* EventLog).position)

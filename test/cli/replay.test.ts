@@ -84,6 +84,8 @@ describe("replay", () => {
       expect(cli.code).toBe(1)
       expect(cli.stderr).toContain("the broker refused: read_only: this broker replays an exported log read-only")
       expect((await json(await fetch(`${url}/status`))).body.log.head).toBe(4)
+      // …and says so to the dashboard, which then shows no command center.
+      expect((await json(await fetch(`${url}/whoami`))).body.may).toEqual({ read: true, write: false, admin: false, tokens: false })
     } finally {
       await replay.stop()
     }

@@ -70,7 +70,8 @@ const commandOrPeerCommands = (
     return { commands: yield* broker.commandsFor(id) }
   })
 
-export const restHandlers = (broker: BrokerService, limits: InputLimits): ReadonlyMap<string, RestHandler> => {
+/** `readOnly`: a replayed export, which refuses every write whoever asks (src/http/readOnly.ts). */
+export const restHandlers = (broker: BrokerService, limits: InputLimits, readOnly = false): ReadonlyMap<string, RestHandler> => {
   const timeoutOf = (request: RestRequest) =>
     Effect.map(query(request, WaitQuery), ({ timeout }) => waitMs(limits, timeout))
 
@@ -162,7 +163,7 @@ export const restHandlers = (broker: BrokerService, limits: InputLimits): Readon
     "GET /healthz": () => Effect.map(broker.health, healthReply),
     // The guard resolves a principal for every request but an open one, and this route is a read;
     // only a handler called directly (no guard) has none, and is then as trusted as loopback.
-    "GET /whoami": (request) => Effect.succeed(reply(whoAmI(request.principal ?? trustedLoopback))),
+    "GET /whoami": (request) => Effect.succeed(reply(whoAmI(request.principal ?? trustedLoopback, readOnly))),
     "GET /status": (request) =>
       answer(Effect.flatMap(query(request, StatusQuery), ({ at }) => (at === undefined ? broker.status : broker.statusAt(at)))),
     "POST /reset": (request) =>
