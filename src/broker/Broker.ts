@@ -179,6 +179,15 @@ export interface BrokerService {
     commandId: string,
     by: string | null
   ) => Effect.Effect<CommandView, LogUnavailable | NotFound | Conflict | Forbidden>
+  /** A held command let through to pending, or refused (`rejected`), by a person (not a peer). */
+  readonly approve: (
+    commandId: string,
+    by: string | null
+  ) => Effect.Effect<CommandView, LogUnavailable | NotFound | Conflict | Forbidden>
+  readonly reject: (
+    commandId: string,
+    by: string | null
+  ) => Effect.Effect<CommandView, LogUnavailable | NotFound | Conflict | Forbidden>
   /** A command with its attempts and history, now or (`at`) right after event `at` of the log. */
   readonly commandDetail: (
     commandId: string,
@@ -281,6 +290,11 @@ export const makeBroker = Effect.gen(function* () {
 
   const projection = checkpoints.initial
   const waits = new ParkedWaits(projection, config)
+  // No gate configured (the usual case): a send checks nothing.
+  const gate: Commands.Gate | undefined =
+    config.requireApproval.length > 0 || config.gateAfter !== null
+      ? { requireApproval: config.requireApproval, gateAfter: config.gateAfter }
+      : undefined
   const notices = new Notices()
   const liveness = new Liveness(log.appendIfHead !== undefined, recordEveryMs(config.staleAfterMs, config.sweepIntervalMs))
   /** A peer as clients see it: the projection's view, with the latest sign of life. */
@@ -577,14 +591,15 @@ export const makeBroker = Effect.gen(function* () {
   }
 
   const sendNewWith: DirectBroker["sendCommand"] = (request, done) => {
-    const send = { ...request, commandId: newCommandId(), nowMs: Date.now() }
+    const send = { ...request, commandId: newCommandId(), nowMs: Date.now(), gate }
     const answer = (): Either.Either<SentCommand, Conflict> => {
       const command = projection.commands.get(send.commandId)
       // Our send lost to a repeat that reached the log first (another node's): that one is the command.
       const original = command === undefined ? Commands.originalOf(projection, send) : undefined
       return original !== undefined ? Either.right(duplicateOf(original)) : Either.map(recorded(command, "the command"), commandView)
     }
-    const taker = waits.reserveFor(request.target)
+    // A held command goes to no one, however eagerly its target waits.
+    const taker = Commands.heldReason(send, projection) === undefined ? waits.reserveFor(request.target) : undefined
     if (taker === undefined) {
       return decideAndCommitWith(Commands.decide({ type: "Send", ...send }, projection), andThen(done, answer))
     }
@@ -655,6 +670,16 @@ export const makeBroker = Effect.gen(function* () {
       Effect.flatMap(([event]) => Effect.suspend(() => Commands.redeliveredBy(projection, commandId, event!.seq))),
       Effect.map(commandView)
     )
+
+  const gateWith =
+    (type: "Approve" | "Reject"): BrokerService["approve"] =>
+    (commandId, by) =>
+      decideAndCommit(() => Commands.decide({ type, commandId, by }, projection)).pipe(
+        Effect.flatMap(([event]) => Effect.suspend(() => Commands.redeliveredBy(projection, commandId, event!.seq))),
+        Effect.map(commandView)
+      )
+  const approve = gateWith("Approve")
+  const reject = gateWith("Reject")
 
   const waitForResultWith: DirectBroker["waitForResult"] = (commandId, timeoutMs, done) => {
     const known = Commands.requireCommand(projection, commandId)
@@ -877,6 +902,8 @@ export const makeBroker = Effect.gen(function* () {
     command: (commandId) => Effect.map(findCommand(commandId), commandView),
     commandDetail: commandDetailAt,
     redeliver,
+    approve,
+    reject,
     waitForResult: (commandId, timeoutMs) => fromCallback((done) => waitForResultWith(commandId, timeoutMs, done)),
     commands: ({ status, limit }) => Effect.sync(() => recentCommands(projection, limit, status)),
     publish: (channel, from, message, idempotencyKey) => once((done) => publishWith(channel, from, message, done, idempotencyKey)),

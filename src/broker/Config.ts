@@ -45,6 +45,10 @@ export interface BrokerConfigShape {
    * long after, four times, before the broker gives up on its state (docs/operations.md).
    */
   readonly repairRetryMs: number
+  /** `--require-approval <role>`: commands to these roles (or to their peers) are held for a person. */
+  readonly requireApproval: ReadonlyArray<string>
+  /** `--gate-after <n>`: a sender's sends to one target beyond n in a minute are held; null for no loop guard. */
+  readonly gateAfter: number | null
 }
 
 export const defaultConfig: BrokerConfigShape = {
@@ -64,7 +68,9 @@ export const defaultConfig: BrokerConfigShape = {
   maxStreamBufferBytes: 8 * 1024 * 1024,
   channelMaxMessages: null,
   channelMaxAgeMs: null,
-  repairRetryMs: 1_000
+  repairRetryMs: 1_000,
+  requireApproval: [],
+  gateAfter: null
 }
 
 export class BrokerConfig extends Context.Tag("claude-ipc-broker/BrokerConfig")<BrokerConfig, BrokerConfigShape>() {

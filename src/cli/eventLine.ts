@@ -30,7 +30,8 @@ const eventSummary = (stored: StoredEvent, p: Paint, peers: PeerLookup): string 
     case "command.sent": {
       const { commandId, from, target, action, params, ttlMs } = event.data
       const ttl = ttlMs === null ? "" : ` ttl ${ttlMs} ms`
-      return `${commandId} ${named(from)} → ${named(target)}: ${action}${params === null ? "" : ` ${json(params)}`}${ttl}`
+      const held = event.data.held === undefined ? "" : ` HELD (${event.data.held})`
+      return `${commandId} ${named(from)} → ${named(target)}: ${action}${params === null ? "" : ` ${json(params)}`}${ttl}${held}`
     }
     case "command.delivered":
       return `${event.data.commandId} → ${named(event.data.peerId)} (lease ${event.data.leaseMs} ms)`
@@ -43,6 +44,8 @@ const eventSummary = (stored: StoredEvent, p: Paint, peers: PeerLookup): string 
       return event.data.commandId
     case "command.cancelled":
     case "command.redelivered":
+    case "command.approved":
+    case "command.rejected":
       return `${event.data.commandId}${by(event.data.by)}`
     case "command.dead":
       return `${event.data.commandId} after ${event.data.deliveries} deliveries (${event.data.reason})`
@@ -89,6 +92,8 @@ export const peerIdsOf = (stored: StoredEvent): ReadonlyArray<string | null> => 
     case "command.acked":
     case "command.cancelled":
     case "command.redelivered":
+    case "command.approved":
+    case "command.rejected":
     case "signal.fired":
     case "broker.reset":
       return [event.data.by]

@@ -20,7 +20,7 @@ import {
 import { waitUntil } from "./waiting.js"
 
 // isSettled of src/core/machines/command.ts, kept apart: importing it would load xstate into every client command.
-const settled = new Set(["acked", "failed", "expired", "cancelled", "dead"])
+const settled = new Set(["acked", "failed", "expired", "cancelled", "dead", "rejected"])
 
 /** Wait for a command to be settled; the command as it then stands. */
 const awaitResult = (broker: Connection, id: string, timeoutMs: number | undefined) =>

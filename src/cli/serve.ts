@@ -110,7 +110,16 @@ export const serveOptions = {
   maxWaitMs: tuning("max-wait-ms", "long-poll timeouts are clamped to this", defaultConfig.maxWaitMs),
   maxBodyBytes: tuning("max-body-bytes", "larger request bodies get 413", defaultConfig.maxBodyBytes),
   channelMaxMessages: limit("channel-max-messages", "each channel keeps its newest n messages; older ones are trimmed"),
-  channelMaxAgeMs: limit("channel-max-age-ms", "each channel drops its messages older than this")
+  channelMaxAgeMs: limit("channel-max-age-ms", "each channel drops its messages older than this"),
+  requireApproval: Options.text("require-approval").pipe(
+    Options.withPseudoName("role"),
+    Options.withDescription("commands to this role (or to its peers) are held until a person approves them (repeatable)"),
+    Options.repeated
+  ),
+  gateAfter: atLeastOneOption(
+    "gate-after",
+    "loop guard: a sender's commands to one target beyond n a minute are held for a person (default: off)"
+  )
 }
 
 type Parsed<T> = { readonly [K in keyof T]: T[K] extends Options.Options<infer A> ? A : never }
@@ -168,9 +177,11 @@ export const toServerOptions = (args: ServeArgs, env: Env): Effect.Effect<Server
         maxWaitMs: args.maxWaitMs,
         maxBodyBytes: args.maxBodyBytes,
         channelMaxMessages: args.channelMaxMessages,
-        channelMaxAgeMs: args.channelMaxAgeMs
+        channelMaxAgeMs: args.channelMaxAgeMs,
+        gateAfter: args.gateAfter
       }).flatMap(([key, value]) => (Option.isSome(value) ? [[key, value.value]] : []))
     )
+    const gated: Partial<BrokerConfigShape> = args.requireApproval.length > 0 ? { requireApproval: args.requireApproval } : {}
     return {
       port: args.port,
       host: args.host,
@@ -179,7 +190,7 @@ export const toServerOptions = (args: ServeArgs, env: Env): Effect.Effect<Server
       dataDir: args.dataDir,
       memory: args.memory,
       nats,
-      config
+      config: { ...config, ...gated }
     }
   })
 

@@ -15,8 +15,9 @@ import type { TokenRecord } from "./tokens.js"
  * branch) added the commands' `history` (the seqs of the events that moved each), their
  * dead-letter and idempotency fields (`budgetFrom`, `deadReason`, `ttlFrom`, `idempotencyKey`) and
  * the channels' `keys`: a format-4 or older checkpoint lacks them, so it is refused the same way.
+ * Format 6 added the commands' `heldReason` and the `held` and `rejected` states (the approval gate).
  */
-export const checkpointFormat = 5
+export const checkpointFormat = 6
 
 export interface StoredCheckpoint {
   readonly format: typeof checkpointFormat

@@ -42,7 +42,25 @@ export interface CommandSent {
      * `command.sent` with it, so the first in log order wins).
      */
     readonly idempotencyKey?: string
+    /**
+     * Why the command is held for a person's approval, absent when it is not (most commands, and
+     * every command of a log written before the gate): `approval` for a target under
+     * `--require-approval`, `loop_guard` for a sender past `--gate-after` sends a minute to it.
+     * Decided when it was sent and recorded here, so replay never depends on today's flags.
+     */
+    readonly held?: HeldReason
   }
+}
+export type HeldReason = "approval" | "loop_guard"
+/** A person let a held command through: it is pending (deliverable) from here. */
+export interface CommandApproved {
+  readonly type: "command.approved"
+  readonly data: { readonly commandId: string; readonly by: string | null }
+}
+/** A person refused a held command: it is `rejected`, an end, and never delivered. */
+export interface CommandRejected {
+  readonly type: "command.rejected"
+  readonly data: { readonly commandId: string; readonly by: string | null }
 }
 /** A claim: the first `command.delivered` for a pending command in log order wins. */
 export interface CommandDelivered {
@@ -163,6 +181,8 @@ export type EventDraft =
   | CommandCancelled
   | CommandDead
   | CommandRedelivered
+  | CommandApproved
+  | CommandRejected
   | MessageSent
   | ChannelTrimmed
   | SignalFired
@@ -189,6 +209,8 @@ export const eventTypes: ReadonlyArray<EventType> = [
   "command.cancelled",
   "command.dead",
   "command.redelivered",
+  "command.approved",
+  "command.rejected",
   "message.sent",
   "channel.trimmed",
   "signal.fired",

@@ -62,7 +62,7 @@ export const refusalFor = (principal: Principal, access: Access): Refusal | unde
   if (access === "admin" && token.role !== "admin") {
     return refusal(
       "project_admin_required",
-      `${whoIs(token)} may not reset the project or redeliver commands: that takes an admin token of the project`
+      `${whoIs(token)} may not reset the project, redeliver, approve or reject commands: that takes an admin token of the project`
     )
   }
   return undefined

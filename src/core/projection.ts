@@ -123,6 +123,11 @@ export class Projection {
   private readonly idempotent = new Map<string, string>()
   /** peer id → ids of commands delivered to it and not settled. */
   private readonly heldByPeer = new Map<string, Set<string>>()
+  /**
+   * sender + target → the times (ms, from the events' `at`) of its sends in the last minute of the
+   * log, oldest first: what the loop guard (`--gate-after`) counts. Derived, rebuilt on restore.
+   */
+  private readonly recentSends = new Map<string, RecentSends>()
   private readonly touched = new Touched()
 
   static fromCheckpoint(checkpoint: Checkpoint): Projection {
@@ -141,6 +146,10 @@ export class Projection {
       projection.index(snapshot)
       const { from, idempotencyKey } = snapshot.context
       if (typeof idempotencyKey === "string") projection.idempotent.set(idempotentKey(from, idempotencyKey), id)
+      const sentMs = Date.parse(snapshot.context.createdAt)
+      if (checkpoint.at !== null && Date.parse(checkpoint.at) - sentMs < sendWindowMs) {
+        projection.rememberSend(from, snapshot.context.target, sentMs)
+      }
     }
     return projection
   }
@@ -229,10 +238,12 @@ export class Projection {
           this.idempotent.set(idempotentKey(event.data.from, idempotencyKey), event.data.commandId)
         }
         this.sendOrder.push(event.data.commandId)
-        const [snapshot] = commandSteps.initial({ ...event.data, at: event.at, seq: event.seq })
+        this.rememberSend(event.data.from, event.data.target, Date.parse(event.at))
+        const [sent] = commandSteps.initial({ ...event.data, at: event.at, seq: event.seq })
+        const snapshot = event.data.held === undefined ? sent : commandSteps.next(sent, { type: "sent.held" })[0]
         this.setCommand(event.data.commandId, snapshot)
         this.index(snapshot)
-        return [{ kind: "command.pending", commandId: event.data.commandId, target: event.data.target }]
+        return snapshot === sent ? [{ kind: "command.pending", commandId: event.data.commandId, target: event.data.target }] : [changeFor(snapshot)]
       }
       case "command.delivered": {
         // A claim by a peer that is gone loses, so a command is never held by nobody.
@@ -246,6 +257,8 @@ export class Projection {
       case "command.cancelled":
       case "command.dead":
       case "command.redelivered":
+      case "command.approved":
+      case "command.rejected":
         return this.advanceCommand(event.data.commandId, event)
       case "message.sent": {
         const known = this.channels.get(event.data.channel)
@@ -288,6 +301,7 @@ export class Projection {
         this.pendingByTarget.clear()
         this.heldByPeer.clear()
         this.idempotent.clear()
+        this.recentSends.clear()
         this.touched.clear(true)
         return [{ kind: "reset" }]
       }
@@ -318,6 +332,16 @@ export class Projection {
     const id = this.idempotent.get(idempotentKey(from, key))
     const command = id === undefined ? undefined : this.commands.get(id)
     return command !== undefined && nowMs - Date.parse(command.context.createdAt) < idempotencyWindowMs ? command : undefined
+  }
+
+  /** How many commands `from` sent to `target` in the minute before `nowMs` (the loop guard's count). */
+  sendsInLastMinute(from: string, target: string, nowMs: number): number {
+    const recent = this.recentSends.get(sendKey(from, target))
+    if (recent === undefined) return 0
+    const { times, start } = recent
+    let count = 0
+    for (let i = times.length - 1; i >= start && nowMs - times[i]! < sendWindowMs; i--) count++
+    return count
   }
 
   /** Pending commands a peer may take (addressed to its id or its role), oldest first. */
@@ -395,6 +419,24 @@ export class Projection {
     return [changeFor(after)]
   }
 
+  private rememberSend(from: string, target: string, atMs: number): void {
+    const key = sendKey(from, target)
+    const recent = this.recentSends.get(key)
+    if (recent === undefined) {
+      this.recentSends.set(key, { times: [atMs], start: 0 })
+      return
+    }
+    // A queue: sends older than the window are skipped from the front, and the array is compacted
+    // only once most of it is skipped, so a busy sender's send costs O(1), not a shift of its minute.
+    const { times } = recent
+    while (recent.start < times.length && atMs - times[recent.start]! >= sendWindowMs) recent.start++
+    if (recent.start > 64 && recent.start * 2 > times.length) {
+      times.splice(0, recent.start)
+      recent.start = 0
+    }
+    times.push(atMs)
+  }
+
   private setTokens(tokens: ReadonlyMap<string, TokenRecord>): void {
     this.tokens = tokens
     this.tokensByHash = new Map([...tokens.values()].map((token) => [token.hash, token]))
@@ -441,6 +483,14 @@ export class Projection {
 }
 
 const idempotentKey = (from: string, key: string): string => `${from}\n${key}`
+const sendKey = (from: string, target: string): string => `${from}\n${target}`
+/** One sender's sends to one target, by time (ms), oldest first from `start`. */
+interface RecentSends {
+  readonly times: Array<number>
+  start: number
+}
+/** The loop guard's window: sends in the last minute of the log. */
+const sendWindowMs = 60_000
 
 const zeroCounts = (): Record<CommandStatus, number> =>
   Object.fromEntries(commandStatuses.map((status) => [status, 0])) as Record<CommandStatus, number>

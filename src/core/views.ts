@@ -34,6 +34,8 @@ export interface CommandView {
   readonly ackedAt: string | null
   /** Why it is dead (`lease_expired`, `holder_offline`); null unless it is. */
   readonly deadReason: "lease_expired" | "holder_offline" | null
+  /** Why it was held for a person (`approval`, `loop_guard`), kept once approved; null if it never was. */
+  readonly heldReason: "approval" | "loop_guard" | null
 }
 
 /** One event that moved a command, as `GET /commands/<command-id>` lists it. */
@@ -122,7 +124,9 @@ export const commandView = (snapshot: CommandSnapshot): CommandView => {
     deliveries: c.deliveries,
     result: c.result,
     ackedAt: c.ackedAt,
-    deadReason: c.deadReason
+    deadReason: c.deadReason,
+    // Older checkpoints' contexts lack it: they were written before anything could be held.
+    heldReason: c.heldReason ?? null
   }
 }
 
@@ -136,6 +140,8 @@ const byOf = (event: BrokerEvent): string | null => {
     case "command.acked":
     case "command.cancelled":
     case "command.redelivered":
+    case "command.approved":
+    case "command.rejected":
       return event.data.by
     default:
       return null

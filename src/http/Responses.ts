@@ -41,6 +41,9 @@ export const Command = Schema.Struct({
   ackedAt: Schema.NullOr(Time),
   deadReason: Schema.NullOr(Schema.Literal("lease_expired", "holder_offline")).annotations({
     description: "why it is dead: its lease lapsed, or its holder went offline, with --max-deliveries reached; null unless dead"
+  }),
+  heldReason: Schema.NullOr(Schema.Literal("approval", "loop_guard")).annotations({
+    description: "why it was held for a person: its target is under --require-approval, or its sender passed --gate-after; kept once approved, null if never held"
   })
 }).annotations({ identifier: "Command" })
 

@@ -10,15 +10,17 @@ import { routes, type RouteSpec } from "./routes.js"
 export const accessOfRoute = (route: RouteSpec): Access => {
   if (route.path === "/healthz") return "open"
   if (route.tag === "tokens") return "tokens"
-  // A person's decisions over the project's agents: a reset, and a redelivery (else two agents could
-  // keep redelivering what crashes each other, with no one deciding).
-  if (route.path === "/reset" || route.path === "/commands/:commandId/redeliver") return "admin"
+  // A person's decisions over the project's agents: a reset, a redelivery (else two agents could
+  // keep redelivering what crashes each other, with no one deciding), and the approval gate.
+  if (route.path === "/reset" || personOnly.has(route.path)) return "admin"
   // MCP is JSON-RPC over POST: each tool is checked against the session's principal (src/mcp/tools/rights.ts).
   if (route.tag === "mcp") return "read"
   // A command wait is a GET, but it claims a command and records a heartbeat.
   if (route.path === "/commands/:peerId/wait") return "write"
   return route.method === "GET" ? "read" : "write"
 }
+
+const personOnly = new Set(["/commands/:commandId/redeliver", "/commands/:commandId/approve", "/commands/:commandId/reject"])
 
 const match = routeMatcher(routes)
 const order: ReadonlyArray<Access> = ["open", "read", "write", "admin", "tokens"]

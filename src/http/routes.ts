@@ -93,6 +93,12 @@ export const routes: ReadonlyArray<RouteSpec> = [
   { method: "POST", path: "/commands/:commandId/redeliver", tag: "commands",
     summary: "Put a dead, failed or expired command back to pending (a person: not a peer)",
     query: FromQuery, headers: Caller, answer: { schema: Responses.Command }, errors: [400, 403, 404, 409, 503] },
+  { method: "POST", path: "/commands/:commandId/approve", tag: "commands",
+    summary: "Let a held command through to pending (a person: not a peer)",
+    query: FromQuery, headers: Caller, answer: { schema: Responses.Command }, errors: [400, 403, 404, 409, 503] },
+  { method: "POST", path: "/commands/:commandId/reject", tag: "commands",
+    summary: "Refuse a held command for good: it is rejected (a person: not a peer)",
+    query: FromQuery, headers: Caller, answer: { schema: Responses.Command }, errors: [400, 403, 404, 409, 503] },
   { method: "GET", path: "/commands/:commandId/result", tag: "commands", summary: "Wait until a command is settled",
     query: WaitQuery, answer: { schema: Responses.ResultWait }, errors: [400, 404, 429, 503], waits: "by default" },
 

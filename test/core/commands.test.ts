@@ -35,7 +35,8 @@ describe("commands", () => {
             deliveries: 0,
             result: null,
             ackedAt: null,
-            deadReason: null
+            deadReason: null,
+            heldReason: null
           })
           expect(changes).toEqual([{ kind: "command.pending", commandId: "c1", target: "worker" }])
         }))

@@ -65,7 +65,9 @@ export const generateLog = (options: {
     if (r < 38) {
       const target = rng.next() < 0.6 ? rng.pick(roles)! : anyPeer()
       const ttlMs = rng.next() < 0.3 ? 1_000 + rng.int(60_000) : null
-      return sent(`c${nextCommand++}`, target, { params: { n: rng.int(1000) }, ttlMs })
+      const draft = sent(`c${nextCommand++}`, target, { params: { n: rng.int(1000) }, ttlMs })
+      // Every seventh send is held by the approval gate (without drawing, so the seeds' logs stay as they were otherwise).
+      return nextCommand % 7 === 0 ? { ...draft, data: { ...(draft.data as object), held: nextCommand % 14 === 0 ? "loop_guard" : "approval" } } as EventDraft : draft
     }
     if (r < 52) {
       // Mostly a claim of a pending command by an online peer; sometimes one that must lose.
@@ -98,8 +100,13 @@ export const generateLog = (options: {
       const ended = commandsIn("dead").concat(commandsIn("expired"))
       return redelivered(rng.next() < 0.85 ? (rng.pick(ended) ?? anyCommand()) : anyCommand(), rng.next() < 0.5 ? "alice" : null)
     }
-    if (r < 95) return heartbeat("ghost")
-    if (r < 96) return delivered(anyCommand(), "ghost")
+    if (r < 96) {
+      // A person approves (r = 94) or rejects (r = 95) the oldest held command; with none held, as
+      // before: a ghost's heartbeat, or a ghost's claim.
+      const held = commandsIn("held")[0]
+      if (held !== undefined) return { type: r < 95 ? "command.approved" : "command.rejected", data: { commandId: held, by: null } }
+      return r < 95 ? heartbeat("ghost") : delivered(anyCommand(), "ghost")
+    }
     if (r < 98) {
       // A retention trim: mostly up to one of the held messages (or past them all), sometimes one
       // that finds nothing left to drop, or a channel that does not exist.

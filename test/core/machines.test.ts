@@ -70,7 +70,7 @@ describe("commandMachine", () => {
   })
 
   it("the final states are the settled ones a person cannot redeliver", () => {
-    const all: Array<CommandStatus> = ["pending", "delivered", "acked", "failed", "expired", "cancelled", "dead"]
+    const all: Array<CommandStatus> = ["pending", "delivered", "held", "acked", "failed", "expired", "cancelled", "dead", "rejected"]
     for (const status of all) {
       const node = commandMachine.states[status]!
       expect(node.type === "final", status).toBe(isSettled(status) && !isRedeliverable(status))

@@ -23,8 +23,11 @@ const expectedRefusal = (route: RouteSpec, who: Who): string | undefined => {
   if (who === "global" || route.path === "/healthz") return undefined
   if (route.tag === "tokens") return "admin_token_required"
   const writes = (route.method !== "GET" && route.tag !== "mcp") || route.path === "/commands/:peerId/wait"
-  // Decisions a project's people keep over its agents: a reset and a redelivery of a dead command.
-  const administers = route.path === "/reset" || route.path === "/commands/:commandId/redeliver"
+  // Decisions a project's people keep over its agents: a reset, a redelivery of a dead command, and
+  // the approval gate's approve and reject.
+  const administers =
+    route.path === "/reset" ||
+    ["redeliver", "approve", "reject"].some((verb) => route.path === `/commands/:commandId/${verb}`)
   if (who === "viewer" && (writes || administers)) return "read_only_token"
   if (who === "agent" && administers) return "project_admin_required"
   return undefined

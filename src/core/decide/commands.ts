@@ -1,6 +1,6 @@
 import { Either } from "effect"
 import { Conflict, Forbidden, NotFound } from "../errors.js"
-import type { EventDraft } from "../events.js"
+import type { EventDraft, HeldReason } from "../events.js"
 import { commandStatus, isRedeliverable, isSettled, type CommandSnapshot } from "../machines/command.js"
 import { peerStatus } from "../machines/peer.js"
 import { decided, deciderOf, unchanged, type Decision, type DecisionState } from "./decision.js"
@@ -18,6 +18,16 @@ export interface Send {
   readonly idempotencyKey?: string | undefined
   /** Now, for the 24-hour window of idempotency keys (the broker's clock: a request, not replay). */
   readonly nowMs?: number | undefined
+  /** The broker's approval gate; none holds nothing. */
+  readonly gate?: Gate | undefined
+}
+
+/** Which sends wait for a person: `--require-approval <role>` and the loop guard `--gate-after <n>`. */
+export interface Gate {
+  /** Roles whose commands (sent to the role, or to a peer id of that role) are held. */
+  readonly requireApproval: ReadonlyArray<string>
+  /** A sender's sends to one target in a minute beyond this are held; null for no loop guard. */
+  readonly gateAfter: number | null
 }
 
 /** A waiting peer takes a pending command, held under a lease until it acks. */
@@ -61,14 +71,45 @@ export interface Redeliver {
   readonly by: string | null
 }
 
-export type CommandCommand = Send | Claim | SendAndClaim | Ack | Cancel | Redeliver
+/** A person lets a held command through (`approve`) or refuses it for good (`reject`). */
+export interface Approve {
+  readonly type: "Approve"
+  readonly commandId: string
+  readonly by: string | null
+}
+
+export interface Reject {
+  readonly type: "Reject"
+  readonly commandId: string
+  readonly by: string | null
+}
+
+export type CommandCommand = Send | Claim | SendAndClaim | Ack | Cancel | Redeliver | Approve | Reject
 
 export const requireCommand = (state: DecisionState, commandId: string): Either.Either<CommandSnapshot, NotFound> => {
   const command = state.commands.get(commandId)
   return command ? Either.right(command) : Either.left(new NotFound({ message: `no command with id '${commandId}'` }))
 }
 
-const sentDraft = (send: Omit<Send, "type">): EventDraft => ({
+/**
+ * Why a send is held for a person, or undefined when it is not: its target is (or is a peer of) a
+ * role under `--require-approval`, or its sender already sent `--gate-after` commands to that
+ * target in the last minute of the log (a loop of agents ordering each other).
+ */
+export const heldReason = (send: Omit<Send, "type">, state: DecisionState): HeldReason | undefined => {
+  const gate = send.gate
+  if (gate === undefined) return undefined
+  if (gate.requireApproval.length > 0) {
+    const role = state.peers.get(send.target)?.context.role
+    if (gate.requireApproval.includes(send.target) || (role !== undefined && gate.requireApproval.includes(role))) return "approval"
+  }
+  if (gate.gateAfter !== null && state.sendsInLastMinute(send.from, send.target, send.nowMs ?? 0) >= gate.gateAfter) {
+    return "loop_guard"
+  }
+  return undefined
+}
+
+const sentDraft = (send: Omit<Send, "type">, held?: HeldReason): EventDraft => ({
   type: "command.sent",
   data: {
     commandId: send.commandId,
@@ -78,7 +119,8 @@ const sentDraft = (send: Omit<Send, "type">): EventDraft => ({
     params: send.params ?? null,
     ttlMs: send.ttlMs ?? null,
     // Absent, not null, without a key: the send event of most commands stays as it was.
-    ...(send.idempotencyKey === undefined ? {} : { idempotencyKey: send.idempotencyKey })
+    ...(send.idempotencyKey === undefined ? {} : { idempotencyKey: send.idempotencyKey }),
+    ...(held === undefined ? {} : { held })
   }
 })
 
@@ -88,7 +130,7 @@ export const originalOf = (state: DecisionState, send: Omit<Send, "type">): Comm
 
 /** A repeat of a send (same sender, same idempotency key, within 24 hours) records nothing. */
 export const send = (command: Send, state: DecisionState): Decision =>
-  originalOf(state, command) === undefined ? decided(sentDraft(command)) : unchanged
+  originalOf(state, command) === undefined ? decided(sentDraft(command, heldReason(command, state))) : unchanged
 
 /**
  * The first claim in log order wins; a claim by a peer that is not online loses. With several
@@ -105,7 +147,7 @@ export const claim = ({ commandId, peerId, leaseMs }: Omit<Claim, "type">, state
     : decided(delivered)
 }
 
-/** One append for the whole hand-over: `command.sent`, then the claim. */
+/** One append for the whole hand-over: `command.sent`, then the claim. The caller checked it is not held. */
 export const sendAndClaim = ({ send, claimant, leaseMs }: SendAndClaim, state: DecisionState): Decision =>
   Either.map(claim({ commandId: send.commandId, peerId: claimant, leaseMs }, state), (claimDrafts) => [
     sentDraft(send),
@@ -129,6 +171,10 @@ const settle = (
     // A dead letter waits for a person: redelivered, or cancelled for good.
     if (isSettled(status) && !(verb === "cancelled" && status === "dead")) {
       return Either.left(new Conflict({ message: `command '${commandId}' is already ${status}; it cannot be ${verb}` }))
+    }
+    // Nobody holds a held command, so nobody can have done it: only its sender (or a person) may withdraw it.
+    if (status === "held" && verb === "acked") {
+      return Either.left(new Conflict({ message: `command '${commandId}' is held for a person's approval; it cannot be acked` }))
     }
     const { deliveredTo, from } = command.context
     if (by === null || deliveredTo === null || deliveredTo === by || (verb === "cancelled" && from === by)) {
@@ -174,6 +220,28 @@ export const redeliver = ({ commandId, by }: Redeliver, state: DecisionState): D
         )
   })
 
+/**
+ * A held command is a person's to approve or reject, as a dead letter is to redeliver: an agent
+ * that could approve would defeat the gate.
+ */
+const gateDecision =
+  (verb: "approved" | "rejected") =>
+  ({ commandId, by }: Approve | Reject, state: DecisionState): Decision<NotFound | Conflict | Forbidden> =>
+    Either.flatMap(requireCommand(state, commandId), (command): Decision<Conflict | Forbidden> => {
+      if (by !== null && state.peers.has(by)) {
+        return Either.left(
+          new Forbidden({ message: `'${by}' is a peer; only a person (no X-Peer-Id) may have command '${commandId}' ${verb}` })
+        )
+      }
+      const status = commandStatus(command)
+      return status === "held"
+        ? decided({ type: verb === "approved" ? "command.approved" : "command.rejected", data: { commandId, by } })
+        : Either.left(new Conflict({ message: `command '${commandId}' is ${status}, not held; it cannot be ${verb}` }))
+    })
+
+export const approve = gateDecision("approved")
+export const reject = gateDecision("rejected")
+
 /** Deliveries of a command since its last redelivery: what `--max-deliveries` bounds. */
 const spent = (command: CommandSnapshot): number => command.context.deliveries - command.context.budgetFrom
 
@@ -206,7 +274,9 @@ export const decide = deciderOf<CommandCommand>()({
   SendAndClaim: sendAndClaim,
   Ack: ack,
   Cancel: cancel,
-  Redeliver: redeliver
+  Redeliver: redeliver,
+  Approve: approve,
+  Reject: reject
 })
 
 // What the state says once a request's events are applied: races are settled by log order, and a

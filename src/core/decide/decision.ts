@@ -13,7 +13,7 @@ export type Decision<E extends BrokerError = never> = Either.Either<ReadonlyArra
 /** The part of the projection the deciders read: the entities, and the pending queues. */
 export type DecisionState = Pick<
   Projection,
-  "peers" | "commands" | "channels" | "signals" | "tokens" | "pendingOf" | "heldBy" | "idempotentOriginal"
+  "peers" | "commands" | "channels" | "signals" | "tokens" | "pendingOf" | "heldBy" | "idempotentOriginal" | "sendsInLastMinute"
 >
 
 export const decided = (...drafts: ReadonlyArray<EventDraft>): Decision => Either.right(drafts)

@@ -1,5 +1,5 @@
 import { assign, setup, type SnapshotFrom } from "xstate"
-import type { BrokerEvent, CommandSent } from "../events.js"
+import type { BrokerEvent, CommandSent, HeldReason } from "../events.js"
 
 export interface CommandContext {
   readonly id: string
@@ -34,6 +34,8 @@ export interface CommandContext {
   readonly ttlFrom: string
   /** The sender's idempotency key, null when it gave none. */
   readonly idempotencyKey: string | null
+  /** Why it was held for approval (`command.sent`'s `held`), kept after it is approved; null if never held. */
+  readonly heldReason: HeldReason | null
 }
 
 /** The holder of a delivered command went offline: not a log event but a consequence of one. */
@@ -41,6 +43,14 @@ export interface HolderGone {
   readonly type: "holder.gone"
   /** The seq of the holder's `peer.went_offline`, for the command's history. */
   readonly seq: number
+}
+
+/**
+ * The command was sent held (`command.sent` with `held`): not a log event of its own but a
+ * consequence of that one, so its seq is already in the history.
+ */
+export interface SentHeld {
+  readonly type: "sent.held"
 }
 
 export type CommandEvent =
@@ -55,9 +65,12 @@ export type CommandEvent =
           | "command.cancelled"
           | "command.dead"
           | "command.redelivered"
+          | "command.approved"
+          | "command.rejected"
       }
     >
   | HolderGone
+  | SentHeld
 
 /**
  * One command's lifecycle. Claims and acks that arrive in a state that does not accept them are
@@ -74,7 +87,7 @@ export const commandMachine = setup({
   },
   actions: {
     /** On every transition: the event's place in the log joins the command's history. */
-    remember: assign({ history: ({ context, event }) => [...context.history, event.seq] }),
+    remember: assign({ history: ({ context, event }) => (event.type === "sent.held" ? context.history : [...context.history, event.seq]) }),
     backToPending: assign({ deliveredTo: null, deliveredAt: null, deliveredSeq: null, leaseMs: null }),
     die: assign(({ event }) => (event.type === "command.dead" ? { deadReason: event.data.reason, settledSeq: event.seq } : {})),
     /** Back to pending from an end: a fresh delivery budget and ttl, the history kept. */
@@ -93,7 +106,7 @@ export const commandMachine = setup({
     settle: assign(({ event }) =>
       event.type === "command.acked"
         ? { result: event.data.result, ackedAt: event.at, settledSeq: event.seq }
-        : event.type === "holder.gone"
+        : event.type === "holder.gone" || event.type === "sent.held"
           ? {}
           : { settledSeq: event.seq }
     )
@@ -122,11 +135,14 @@ export const commandMachine = setup({
     budgetFrom: 0,
     deadReason: null,
     ttlFrom: input.at,
-    idempotencyKey: input.idempotencyKey ?? null
+    idempotencyKey: input.idempotencyKey ?? null,
+    heldReason: input.held ?? null
   }),
   states: {
     pending: {
       on: {
+        // Only ever right after `command.sent`: the projection steps a held send here at once.
+        "sent.held": { target: "held" },
         "command.delivered": {
           target: "delivered",
           actions: [
@@ -161,6 +177,15 @@ export const commandMachine = setup({
         "command.cancelled": { target: "cancelled", actions: ["remember", "settle"] }
       }
     },
+    // Waits for a person: no claim takes it (it is in no pending queue) and no ttl runs out on it.
+    held: {
+      on: {
+        "command.approved": { target: "pending", actions: ["remember"] },
+        "command.rejected": { target: "rejected", actions: ["remember", "settle"] },
+        "command.cancelled": { target: "cancelled", actions: ["remember", "settle"] }
+      }
+    },
+    rejected: { type: "final" },
     acked: { type: "final" },
     // Ends a person may undo: redelivered, they are pending again.
     failed: { on: { "command.redelivered": { target: "pending", actions: ["remember", "reopen"] } } },
@@ -176,7 +201,16 @@ export const commandMachine = setup({
 })
 
 export type CommandSnapshot = SnapshotFrom<typeof commandMachine>
-export type CommandStatus = "pending" | "delivered" | "acked" | "failed" | "expired" | "cancelled" | "dead"
+export type CommandStatus =
+  | "pending"
+  | "delivered"
+  | "acked"
+  | "failed"
+  | "expired"
+  | "cancelled"
+  | "dead"
+  | "held"
+  | "rejected"
 export const commandStatuses: ReadonlyArray<CommandStatus> = [
   "pending",
   "delivered",
@@ -184,11 +218,16 @@ export const commandStatuses: ReadonlyArray<CommandStatus> = [
   "failed",
   "expired",
   "cancelled",
-  "dead"
+  "dead",
+  "held",
+  "rejected"
 ]
 export const commandStatus = (snapshot: CommandSnapshot): CommandStatus => snapshot.value as CommandStatus
-/** Not pending or delivered: a result wait ends. Failed, expired and dead may still be redelivered. */
-export const isSettled = (status: CommandStatus): boolean => status !== "pending" && status !== "delivered"
+/**
+ * Not pending, delivered or held: a result wait ends. Failed, expired and dead may still be
+ * redelivered; a held command is still to be decided, so its sender keeps waiting.
+ */
+export const isSettled = (status: CommandStatus): boolean => status !== "pending" && status !== "delivered" && status !== "held"
 /** The ends a person may undo with a redelivery. */
 export const isRedeliverable = (status: CommandStatus): boolean => status === "dead" || status === "failed" || status === "expired"
 

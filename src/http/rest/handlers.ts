@@ -126,6 +126,10 @@ export const restHandlers = (broker: BrokerService, limits: InputLimits, readOnl
       ),
     "POST /commands/:commandId/redeliver": (request) =>
       answer(Effect.flatMap(param(request, "commandId"), (commandId) => Effect.flatMap(caller(request), (by) => broker.redeliver(commandId, by)))),
+    "POST /commands/:commandId/approve": (request) =>
+      answer(Effect.flatMap(param(request, "commandId"), (commandId) => Effect.flatMap(caller(request), (by) => broker.approve(commandId, by)))),
+    "POST /commands/:commandId/reject": (request) =>
+      answer(Effect.flatMap(param(request, "commandId"), (commandId) => Effect.flatMap(caller(request), (by) => broker.reject(commandId, by)))),
 
     // Channels
     "GET /channels/:name/messages": (request) =>

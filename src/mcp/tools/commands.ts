@@ -33,7 +33,11 @@ export const commandTools = (limits: WaitLimits) => {
         })
         const takers = presentPeers(context.broker.projection, (id, role) => id === target || role === target)
         const note =
-          takers.length === 0 ? `Nobody online is ${json(target)} yet; the command waits until one connects.` : null
+          command.status === "held"
+            ? `It is HELD for a person's approval (${command.heldReason === "loop_guard" ? "too many commands to this target in a minute" : "its target needs approval"}): delivered only once a person approves it; wait_for_result reports 'rejected' if they refuse.`
+            : takers.length === 0
+              ? `Nobody online is ${json(target)} yet; the command waits until one connects.`
+              : null
         const structured = { command, takers, note }
         const sentLine = command.duplicate
           ? `Already sent as ${command.id} (same idempotency_key): nothing new sent. Next: wait_for_result(${json(command.id)}).`

@@ -68,6 +68,10 @@ export const outcomeLine = (command: CommandView, roles: Roles) => {
       return `${command.id} is DEAD after ${command.deliveries} deliveries (${command.deadReason}); a person may redeliver it`
     case "delivered":
       return `${command.id} is being worked on by ${who(command.deliveredTo, roles)}`
+    case "held":
+      return `${command.id} is HELD for a person's approval (${command.heldReason}); it is delivered only once approved`
+    case "rejected":
+      return `${command.id} was REJECTED by a person; it will not be delivered`
     case "pending":
       return `${command.id} is pending: nobody of target ${json(command.target)} has taken it yet`
   }

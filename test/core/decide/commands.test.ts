@@ -6,6 +6,7 @@ import type { BrokerEvent, EventDraft } from "../../../src/core/events.js"
 import { Projection } from "../../../src/core/projection.js"
 import { decider, stateAfter } from "../decider.js"
 import {
+  at,
   acked,
   cancelled,
   connected,
@@ -18,6 +19,7 @@ import {
   reset,
   sent,
   store,
+  t0,
   wentOffline,
   wentStale
 } from "../given.js"
@@ -342,6 +344,87 @@ describe("who may wait for a peer's commands", () => {
       expect(command.value).toBe("dead")
       expect(command.context.deadReason).toBe("holder_offline")
       expect(Commands.deadLetters(state, "p1", 1, "holder_offline")).toEqual([])
+    })
+  })
+
+  describe("the approval gate (--require-approval, --gate-after)", () => {
+    const gate = { requireApproval: ["deployer"], gateAfter: null }
+    const heldSend = (commandId: string, target: string, held: "approval" | "loop_guard", from = "boss"): EventDraft => ({
+      type: "command.sent",
+      data: { commandId, from, target, action: "run", params: null, ttlMs: null, held }
+    })
+    const send = (commandId: string, target: string, options: { from?: string; nowMs?: number; gate?: Commands.Gate } = {}) =>
+      ({ type: "Send", commandId, from: options.from ?? "boss", target, action: "run", nowMs: options.nowMs ?? 0, gate: options.gate ?? gate }) as const
+    const approved = (commandId: string, by: string | null = null): EventDraft => ({ type: "command.approved", data: { commandId, by } })
+    const rejected = (commandId: string, by: string | null = null): EventDraft => ({ type: "command.rejected", data: { commandId, by } })
+
+    it("holds a command to a gated role, or to a peer id of that role; others go through as before", () => {
+      spec.given().when(send("c1", "deployer")).then(heldSend("c1", "deployer", "approval"))
+      spec.given(connected("d1", "deployer")).when(send("c1", "d1")).then(heldSend("c1", "d1", "approval"))
+      spec
+        .given(connected("w1", "worker"))
+        .when(send("c1", "w1"))
+        .then({ type: "command.sent", data: { commandId: "c1", from: "boss", target: "w1", action: "run", params: null, ttlMs: null } })
+    })
+
+    it("the loop guard holds a sender's sends to one target beyond n in the last minute of the log, counted by event time", () => {
+      const loop = { requireApproval: [], gateAfter: 2 }
+      const twoSent = [at(0, sent("c1", "worker")), at(30_000, sent("c2", "worker"))] as const
+      spec.given(...twoSent).when(send("c3", "worker", { gate: loop, nowMs: t0 + 40_000 })).then(heldSend("c3", "worker", "loop_guard"))
+      // Another sender, another target, or the first send out of the window: not held.
+      spec
+        .given(...twoSent)
+        .when(send("c3", "worker", { gate: loop, nowMs: t0 + 40_000, from: "other" }))
+        .then({ type: "command.sent", data: { commandId: "c3", from: "other", target: "worker", action: "run", params: null, ttlMs: null } })
+      spec
+        .given(...twoSent)
+        .when(send("c3", "tester", { gate: loop, nowMs: t0 + 40_000 }))
+        .then({ type: "command.sent", data: { commandId: "c3", from: "boss", target: "tester", action: "run", params: null, ttlMs: null } })
+      spec
+        .given(...twoSent)
+        .when(send("c3", "worker", { gate: loop, nowMs: t0 + 60_000 }))
+        .then({ type: "command.sent", data: { commandId: "c3", from: "boss", target: "worker", action: "run", params: null, ttlMs: null } })
+    })
+
+    it("a held command is in no pending queue: no peer may take it", () => {
+      const state = stateAfter(connected("d1", "deployer"), heldSend("c1", "deployer", "approval"))
+      expect(state.commands.get("c1")!.value).toBe("held")
+      expect(Commands.nextClaimable(state, "d1")).toBeUndefined()
+      // A claim that reaches the log anyway changes nothing.
+      const claimed = stateAfter(connected("d1", "deployer"), heldSend("c1", "deployer", "approval"), delivered("c1", "d1"))
+      expect(claimed.commands.get("c1")!.value).toBe("held")
+    })
+
+    it("a person approves a held command: it is pending, and a peer of its target may take it", () => {
+      spec.given(heldSend("c1", "deployer", "approval")).when({ type: "Approve", commandId: "c1", by: null }).then(approved("c1"))
+      const state = stateAfter(connected("d1", "deployer"), heldSend("c1", "deployer", "approval"), approved("c1"))
+      expect(state.commands.get("c1")!.value).toBe("pending")
+      expect(state.commands.get("c1")!.context.heldReason).toBe("approval")
+      expect(Commands.nextClaimable(state, "d1")?.context.id).toBe("c1")
+    })
+
+    it("a person rejects a held command: rejected, an end that no claim and no approval leaves", () => {
+      spec.given(heldSend("c1", "deployer", "approval")).when({ type: "Reject", commandId: "c1", by: "alice" }).then(rejected("c1", "alice"))
+      const state = stateAfter(connected("d1", "deployer"), heldSend("c1", "deployer", "approval"), rejected("c1"), approved("c1"), delivered("c1", "d1"))
+      expect(state.commands.get("c1")!.value).toBe("rejected")
+      spec.given(heldSend("c1", "deployer", "approval"), rejected("c1")).when({ type: "Approve", commandId: "c1", by: null }).thenFails(Conflict, "command 'c1' is rejected, not held; it cannot be approved")
+    })
+
+    it("is refused to a peer, for a command not held, and for an unknown one", () => {
+      spec
+        .given(connected("p2"), heldSend("c1", "deployer", "approval"))
+        .when({ type: "Approve", commandId: "c1", by: "p2" })
+        .thenFails(Forbidden, "'p2' is a peer; only a person (no X-Peer-Id) may have command 'c1' approved")
+      spec.given(...heldByP1).when({ type: "Reject", commandId: "c1", by: null }).thenFails(Conflict, "command 'c1' is delivered, not held; it cannot be rejected")
+      spec.given().when({ type: "Approve", commandId: "c9", by: null }).thenFails(NotFound, "no command with id 'c9'")
+    })
+
+    it("a held command's sender may cancel it; nobody may ack it", () => {
+      spec.given(heldSend("c1", "deployer", "approval")).when({ type: "Cancel", commandId: "c1", by: "boss" }).then(cancelled("c1", "boss"))
+      spec
+        .given(heldSend("c1", "deployer", "approval"))
+        .when({ type: "Ack", commandId: "c1", ok: true, result: 1, by: null })
+        .thenFails(Conflict, "command 'c1' is held for a person's approval; it cannot be acked")
     })
   })
 })
