@@ -10,6 +10,7 @@ import { publish, read } from "./channels.js"
 import { command } from "./command.js"
 import type { CliError } from "./errors.js"
 import { exportLog } from "./export.js"
+import { approve, reject } from "./gate.js"
 import { CliIo, consoleOf, parsingConsoleOf, stripAnsi, type CliIoShape } from "./io.js"
 import { mcpBridge } from "./mcpBridge.js"
 import { mcpConfig } from "./mcpConfig.js"
@@ -33,6 +34,8 @@ const subcommands = [
   withOwnConsole(peers),
   withOwnConsole(send),
   withOwnConsole(command),
+  withOwnConsole(approve),
+  withOwnConsole(reject),
   withOwnConsole(signal),
   withOwnConsole(waitSignal),
   withOwnConsole(publish),
@@ -57,6 +60,8 @@ Commands:
   peers        the peers it knows, with their roles and status
   send         send a command to a peer or role; --wait for its result
   command      one command: its status, attempts and history (--at <seq> for the past)
+  approve      let a command the approval gate holds through (a person's decision)
+  reject       refuse a held command for good
   signal       fire a named signal
   wait-signal  wait until a signal is fired
   publish      publish a JSON message on a channel
