@@ -63,7 +63,8 @@ describe.skipIf(!hasChromium())("dashboard in Chromium", () => {
     // Build (if web/dist is missing or stale) before the broker module decides what it serves.
     await ensureDashboard({ quiet: true })
     ;({ startBroker } = await import("../support/broker.js"))
-    broker = await startBroker()
+    // Commands to the role gated-ui wait for a person's approval (the held-commands test).
+    broker = await startBroker({ config: { requireApproval: ["gated-ui"] } })
     browser = await launchChromium()
     ;({ context, page, errors } = await openPage(browser))
     await page.goto(`${broker.url}/`)
@@ -177,6 +178,31 @@ describe.skipIf(!hasChromium())("dashboard in Chromium", () => {
     // Neither is dead any more, so the Dead filter lists neither.
     await until(async () => (await commands.locator("tbody.command").count()) === 0, "the Dead filter emptied")
     await region("Activity").getByText(`${dead[0]} (crash-a) was redelivered: pending again`).waitFor()
+    await commands.getByRole("button", { name: /^all/ }).click()
+  })
+
+  it("shows held commands with a banner, and Approve and Reject buttons that a person clicks", async () => {
+    const held: Array<string> = []
+    for (const action of ["deploy-a", "deploy-b"]) {
+      const command = await api<{ id: string; status: string }>("/commands/send", { body: { target: "gated-ui", action } })
+      expect(command.status).toBe("held")
+      held.push(command.id)
+    }
+    const commands = region("Commands")
+    await commands.getByText("2 commands wait for your approval.").waitFor()
+    await commands.getByRole("button", { name: "Show held" }).click()
+    const row = (id: string) => commands.locator(`tbody.command[data-command-id="${id}"]`)
+    for (const id of held) await until(async () => (await row(id).getAttribute("data-status")) === "held", `${id} listed as held`)
+    await row(held[0]!).getByText("held: its target needs approval").waitFor()
+
+    await row(held[0]!).getByRole("button", { name: `Approve ${held[0]}` }).click()
+    await until(async () => (await api<{ status: string }>(`/commands/${held[0]}`)).status === "pending", "approved")
+    await row(held[1]!).getByRole("button", { name: `Reject ${held[1]}` }).click()
+    await until(async () => (await api<{ status: string }>(`/commands/${held[1]}`)).status === "rejected", "rejected")
+    // Neither is held any more: the Held filter lists neither, and the banner is gone.
+    await until(async () => (await commands.locator("tbody.command").count()) === 0, "the Held filter emptied")
+    await commands.getByText(/for your approval/).waitFor({ state: "detached" })
+    await region("Activity").getByText(`${held[1]} (deploy-b) was rejected: it will not be delivered`).waitFor()
     await commands.getByRole("button", { name: /^all/ }).click()
   })
 

@@ -291,5 +291,9 @@ export const cancelCommand = (commandId: string, sentBy: string) =>
 export const redeliverCommand = (commandId: string) =>
   post<CommandView>(`/commands/${encodeURIComponent(commandId)}/redeliver`, undefined, {})
 
+/** Let a held command through, or refuse it: as an anonymous caller, a person's decision, as for a redelivery. */
+export const decideHeldCommand = (commandId: string, verb: "approve" | "reject") =>
+  post<CommandView>(`/commands/${encodeURIComponent(commandId)}/${verb}`, undefined, {})
+
 /** Where the whole log downloads as NDJSON. */
 export const exportUrl = (): string => endpoint("/log")

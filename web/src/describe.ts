@@ -101,12 +101,13 @@ export const describe = (event: BrokerEvent, names: Names = noNames, context: Co
       return { text: `${who(event.data.peerId, names)} went offline: ${reason}`, category: "peer", tone: "bad" }
     }
     case "command.sent": {
-      const { commandId, from, target, action, params, ttlMs } = event.data
+      const { commandId, from, target, action, params, ttlMs, held } = event.data
       const ttl = ttlMs === null ? "" : ` (expires in ${duration(ttlMs)})`
+      const gate = held === undefined ? "" : held === "approval" ? ", held for a person's approval" : ", held by the loop guard for a person's approval"
       return {
-        text: withPayload(`${who(from, names)} sent ${commandId} “${action}” to ${who(target, names)}${ttl}`, params, " with "),
+        text: withPayload(`${who(from, names)} sent ${commandId} “${action}” to ${who(target, names)}${ttl}${gate}`, params, " with "),
         category: "command",
-        tone: "info"
+        tone: held === undefined ? "info" : "warn"
       }
     }
     case "command.delivered":
@@ -155,6 +156,18 @@ export const describe = (event: BrokerEvent, names: Names = noNames, context: Co
         text: by === null ? `${label} was redelivered: pending again` : `${who(by, names)} redelivered ${label}: pending again`,
         category: "command",
         tone: "info"
+      }
+    }
+    case "command.approved":
+    case "command.rejected": {
+      const by = event.data.by
+      const label = commandLabel(event.data.commandId, names)
+      const approved = event.type === "command.approved"
+      const outcome = approved ? "approved: pending" : "rejected: it will not be delivered"
+      return {
+        text: by === null ? `${label} was ${outcome}` : `${who(by, names)} ${approved ? "approved" : "rejected"} ${label}`,
+        category: "command",
+        tone: approved ? "good" : "bad"
       }
     }
     case "message.sent": {

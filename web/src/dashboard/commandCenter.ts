@@ -1,5 +1,5 @@
 import { createMemo, createSignal } from "solid-js"
-import { BrokerRefused, cancelCommand, redeliverCommand, sendCommand } from "../connection.js"
+import { BrokerRefused, cancelCommand, decideHeldCommand, redeliverCommand, sendCommand } from "../connection.js"
 import { commandNow, targetsIn, type Targets } from "../store.js"
 import type { FrameLoop } from "./frameLoop.js"
 import type { LiveLog } from "./liveLog.js"
@@ -60,6 +60,14 @@ export const createCommandCenter = (loop: FrameLoop, live: LiveLog, notices: Not
     async redeliver(commandId: string) {
       try {
         await redeliverCommand(commandId)
+      } catch (error) {
+        notices.say("error", error instanceof BrokerRefused ? error.message : String(error))
+      }
+    },
+    /** A held command approved (to pending) or rejected (for good). */
+    async decide(commandId: string, verb: "approve" | "reject") {
+      try {
+        await decideHeldCommand(commandId, verb)
       } catch (error) {
         notices.say("error", error instanceof BrokerRefused ? error.message : String(error))
       }

@@ -13,6 +13,8 @@ const tones: Record<string, BadgeTone> = {
   expired: "warn",
   cancelled: "quiet",
   dead: "bad",
+  held: "warn",
+  rejected: "bad",
   fired: "good",
   armed: "quiet"
 }

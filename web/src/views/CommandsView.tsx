@@ -10,7 +10,7 @@ import { Empty, Panel } from "../ui/Panel.js"
 import { Who } from "../ui/Who.js"
 import { CommandCenter } from "./CommandCenter.js"
 
-const settled = (status: CommandStatus) => status !== "pending" && status !== "delivered"
+const settled = (status: CommandStatus) => status !== "pending" && status !== "delivered" && status !== "held"
 
 /** The command center, and every command with its status, who holds it and what came back. */
 export const CommandsView = () => {
@@ -27,14 +27,24 @@ export const CommandsView = () => {
   const who = (peerId: string | null) => (peerId === null ? null : <Who id={peerId} peer={shown.peer(peerId)} />)
   const live = () => files.showing() === "live" && frame.following
   // A dead letter waits for a person: redelivered, or cancelled for good. A viewer does neither, and
-  // a redelivery is a project admin's decision (docs/security.md).
+  // a redelivery is a project admin's decision (docs/security.md); so are approving and rejecting.
   const canCancel = (command: CommandView) => live() && access.mayWrite() && (!settled(command.status) || command.status === "dead")
   const canRedeliver = (command: CommandView) => live() && access.mayAdmin() && isRedeliverable(command.status)
+  const canDecide = (command: CommandView) => live() && access.mayAdmin() && command.status === "held"
+  const heldCount = () => frame.state.commandCounts.held
 
   return (
     <Panel id="commands" title="Commands" count={`${formatCount(total())} total`} class="commands">
       <Show when={access.mayWrite()}>
         <CommandCenter />
+      </Show>
+      <Show when={heldCount() > 0}>
+        <p class="banner" role="status" data-tone="held">
+          {formatCount(heldCount())} {heldCount() === 1 ? "command waits" : "commands wait"} for your approval.{" "}
+          <button type="button" class="button small" onClick={() => selections.setCommandStatus("held")}>
+            Show held
+          </button>
+        </p>
       </Show>
       <div class="filters" role="group" aria-label="Show commands by status">
         <button type="button" class="filter" aria-pressed={selections.commandStatus() === null} onClick={() => selections.setCommandStatus(null)}>
@@ -115,6 +125,29 @@ export const CommandsView = () => {
                         <div class="muted small" title="why it stopped being delivered">
                           dead after {command().deliveries} deliveries: {command().deadReason === "lease_expired" ? "lease ran out" : "holder went offline"}
                         </div>
+                      </Show>
+                      <Show when={command().status === "held"}>
+                        <div class="muted small" title="why it waits for a person">
+                          held: {command().heldReason === "loop_guard" ? "its sender passed the loop guard" : "its target needs approval"}
+                        </div>
+                      </Show>
+                      <Show when={canDecide(command())}>
+                        <button
+                          type="button"
+                          class="button small"
+                          aria-label={`Approve ${command().id}`}
+                          onClick={() => void commandCenter.decide(command().id, "approve")}
+                        >
+                          Approve
+                        </button>{" "}
+                        <button
+                          type="button"
+                          class="button small ghost"
+                          aria-label={`Reject ${command().id}`}
+                          onClick={() => void commandCenter.decide(command().id, "reject")}
+                        >
+                          Reject
+                        </button>
                       </Show>
                       <Show when={canRedeliver(command())}>
                         {" "}
