@@ -123,7 +123,7 @@ describe("errors for people", () => {
     expect(await message(c.post("/peers/connect", [1, 2]))).toBe("body must be a JSON object (got [1,2]).")
     expect(await message(c.post("/peers/connect", {}))).toBe("invalid body: role is required.")
     expect(await message(c.get("/commands?status=bogus"))).toBe(
-      'invalid query: status must be one of pending, delivered, acked, failed, expired, cancelled, dead (got "bogus").'
+      'invalid query: status must be one of pending, delivered, acked, failed, expired, cancelled, dead, held, rejected (got "bogus").'
     )
     expect(await message(c.get(`/peers/${"a".repeat(10_000)}`))).toBe(
       `path parameter 'id' must be 1–64 characters: letters, digits, '.', '_', ':' or '-', starting with a letter or digit (got "${"a".repeat(39)}…).`
