@@ -386,6 +386,16 @@ describe("who may wait for a peer's commands", () => {
         .then({ type: "command.sent", data: { commandId: "c3", from: "boss", target: "worker", action: "run", params: null, ttlMs: null } })
     })
 
+    it("the loop guard's count survives a restore from a checkpoint (the index is rebuilt from the commands)", () => {
+      const live = stateAfter(at(0, sent("c1", "worker")), at(30_000, sent("c2", "worker")), at(50_000, sent("c3", "tester")))
+      const restored = Projection.fromCheckpoint(live.checkpoint())
+      for (const [target, nowMs] of [["worker", 40_000], ["worker", 70_000], ["tester", 55_000]] as const) {
+        expect(restored.sendsInLastMinute("boss", target, t0 + nowMs), `${target} at ${nowMs}`).toBe(live.sendsInLastMinute("boss", target, t0 + nowMs))
+      }
+      expect(live.sendsInLastMinute("boss", "worker", t0 + 40_000)).toBe(2)
+      expect(live.sendsInLastMinute("boss", "worker", t0 + 70_000)).toBe(1)
+    })
+
     it("a held command is in no pending queue: no peer may take it", () => {
       const state = stateAfter(connected("d1", "deployer"), heldSend("c1", "deployer", "approval"))
       expect(state.commands.get("c1")!.value).toBe("held")
