@@ -128,6 +128,8 @@ export class Projection {
    * log, oldest first: what the loop guard (`--gate-after`) counts. Derived, rebuilt on restore.
    */
   private readonly recentSends = new Map<string, RecentSends>()
+  /** Sends remembered since `recentSends` was last swept of pairs with no send in the window. */
+  private sendsSinceSweep = 0
   private readonly touched = new Touched()
 
   static fromCheckpoint(checkpoint: Checkpoint): Projection {
@@ -420,6 +422,7 @@ export class Projection {
   }
 
   private rememberSend(from: string, target: string, atMs: number): void {
+    if (++this.sendsSinceSweep >= recentSendsSweepEvery) this.forgetQuietSenders(atMs)
     const key = sendKey(from, target)
     const recent = this.recentSends.get(key)
     if (recent === undefined) {
@@ -435,6 +438,18 @@ export class Projection {
       recent.start = 0
     }
     times.push(atMs)
+  }
+
+  /**
+   * Drops the pairs whose last send is out of the window: they count 0 either way, and without this
+   * every sender and target ever seen would stay. Every `recentSendsSweepEvery` sends, so O(1) a send.
+   */
+  private forgetQuietSenders(nowMs: number): void {
+    this.sendsSinceSweep = 0
+    for (const [key, { times }] of this.recentSends) {
+      const last = times[times.length - 1]
+      if (last === undefined || nowMs - last >= sendWindowMs) this.recentSends.delete(key)
+    }
   }
 
   private setTokens(tokens: ReadonlyMap<string, TokenRecord>): void {
@@ -490,6 +505,7 @@ interface RecentSends {
   start: number
 }
 /** The loop guard's window: sends in the last minute of the log. */
+const recentSendsSweepEvery = 1024
 const sendWindowMs = 60_000
 
 const zeroCounts = (): Record<CommandStatus, number> =>

@@ -386,6 +386,15 @@ describe("who may wait for a peer's commands", () => {
         .then({ type: "command.sent", data: { commandId: "c3", from: "boss", target: "worker", action: "run", params: null, ttlMs: null } })
     })
 
+    it("the loop guard forgets the pairs with no send in the last minute, so its index does not grow with every sender ever seen", () => {
+      const early = Array.from({ length: 1023 }, (_, i) => at(0, sent(`c${i}`, "worker", { from: `s${i}` })))
+      const state = stateAfter(...early, at(120_000, sent("late", "worker", { from: "late" })))
+      expect(state.sendsInLastMinute("late", "worker", t0 + 120_001)).toBe(1)
+      expect(state.sendsInLastMinute("s5", "worker", t0 + 120_001)).toBe(0)
+      // The index itself is private; its size is what this test is about.
+      expect((state as unknown as { recentSends: Map<string, unknown> }).recentSends.size).toBe(1)
+    })
+
     it("the loop guard's count survives a restore from a checkpoint (the index is rebuilt from the commands)", () => {
       const live = stateAfter(at(0, sent("c1", "worker")), at(30_000, sent("c2", "worker")), at(50_000, sent("c3", "tester")))
       const restored = Projection.fromCheckpoint(live.checkpoint())
