@@ -1,12 +1,9 @@
-import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import { Console, Effect, Option } from "effect"
-import { commandIdPrefix, isCommandId } from "../core/names.js"
 import type { CommandDetail } from "../core/views.js"
 import { request, segment } from "./client.js"
-import { UsageError } from "./errors.js"
 import { CliIo } from "./io.js"
-import { connection, connectionOptions, describe, jsonOption, nameArg, seqOption } from "./options.js"
+import { checkCommandId, commandIdArg, connection, connectionOptions, describe, jsonOption, seqOption } from "./options.js"
 import { counted, paint, shortTime, table, type Paint } from "./paint.js"
 
 /** One command as a person reads it: what it is, where it stands, then every event that moved it. */
@@ -25,15 +22,13 @@ export const command = Command.make(
   "command",
   {
     ...connectionOptions,
-    id: Args.text({ name: "id" }).pipe(Args.withDescription(`a command id (${commandIdPrefix}…)`), Args.mapEffect(nameArg("command id"))),
+    id: commandIdArg("a command id"),
     at: seqOption("at", "the command as it was right after this event"),
     json: jsonOption
   },
   (args) =>
     Effect.gen(function* () {
-      if (!isCommandId(args.id)) {
-        return yield* new UsageError({ message: `'${args.id}' is not a command id: command ids start with '${commandIdPrefix}'` })
-      }
+      yield* checkCommandId(args.id)
       const broker = yield* connection(args)
       const io = yield* CliIo
       const found = yield* request<CommandDetail>(broker, "GET", `/commands/${segment(args.id)}`, {

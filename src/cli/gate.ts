@@ -1,11 +1,8 @@
-import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import { Console, Effect } from "effect"
-import { commandIdPrefix, isCommandId } from "../core/names.js"
 import type { CommandView } from "../core/views.js"
 import { request, segment } from "./client.js"
-import { UsageError } from "./errors.js"
-import { connection, connectionOptions, describe, jsonOption, nameArg } from "./options.js"
+import { checkCommandId, commandIdArg, connection, connectionOptions, describe, jsonOption } from "./options.js"
 
 /**
  * `approve <id>` and `reject <id>`: a person's answer to a command the approval gate holds
@@ -17,14 +14,12 @@ const decision = (verb: "approve" | "reject", summary: string, example: string) 
     verb,
     {
       ...connectionOptions,
-      id: Args.text({ name: "id" }).pipe(Args.withDescription(`a held command's id (${commandIdPrefix}…)`), Args.mapEffect(nameArg("command id"))),
+      id: commandIdArg("a held command's id"),
       json: jsonOption
     },
     (args) =>
       Effect.gen(function* () {
-        if (!isCommandId(args.id)) {
-          return yield* new UsageError({ message: `'${args.id}' is not a command id: command ids start with '${commandIdPrefix}'` })
-        }
+        yield* checkCommandId(args.id)
         const broker = yield* connection(args)
         const command = yield* request<CommandView>(broker, "POST", `/commands/${segment(args.id)}/${verb}`)
         yield* Console.log(args.json ? JSON.stringify(command) : `${command.id} ${command.action} → ${command.target}: ${command.status}`)

@@ -1,9 +1,10 @@
+import * as Args from "@effect/cli/Args"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as Span from "@effect/cli/HelpDoc/Span"
 import { Effect, Option } from "effect"
-import { isName, nameRule } from "../core/names.js"
+import { commandIdPrefix, isCommandId, isName, nameRule } from "../core/names.js"
 import { request, type Connection } from "./client.js"
 import { UsageError, type CliError } from "./errors.js"
 import { CliIo, type CliIoShape } from "./io.js"
@@ -78,6 +79,16 @@ export const jsonOption = Options.boolean("json").pipe(Options.withDescription("
 /** A name the broker will accept (peer ids, roles, channels, signals): checked here for a clearer error. */
 export const nameArg = (what: string) => (value: string): Effect.Effect<string, HelpDoc.HelpDoc> =>
   isName(value) ? Effect.succeed(value) : Effect.fail(HelpDoc.p(`${what} '${value}' is not a valid name: ${nameRule}`))
+
+/** The `<id>` of a command (`command`, `approve`, `reject`): a name, described for its subcommand. */
+export const commandIdArg = (description: string) =>
+  Args.text({ name: "id" }).pipe(Args.withDescription(`${description} (${commandIdPrefix}…)`), Args.mapEffect(nameArg("command id")))
+
+/** A peer id or a typo where a command id belongs is a usage error (exit 2), before any request. */
+export const checkCommandId = (id: string): Effect.Effect<string, UsageError> =>
+  isCommandId(id)
+    ? Effect.succeed(id)
+    : Effect.fail(new UsageError({ message: `'${id}' is not a command id: command ids start with '${commandIdPrefix}'` }))
 
 /** `nameArg` for an option (@effect/cli wants a ValidationError there, a HelpDoc for an argument). */
 export const nameOf = (what: string, value: string): Effect.Effect<string, ValidationError.ValidationError> =>

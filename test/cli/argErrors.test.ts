@@ -59,6 +59,12 @@ describe("the tool's argument errors", () => {
     expect(connections).toBeGreaterThan(0)
   })
 
+  it("take only a command id where one belongs: a peer id or a typo exits 2", async () => {
+    for (const command of ["command", "approve", "reject"]) {
+      await refused([command, "peer-1"], `'peer-1' is not a command id: command ids start with 'cmd-'`)
+    }
+  })
+
   it("check numbers itself: negative, fractional or not a number exits 2 naming the flag and what it takes", async () => {
     const cases: Array<[Array<string>, string]> = [
       [["send", "w", "a", "--ttl-ms", "-5"], "--ttl-ms takes milliseconds: a whole number, 1 or more; not '-5'"],
