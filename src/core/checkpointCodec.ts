@@ -11,8 +11,8 @@ import type { TokenRecord } from "./tokens.js"
  * A checkpoint as JSON: each entity's state value and context, restored through its machine.
  * Format 2 added the channels' `trimmed` and `ats`; a format-1 checkpoint lacks the times, so it is
  * refused and the broker replays the log instead (and an older broker refuses format 2 the same way).
- * Format 4 added the scoped tokens (3 is taken by a change made alongside). Format 5 (3 on its own
- * branch) added the commands' `history` (the seqs of the events that moved each), their
+ * Format 3 was never released (two changes made side by side took 4 and 5). Format 4 added the
+ * scoped tokens. Format 5 added the commands' `history` (the seqs of the events that moved each), their
  * dead-letter and idempotency fields (`budgetFrom`, `deadReason`, `ttlFrom`, `idempotencyKey`) and
  * the channels' `keys`: a format-4 or older checkpoint lacks them, so it is refused the same way.
  * Format 6 added the commands' `heldReason` and the `held` and `rejected` states (the approval gate).
