@@ -3,8 +3,8 @@ import * as Commands from "../core/decide/commands.js"
 import type { EventDraft } from "../core/events.js"
 import { commandStatus } from "../core/machines/command.js"
 import { peerStatus, type PeerSnapshot } from "../core/machines/peer.js"
-import type { Projection } from "../core/projection.js"
-import { Broker } from "./Broker.js"
+import type { ProjectState } from "../core/projectView.js"
+import { Broker, type BrokerService } from "./Broker.js"
 import { BrokerConfig, type BrokerConfigShape } from "./Config.js"
 import { retentionDecisions } from "./retention.js"
 
@@ -14,7 +14,7 @@ import { retentionDecisions } from "./retention.js"
  * tomorrow whatever the clock or today's thresholds say.
  */
 export const sweepDecisions = (
-  projection: Projection,
+  projection: ProjectState,
   now: number,
   config: BrokerConfigShape,
   activeWaits: (peerId: string) => number,
@@ -53,7 +53,7 @@ export const sweepDecisions = (
  * peer coming back, or, on a shared log, before other nodes' sweepers could find it stale.
  */
 export const keepAliveDecisions = (
-  projection: Projection,
+  projection: ProjectState,
   now: number,
   activeWaits: (peerId: string) => number,
   note: (peer: PeerSnapshot, now: number) => boolean
@@ -76,22 +76,25 @@ export const SweeperLive = Layer.scopedDiscard(
     // Every node sweeps. On a shared log each sweep's decisions are appended only if the log has not
     // moved since the state they were taken on (else decided again on the newer state), so two nodes
     // never both act on one state: no second lease expiry cutting short the next holder's lease.
-    const attempt = Effect.suspend(() => {
-      const { projection } = broker
-      const seq = projection.seq
-      const now = Date.now()
-      const { liveness } = broker
-      const decisions = [
-        ...keepAliveDecisions(projection, now, broker.activeWaits, (peer, at) => liveness.note(peer, at)),
-        ...sweepDecisions(projection, now, config, broker.activeWaits, (peer) => liveness.lastSeen(peer)),
-        ...retentionDecisions(projection, now, config)
-      ]
-      return decisions.length === 0 ? Effect.succeed(true) : broker.recordIfHead(seq, decisions)
-    })
-    const sweep = attempt.pipe(
-      Effect.repeat({ until: (landed) => landed, times: maxAttemptsPerSweep - 1 }),
-      Effect.catchAllCause((cause) => Effect.logWarning("sweep failed; trying again next round", cause))
-    )
+    const attempt = (project: BrokerService) =>
+      Effect.suspend(() => {
+        const { projection, liveness } = project
+        const seq = projection.seq
+        const now = Date.now()
+        const decisions = [
+          ...keepAliveDecisions(projection, now, project.activeWaits, (peer, at) => liveness.note(peer, at)),
+          ...sweepDecisions(projection, now, config, project.activeWaits, (peer) => liveness.lastSeen(peer)),
+          ...retentionDecisions(projection, now, config)
+        ]
+        return decisions.length === 0 ? Effect.succeed(true) : project.recordIfHead(seq, decisions)
+      })
+    // Each project on its own: its decisions are its events, and one project's failure is not another's.
+    const sweepProject = (name: string) =>
+      attempt(broker.project(name)).pipe(
+        Effect.repeat({ until: (landed) => landed, times: maxAttemptsPerSweep - 1 }),
+        Effect.catchAllCause((cause) => Effect.logWarning(`sweep of project '${name}' failed; trying again next round`, cause))
+      )
+    const sweep = Effect.suspend(() => Effect.forEach(broker.projects(), sweepProject, { discard: true }))
     yield* Effect.forkScoped(Effect.repeat(sweep, Schedule.spaced(config.sweepIntervalMs)))
   })
 )

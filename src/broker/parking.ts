@@ -187,21 +187,19 @@ export class ParkedWaits {
   readonly forMessages = new Waiters<string>()
   /** Signal waits, by name. */
   readonly forSignals = new Waiters<string>()
-  /** Writes waiting until the state has applied their event, by seq. */
-  readonly forApplied = new Waiters<number>()
   /** Claims this node has in flight, so that two local waiters do not race for one command. */
   readonly claiming = new Set<string>()
   private readonly byPeer = new Map<string, number>()
-  private parked = 0
-
   constructor(
     private readonly state: DecisionState,
-    private readonly limits: WaitLimits
+    private readonly limits: WaitLimits,
+    /** Parked long-polls (counted from admission to answer), shared by the waits of every project: the limit is the process's. */
+    private readonly count: { parked: number } = { parked: 0 }
   ) {}
 
-  /** Parked long-polls (counted from admission to answer). */
+  /** Parked long-polls of every project sharing `count`. */
   get size(): number {
-    return this.parked
+    return this.count.parked
   }
 
   /** Command waits of one peer: the sweeper takes a parked peer as alive. */
@@ -242,15 +240,15 @@ export class ParkedWaits {
    */
   admit(timeoutMs: number): Either.Either<() => void, TooManyWaits> {
     if (timeoutMs === 0) return Either.right(noop)
-    if (this.parked >= this.limits.maxWaits) {
-      return Either.left(new TooManyWaits({ message: `${this.parked} waits are parked already; retry later` }))
+    if (this.count.parked >= this.limits.maxWaits) {
+      return Either.left(new TooManyWaits({ message: `${this.count.parked} waits are parked already; retry later` }))
     }
-    this.parked++
+    this.count.parked++
     let counted = true
     return Either.right(() => {
       if (!counted) return
       counted = false
-      this.parked--
+      this.count.parked--
     })
   }
 

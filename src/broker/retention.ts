@@ -1,6 +1,6 @@
 import type { ChannelTrimmed, EventDraft } from "../core/events.js"
 import { countBelow, heldCount, type ChannelContext } from "../core/machines/channel.js"
-import type { Projection } from "../core/projection.js"
+import type { ProjectState } from "../core/projectView.js"
 import type { BrokerConfigShape } from "./Config.js"
 
 /**
@@ -33,7 +33,7 @@ const byAge = (context: ChannelContext, now: number, maxAgeMs: number): Cut | un
  * trims the same messages whatever the limits are set to by then.
  */
 export const retentionDecisions = (
-  projection: Projection,
+  projection: ProjectState,
   now: number,
   config: Pick<BrokerConfigShape, "channelMaxMessages" | "channelMaxAgeMs">
 ): Array<EventDraft> => {

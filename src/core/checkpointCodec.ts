@@ -5,6 +5,7 @@ import { peerMachine, type PeerSnapshot } from "./machines/peer.js"
 import { signalMachine, type SignalSnapshot } from "./machines/signal.js"
 import type { Checkpoint, CheckpointDelta } from "./projection.js"
 import { snapshotTemplates } from "./snapshotTemplates.js"
+import { defaultProject, projectOfKey, scoped } from "./projects.js"
 import type { TokenRecord } from "./tokens.js"
 
 /**
@@ -16,11 +17,15 @@ import type { TokenRecord } from "./tokens.js"
  * dead-letter and idempotency fields (`budgetFrom`, `deadReason`, `ttlFrom`, `idempotencyKey`) and
  * the channels' `keys`: a format-4 or older checkpoint lacks them, so it is refused the same way.
  * Format 6 added the commands' `heldReason` and the `held` and `rejected` states (the approval gate).
+ * Format 7 added each entity's `project` (absent for project default): a format-6 checkpoint is
+ * read as it is (everything in it is of project default), while a broker of format 6 refuses a
+ * format-7 one, which it would read as one project.
  */
-export const checkpointFormat = 6
+export const checkpointFormat = 7
+const readableFormats: ReadonlyArray<number> = [6, 7]
 
 export interface StoredCheckpoint {
-  readonly format: typeof checkpointFormat
+  readonly format: number
   readonly seq: number
   readonly at: string | null
   readonly peers: ReadonlyArray<StoredEntity>
@@ -40,28 +45,35 @@ export interface StoredDelta extends StoredCheckpoint {
 }
 
 interface StoredEntity {
+  /** The entity's project, when it is not `default`. */
+  readonly project?: string
   readonly value: string
   readonly context: Record<string, unknown>
 }
 
-const store = (snapshot: { value: unknown; context: object }): StoredEntity => ({
-  value: snapshot.value as string,
-  context: snapshot.context as Record<string, unknown>
-})
+/** `key`: the entity's key in the projection, which says its project (projects.ts). */
+const store = (snapshot: { value: unknown; context: object }, key: string): StoredEntity => {
+  const project = projectOfKey(key)
+  const entity = { value: snapshot.value as string, context: snapshot.context as Record<string, unknown> }
+  return project === defaultProject ? entity : { project, ...entity }
+}
 
 /** A channel's context with the positions of its held messages after id `from` (at least `trimmed`). */
-const storeChannel = (snapshot: ChannelSnapshot, from: number): StoredEntity => {
+const storeChannel = (snapshot: ChannelSnapshot, from: number, key: string): StoredEntity => {
   const { seqs, ats, trimmed } = snapshot.context
   const start = from - trimmed
   const end = heldCount(snapshot.context)
-  return store({
-    value: snapshot.value,
-    context: { ...snapshot.context, seqs: seqs.slice(start, end), ats: ats.slice(start, end), ...(from > 0 ? { seqsFrom: from } : {}) }
-  })
+  return store(
+    {
+      value: snapshot.value,
+      context: { ...snapshot.context, seqs: seqs.slice(start, end), ats: ats.slice(start, end), ...(from > 0 ? { seqsFrom: from } : {}) }
+    },
+    key
+  )
 }
 
 /**
- * `seqsFrom(name)`: how much of the channel's seq index is stored already (0 for a whole
+ * `seqsFrom(key)`: how much of the channel's seq index is stored already (0 for a whole
  * checkpoint); only the part after it that this snapshot can see is encoded (never what a trim
  * dropped).
  */
@@ -69,12 +81,10 @@ const encode = (checkpoint: Checkpoint, seqsFrom: (channel: string) => number): 
   format: checkpointFormat,
   seq: checkpoint.seq,
   at: checkpoint.at,
-  peers: [...checkpoint.peers.values()].map(store),
-  commands: [...checkpoint.commands.values()].map(store),
-  channels: [...checkpoint.channels.values()].map((s) =>
-    storeChannel(s, Math.max(seqsFrom(s.context.name), s.context.trimmed))
-  ),
-  signals: [...checkpoint.signals.values()].map(store),
+  peers: [...checkpoint.peers].map(([key, s]) => store(s, key)),
+  commands: [...checkpoint.commands].map(([key, s]) => store(s, key)),
+  channels: [...checkpoint.channels].map(([key, s]) => storeChannel(s, Math.max(seqsFrom(key), s.context.trimmed), key)),
+  signals: [...checkpoint.signals].map(([key, s]) => store(s, key)),
   tokens: [...checkpoint.tokens.values()]
 })
 
@@ -94,7 +104,7 @@ const decodeInto = <S extends { context: object }>(
   const out = new Map<string, S>()
   for (const entity of entities) {
     const snapshot = restore(entity)
-    out.set(key(snapshot), snapshot)
+    out.set(scoped(entity.project ?? defaultProject, key(snapshot)), snapshot)
   }
   return out
 }
@@ -105,7 +115,7 @@ export class CheckpointDecoder {
   private readonly command = restorer(commandMachine)
   private readonly channel = restorer(channelMachine)
   private readonly signal = restorer(signalMachine)
-  /** Each channel's context as last decoded: its indexes are shared by its snapshots along a chain, as live. */
+  /** Each channel's context as last decoded (by key): its indexes are shared by its snapshots along a chain, as live. */
   private contexts = new Map<string, ChannelContext>()
 
   checkpoint(stored: StoredCheckpoint): Checkpoint {
@@ -119,13 +129,14 @@ export class CheckpointDecoder {
   }
 
   private decode(stored: StoredCheckpoint): Checkpoint {
-    if (stored.format !== checkpointFormat) throw new Error(`unknown checkpoint format ${String(stored.format)}`)
+    if (!readableFormats.includes(stored.format)) throw new Error(`unknown checkpoint format ${String(stored.format)}`)
     const channels = new Map<string, ChannelSnapshot>()
     for (const entity of stored.channels) {
       const { seqsFrom = 0, ...stored } = entity.context as unknown as ChannelContext & { seqsFrom?: number }
-      const context = { ...stored, ...followOn(this.contexts.get(stored.name), stored, seqsFrom) }
-      this.contexts.set(context.name, context)
-      channels.set(context.name, this.channel({ value: entity.value, context }))
+      const key = scoped(entity.project ?? defaultProject, stored.name)
+      const context = { ...stored, ...followOn(this.contexts.get(key), stored, seqsFrom) }
+      this.contexts.set(key, context)
+      channels.set(key, this.channel({ value: entity.value, context }))
     }
     return {
       seq: stored.seq,
@@ -192,6 +203,6 @@ export class DeltaEncoder {
   /** Moves past a delta stored already (read back from the chain), without encoding it. */
   follow(delta: CheckpointDelta): void {
     if (delta.base) this.counts = new Map()
-    for (const snapshot of delta.channels.values()) this.counts.set(snapshot.context.name, snapshot.context.count)
+    for (const [key, snapshot] of delta.channels) this.counts.set(key, snapshot.context.count)
   }
 }

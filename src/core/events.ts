@@ -168,7 +168,13 @@ export interface TokenRevoked {
 }
 
 /** What a writer hands to the log: the log assigns `seq` and `at`. */
-export type EventDraft =
+/**
+ * An event before the log stores it. `project` names the project it is of (src/core/projects.ts);
+ * events of project `default` have none, as every event had before projects existed.
+ */
+export type EventDraft = EventBody & { readonly project?: string | undefined }
+
+export type EventBody =
   | PeerConnected
   | PeerHeartbeat
   | PeerWentStale
@@ -192,6 +198,16 @@ export type EventDraft =
   | TokenRevoked
 
 export type EventType = EventDraft["type"]
+
+/** A draft as the log stores it, at `seq` and `at`; `project` only where the draft has one. */
+export const storedAt = (seq: number, at: string, draft: EventDraft): BrokerEvent =>
+  (draft.project === undefined
+    ? { seq, at, type: draft.type, data: draft.data }
+    : { seq, at, project: draft.project, type: draft.type, data: draft.data }) as BrokerEvent
+
+/** What a log writes of a draft besides its seq and time: its project (if any), type and data. */
+export const bodyOf = (draft: EventDraft): { readonly project?: string; readonly type: string; readonly data: object } =>
+  draft.project === undefined ? { type: draft.type, data: draft.data } : { project: draft.project, type: draft.type, data: draft.data }
 
 /** An event as stored: dense `seq` from 1, `at` an ISO-8601 UTC timestamp that never goes backwards. */
 export type BrokerEvent = EventDraft & { readonly seq: number; readonly at: string }
@@ -224,6 +240,7 @@ const knownTypes = new Set<string>(eventTypes)
 
 /** A stored record of any type, this version's or a newer one's. */
 export interface StoredEvent {
+  readonly project?: string | undefined
   readonly seq: number
   readonly at: string
   readonly type: string
@@ -245,7 +262,8 @@ export const isStoredEvent = (value: unknown): value is StoredEvent => {
     typeof e.at === "string" &&
     typeof e.type === "string" &&
     typeof e.data === "object" &&
-    e.data !== null
+    e.data !== null &&
+    (e.project === undefined || typeof e.project === "string")
   )
 }
 

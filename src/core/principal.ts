@@ -17,15 +17,18 @@ export const globalAdmin: Principal = { kind: "global" }
 export const trustedLoopback: Principal = { kind: "loopback" }
 
 /**
- * What a request does, for the rights table: `open` needs nothing (health), `read` changes nothing,
- * `write` appends (a command wait too: it claims), `admin` is what a project's people decide over its
- * agents (a reset, a redelivery of a dead command), `tokens` manages credentials.
+ * What a request does, for the rights table: `open` needs nothing (health), `self` asks who the
+ * caller is (`/whoami`, in any project), `read` changes nothing, `write` appends (a command wait
+ * too: it claims), `admin` is what a project's people decide over its agents (a reset, a redelivery
+ * of a dead command), `broker` looks across projects (`GET /projects`), `tokens` manages credentials.
+ * Every access but `open`, `self`, `broker` and `tokens` is inside the request's project, and a
+ * scoped token has none outside its own.
  */
-export type Access = "open" | "read" | "write" | "admin" | "tokens"
+export type Access = "open" | "self" | "read" | "write" | "admin" | "broker" | "tokens"
 
 export interface Refusal {
   readonly status: 403
-  readonly code: "read_only_token" | "project_admin_required" | "admin_token_required"
+  readonly code: "read_only_token" | "project_admin_required" | "admin_token_required" | "forbidden_project"
   readonly message: string
 }
 
@@ -38,13 +41,30 @@ const whoIs = (token: TokenRecord) => `token '${token.name}' (${token.role} of p
  *
  * | access  | viewer | agent | admin (project) | loopback (no --token) | global admin |
  * |---------|--------|-------|-----------------|-----------------------|--------------|
+ * | self    | yes    | yes   | yes             | yes                   | yes          |
  * | read    | yes    | yes   | yes             | yes                   | yes          |
  * | write   | 403    | yes   | yes             | yes                   | yes          |
  * | admin   | 403    | 403   | yes             | yes                   | yes          |
+ * | broker  | 403    | 403   | 403             | yes                   | yes          |
  * | tokens  | 403    | 403   | 403             | 403                   | yes          |
+ *
+ * A scoped token gets read, write and admin in its own project only: in another, 403
+ * `forbidden_project` whatever its role.
  */
-export const refusalFor = (principal: Principal, access: Access): Refusal | undefined => {
-  if (access === "open" || access === "read" || principal.kind === "global") return undefined
+export const refusalFor = (principal: Principal, access: Access, project: string = defaultProject): Refusal | undefined => {
+  if (access === "open" || access === "self" || principal.kind === "global") return undefined
+  if (principal.kind === "scoped" && access !== "tokens" && access !== "broker" && principal.token.project !== project) {
+    return refusal(
+      "forbidden_project",
+      `${whoIs(principal.token)} may not act in project '${project}': a token works in its own project only (/p/${principal.token.project}/…)`
+    )
+  }
+  if (access === "read") return undefined
+  if (access === "broker") {
+    return principal.kind === "loopback"
+      ? undefined
+      : refusal("admin_token_required", `${whoIs(principal.token)} may not look across projects: only the broker's admin token (--token) may`)
+  }
   if (access === "tokens") {
     return principal.kind === "loopback"
       ? refusal(
@@ -81,7 +101,7 @@ export interface WhoAmI {
   readonly kind: Principal["kind"]
   /** The scoped token's name. */
   readonly name?: string
-  /** The project the request acts in (`default` until projects arrive, issue 16). */
+  /** The project the caller acts in: a scoped token's own, else the project of the request's path. */
   readonly project: string
   readonly role?: TokenRole
   /** The role an agent token acts as, or null (scoped tokens only). */
@@ -89,17 +109,21 @@ export interface WhoAmI {
   readonly may: { readonly read: boolean; readonly write: boolean; readonly admin: boolean; readonly tokens: boolean }
 }
 
-const mayDo = (principal: Principal, access: Access): boolean => refusalFor(principal, access) === undefined
+const mayDo = (principal: Principal, access: Access, project?: string): boolean => refusalFor(principal, access, project) === undefined
 
-/** `readOnly`: the broker serves a replayed export and refuses every write (405), whoever asks. */
-export const whoAmI = (principal: Principal, readOnly = false): WhoAmI => {
+/**
+ * `readOnly`: the broker serves a replayed export and refuses every write (405), whoever asks.
+ * `project`: the project of the request's path, which `may` is about.
+ */
+export const whoAmI = (principal: Principal, readOnly = false, project: string = defaultProject): WhoAmI => {
   const may = {
-    read: mayDo(principal, "read"),
-    write: !readOnly && mayDo(principal, "write"),
-    admin: !readOnly && mayDo(principal, "admin"),
+    read: mayDo(principal, "read", project),
+    write: !readOnly && mayDo(principal, "write", project),
+    admin: !readOnly && mayDo(principal, "admin", project),
     tokens: mayDo(principal, "tokens")
   }
-  if (principal.kind !== "scoped") return { kind: principal.kind, project: defaultProject, may }
-  const { name, project, role, boundRole } = principal.token
-  return { kind: "scoped", name, project, role, boundRole, may }
+  if (principal.kind !== "scoped") return { kind: principal.kind, project, may }
+  // A token's project is its own, wherever it asks from; `may` says what it may do where it asked.
+  const { name, role, boundRole } = principal.token
+  return { kind: "scoped", name, project: principal.token.project, role, boundRole, may }
 }

@@ -13,6 +13,8 @@ import { peerMachine, type PeerSnapshot } from "./machines/peer.js"
 import { signalMachine, type SignalSnapshot } from "./machines/signal.js"
 import { stepsOf } from "./step.js"
 import type { TokenRecord } from "./tokens.js"
+import { defaultProject, isKeyOf, projectOf, projectOfKey, scoped } from "./projects.js"
+import { ProjectView } from "./projectView.js"
 
 const peerSteps = stepsOf(peerMachine, { peerId: "p", role: "r", capabilities: [], name: null, at: "" })
 const commandSteps = stepsOf(commandMachine, {
@@ -113,24 +115,46 @@ export class Projection {
   tokens: ReadonlyMap<string, TokenRecord> = new Map()
   /** secret hash → token, for the guard's lookup on every request. */
   private tokensByHash: ReadonlyMap<string, TokenRecord> = new Map()
-  /** Commands per status, kept as they move, so counting them walks nothing. */
-  private readonly statusCounts = zeroCounts()
-  /** Command ids in send order, so the most recent are found from the end without copying the map. */
+  /** Commands per status in each project, kept as they move, so counting them walks nothing. */
+  private readonly statusCounts = new Map<string, Record<CommandStatus, number>>()
+  /** Command keys in send order, so the most recent are found from the end without copying the map. */
   private readonly sendOrder: Array<string> = []
-  /** target (role or peer id) → pending command ids, oldest first. */
+  /** target key (role or peer id, scoped) → pending command keys, oldest first. */
   private readonly pendingByTarget = new Map<string, Array<string>>()
-  /** sender + idempotency key → the id of the command it names (commands sent with a key only). */
+  /** sender key + idempotency key → the key of the command it names (commands sent with a key only). */
   private readonly idempotent = new Map<string, string>()
-  /** peer id → ids of commands delivered to it and not settled. */
+  /** peer key → keys of commands delivered to it and not settled. */
   private readonly heldByPeer = new Map<string, Set<string>>()
   /**
-   * sender + target → the times (ms, from the events' `at`) of its sends in the last minute of the
+   * sender key + target → the times (ms, from the events' `at`) of its sends in the last minute of the
    * log, oldest first: what the loop guard (`--gate-after`) counts. Derived, rebuilt on restore.
    */
   private readonly recentSends = new Map<string, RecentSends>()
   /** Sends remembered since `recentSends` was last swept of pairs with no send in the window. */
   private sendsSinceSweep = 0
   private readonly touched = new Touched()
+  private readonly views = new Map<string, ProjectView>()
+
+  /**
+   * One project's state, by the names its clients use: what the broker of that project decides on,
+   * waits on and renders. Live: it reads this projection as it changes.
+   */
+  project(name: string): ProjectView {
+    let view = this.views.get(name)
+    if (view === undefined) {
+      view = new ProjectView(this, name)
+      this.views.set(name, view)
+    }
+    return view
+  }
+
+  /** The projects that have entities now, `default` first. */
+  projects(): Array<string> {
+    const names = new Set<string>()
+    for (const map of [this.peers, this.commands, this.channels, this.signals]) for (const key of map.keys()) names.add(projectOfKey(key))
+    names.delete(defaultProject)
+    return [defaultProject, ...[...names].sort()]
+  }
 
   static fromCheckpoint(checkpoint: Checkpoint): Projection {
     const projection = new Projection()
@@ -142,15 +166,16 @@ export class Projection {
     for (const [name, snapshot] of checkpoint.channels) projection.channels.set(name, snapshot)
     for (const [name, snapshot] of checkpoint.signals) projection.signals.set(name, snapshot)
     projection.setTokens(checkpoint.tokens)
-    for (const [id, snapshot] of checkpoint.commands) {
-      projection.commands.set(id, snapshot)
-      projection.sendOrder.push(id)
-      projection.index(snapshot)
+    for (const [key, snapshot] of checkpoint.commands) {
+      projection.commands.set(key, snapshot)
+      projection.sendOrder.push(key)
+      projection.index(key, snapshot)
+      const project = projectOfKey(key)
       const { from, idempotencyKey } = snapshot.context
-      if (typeof idempotencyKey === "string") projection.idempotent.set(idempotentKey(from, idempotencyKey), id)
+      if (typeof idempotencyKey === "string") projection.idempotent.set(idempotentKey(scoped(project, from), idempotencyKey), key)
       const sentMs = Date.parse(snapshot.context.createdAt)
       if (checkpoint.at !== null && Date.parse(checkpoint.at) - sentMs < sendWindowMs) {
-        projection.rememberSend(from, snapshot.context.target, sentMs)
+        projection.rememberSend(scoped(project, from), snapshot.context.target, sentMs)
       }
     }
     return projection
@@ -205,53 +230,60 @@ export class Projection {
   apply(event: BrokerEvent): ReadonlyArray<Change> {
     this.seq = event.seq
     this.at = event.at
+    // Every key below is the entity's name or id in the event's project (see projects.ts); the
+    // changes name entities as their project does, and the event says which project that is.
+    const project = projectOf(event)
     switch (event.type) {
       case "peer.connected": {
-        const existing = this.peers.get(event.data.peerId)
+        const key = scoped(project, event.data.peerId)
+        const existing = this.peers.get(key)
         const [next] = existing
           ? peerSteps.next(existing, event)
           : peerSteps.initial({ ...event.data, at: event.at })
-        this.setPeer(event.data.peerId, next)
+        this.setPeer(key, next)
         return [{ kind: "peer", peerId: event.data.peerId }]
       }
       case "peer.heartbeat":
       case "peer.went_stale":
       case "peer.went_offline": {
-        const existing = this.peers.get(event.data.peerId)
+        const key = scoped(project, event.data.peerId)
+        const existing = this.peers.get(key)
         if (!existing) return noChanges
         const [next, actions] = peerSteps.next(existing, event)
-        this.setPeer(event.data.peerId, next)
+        this.setPeer(key, next)
         if (next.value === existing.value && next.context === existing.context) return noChanges
         const changes: Array<Change> = [{ kind: "peer", peerId: event.data.peerId }]
         if (actions.some((action) => action.type === "releaseHeldCommands")) {
-          for (const command of this.heldBy(event.data.peerId)) {
-            changes.push(...this.advanceCommand(command.context.id, { type: "holder.gone", seq: event.seq }))
+          for (const command of this.heldBy(key)) {
+            changes.push(...this.advanceCommand(scoped(project, command.context.id), { type: "holder.gone", seq: event.seq }))
           }
         }
         return changes
       }
       case "command.sent": {
-        if (this.commands.has(event.data.commandId)) return noChanges
+        const key = scoped(project, event.data.commandId)
+        if (this.commands.has(key)) return noChanges
         const { idempotencyKey } = event.data
+        const from = scoped(project, event.data.from)
         if (idempotencyKey !== undefined) {
           // A repeat that raced the original into the log (two nodes, or two requests before either
           // was applied): the first in log order is the command, the repeat is nothing.
-          if (this.idempotentOriginal(event.data.from, idempotencyKey, Date.parse(event.at)) !== undefined) return noChanges
-          this.idempotent.set(idempotentKey(event.data.from, idempotencyKey), event.data.commandId)
+          if (this.idempotentOriginal(from, idempotencyKey, Date.parse(event.at)) !== undefined) return noChanges
+          this.idempotent.set(idempotentKey(from, idempotencyKey), key)
         }
-        this.sendOrder.push(event.data.commandId)
-        this.rememberSend(event.data.from, event.data.target, Date.parse(event.at))
+        this.sendOrder.push(key)
+        this.rememberSend(from, event.data.target, Date.parse(event.at))
         const [sent] = commandSteps.initial({ ...event.data, at: event.at, seq: event.seq })
         const snapshot = event.data.held === undefined ? sent : commandSteps.next(sent, { type: "sent.held" })[0]
-        this.setCommand(event.data.commandId, snapshot)
-        this.index(snapshot)
+        this.setCommand(key, snapshot)
+        this.index(key, snapshot)
         return snapshot === sent ? [{ kind: "command.pending", commandId: event.data.commandId, target: event.data.target }] : [changeFor(snapshot)]
       }
       case "command.delivered": {
         // A claim by a peer that is gone loses, so a command is never held by nobody.
-        const claimant = this.peers.get(event.data.peerId)
+        const claimant = this.peers.get(scoped(project, event.data.peerId))
         if (!claimant || claimant.value !== "online") return noChanges
-        return this.advanceCommand(event.data.commandId, event)
+        return this.advanceCommand(scoped(project, event.data.commandId), event)
       }
       case "command.acked":
       case "command.lease_expired":
@@ -261,9 +293,10 @@ export class Projection {
       case "command.redelivered":
       case "command.approved":
       case "command.rejected":
-        return this.advanceCommand(event.data.commandId, event)
+        return this.advanceCommand(scoped(project, event.data.commandId), event)
       case "message.sent": {
-        const known = this.channels.get(event.data.channel)
+        const key = scoped(project, event.data.channel)
+        const known = this.channels.get(key)
         const { idempotencyKey } = event.data
         // A repeat that raced the original into the log: the first in log order is the message.
         if (known && idempotencyKey !== undefined && keyedMessage(known.context, event.data.from, idempotencyKey, Date.parse(event.at))) {
@@ -271,42 +304,33 @@ export class Projection {
         }
         const existing = known ?? channelSteps.initial({ name: event.data.channel })[0]
         const [next] = channelSteps.next(existing, event)
-        this.channels.set(event.data.channel, next)
-        this.touched.channels.add(event.data.channel)
+        this.channels.set(key, next)
+        this.touched.channels.add(key)
         return [{ kind: "message", channel: event.data.channel, id: next.context.count }]
       }
       case "channel.trimmed": {
         // Nobody waits for fewer messages: a trim wakes no one.
-        const existing = this.channels.get(event.data.channel)
+        const key = scoped(project, event.data.channel)
+        const existing = this.channels.get(key)
         if (!existing) return noChanges
         const [next] = channelSteps.next(existing, event)
         if (next.context === existing.context) return noChanges
-        this.channels.set(event.data.channel, next)
-        this.touched.channels.add(event.data.channel)
+        this.channels.set(key, next)
+        this.touched.channels.add(key)
         return noChanges
       }
       case "signal.fired":
       case "signal.cleared": {
-        const existing = this.signals.get(event.data.name) ?? signalSteps.initial({ name: event.data.name })[0]
+        const key = scoped(project, event.data.name)
+        const existing = this.signals.get(key) ?? signalSteps.initial({ name: event.data.name })[0]
         const [next] = signalSteps.next(existing, event)
-        this.signals.set(event.data.name, next)
-        this.touched.signals.add(event.data.name)
+        this.signals.set(key, next)
+        this.touched.signals.add(key)
         return [{ kind: "signal", name: event.data.name }]
       }
-      case "broker.reset": {
-        this.peers.clear()
-        this.commands.clear()
-        this.channels.clear()
-        this.signals.clear()
-        this.sendOrder.length = 0
-        Object.assign(this.statusCounts, zeroCounts())
-        this.pendingByTarget.clear()
-        this.heldByPeer.clear()
-        this.idempotent.clear()
-        this.recentSends.clear()
-        this.touched.clear(true)
+      case "broker.reset":
+        this.resetProject(project)
         return [{ kind: "reset" }]
-      }
       case "token.minted": {
         // A second mint under a live name (two nodes racing) loses: the first in log order stays.
         if (this.tokens.has(event.data.name)) return noChanges
@@ -329,7 +353,34 @@ export class Projection {
     }
   }
 
-  /** The command a sender's idempotency key names, if it was sent within 24 hours of `nowMs`. */
+  /**
+   * Forgets every peer, command, channel and signal of one project; the others' stay as they are.
+   * The next delta is then a base holding all that is left, since a delta lists what is, not what went.
+   */
+  private resetProject(project: string): void {
+    const keep = (key: string) => !isKeyOf(key, project)
+    for (const map of [this.peers, this.commands, this.channels, this.signals] as Array<Map<string, unknown>>) {
+      for (const key of [...map.keys()]) if (!keep(key)) map.delete(key)
+    }
+    const kept = this.sendOrder.filter(keep)
+    this.sendOrder.length = 0
+    this.sendOrder.push(...kept)
+    this.statusCounts.delete(project)
+    for (const index of [this.pendingByTarget, this.heldByPeer] as Array<Map<string, unknown>>) {
+      for (const key of [...index.keys()]) if (!keep(key)) index.delete(key)
+    }
+    // Keyed by the sender's key and a second part that may hold a slash (an idempotency key).
+    for (const index of [this.idempotent, this.recentSends] as Array<Map<string, unknown>>) {
+      for (const key of [...index.keys()]) if (!keep(key.slice(0, key.indexOf("\n")))) index.delete(key)
+    }
+    this.touched.clear(true)
+    for (const key of this.peers.keys()) this.touched.peers.add(key)
+    for (const key of this.commands.keys()) this.touched.commands.add(key)
+    for (const key of this.channels.keys()) this.touched.channels.add(key)
+    for (const key of this.signals.keys()) this.touched.signals.add(key)
+  }
+
+  /** The command a sender's idempotency key names (the sender's key: scoped), if it was sent within 24 hours of `nowMs`. */
   idempotentOriginal(from: string, key: string, nowMs: number): CommandSnapshot | undefined {
     const id = this.idempotent.get(idempotentKey(from, key))
     const command = id === undefined ? undefined : this.commands.get(id)
@@ -346,7 +397,7 @@ export class Projection {
     return count
   }
 
-  /** Pending commands a peer may take (addressed to its id or its role), oldest first. */
+  /** Pending commands a peer may take (addressed to its id or its role, both keys), oldest first. */
   pendingFor(peerId: string, role: string): Array<CommandSnapshot> {
     return [...this.pendingOf(peerId, role)]
   }
@@ -379,45 +430,47 @@ export class Projection {
     return undefined
   }
 
-  /** How many commands are in each status. */
-  commandCounts(): Record<CommandStatus, number> {
-    return { ...this.statusCounts }
+  /** How many commands of a project are in each status. */
+  commandCounts(project: string = defaultProject): Record<CommandStatus, number> {
+    return { ...(this.statusCounts.get(project) ?? zeroCounts()) }
   }
 
-  /** Commands, most recently sent first. */
-  *recentCommands(): Generator<CommandSnapshot, undefined> {
+  /** A project's commands, most recently sent first. */
+  *recentCommands(project: string = defaultProject): Generator<CommandSnapshot, undefined> {
     for (let i = this.sendOrder.length - 1; i >= 0; i--) {
-      const command = this.commands.get(this.sendOrder[i]!)
+      const key = this.sendOrder[i]!
+      if (!isKeyOf(key, project)) continue
+      const command = this.commands.get(key)
       if (command !== undefined) yield command
     }
     return undefined
   }
 
-  /** The commands not settled yet (pending or delivered), from the indexes: what the sweeper looks at. */
-  *activeCommands(): Generator<CommandSnapshot, undefined> {
-    for (const queue of this.pendingByTarget.values()) for (const id of queue) yield this.commands.get(id)!
-    for (const held of this.heldByPeer.values()) for (const id of held) yield this.commands.get(id)!
+  /** A project's commands not settled yet (pending or delivered), from the indexes: what the sweeper looks at. */
+  *activeCommands(project: string = defaultProject): Generator<CommandSnapshot, undefined> {
+    for (const [target, queue] of this.pendingByTarget) if (isKeyOf(target, project)) for (const key of queue) yield this.commands.get(key)!
+    for (const [peer, held] of this.heldByPeer) if (isKeyOf(peer, project)) for (const key of held) yield this.commands.get(key)!
     return undefined
   }
 
-  /** Commands delivered to a peer and not settled, in send order (the same live and after a restore). */
-  heldBy(peerId: string): Array<CommandSnapshot> {
-    return [...(this.heldByPeer.get(peerId) ?? [])]
+  /** Commands delivered to a peer (its key) and not settled, in send order (the same live and after a restore). */
+  heldBy(peerKey: string): Array<CommandSnapshot> {
+    return [...(this.heldByPeer.get(peerKey) ?? [])]
       .map((id) => this.commands.get(id)!)
       .sort((a, b) => a.context.sentSeq - b.context.sentSeq)
   }
 
-  private advanceCommand(commandId: string, event: CommandEvent): ReadonlyArray<Change> {
-    const before = this.commands.get(commandId)
+  private advanceCommand(key: string, event: CommandEvent): ReadonlyArray<Change> {
+    const before = this.commands.get(key)
     if (!before) return noChanges
     const [after] = commandSteps.next(before, event)
     if (after === before || after.value === before.value) {
-      this.setCommand(commandId, after)
+      this.setCommand(key, after)
       return noChanges
     }
-    this.unindex(before)
-    this.setCommand(commandId, after)
-    this.index(after)
+    this.unindex(key, before)
+    this.setCommand(key, after)
+    this.index(key, after)
     return [changeFor(after)]
   }
 
@@ -467,32 +520,47 @@ export class Projection {
     this.touched.commands.add(id)
   }
 
-  private index(snapshot: CommandSnapshot): void {
-    const { id, target, deliveredTo, sentSeq } = snapshot.context
+  private countsOf(project: string): Record<CommandStatus, number> {
+    let counts = this.statusCounts.get(project)
+    if (counts === undefined) {
+      counts = zeroCounts()
+      this.statusCounts.set(project, counts)
+    }
+    return counts
+  }
+
+  /** `key`: the command's key; its project scopes the target and the holder too. */
+  private index(key: string, snapshot: CommandSnapshot): void {
+    const { target, deliveredTo, sentSeq } = snapshot.context
+    const project = projectOfKey(key)
     const status = commandStatus(snapshot)
-    this.statusCounts[status]++ // every status is counted; only pending and delivered are indexed
-    if (status === "pending") insertBySentSeq(this.pendingByTarget, target, id, sentSeq, this.commands)
+    this.countsOf(project)[status]++ // every status is counted; only pending and delivered are indexed
+    if (status === "pending") insertBySentSeq(this.pendingByTarget, scoped(project, target), key, sentSeq, this.commands)
     if (status === "delivered" && deliveredTo !== null) {
-      const held = this.heldByPeer.get(deliveredTo) ?? new Set<string>()
-      held.add(id)
-      this.heldByPeer.set(deliveredTo, held)
+      const holder = scoped(project, deliveredTo)
+      const held = this.heldByPeer.get(holder) ?? new Set<string>()
+      held.add(key)
+      this.heldByPeer.set(holder, held)
     }
   }
 
-  private unindex(snapshot: CommandSnapshot): void {
-    const { id, target, deliveredTo } = snapshot.context
+  private unindex(key: string, snapshot: CommandSnapshot): void {
+    const { target, deliveredTo } = snapshot.context
+    const project = projectOfKey(key)
     const status = commandStatus(snapshot)
-    this.statusCounts[status]--
+    this.countsOf(project)[status]--
     if (status === "pending") {
-      const queue = this.pendingByTarget.get(target)
-      const at = queue?.indexOf(id) ?? -1
+      const targetKey = scoped(project, target)
+      const queue = this.pendingByTarget.get(targetKey)
+      const at = queue?.indexOf(key) ?? -1
       if (queue && at >= 0) queue.splice(at, 1)
-      if (queue?.length === 0) this.pendingByTarget.delete(target)
+      if (queue?.length === 0) this.pendingByTarget.delete(targetKey)
     }
     if (status === "delivered" && deliveredTo !== null) {
-      const held = this.heldByPeer.get(deliveredTo)
-      held?.delete(id)
-      if (held?.size === 0) this.heldByPeer.delete(deliveredTo)
+      const holder = scoped(project, deliveredTo)
+      const held = this.heldByPeer.get(holder)
+      held?.delete(key)
+      if (held?.size === 0) this.heldByPeer.delete(holder)
     }
   }
 }

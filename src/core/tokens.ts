@@ -16,11 +16,7 @@ export const isTokenRole = (value: unknown): value is TokenRole => tokenRoles.in
 export const tokenNamePattern = /^[a-z0-9][a-z0-9_-]{0,63}$/
 export const tokenNameRule = "1–64 characters: lower-case letters, digits, '_' or '-', starting with a letter or digit"
 
-/**
- * Projects are the next slice (issue 16): every request is in project `default` until then, so a
- * token can only be minted for it. Tokens carry the field already so that they keep their meaning
- * once projects arrive.
- */
+/** The project of every route without a `/p/<project>` prefix (src/core/projects.ts). */
 export const defaultProject = "default"
 
 /** A live token as the projection holds it. `hash` is the hex sha-256 of the secret; the secret itself is never stored. */

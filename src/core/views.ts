@@ -3,7 +3,7 @@ import { firstId, heldCount, type ChannelSnapshot } from "./machines/channel.js"
 import { commandStatus, type CommandSnapshot, type CommandStatus } from "./machines/command.js"
 import { peerStatus, type PeerSnapshot, type PeerStatus } from "./machines/peer.js"
 import type { SignalSnapshot } from "./machines/signal.js"
-import type { Projection } from "./projection.js"
+import type { ProjectState } from "./projectView.js"
 
 /** The shapes clients see. One module so the server, `/status?at=` and the dashboard render alike. */
 
@@ -86,6 +86,22 @@ export interface SignalView {
   readonly firedAt: string | null
   readonly firedBy: string | null
   readonly count: number
+}
+
+/** A project in `GET /projects`: what it holds now. */
+export interface ProjectSummary {
+  readonly name: string
+  /** Peers not offline. */
+  readonly peers: number
+  readonly commands: Readonly<Record<CommandStatus, number>>
+  readonly channels: number
+  readonly signals: number
+}
+
+export const projectSummary = (name: string, state: ProjectState): ProjectSummary => {
+  let peers = 0
+  for (const peer of state.peers.values()) if (peer.value !== "offline") peers++
+  return { name, peers, commands: state.commandCounts(), channels: state.channels.size, signals: state.signals.size }
 }
 
 export interface StateView {
@@ -197,7 +213,7 @@ export const signalView = (name: string, snapshot: SignalSnapshot | undefined): 
 
 /** Most recent first, as people read a list of commands. */
 export const recentCommands = (
-  projection: Projection,
+  projection: ProjectState,
   limit: number,
   status?: CommandStatus
 ): Array<CommandView> => {
@@ -210,10 +226,10 @@ export const recentCommands = (
   return out
 }
 
-export const commandCounts = (projection: Projection): Record<CommandStatus, number> => projection.commandCounts()
+export const commandCounts = (projection: ProjectState): Record<CommandStatus, number> => projection.commandCounts()
 
 /** The whole state at the projection's position; commands capped to the most recent. */
-export const stateView = (projection: Projection, recentCommandLimit = 200): StateView => ({
+export const stateView = (projection: ProjectState, recentCommandLimit = 200): StateView => ({
   seq: projection.seq,
   at: projection.at,
   peers: [...projection.peers.values()].map(peerView),

@@ -106,17 +106,15 @@ export const Signal = Schema.Struct({
   count: Schema.Number
 }).annotations({ identifier: "Signal" })
 
+const CommandCounts = Schema.Struct(
+  Object.fromEntries(commandStatuses.map((status) => [status, Schema.Number])) as Record<(typeof commandStatuses)[number], typeof Schema.Number>
+)
 export const Status = Schema.Struct({
   seq: Schema.Number,
   at: Schema.NullOr(Time),
   peers: Schema.Array(Peer),
   commands: Schema.Array(Command),
-  commandCounts: Schema.Struct(
-    Object.fromEntries(commandStatuses.map((status) => [status, Schema.Number])) as Record<
-      (typeof commandStatuses)[number],
-      typeof Schema.Number
-    >
-  ),
+  commandCounts: CommandCounts,
   channels: Schema.Array(Channel),
   signals: Schema.Array(Signal),
   log: Schema.Struct({ head: Schema.Number, backend: Schema.String }),
@@ -177,6 +175,17 @@ export const WhoAmI = Schema.Struct({
     description: "what the rights table lets this request do (docs/security.md)"
   })
 }).annotations({ identifier: "WhoAmI" })
+export const Projects = Schema.Struct({
+  projects: Schema.Array(
+    Schema.Struct({
+      name: Schema.String,
+      peers: Schema.Number.annotations({ description: "peers not offline" }),
+      commands: CommandCounts,
+      channels: Schema.Number,
+      signals: Schema.Number
+    }).annotations({ identifier: "ProjectSummary" })
+  )
+}).annotations({ identifier: "Projects" })
 export const ResetDone = Schema.Struct({ ok: Schema.Literal(true), head: Schema.Number })
 
 /** Mutual assignability, element types compared without readonly-ness. */

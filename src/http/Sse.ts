@@ -4,7 +4,7 @@ import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequ
 import { Effect, Fiber, Runtime, Stream } from "effect"
 import { Readable } from "node:stream"
 import type { BrokerEvent } from "../core/events.js"
-import { Broker } from "../broker/Broker.js"
+import { requestBroker } from "./projectBroker.js"
 import { BrokerConfig } from "../broker/Config.js"
 import { decodeInput } from "../input/problems.js"
 import { LastEventId, RangeQuery } from "./Api.js"
@@ -42,7 +42,7 @@ const framesOf = (batch: ReadonlyArray<BrokerEvent>): Buffer => {
  */
 export const eventStream = Effect.gen(function* () {
   const request = yield* HttpServerRequest.HttpServerRequest
-  const broker = yield* Broker
+  const broker = yield* requestBroker
   const { maxStreamBufferBytes } = yield* BrokerConfig
   const { from } = yield* Effect.flatMap(HttpServerRequest.ParsedSearchParams, decodeInput(RangeQuery, "query"))
   const lastEventId = yield* decodeInput(LastEventId, "Last-Event-ID header")(request.headers["last-event-id"])
@@ -91,7 +91,7 @@ export const eventStream = Effect.gen(function* () {
 
 /** `GET /log`: the log (or a range of it) as NDJSON, one stored event per line. */
 export const ndjsonExport = Effect.gen(function* () {
-  const broker = yield* Broker
+  const broker = yield* requestBroker
   const { from, to } = yield* Effect.flatMap(HttpServerRequest.ParsedSearchParams, decodeInput(RangeQuery, "query"))
   const head = yield* broker.head
   const first = Math.max(1, from ?? 1)

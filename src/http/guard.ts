@@ -19,8 +19,10 @@ export interface GuardConfig {
 
 export interface RequestFacts {
   readonly method: string
-  /** The path without the query string. */
+  /** The path without the query string, and without the `/p/<project>` prefix, which `prefix` holds (empty for `default`). */
   readonly path: string
+  readonly project?: string
+  readonly prefix?: string
   readonly query: URLSearchParams
   readonly headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
 }
@@ -96,7 +98,7 @@ const principalFor = (secret: string, config: GuardConfig): Principal | undefine
 const permitted = (facts: RequestFacts, principal: Principal): Verdict => {
   // The common cases skip the route lookup: the admin may do anything, loopback all but tokens.
   if (principal.kind === "global" || (principal.kind === "loopback" && !mayBeTokensPath(facts.path))) return { ok: true, principal }
-  const refused = refusalFor(principal, requestAccess(facts.method, facts.path))
+  const refused = refusalFor(principal, requestAccess(facts.method, facts.path), facts.project)
   return refused === undefined ? { ok: true, principal } : deny(refused.status, refused.code, refused.message)
 }
 
@@ -207,7 +209,7 @@ export const checkRequest = (facts: RequestFacts, config: GuardConfig): Verdict 
       principal,
       login: {
         cookie: `${tokenCookie}=${encodeURIComponent(fromQuery)}; HttpOnly; SameSite=Strict; Path=/`,
-        location: `${facts.path}${search === "" ? "" : `?${search}`}`
+        location: `${facts.prefix ?? ""}${facts.path}${search === "" ? "" : `?${search}`}`
       }
     }
   }

@@ -9,6 +9,8 @@ import { routes, type RouteSpec } from "./routes.js"
  */
 export const accessOfRoute = (route: RouteSpec): Access => {
   if (route.path === "/healthz") return "open"
+  if (route.path === "/whoami") return "self"
+  if (route.path === "/projects") return "broker"
   if (route.tag === "tokens") return "tokens"
   // A person's decisions over the project's agents: a reset, a redelivery (else two agents could
   // keep redelivering what crashes each other, with no one deciding), and the approval gate.
@@ -23,7 +25,7 @@ export const accessOfRoute = (route: RouteSpec): Access => {
 const personOnly = new Set(["/commands/:commandId/redeliver", "/commands/:commandId/approve", "/commands/:commandId/reject"])
 
 const match = routeMatcher(routes)
-const order: ReadonlyArray<Access> = ["open", "read", "write", "admin", "tokens"]
+const order: ReadonlyArray<Access> = ["open", "self", "read", "write", "admin", "broker", "tokens"]
 
 /** A path as a router that decodes percent-escapes may see it; the path as sent when it does not decode. */
 const decoded = (path: string): string => {

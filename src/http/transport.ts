@@ -19,6 +19,7 @@ import type { DirectHandler } from "./rest/direct.js"
 import type { RestRequest } from "./rest/request.js"
 import type { RouteSpec } from "./routes.js"
 import { attachPrincipal } from "../input/principal.js"
+import { attachProject, projectTarget } from "../input/project.js"
 import { preview } from "../input/problems.js"
 
 export interface TransportOptions {
@@ -97,8 +98,17 @@ export const requestListener = <E, R>(platformApp: HttpApp.Default<E, R>, option
   Effect.gen(function* () {
     const broker = yield* Broker
     const config = yield* BrokerConfig
-    const handlers = restHandlers(broker, config, options.readOnly)
-    const directs = directHandlers(broker, config)
+    /** Each project's REST handlers, made once it is first asked for, bound to that project's broker. */
+    const projectRoutes = new Map<string, { readonly handlers: ReturnType<typeof restHandlers>; readonly directs: ReturnType<typeof directHandlers> }>()
+    const routesOf = (project: string) => {
+      let routes = projectRoutes.get(project)
+      if (routes === undefined) {
+        const projectBroker = broker.project(project)
+        routes = { handlers: restHandlers(projectBroker, config, options.readOnly), directs: directHandlers(projectBroker, config) }
+        projectRoutes.set(project, routes)
+      }
+      return routes
+    }
     const guard = { ...options.guard, tokenFor: broker.tokenFor }
     const logPosition = positionHeaders((yield* EventLog).position)
     const metrics = yield* Metrics
@@ -171,12 +181,18 @@ export const requestListener = <E, R>(platformApp: HttpApp.Default<E, R>, option
       if (target === undefined) {
         return finish(res, undefined, method, "answer", started, errorReply("bad_request", "the request target is not a valid URL", 400))
       }
-      const route = matchRoute(method, target.path)
+      // `/p/<project>/…` is the route `…` of that project; every other path is project default's.
+      const scope = projectTarget(target.path)
+      if (!scope.ok) return finish(res, undefined, method, "answer", started, errorReply("bad_project", scope.message, 400))
+      const { path, project } = scope
+      const route = matchRoute(method, path)
       const kind = kindOf(route, url)
       const verdict = checkRequest(
         {
           method,
-          path: target.path,
+          path,
+          project,
+          prefix: scope.prefix,
           // Only a dashboard login reads it: not parsed for every request.
           get query() {
             return new URLSearchParams(target.search)
@@ -194,16 +210,22 @@ export const requestListener = <E, R>(platformApp: HttpApp.Default<E, R>, option
         const redirect = { status: 303, body: "", headers: { location, "set-cookie": cookie, "cache-control": "no-store" } }
         return finish(res, route, method, kind, started, redirect)
       }
-      if (options.readOnly && refusedWhenReadOnly(method, target.path)) {
+      if (options.readOnly && refusedWhenReadOnly(method, path)) {
         const message = `this broker replays an exported log read-only; ${method} ${preview(target.path)} would change it`
         return finish(res, route, method, kind, started, errorReply("read_only", message, 405))
       }
       const key = route && `${route.method} ${route.path}`
+      const { directs, handlers } = routesOf(project)
       const direct = key && directs.get(key)
       const handler = key && handlers.get(key)
       if (!direct && !handler) {
         // The platform's routes (MCP sessions) read the principal off the request; REST handlers get it passed.
         if (verdict.principal !== undefined) attachPrincipal(req, verdict.principal)
+        // And the project: they route the path without its prefix, and serve the project the prefix named.
+        if (scope.prefix !== "") {
+          attachProject(req, project)
+          req.url = path + target.search
+        }
         // Streams, metrics, the dashboard: the position as the request began.
         const position = logPosition()
         for (let i = 0; i + 1 < position.length; i += 2) res.setHeader(position[i]!, position[i + 1]!)
@@ -211,7 +233,7 @@ export const requestListener = <E, R>(platformApp: HttpApp.Default<E, R>, option
       }
 
       const request: RestRequest = {
-        params: paramsOf(route!.path, target.path),
+        params: paramsOf(route!.path, path),
         search: target.search.slice(1),
         source: req,
         principal: verdict.principal

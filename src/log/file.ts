@@ -2,7 +2,7 @@ import { constants, fdatasync } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as nodePath from "node:path"
 import { Cause, Effect, Either, Exit, Layer, Option, type Scope } from "effect"
-import type { BrokerEvent, EventDraft } from "../core/events.js"
+import { bodyOf, storedAt, type BrokerEvent, type EventDraft } from "../core/events.js"
 import { LogUnavailable } from "../core/errors.js"
 import { lockDataDir } from "./dataDirLock.js"
 import { type Appended, EventLog, type EventLogService } from "./EventLog.js"
@@ -173,7 +173,7 @@ export const makeFileLog = (
           pending.drafts.map((draft, i) => {
             seq += 1
             lines.push(`{"seq":${seq},"at":${JSON.stringify(at)},${pending.bodies[i]!.slice(1)}\n`)
-            return { seq, at, type: draft.type, data: draft.data } as BrokerEvent
+            return storedAt(seq, at, draft)
           })
         )
         const written = yield* Effect.exit(writeDurably(Buffer.from(lines.join(""), "utf8")))
@@ -307,7 +307,7 @@ export const FileLogLive = (dataDir: string, options?: FileLogOptions): Layer.La
   Layer.scoped(EventLog, makeFileLog(dataDir, options))
 
 /**
- * `{"type":…,"data":…}` of a draft. A record recovery would reject (data not an object) must never
+ * `{"type":…,"data":…}` of a draft (`"project"` first when it has one). A record recovery would reject (data not an object) must never
  * reach the file, because recovery drops it and everything after it; such a draft is a bug in the
  * caller, so it is a defect rather than a LogUnavailable.
  */
@@ -315,7 +315,7 @@ const serializeBody = (draft: EventDraft): string => {
   if (typeof draft.data !== "object" || draft.data === null) {
     throw new TypeError(`file log: ${draft.type} event data must be an object`)
   }
-  return JSON.stringify({ type: draft.type, data: draft.data })
+  return JSON.stringify(bodyOf(draft))
 }
 
 const closedError = (path: string) => new LogUnavailable({ message: `file log: ${path} is closed` })

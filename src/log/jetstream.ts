@@ -1,7 +1,7 @@
 import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream"
 import { delay, errors as natsErrors, nuid, type NatsConnection } from "@nats-io/transport-node"
 import { Effect, Either, Layer, Runtime, type Scope } from "effect"
-import { isBrokerEvent, type BrokerEvent, type EventDraft } from "../core/events.js"
+import { bodyOf, isBrokerEvent, storedAt, type BrokerEvent, type EventDraft } from "../core/events.js"
 import type { LogUnavailable } from "../core/errors.js"
 import { type Appended, EventLog, HeadMoved, type EventLogService, type LogPosition } from "./EventLog.js"
 import { startFollowerRun, type FollowerRun } from "./jetstreamFollower.js"
@@ -257,7 +257,7 @@ export const makeJetStreamLog = (
       done: (stored: Appended) => void
     ): (() => void) | undefined => {
       const events = acks.map((ack, i) => {
-        const event = { seq: ack.seq, at, type: drafts[i]!.type, data: drafts[i]!.data } as BrokerEvent
+        const event = storedAt(ack.seq, at, drafts[i]!)
         order.offer(event, bodies[i]!.length)
         return event
       })
@@ -507,7 +507,7 @@ const encode = (at: string, draft: EventDraft): string => {
   if (typeof draft.data !== "object" || draft.data === null) {
     throw new TypeError(`jetstream log: ${draft.type} event data must be an object`)
   }
-  return JSON.stringify({ at, type: draft.type, data: draft.data })
+  return JSON.stringify({ at, ...bodyOf(draft) })
 }
 
 /**
@@ -543,7 +543,9 @@ const decode = (seq: number, text: string, resolved: ResolvedJetStreamOptions): 
     body = undefined
   }
   const fields = typeof body === "object" && body !== null ? (body as Record<string, unknown>) : {}
-  const event = { seq, at: fields.at, type: fields.type, data: fields.data }
+  const event = fields.project === undefined
+    ? { seq, at: fields.at, type: fields.type, data: fields.data }
+    : { seq, at: fields.at, project: fields.project, type: fields.type, data: fields.data }
   if (!isBrokerEvent(event)) {
     throw new Corrupt(
       unavailable(

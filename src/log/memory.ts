@@ -1,5 +1,5 @@
 import { Effect, Either, Layer } from "effect"
-import type { BrokerEvent, EventDraft } from "../core/events.js"
+import { storedAt, type BrokerEvent, type EventDraft } from "../core/events.js"
 import { LogUnavailable } from "../core/errors.js"
 import { type Appended, EventLog, type EventLogService } from "./EventLog.js"
 import { type FeedFaults, LiveFeed, type ListenerFailed, listenerFailures } from "./liveFeed.js"
@@ -24,7 +24,7 @@ export const makeMemoryLog = (options: MemoryLogOptions = {}): EventLogService =
 
   const store = (drafts: ReadonlyArray<EventDraft>) => {
     const at = (lastAt = nextTimestamp(lastAt))
-    const stored = drafts.map((draft, i) => ({ seq: events.length + i + 1, at, ...draft }) as BrokerEvent)
+    const stored = drafts.map((draft, i) => storedAt(events.length + i + 1, at, draft))
     for (const event of stored) events.push(event)
     feed.publish(stored)
     return stored

@@ -1,6 +1,6 @@
 import { commandStatus } from "../core/machines/command.js"
 import type { SignalSnapshot } from "../core/machines/signal.js"
-import type { Projection } from "../core/projection.js"
+import type { ProjectState } from "../core/projectView.js"
 
 /**
  * A session's inbox: the work waiting for it, read from the projection. Commands it could take
@@ -47,7 +47,7 @@ export const firingOf = (snapshot: SignalSnapshot | undefined): string =>
   snapshot?.value === "fired" ? `${snapshot.context.firedAt}#${snapshot.context.count}` : ""
 
 /** The pending commands a peer may take, oldest first (all of them, for the count). */
-export const waitingCommands = (projection: Projection, peerId: string | undefined): ReadonlyArray<string> => {
+export const waitingCommands = (projection: ProjectState, peerId: string | undefined): ReadonlyArray<string> => {
   const peer = peerId === undefined ? undefined : projection.peers.get(peerId)
   if (peer === undefined || peer.value === "offline") return []
   const ids: Array<string> = []
@@ -55,13 +55,13 @@ export const waitingCommands = (projection: Projection, peerId: string | undefin
   return ids
 }
 
-export const isPending = (projection: Projection, commandId: string): boolean => {
+export const isPending = (projection: ProjectState, commandId: string): boolean => {
   const command = projection.commands.get(commandId)
   return command !== undefined && commandStatus(command) === "pending"
 }
 
 /** Unread messages on a followed channel: held after the cursor (a trim may have dropped some). */
-export const unreadOn = (projection: Projection, channel: string, cursor: number): ChannelInbox | undefined => {
+export const unreadOn = (projection: ProjectState, channel: string, cursor: number): ChannelInbox | undefined => {
   const context = projection.channels.get(channel)?.context
   if (context === undefined) return undefined
   const sinceId = Math.max(cursor, context.trimmed)
@@ -69,7 +69,7 @@ export const unreadOn = (projection: Projection, channel: string, cursor: number
   return unread > 0 ? { channel, unread, sinceId, lastId: context.count } : undefined
 }
 
-export const unseenFiring = (projection: Projection, name: string, seen: string): SignalInbox | undefined => {
+export const unseenFiring = (projection: ProjectState, name: string, seen: string): SignalInbox | undefined => {
   const snapshot = projection.signals.get(name)
   const firing = firingOf(snapshot)
   return firing !== "" && firing !== seen
@@ -78,7 +78,7 @@ export const unseenFiring = (projection: Projection, name: string, seen: string)
 }
 
 /** The inbox of a session acting as `peerId` (undefined before it connects: no commands then). */
-export const inboxOf = (projection: Projection, peerId: string | undefined, following: Following): Inbox => {
+export const inboxOf = (projection: ProjectState, peerId: string | undefined, following: Following): Inbox => {
   const ids = waitingCommands(projection, peerId)
   const channels: Array<ChannelInbox> = []
   for (const [channel, cursor] of following.channels) {

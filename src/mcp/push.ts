@@ -1,5 +1,5 @@
 import type { Notice } from "../broker/notices.js"
-import type { Projection } from "../core/projection.js"
+import type { ProjectState } from "../core/projectView.js"
 import { isPending, unreadOn, unseenFiring, type ChannelInbox, type Following, type SignalInbox } from "./inbox.js"
 
 /**
@@ -60,7 +60,7 @@ export class Pusher {
   private readonly bySignal = new Map<string, Set<PushTarget>>()
 
   constructor(
-    private readonly projection: Projection,
+    private readonly projection: ProjectState,
     private readonly coalesceMs: number
   ) {}
 
@@ -226,11 +226,11 @@ const clip = (text: string, max = maxDetail) => (text.length <= max ? text : `${
 const jsonClip = (value: unknown) => clip(JSON.stringify(value) ?? "null")
 
 /** "orchestrator" for a known peer (its role), else its id; "someone" for nobody. */
-const nameOf = (projection: Projection, peerId: string | null): string =>
+const nameOf = (projection: ProjectState, peerId: string | null): string =>
   peerId === null ? "someone" : (projection.peers.get(peerId)?.context.role ?? peerId)
 
 const composePush = (
-  projection: Projection,
+  projection: ProjectState,
   role: string | undefined,
   commandIds: ReadonlyArray<string>,
   channels: ReadonlyArray<ChannelInbox & { readonly heard: Heard }>,

@@ -21,7 +21,8 @@ const secrets: Record<Who, string> = { viewer: "", agent: "", admin: "", global:
 /** What the rights table says, written out here on its own. */
 const expectedRefusal = (route: RouteSpec, who: Who): string | undefined => {
   if (who === "global" || route.path === "/healthz") return undefined
-  if (route.tag === "tokens") return "admin_token_required"
+  // Credentials, and the view across projects, are the whole broker's.
+  if (route.tag === "tokens" || route.path === "/projects") return "admin_token_required"
   const writes = (route.method !== "GET" && route.tag !== "mcp") || route.path === "/commands/:peerId/wait"
   // Decisions a project's people keep over its agents: a reset, a redelivery of a dead command, and
   // the approval gate's approve and reject.

@@ -34,6 +34,7 @@ import type { BrokerEvent } from "../../src/core/events.js"
 import { heldCount, heldSeqs } from "../../src/core/machines/channel.js"
 import { commandStatus } from "../../src/core/machines/command.js"
 import { Projection, type Checkpoint } from "../../src/core/projection.js"
+import type { ProjectState } from "../../src/core/projectView.js"
 import { stateView } from "../../src/core/views.js"
 import { EventLog, type EventLogService } from "../../src/log/EventLog.js"
 import { brokerLayer } from "../../src/server.js"
@@ -289,7 +290,7 @@ const runSteps = (broker: BrokerService, steps: ReadonlyArray<ReadonlyArray<Op>>
 // ---------------------------------------------------------------------------------------------
 
 /** Everything a projection holds, indexes behind waits included, in a shape toEqual can compare. */
-const canon = (p: Projection) => {
+const canon = (p: ProjectState) => {
   const ids = (list: ReadonlyArray<{ context: { id: string } }>) => list.map((s) => s.context.id)
   const targets = new Set<string>([...roles, ...fixedIds])
   for (const s of p.commands.values()) targets.add(s.context.target)
@@ -448,7 +449,7 @@ const checkWins = (wins: ReadonlyArray<Win>, deliveries: ReadonlyMap<string, Rea
 const checkLog = (
   broker: BrokerService,
   log: EventLogService,
-  live: Projection,
+  live: ProjectState,
   positions: ReadonlyArray<number>,
   record: RunRecord
 ) =>

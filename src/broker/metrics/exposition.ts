@@ -1,7 +1,7 @@
 import { heldCount } from "../../core/machines/channel.js"
 import { commandStatuses } from "../../core/machines/command.js"
 import { peerStatus, type PeerStatus } from "../../core/machines/peer.js"
-import type { Projection } from "../../core/projection.js"
+import type { ProjectState } from "../../core/projectView.js"
 import { commandCounts } from "../../core/views.js"
 import type { BrokerConfigShape } from "../Config.js"
 import { metricPrefix, type MetricsService } from "./Metrics.js"
@@ -10,7 +10,7 @@ import { type Family, render } from "./prometheus.js"
 /** Everything one scrape reads; the gauges are computed from it now, not maintained in between. */
 export interface ScrapeInput {
   readonly metrics: MetricsService
-  readonly projection: Projection
+  readonly projection: ProjectState
   readonly head: number
   readonly stats: { readonly waits: number; readonly subscribers: number }
   readonly config: BrokerConfigShape

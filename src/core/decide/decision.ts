@@ -1,7 +1,7 @@
 import { Either } from "effect"
 import { Conflict, type BrokerError } from "../errors.js"
 import type { EventDraft } from "../events.js"
-import type { Projection } from "../projection.js"
+import type { ProjectState } from "../projectView.js"
 
 /**
  * What a decider answers: the events that follow from a request, in the order they are to be
@@ -12,7 +12,7 @@ export type Decision<E extends BrokerError = never> = Either.Either<ReadonlyArra
 
 /** The part of the projection the deciders read: the entities, and the pending queues. */
 export type DecisionState = Pick<
-  Projection,
+  ProjectState,
   "peers" | "commands" | "channels" | "signals" | "tokens" | "pendingOf" | "heldBy" | "idempotentOriginal" | "sendsInLastMinute"
 >
 

@@ -1,7 +1,8 @@
 import { Either } from "effect"
 import { BadRequest, Conflict, NotFound } from "../errors.js"
 import { isName, nameRule } from "../names.js"
-import { defaultProject, isTokenRole, tokenNamePattern, tokenNameRule, type TokenRole } from "../tokens.js"
+import { isProjectName, projectRule } from "../projects.js"
+import { isTokenRole, tokenNamePattern, tokenNameRule, type TokenRole } from "../tokens.js"
 import { decided, deciderOf, type Decision, type DecisionState } from "./decision.js"
 
 /**
@@ -35,11 +36,8 @@ export const mint = (
   state: DecisionState
 ): Decision<BadRequest | Conflict> => {
   if (!tokenNamePattern.test(name)) return refuse(`token name ${shown(name)} is not valid: ${tokenNameRule}`)
-  if (project !== defaultProject) {
-    return refuse(
-      `project ${shown(project)} does not exist: projects are not available yet, so every token is for project '${defaultProject}'`
-    )
-  }
+  // A project exists from its first event; a token may come first, so that its agents can make them.
+  if (!isProjectName(project)) return refuse(`project ${shown(project)} is not a valid project name: ${projectRule}`)
   if (!isTokenRole(role)) return refuse(`role ${shown(role)} is not a token role: use viewer, agent or admin`)
   if (boundRole !== undefined) {
     if (role !== "agent") return refuse(`only an agent token can be bound to a role, not a${role === "admin" ? "n" : ""} ${role} token`)

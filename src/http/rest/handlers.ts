@@ -3,7 +3,7 @@ import type { Health } from "../../broker/applier.js"
 import type { BrokerService } from "../../broker/Broker.js"
 import { BadRequest, type BrokerError } from "../../core/errors.js"
 import { isCommandId } from "../../core/names.js"
-import type { CommandDetail, CommandView, SignalView } from "../../core/views.js"
+import { projectSummary, type CommandDetail, type CommandView, type SignalView } from "../../core/views.js"
 import { mayActAs, mayConnect } from "../../core/binding.js"
 import { boundRoleOf, trustedLoopback, whoAmI } from "../../core/principal.js"
 import {
@@ -167,7 +167,9 @@ export const restHandlers = (broker: BrokerService, limits: InputLimits, readOnl
     "GET /healthz": () => Effect.map(broker.health, healthReply),
     // The guard resolves a principal for every request but an open one, and this route is a read;
     // only a handler called directly (no guard) has none, and is then as trusted as loopback.
-    "GET /whoami": (request) => Effect.succeed(reply(whoAmI(request.principal ?? trustedLoopback, readOnly))),
+    "GET /whoami": (request) => Effect.succeed(reply(whoAmI(request.principal ?? trustedLoopback, readOnly, broker.name))),
+    "GET /projects": () =>
+      Effect.sync(() => reply({ projects: broker.projects().map((name) => projectSummary(name, broker.project(name).projection)) })),
     "GET /status": (request) =>
       answer(Effect.flatMap(query(request, StatusQuery), ({ at }) => (at === undefined ? broker.status : broker.statusAt(at)))),
     "POST /reset": (request) =>

@@ -1,5 +1,5 @@
 import { peerStatus } from "../../core/machines/peer.js"
-import type { Projection } from "../../core/projection.js"
+import type { ProjectState } from "../../core/projectView.js"
 import { peerView, type CommandView, type MessageView, type PeerView, type SignalView } from "../../core/views.js"
 import type { Following } from "../inbox.js"
 
@@ -40,10 +40,10 @@ export const roleIndex = (peers: ReadonlyArray<PeerView>): Roles => new Map(peer
  * Roles looked up in the projection as a line needs them: a tool call names a few peers, and a
  * view of every peer per call made a thousand sessions' calls cost a thousand views each.
  */
-export const rolesIn = (projection: Projection): Roles => ({ get: (id) => projection.peers.get(id)?.context.role })
+export const rolesIn = (projection: ProjectState): Roles => ({ get: (id) => projection.peers.get(id)?.context.role })
 
 /** The peers not offline that `match` picks, briefly; only those are turned into views. */
-export const presentPeers = (projection: Projection, match: (id: string, role: string) => boolean): Array<PeerBrief> => {
+export const presentPeers = (projection: ProjectState, match: (id: string, role: string) => boolean): Array<PeerBrief> => {
   const found: Array<PeerBrief> = []
   for (const snapshot of projection.peers.values()) {
     if (match(snapshot.context.id, snapshot.context.role) && peerStatus(snapshot) !== "offline") found.push(brief(peerView(snapshot)))

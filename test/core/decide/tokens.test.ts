@@ -28,11 +28,16 @@ describe("deciding tokens' requests", () => {
     spec.given().when(mint("a b")).thenFails(BadRequest)
   })
 
-  it("Mint refuses a project other than 'default' until projects exist", () =>
+  it("Mint takes any project by a valid name (a token may come before the project's first event), and refuses another name", () => {
     spec
       .given()
       .when(mint("ci", "agent", { project: "web" }))
-      .thenFails(BadRequest, `project "web" does not exist: projects are not available yet, so every token is for project 'default'`))
+      .then({ type: "token.minted", data: { name: "ci", project: "web", role: "agent", hash: "hash-of-ci" } })
+    spec
+      .given()
+      .when(mint("ci", "agent", { project: "Web" }))
+      .thenFails(BadRequest, `project "Web" is not a valid project name: 1–64 characters: lower-case letters, digits, '_' or '-', starting with a letter or digit`)
+  })
 
   it("Mint refuses a role that is not viewer, agent or admin", () =>
     spec.given().when(mint("ci", "owner")).thenFails(BadRequest, `role "owner" is not a token role: use viewer, agent or admin`))
