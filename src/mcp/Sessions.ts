@@ -25,17 +25,24 @@ import { isInitializeRequest, requestIds, toWebRequest, writeJsonRpcError, write
 import { McpConfig } from "./Config.js"
 import { forgetPositions, inboxOf, isEmpty, newFollowing, type Inbox } from "./inbox.js"
 import { inboxResource, inboxUri, knownResource, readInbox, serverCapabilities, withInbox } from "./inboxResource.js"
-import { Pusher, type PushTarget } from "./push.js"
+import { mcpPathOf, mcpProjects, type McpProject } from "./projects.js"
+import type { PushTarget } from "./push.js"
 import { refusalFor, type Principal } from "../core/principal.js"
 import { principalOf } from "../input/principal.js"
+import { projectOfRequest } from "../input/project.js"
 import { toolAccess } from "./tools/rights.js"
-import { instructions, makeTools, ToolFailure, type SessionState, type ToolContext, type ToolOutput } from "./tools/index.js"
+import { makeTools, ToolFailure, type SessionState, type ToolContext, type ToolOutput } from "./tools/index.js"
 
 /**
  * MCP sessions: one SDK `McpServer` per session, over Streamable HTTP (`/mcp`) or the legacy
  * HTTP+SSE transport (`/mcp/sse` + `/mcp/messages`). A session acts as one broker peer; every tool
  * is a call to the Broker service. This service owns the session map, the sweeper that closes idle
  * sessions and keeps the peers of live ones online, and the finalizer that ends them at shutdown.
+ *
+ * A session is of the project whose path it was opened on (`/p/<project>/mcp`; `/mcp` is project
+ * `default`): its tools call that project's broker, and its inbox and pushes are that project's
+ * (see projects.ts). Session ids are one map for every project, so that an id used under another
+ * project's path is recognised and refused rather than taken for a session the broker lost.
  */
 export interface McpSessionsService {
   /** `/mcp`: POST, GET (the standalone SSE stream) and DELETE. Writes the raw response itself. */
@@ -69,6 +76,8 @@ const plausibleSessionId = (id: string) => /^[\x21-\x7e]{8,128}$/.test(id)
 
 interface Session {
   readonly id: string
+  /** The project it was opened in: its broker, its pusher. */
+  readonly project: McpProject
   readonly state: SessionState
   readonly server: McpServer
   readonly http: WebStandardStreamableHTTPServerTransport | undefined
@@ -111,6 +120,27 @@ const samePrincipal = (a: Principal | undefined, b: Principal | undefined): bool
 
 const refuseOtherPrincipal = (res: ServerResponse): Promise<void> => {
   writeJsonRpcError(res, 403, -32000, "this MCP session was opened with other credentials: use the token that opened it, or start a new session")
+  return Promise.resolve()
+}
+
+/**
+ * A session is of the project it was opened in: its id sent under another project's path is a
+ * client's mistake (an entry pointing at the wrong `/p/<project>`), refused plainly — not a 404,
+ * after which a client would start a new session and carry on in the wrong project unaware.
+ */
+const refuseOtherProject = (
+  res: ServerResponse,
+  owner: string,
+  route: "/mcp" | "/mcp/messages",
+  requested: string
+): Promise<void> => {
+  writeJsonRpcError(
+    res,
+    400,
+    -32000,
+    `this MCP session belongs to project ${owner}, not ${requested}: send its requests to ${mcpPathOf(owner, route)}, or start a new session on ${mcpPathOf(requested, route === "/mcp" ? "/mcp" : "/mcp/sse")}`,
+    { code: "wrong_project", project: owner }
+  )
   return Promise.resolve()
 }
 
@@ -160,18 +190,16 @@ export const makeMcpSessions = Effect.gen(function* () {
   const httpSessions = new Map<string, Session>()
   const sseSessions = new Map<string, Session>()
 
-  // Pushes: the broker's notices, routed to the sessions they concern.
-  const pusher = new Pusher(broker.projection, config.pushCoalesceMs)
-  const stopHearing = broker.onNotice((notice) => {
-    if (notice.kind === "reset") {
-      for (const session of [...httpSessions.values(), ...sseSessions.values()]) forgetPositions(session.state.following)
+  // Pushes: each project's notices, routed to the sessions of that project they concern.
+  const projects = mcpProjects(broker, config.pushCoalesceMs, (project) => {
+    for (const session of [...httpSessions.values(), ...sseSessions.values()]) {
+      if (session.project === project) forgetPositions(session.state.following)
     }
-    pusher.hear(notice)
   })
-  yield* Effect.addFinalizer(() => Effect.sync(stopHearing))
+  yield* Effect.addFinalizer(() => Effect.sync(projects.stop))
 
   const inboxFor = (session: Session): Inbox =>
-    inboxOf(broker.projection, session.state.connected ? session.state.peerId : undefined, session.state.following)
+    inboxOf(session.project.broker.projection, session.state.connected ? session.state.peerId : undefined, session.state.following)
 
   /** The push target of a session: Claude Code's channel notification, and the standard resource update. */
   const pushTarget = (session: () => Session, state: SessionState): PushTarget => ({
@@ -210,11 +238,11 @@ export const makeMcpSessions = Effect.gen(function* () {
     const map = session.http ? httpSessions : sseSessions
     if (map.get(session.id) === session) map.delete(session.id)
     for (const controller of session.calls.values()) controller.abort()
-    pusher.remove(session.push)
+    session.project.pusher.remove(session.push)
     const keepPeer = stopping.signal.aborted && session.http !== undefined
     if (session.state.connected && !keepPeer) {
       background(
-        broker.disconnect(session.state.peerId, "session_closed").pipe(
+        session.project.broker.disconnect(session.state.peerId, "session_closed").pipe(
           Effect.asVoid,
           Effect.catchAll((error) =>
             error._tag === "NotFound" ? Effect.void : Effect.logWarning("could not mark an MCP peer offline", error)
@@ -257,7 +285,7 @@ export const makeMcpSessions = Effect.gen(function* () {
     const signal = AbortSignal.any([extra.signal, own.signal, stopping.signal])
     const token = extra._meta?.progressToken
     const context: ToolContext = {
-      broker,
+      broker: session.project.broker,
       session: session.state,
       waitMs,
       aborted: () => signal.aborted,
@@ -279,7 +307,7 @@ export const makeMcpSessions = Effect.gen(function* () {
     callsInFlight++
     try {
       const exit = await runPromiseExit(tool.call(args, context), { signal })
-      pusher.refresh(session.push)
+      session.project.pusher.refresh(session.push)
       // Work waiting is told with every answer, so agents on harnesses without push learn of it too.
       const inbox = inboxFor(session)
       const told = (result: CallToolResult) => (isEmpty(inbox) ? result : withInbox(result, inbox))
@@ -325,8 +353,8 @@ export const makeMcpSessions = Effect.gen(function* () {
 
   // Sessions ---------------------------------------------------------------------------------
 
-  const newServer = (session: () => Session) => {
-    const mcp = new McpServer({ name: "claude-ipc-broker", version }, { instructions, jsonSchemaValidator })
+  const newServer = (project: McpProject, session: () => Session) => {
+    const mcp = new McpServer({ name: "claude-ipc-broker", version }, { instructions: project.instructions, jsonSchemaValidator })
     mcp.server.registerCapabilities(serverCapabilities)
     mcp.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: toolListFor(session().state.principal) }))
     mcp.server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
@@ -352,22 +380,23 @@ export const makeMcpSessions = Effect.gen(function* () {
     return mcp
   }
 
-  const newHttpSession = (id: string, resumed: boolean, principal: Principal | undefined): Session => {
+  const newHttpSession = (project: McpProject, id: string, resumed: boolean, principal: Principal | undefined): Session => {
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => id,
       // A resumed session is registered once its identity is known, not at its implicit initialize.
       onsessioninitialized: () => {
         if (resumed) return
         httpSessions.set(id, session)
-        pusher.add(session.push)
+        project.pusher.add(session.push)
       },
       onsessionclosed: () => undefined
     })
     const state = newState("http", id, resumed, principal)
     const session: Session = {
       id,
+      project,
       state,
-      server: newServer(() => session),
+      server: newServer(project, () => session),
       http: transport,
       sse: undefined,
       lastActivity: Date.now(),
@@ -394,11 +423,16 @@ export const makeMcpSessions = Effect.gen(function* () {
    * again under the same id and initialized implicitly; the peer id is recomputed from the session
    * id, and if the log still knows that peer the session carries on as it.
    */
-  const resume = (id: string, protocolVersion: string | undefined, principal: Principal | undefined): Promise<Session> => {
+  const resume = (
+    project: McpProject,
+    id: string,
+    protocolVersion: string | undefined,
+    principal: Principal | undefined
+  ): Promise<Session> => {
     const pending = resuming.get(id)
     if (pending) return pending
     const promise = (async () => {
-      const session = newHttpSession(id, true, principal)
+      const session = newHttpSession(project, id, true, principal)
       await session.server.connect(session.http!)
       const version =
         protocolVersion !== undefined && SUPPORTED_PROTOCOL_VERSIONS.includes(protocolVersion)
@@ -416,17 +450,17 @@ export const makeMcpSessions = Effect.gen(function* () {
           parsedBody: { jsonrpc: "2.0", method: "notifications/initialized" }
         })
       ).text()
-      const peer = await runPromise(Effect.option(broker.peer(session.state.peerId)))
+      const peer = await runPromise(Effect.option(project.broker.peer(session.state.peerId)))
       if (Option.isSome(peer)) session.state.connected = true
       else session.state.lost = true
       httpSessions.set(id, session)
-      pusher.add(session.push)
+      project.pusher.add(session.push)
       await runPromise(
         Effect.logInfo(
           Option.isSome(peer)
             ? `MCP session resumed after a restart as ${peer.value.role} (${peer.value.id})`
             : "MCP session resumed after a restart without a known peer"
-        )
+        ).pipe(Effect.annotateLogs({ project: project.name }))
       )
       return session
     })().finally(() => resuming.delete(id))
@@ -476,13 +510,14 @@ export const makeMcpSessions = Effect.gen(function* () {
     }
     const header = req.headers["mcp-session-id"]
     const id = typeof header === "string" && header.length > 0 ? header : undefined
+    const requested = projectOfRequest(req)
     const opening = id === undefined || !httpSessions.has(id)
     if (opening && req.method !== "DELETE" && full()) {
       writeJsonRpcError(res, 503, -32000, `too many MCP sessions (${config.maxSessions}); try again later`)
       return Promise.resolve()
     }
     if (req.method === "POST" && isInitializeRequest(body) && opening) {
-      const session = newHttpSession(randomUUID(), false, principalOf(req))
+      const session = newHttpSession(projects.of(requested), randomUUID(), false, principalOf(req))
       return session.server
         .connect(session.http!)
         .then(() => exchange(session, req, res, body))
@@ -500,23 +535,31 @@ export const makeMcpSessions = Effect.gen(function* () {
       )
       return Promise.resolve()
     }
+    // The credentials first: a session's project is told only to whoever may use the session.
     const known = httpSessions.get(id)
     if (known) {
       if (!samePrincipal(known.state.principal, principalOf(req))) return refuseOtherPrincipal(res)
+      if (known.project.name !== requested) return refuseOtherProject(res, known.project.name, "/mcp", requested)
       return exchange(known, req, res, body)
     }
-    if (sseSessions.has(id)) {
-      writeJsonRpcError(res, 400, -32000, "this session id belongs to a legacy SSE session; use /mcp/messages")
+    const legacy = sseSessions.get(id)
+    if (legacy) {
+      const messages = mcpPathOf(legacy.project.name, "/mcp/messages")
+      writeJsonRpcError(res, 400, -32000, `this session id belongs to a legacy SSE session; use ${messages}`)
       return Promise.resolve()
     }
     if (!plausibleSessionId(id)) {
       writeJsonRpcError(res, 404, -32001, "Session not found")
       return Promise.resolve()
     }
+    // A session from before a restart: the log tells which project its peer is of, if it has one.
+    const owner = projects.knowing(peerIdFor("http", id), requested)
+    if (owner !== undefined && owner !== requested) return refuseOtherProject(res, owner, "/mcp", requested)
+    const project = projects.of(requested)
     if (req.method === "DELETE") {
       // Ending a session from before a restart: nothing to resume, but its peer goes offline.
       return runPromise(
-        broker.disconnect(peerIdFor("http", id), "session_closed").pipe(
+        project.broker.disconnect(peerIdFor("http", id), "session_closed").pipe(
           Effect.ignore,
           Effect.zipRight(
             Effect.sync(() => {
@@ -527,8 +570,12 @@ export const makeMcpSessions = Effect.gen(function* () {
       )
     }
     const protocolVersion = req.headers["mcp-protocol-version"]
-    return resume(id, typeof protocolVersion === "string" ? protocolVersion : undefined, principalOf(req)).then((session) =>
-      samePrincipal(session.state.principal, principalOf(req)) ? exchange(session, req, res, body) : refuseOtherPrincipal(res)
+    return resume(project, id, typeof protocolVersion === "string" ? protocolVersion : undefined, principalOf(req)).then((session) =>
+      !samePrincipal(session.state.principal, principalOf(req))
+        ? refuseOtherPrincipal(res)
+        : session.project.name !== requested
+          ? refuseOtherProject(res, session.project.name, "/mcp", requested)
+          : exchange(session, req, res, body)
     )
   }
 
@@ -543,13 +590,16 @@ export const makeMcpSessions = Effect.gen(function* () {
       writeJsonRpcError(res, 503, -32000, `too many MCP sessions (${config.maxSessions}); try again later`)
       return
     }
-    const transport = new SSEServerTransport("/mcp/messages", res)
+    const project = projects.of(projectOfRequest(req))
+    // The endpoint the client posts to is under the project's path too (`/p/<project>/mcp/messages`).
+    const transport = new SSEServerTransport(mcpPathOf(project.name, "/mcp/messages"), res)
     const id = transport.sessionId
     const state = newState("sse", id, false, principalOf(req))
     const session: Session = {
       id,
+      project,
       state,
-      server: newServer(() => session),
+      server: newServer(project, () => session),
       http: undefined,
       sse: transport,
       lastActivity: Date.now(),
@@ -563,7 +613,7 @@ export const makeMcpSessions = Effect.gen(function* () {
       inboxWatched: false
     }
     sseSessions.set(id, session)
-    pusher.add(session.push)
+    project.pusher.add(session.push)
     const ended = new Promise<void>((resolve) => {
       if (res.destroyed || res.writableEnded) resolve()
       else res.once("close", () => resolve())
@@ -587,16 +637,18 @@ export const makeMcpSessions = Effect.gen(function* () {
 
   const postSse = async (sessionId: string, req: IncomingMessage, res: ServerResponse, body: unknown) => {
     const session = sseSessions.get(sessionId)
+    const requested = projectOfRequest(req)
     if (session === undefined || session.closed) {
       writeJsonRpcError(
         res,
         404,
         -32001,
-        "Session not found: open a new stream with GET /mcp/sse (legacy SSE sessions do not survive a broker restart; call connect(role) again)"
+        `Session not found: open a new stream with GET ${mcpPathOf(requested, "/mcp/sse")} (legacy SSE sessions do not survive a broker restart; call connect(role) again)`
       )
       return
     }
     if (!samePrincipal(session.state.principal, principalOf(req))) return refuseOtherPrincipal(res)
+    if (session.project.name !== requested) return refuseOtherProject(res, session.project.name, "/mcp/messages", requested)
     session.active++
     session.lastActivity = Date.now()
     try {
@@ -621,6 +673,7 @@ export const makeMcpSessions = Effect.gen(function* () {
    */
   const keepPeerOnline = (session: Session, now: number): Effect.Effect<void> | undefined => {
     if (wentAway(session, now)) return undefined
+    const { broker } = session.project
     const peer = broker.projection.peers.get(session.state.peerId)
     if (peer === undefined || peerStatus(peer) === "offline" || !broker.liveness.note(peer, now)) return undefined
     return broker.heartbeat(session.state.peerId).pipe(

@@ -88,14 +88,27 @@ export const isInitializeRequest = (body: unknown): boolean =>
     (message) => typeof message === "object" && message !== null && (message as { method?: unknown }).method === "initialize"
   )
 
-/** A JSON-RPC error body as the SDK's transports write them. */
-export const jsonRpcError = (code: number, message: string) => ({ jsonrpc: "2.0" as const, error: { code, message }, id: null })
+/**
+ * A JSON-RPC error body as the SDK's transports write them; `data`, where given, carries the
+ * broker's stable code for programs (`{ code: "wrong_project", … }`).
+ */
+export const jsonRpcError = (code: number, message: string, data?: Readonly<Record<string, unknown>>) => ({
+  jsonrpc: "2.0" as const,
+  error: data === undefined ? { code, message } : { code, message, data },
+  id: null
+})
 
-export const writeJsonRpcError = (res: ServerResponse, status: number, code: number, message: string): void => {
+export const writeJsonRpcError = (
+  res: ServerResponse,
+  status: number,
+  code: number,
+  message: string,
+  data?: Readonly<Record<string, unknown>>
+): void => {
   if (res.headersSent) {
     if (!res.writableEnded) res.end()
     return
   }
   res.writeHead(status, { "content-type": "application/json" })
-  res.end(JSON.stringify(jsonRpcError(code, message)))
+  res.end(JSON.stringify(jsonRpcError(code, message, data)))
 }

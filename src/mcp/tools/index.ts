@@ -1,3 +1,4 @@
+import { defaultProject } from "../../core/projects.js"
 import { channelTools } from "./channels.js"
 import { commandTools } from "./commands.js"
 import type { Tool, WaitLimits } from "./define.js"
@@ -54,3 +55,12 @@ export const instructions = [
   "Channels (send_message, read_messages with since_id; subscribe to be told of new ones) carry shared notes and results; signals are named flags (signal, wait_for_signal, clear_signal).",
   "Timeouts are in seconds; waits stop after at most 110 s, report progress, and may be cancelled: call again to keep waiting."
 ].join("\n")
+
+/**
+ * The instructions of a session in `project`: a session of another project than `default` is told
+ * which one it is in, so that a model that finds no peers does not go looking for the others'.
+ */
+export const instructionsIn = (project: string = defaultProject): string =>
+  project === defaultProject
+    ? instructions
+    : `${instructions}\nThis session works in project ${JSON.stringify(project)} of the broker: the peers, roles, commands, channels and signals it sees are that project's alone, and sessions of other projects can neither see nor reach it.`
