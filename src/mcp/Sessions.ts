@@ -175,10 +175,13 @@ export const makeMcpSessions = Effect.gen(function* () {
   const toolList = tools.map((tool) => tool.definition)
   /**
    * What tools/list shows a session: the tools its token may call, so that a viewer's model is not
-   * offered orders it cannot give (a call of another answers the refusal all the same).
+   * offered orders it cannot give (a call of another answers the refusal all the same). Rights are
+   * a project's: a scoped token has them in the session's project only, as for REST.
    */
-  const toolListFor = (principal: Principal | undefined) =>
-    principal === undefined ? toolList : toolList.filter((tool) => refusalFor(principal, toolAccess(tool.name)) === undefined)
+  const toolListFor = (principal: Principal | undefined, project: string) =>
+    principal === undefined
+      ? toolList
+      : toolList.filter((tool) => refusalFor(principal, toolAccess(tool.name), project) === undefined)
   const waitMs = (seconds: number | undefined) =>
     Math.round(Math.min(seconds ?? defaultWaitSeconds, maxWaitSeconds) * 1000)
 
@@ -275,7 +278,7 @@ export const makeMcpSessions = Effect.gen(function* () {
     if (tool === undefined) return errorResult("unknown_tool", `there is no tool '${name}'; see tools/list`)
     // The session's token decides, as the guard does for REST: a viewer's session reads only.
     const principal = session.state.principal
-    const refused = principal === undefined ? undefined : refusalFor(principal, toolAccess(name))
+    const refused = principal === undefined ? undefined : refusalFor(principal, toolAccess(name), session.project.name)
     if (refused !== undefined) return errorResult(refused.code, refused.message)
     if (stopping.signal.aborted) return errorResult("broker_restarting", restartingMessage(name))
     session.lastActivity = Date.now()
@@ -356,7 +359,7 @@ export const makeMcpSessions = Effect.gen(function* () {
   const newServer = (project: McpProject, session: () => Session) => {
     const mcp = new McpServer({ name: "claude-ipc-broker", version }, { instructions: project.instructions, jsonSchemaValidator })
     mcp.server.registerCapabilities(serverCapabilities)
-    mcp.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: toolListFor(session().state.principal) }))
+    mcp.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: toolListFor(session().state.principal, project.name) }))
     mcp.server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
       callTool(session(), request.params.name, request.params.arguments, extra)
     )

@@ -225,3 +225,45 @@ describe("a session of a project across a broker restart", () => {
     }
   })
 })
+
+describe("a project's scoped token over MCP", () => {
+  const admin = "mcp-projects-admin"
+  const broker = useBroker({ config: quietConfig, token: admin })
+  const asAdmin = { headers: { authorization: `Bearer ${admin}` } }
+  const mint = async (name: string, role: string, project: string): Promise<string> =>
+    ok(await broker.client.post<{ token: string }>("/tokens", { name, role, project }, asAdmin), 201).token
+
+  it("has its rights in its project's sessions, and opens none in another project", async () => {
+    const agent = await mint("alpha-agent", "agent", "alpha")
+    const projectAdmin = await mint("alpha-admin", "admin", "alpha")
+    const session = await openSession(within(broker.url, "alpha"), "http", { token: agent })
+    const adminSession = await openSession(within(broker.url, "alpha"), "sse", { token: projectAdmin })
+    try {
+      const listed = (await session.client.listTools()).tools.map((tool) => tool.name)
+      expect(listed).toEqual(expect.arrayContaining(["connect", "send_command", "send_message"]))
+      expect(listed).not.toContain("reset_broker")
+      await join(session, "alpha-worker")
+      await call(session, "send_message", { channel: "notes", message: "hi" })
+      expect((await callError(session, "reset_broker")).code).toBe("project_admin_required")
+      expect((await adminSession.client.listTools()).tools.map((tool) => tool.name)).toContain("reset_broker")
+      await call(adminSession, "reset_broker")
+    } finally {
+      await Promise.all([session.close(), adminSession.close()])
+    }
+    // Under another project's path (or project default's) the guard refuses it before MCP sees it.
+    for (const path of ["/mcp", "/p/beta/mcp"]) {
+      const res = await fetch(`${broker.url}${path}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${agent}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
+        body: JSON.stringify({
+          jsonrpc: "2.0",
+          id: 1,
+          method: "initialize",
+          params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } }
+        })
+      })
+      expect(res.status, path).toBe(403)
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("forbidden_project")
+    }
+  })
+})
