@@ -16,7 +16,7 @@ import {
 import { defaultMcpConfig } from "../mcp/Config.js"
 import { inboxLine, isEmpty, type Inbox } from "../mcp/inbox.js"
 import { inboxResource, inboxUri, knownResource, serverCapabilities } from "../mcp/inboxResource.js"
-import { instructions, makeTools } from "../mcp/tools/index.js"
+import { instructionsIn, makeTools } from "../mcp/tools/index.js"
 import { version } from "../version.js"
 import { newRegistration, observe, renewal, type Registration, type SessionInfo } from "./registration.js"
 import { LinkLost, reasonOf, Upstream } from "./Upstream.js"
@@ -36,6 +36,8 @@ import { LinkLost, reasonOf, Upstream } from "./Upstream.js"
 
 export interface BridgeOptions {
   readonly url: string
+  /** The project to act in (`<url>/p/<project>/mcp`); none is `default` (the unprefixed `/mcp`). */
+  readonly project?: string | undefined
   readonly token: string | undefined
   readonly role?: string | undefined
   readonly capabilities?: ReadonlyArray<string>
@@ -69,10 +71,11 @@ const errorResult = (code: string, message: string): CallToolResult => ({
 const offlineTools = (): Array<Tool> =>
   makeTools(defaultMcpConfig).map((tool) => tool.definition as Tool)
 
-const instructionsFor = (role: string | undefined): string =>
+/** The broker's own instructions for the project (they name one other than default), and the role given at start. */
+const instructionsFor = (project: string | undefined, role: string | undefined): string =>
   role === undefined
-    ? instructions
-    : `${instructions}\nThis session is registered as ${role} by its configuration: no need to call connect(role) unless you are told to switch role.`
+    ? instructionsIn(project)
+    : `${instructionsIn(project)}\nThis session is registered as ${role} by its configuration: no need to call connect(role) unless you are told to switch role.`
 
 export const makeBridge = (options: BridgeOptions): Bridge => {
   const registration: Registration = newRegistration(options)
@@ -81,7 +84,7 @@ export const makeBridge = (options: BridgeOptions): Bridge => {
     { name: "claude-ipc-broker", version },
     {
       capabilities: { ...serverCapabilities, tools: { listChanged: true } },
-      instructions: instructionsFor(options.role)
+      instructions: instructionsFor(options.project, options.role)
     }
   )
   let inboxWatched = false
@@ -102,6 +105,7 @@ export const makeBridge = (options: BridgeOptions): Bridge => {
 
   const upstream = new Upstream({
     url: options.url,
+    project: options.project,
     token: options.token,
     onNotification,
     onLinked: (first) => void renew(first),
@@ -172,6 +176,10 @@ export const makeBridge = (options: BridgeOptions): Bridge => {
 
   const unreachableMessage = () => {
     const reason = upstream.lastError ?? "no answer"
+    // A project's token used in another project: the token is right, the project is not.
+    if (/^403 forbidden_project:/.test(reason)) {
+      return `the broker at ${upstream.endpoint} refused this bridge (${reason}); give it the token's project with --project or BROKER_PROJECT in the server's env.`
+    }
     return /^40[13] /.test(reason)
       ? `the broker at ${upstream.endpoint} refused this bridge (${reason}); give it the broker's token with --token or BROKER_TOKEN in the server's env.`
       : `the broker at ${upstream.endpoint} cannot be reached (${reason}). This bridge keeps trying on its own; call the tool again in a few seconds.`

@@ -13,8 +13,8 @@ import {
 import { version } from "../version.js"
 
 /**
- * The bridge's link to the broker: one Streamable HTTP MCP session on `<url>/mcp`, kept alive for
- * as long as the bridge runs. The broker's tools, their texts and the pushes all come from there:
+ * The bridge's link to the broker: one Streamable HTTP MCP session on `<url>/mcp` (on
+ * `<url>/p/<project>/mcp` for a project other than `default`), kept alive for as long as the bridge runs. The broker's tools, their texts and the pushes all come from there:
  * the bridge adds no second copy of the tool set.
  *
  * - The session's standalone stream (GET) carries the broker's pushes. The SDK reopens it after a
@@ -29,6 +29,8 @@ import { version } from "../version.js"
 export interface UpstreamOptions {
   /** The broker's base address, e.g. http://127.0.0.1:9100. */
   readonly url: string
+  /** The project the session acts in; none is `default`, whose routes are the unprefixed ones. */
+  readonly project?: string | undefined
   readonly token: string | undefined
   /** Notifications the broker sends on the session's stream (pushes, resource updates). */
   readonly onNotification: (notification: Notification) => void
@@ -88,7 +90,8 @@ export class Upstream {
   }
 
   get endpoint(): string {
-    return `${this.options.url}/mcp`
+    const { url, project } = this.options
+    return project === undefined ? `${url}/mcp` : `${url}/p/${project}/mcp`
   }
 
   /** Reach the broker, trying again with backoff until it answers or the bridge closes. */

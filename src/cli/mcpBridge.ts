@@ -1,8 +1,9 @@
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { Effect, Option } from "effect"
+import { defaultProject } from "../core/projects.js"
 import { CliIo } from "./io.js"
-import { connection, connectionOptions, describe, nameOf, roleOption } from "./options.js"
+import { connection, connectionOptions, describe, nameOf, projectFrom, projectOption, roleOption } from "./options.js"
 
 /**
  * `claude-ipc-broker mcp`: the stdio bridge (src/bridge). stdout carries MCP frames only; every
@@ -24,6 +25,7 @@ export const mcpBridge = Command.make(
   "mcp",
   {
     ...connectionOptions,
+    project: projectOption("act in this project of the broker: its session is <url>/p/<project>/mcp"),
     role: roleOption("register as this role at start (headless sessions need not call connect)"),
     capabilities: Options.text("capabilities").pipe(
       Options.withPseudoName("a,b"),
@@ -46,6 +48,7 @@ export const mcpBridge = Command.make(
   (args) =>
     Effect.gen(function* () {
       const broker = yield* connection(args)
+      const project = yield* projectFrom(args.project)
       const io = yield* CliIo
       const log = (line: string) => io.stderr.write(`claude-ipc-broker mcp: ${line}\n`)
       // Loaded when it runs, like serve: the other subcommands need none of the MCP SDK.
@@ -54,6 +57,8 @@ export const mcpBridge = Command.make(
       )
       const bridge = makeBridge({
         url: broker.url,
+        // The bridge knows nothing of projects but the path: default's is the unprefixed one.
+        project: project === defaultProject ? undefined : project,
         token: broker.token,
         role: Option.getOrUndefined(args.role),
         capabilities: args.capabilities,
@@ -74,7 +79,8 @@ export const mcpBridge = Command.make(
           Effect.runPromise(io.stopped).then(() => resolve("asked to stop"))
         })
         await bridge.connect(new StdioServerTransport())
-        log(`serving MCP on stdio for the broker at ${broker.url}${args.role._tag === "Some" ? ` as ${args.role.value}` : ""}`)
+        const where = project === defaultProject ? "" : `, project ${project}`
+        log(`serving MCP on stdio for the broker at ${broker.url}${where}${args.role._tag === "Some" ? ` as ${args.role.value}` : ""}`)
         const why = await done
         log(`stopping: ${why}`)
         await bridge.close(closeWithinMs)
@@ -89,6 +95,7 @@ export const mcpBridge = Command.make(
       [
         "claude-ipc-broker mcp --url http://127.0.0.1:9100",
         "claude-ipc-broker mcp --role backend --capabilities build,test --subscribe builds",
+        "claude-ipc-broker mcp --project alpha --role backend   # in project alpha: <url>/p/alpha/mcp",
         "claude mcp add broker -- npx claude-ipc-broker mcp --role backend"
       ],
       ["Diagnostics go to stderr; stdout carries MCP frames only. See docs/mcp.md, 'Sleeping agents'."]
