@@ -4,6 +4,7 @@ import { Console, Effect, Option } from "effect"
 import { mkdir, readFile, writeFile } from "node:fs/promises"
 import { networkInterfaces } from "node:os"
 import { dirname, join } from "node:path"
+import { defaultProject } from "../core/projects.js"
 import { isLoopback } from "../http/guard.js"
 import { Failed, UsageError } from "./errors.js"
 import { CliIo } from "./io.js"
@@ -23,7 +24,7 @@ import {
   type McpServer,
   type McpTransport
 } from "./mcpEntry.js"
-import { connection, connectionOptions, describe, nameOf, oneOf, roleOption } from "./options.js"
+import { connection, connectionOptions, describe, nameOf, oneOf, projectFrom, projectOption, roleOption } from "./options.js"
 
 type JsonClient = Exclude<McpClient, "codex">
 
@@ -74,6 +75,8 @@ const labels: Readonly<Record<McpClient, string>> = {
 
 interface Choice {
   readonly client: McpClient
+  /** As given by --project: BROKER_PROJECT is read by the printing run and the --write run alike. */
+  readonly project: Option.Option<string>
   readonly transport: Option.Option<McpTransport>
   readonly stdio: boolean
   readonly role: Option.Option<string>
@@ -120,6 +123,7 @@ export const writeCommand = (choice: Choice, name: string): string =>
     ...Option.match(choice.transport, { onNone: () => [], onSome: (transport) => [`--transport ${transport}`] }),
     ...(choice.stdio ? ["--stdio"] : []),
     ...(choice.lan ? ["--lan"] : []),
+    ...Option.match(choice.project, { onNone: () => [], onSome: (project) => [`--project ${project}`] }),
     ...Option.match(choice.role, { onNone: () => [], onSome: (role) => [`--role ${role}`] }),
     ...(name === serverName ? [] : [`--name ${name}`]),
     "--write"
@@ -176,8 +180,10 @@ export const instructions = (
 }
 
 /** How the added entry reaches the broker, for the line `--write` prints. */
-const reach = (server: McpServer, base: string): string =>
-  isStdio(server) ? `stdio bridge to ${base}` : `${server.transport}, ${mcpUrl(server)}`
+const reach = (server: McpServer, base: string, project: string): string =>
+  isStdio(server)
+    ? `stdio bridge to ${base}${project === defaultProject ? "" : `, project ${project}`}`
+    : `${server.transport}, ${mcpUrl(server)}`
 
 /**
  * The broker's URL as another PC reaches it, for `--lan`. Only a loopback address is replaced: a
@@ -209,6 +215,7 @@ export const mcpConfig = Command.make(
       Options.withDescription("an entry that starts the stdio bridge ('claude-ipc-broker mcp --url …') instead of a URL")
     ),
     role: roleOption("with --stdio: the bridge registers as this role at start"),
+    project: projectOption("the project its sessions act in: the URL ends in /p/<project>/mcp, a --stdio bridge gets --project"),
     lan: Options.boolean("lan").pipe(
       Options.withDescription(
         "an entry for another PC: this machine's LAN address in place of a loopback --url (127.0.0.1, localhost)"
@@ -236,10 +243,11 @@ export const mcpConfig = Command.make(
       const { client, name } = args
       const refused = refusal(args, name)
       if (refused !== undefined) return yield* new UsageError({ message: refused })
+      const project = yield* projectFrom(args.project)
       const broker = args.lan ? { ...given, url: yield* lanUrl(given.url) } : given
       const server: McpServer = args.stdio
-        ? bridgeLaunch({ base: broker.url, token: broker.token, role: Option.getOrUndefined(args.role) })
-        : { base: broker.url, transport: Option.getOrElse(args.transport, () => "http" as const), token: broker.token }
+        ? bridgeLaunch({ base: broker.url, token: broker.token, role: Option.getOrUndefined(args.role), project })
+        : { base: broker.url, transport: Option.getOrElse(args.transport, () => "http" as const), token: broker.token, project }
       if (!args.write) {
         return yield* Console.log(instructions(client, server, { name, global: args.global, write: writeCommand(args, name) }))
       }
@@ -258,7 +266,7 @@ export const mcpConfig = Command.make(
         },
         catch: (error) => new Failed({ message: `left ${path} as it was: ${error instanceof Error ? error.message : String(error)}` })
       })
-      yield* Console.log(`added '${name}' (${reach(server, broker.url)}) to ${path}`)
+      yield* Console.log(`added '${name}' (${reach(server, broker.url, project)}) to ${path}`)
       if (client === "claude") {
         // Claude Code asks once before it uses a project's .mcp.json server; until then it is not connected.
         yield* Console.error(
@@ -285,6 +293,7 @@ export const mcpConfig = Command.make(
         "claude-ipc-broker mcp-config --client codex           # a [mcp_servers.broker] table for ~/.codex/config.toml",
         "claude-ipc-broker mcp-config --client cursor --write  # add it to ./.cursor/mcp.json",
         "claude-ipc-broker mcp-config --client vscode --stdio --role backend",
+        "claude-ipc-broker mcp-config --project alpha --write  # sessions of project alpha: /p/alpha/mcp",
         "claude-ipc-broker mcp-config --transport sse"
       ],
       [

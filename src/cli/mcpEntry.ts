@@ -1,4 +1,5 @@
 import { fileURLToPath } from "node:url"
+import { defaultProject } from "../core/projects.js"
 import { defaultMcpConfig } from "../mcp/Config.js"
 
 /**
@@ -24,7 +25,13 @@ export interface McpTarget {
   readonly base: string
   readonly transport: McpTransport
   readonly token: string | undefined
+  /** The project its sessions act in (`/p/<project>/mcp`); none, or `default`, is the unprefixed `/mcp`. */
+  readonly project?: string | undefined
 }
+
+/** The path prefix of a project's routes: none for `default`, whose routes are the unprefixed ones. */
+const projectPrefix = (project: string | undefined): string =>
+  project === undefined || project === defaultProject ? "" : `/p/${project}`
 
 /** The stdio bridge (`claude-ipc-broker mcp`), a process the harness starts and talks to on stdin/stdout. */
 export interface StdioLaunch {
@@ -45,17 +52,33 @@ export const isStdio = (server: McpServer): server is StdioLaunch => "command" i
  */
 export const binPath: string = fileURLToPath(new URL("../../bin/claude-ipc-broker.js", import.meta.url))
 
-/** How to start the bridge for the broker at `base`, optionally registered as `role` from the start. */
+/**
+ * How to start the bridge for the broker at `base`, optionally registered as `role` from the start,
+ * in `project` (passed as `--project`, so the entry says which project it is for; none for default).
+ */
 export const bridgeLaunch = (
-  target: { readonly base: string; readonly token: string | undefined; readonly role: string | undefined },
+  target: {
+    readonly base: string
+    readonly token: string | undefined
+    readonly role: string | undefined
+    readonly project?: string | undefined
+  },
   bin: string = binPath
 ): StdioLaunch => ({
   command: "node",
-  args: [bin, "mcp", "--url", target.base, ...(target.role === undefined ? [] : ["--role", target.role])],
+  args: [
+    bin,
+    "mcp",
+    "--url",
+    target.base,
+    ...(projectPrefix(target.project) === "" ? [] : ["--project", target.project!]),
+    ...(target.role === undefined ? [] : ["--role", target.role])
+  ],
   ...(target.token === undefined ? {} : { env: { BROKER_TOKEN: target.token } })
 })
 
-export const mcpUrl = ({ base, transport }: McpTarget): string => `${base}${transport === "http" ? "/mcp" : "/mcp/sse"}`
+export const mcpUrl = ({ base, transport, project }: McpTarget): string =>
+  `${base}${projectPrefix(project)}${transport === "http" ? "/mcp" : "/mcp/sse"}`
 
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` })
 

@@ -160,6 +160,77 @@ describe("mcp-config --stdio", () => {
   })
 })
 
+describe("mcp-config --project", () => {
+  it("points every harness's URL entry at /p/<project>/mcp (/mcp/sse for SSE)", async () => {
+    const url = "http://broker.lan:9100/p/alpha/mcp"
+    expect(await json([...withToken, "--project", "alpha"])).toEqual({ mcpServers: { broker: { type: "http", url, headers: auth } } })
+    expect(await json([...at, "--project", "alpha", "--transport", "sse"])).toEqual({
+      mcpServers: { broker: { type: "sse", url: "http://broker.lan:9100/p/alpha/mcp/sse" } }
+    })
+    expect(await json(["--client", "gemini", ...at, "--project", "alpha"])).toEqual({ mcpServers: { broker: { httpUrl: url } } })
+    expect(await json(["--client", "cursor", ...at, "--project", "alpha"])).toEqual({ mcpServers: { broker: { url } } })
+    expect(await json(["--client", "vscode", ...at, "--project", "alpha"])).toEqual({ servers: { broker: { type: "http", url } } })
+    expect(await toml(["--client", "codex", ...at, "--project", "alpha"])).toEqual({
+      mcp_servers: { broker: { url, tool_timeout_sec: codexToolTimeoutSeconds } }
+    })
+    const out = await printed([...at, "--project", "alpha"])
+    expect(out.comments[0]).toContain("claude-ipc-broker mcp-config --project alpha --write")
+    expect(out.blocks[1]?.body).toBe(`claude mcp add --transport http broker ${url}`)
+  })
+
+  it("takes BROKER_PROJECT, the flag over it; default (or none) is the unprefixed /mcp", async () => {
+    expect(await json(["--client", "cursor", ...at], { BROKER_PROJECT: "beta" })).toEqual({
+      mcpServers: { broker: { url: "http://broker.lan:9100/p/beta/mcp" } }
+    })
+    expect(await json(["--client", "cursor", ...at, "--project", "alpha"], { BROKER_PROJECT: "beta" })).toEqual({
+      mcpServers: { broker: { url: "http://broker.lan:9100/p/alpha/mcp" } }
+    })
+    expect(await json(["--client", "cursor", ...at, "--project", "default"])).toEqual({
+      mcpServers: { broker: { url: "http://broker.lan:9100/mcp" } }
+    })
+  })
+
+  it("--stdio: the bridge is started with --project", async () => {
+    const claude = await printed(["--stdio", ...at, "--project", "alpha", "--role", "backend"])
+    expect(JSON.parse(claude.body)).toEqual({
+      mcpServers: { broker: { type: "stdio", command: "node", args: bridge("--project", "alpha", "--role", "backend") } }
+    })
+    expect(claude.blocks[1]?.body).toBe(`claude mcp add broker -- node ${bin} mcp --url http://broker.lan:9100 --project alpha --role backend`)
+    expect(await toml(["--client", "codex", "--stdio", ...at], { BROKER_PROJECT: "beta" })).toEqual({
+      mcp_servers: { broker: { command: "node", args: bridge("--project", "beta"), tool_timeout_sec: codexToolTimeoutSeconds } }
+    })
+    expect(await json(["--client", "cursor", "--stdio", ...at, "--project", "default"])).toEqual({
+      mcpServers: { broker: { command: "node", args: bridge() } }
+    })
+  })
+
+  it("--write adds the project's entry and says which project", async () => {
+    const cwd = await mkdtemp(join(tmpdir(), "mcp-config-project-"))
+    try {
+      const url = await tool(["mcp-config", "--write", ...at, "--project", "alpha"], { cwd })
+      expect(url.code).toBe(0)
+      expect(url.stdout).toContain("(http, http://broker.lan:9100/p/alpha/mcp)")
+      const stdio = await tool(["mcp-config", "--write", "--client", "cursor", "--stdio", ...at, "--project", "alpha"], { cwd })
+      expect(stdio.stdout).toContain("(stdio bridge to http://broker.lan:9100, project alpha)")
+      expect(JSON.parse(await readFile(join(cwd, ".cursor", "mcp.json"), "utf8"))).toEqual({
+        mcpServers: { broker: { command: "node", args: bridge("--project", "alpha") } }
+      })
+    } finally {
+      await rm(cwd, { recursive: true, force: true })
+    }
+  })
+
+  it("refuses a bad name with exit 2: the flag, and BROKER_PROJECT", async () => {
+    const flag = await tool(["mcp-config", ...at, "--project", "Alpha"])
+    expect(flag.code).toBe(2)
+    expect(flag.stdout).toBe("")
+    expect(flag.stderr).toMatch(/--project 'Alpha' is not a project name/)
+    const env = await tool(["mcp-config", ...at], { env: { BROKER_PROJECT: "a/b" } })
+    expect(env.code).toBe(2)
+    expect(env.stderr).toMatch(/BROKER_PROJECT 'a\/b' is not a project name/)
+  })
+})
+
 describe("mcp-config --write", () => {
   let cwd: string
   beforeAll(async () => {
