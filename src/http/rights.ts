@@ -37,8 +37,22 @@ const decoded = (path: string): string => {
   }
 }
 
+/**
+ * The dashboard's own files (`/`, `/dashboard`, `/dashboard/…`): the same static page and bundle for
+ * everyone, holding no data, so any caller the guard let in may load them, in any project. A scoped
+ * token opening another project's dashboard (or `/dashboard`, project default's) gets the page, which
+ * asks `/whoami` and goes to the token's own project; its data requests are what the rights decide.
+ * Plain paths only: a `..` or an escape is not a file of the dashboard but whatever it resolves to.
+ */
+const isDashboardFile = (method: string, path: string): boolean =>
+  (method === "GET" || method === "HEAD") &&
+  (path === "/" || path === "/dashboard" || path.startsWith("/dashboard/")) &&
+  !path.includes("..") &&
+  !path.includes("%")
+
 /** A request for no route: a read if it is a GET (the answer is a 404), else a write. */
 const accessOf = (method: string, path: string): Access => {
+  if (isDashboardFile(method, path)) return "self"
   const route = match(method, path)
   if (route !== undefined) return accessOfRoute(route)
   return method === "GET" || method === "HEAD" ? "read" : "write"

@@ -175,6 +175,18 @@ describe("checkRequest with scoped tokens (the rights table, src/core/principal.
     expect(checkRequest(bearer("viewer-secret", "POST", "/no/such/route"), config)).toMatchObject({ status: 403, code: "read_only_token" })
   })
 
+  it("lets a token of another project load the dashboard's files (no data), not that project's data", () => {
+    const config: GuardConfig = { ...locked, tokenFor }
+    const elsewhere = (path: string, project: string) => ({ ...bearer("viewer-secret", "GET", path), project, prefix: `/p/${project}` })
+    for (const path of ["/dashboard", "/dashboard/assets/index-abc.js", "/dashboard/theme.js", "/"]) {
+      expect(checkRequest(elsewhere(path, "alpha"), config), path).toMatchObject({ ok: true })
+    }
+    expect(checkRequest(elsewhere("/status", "alpha"), config)).toMatchObject({ status: 403, code: "forbidden_project" })
+    expect(checkRequest(elsewhere("/dashboard/../status", "alpha"), config)).toMatchObject({ status: 403, code: "forbidden_project" })
+    expect(checkRequest(elsewhere("/dashboard/%2e%2e/log", "alpha"), config)).toMatchObject({ status: 403, code: "forbidden_project" })
+    expect(checkRequest({ ...elsewhere("/dashboard", "alpha"), method: "POST" }, config)).toMatchObject({ status: 403 })
+  })
+
   it("without --token: loopback keeps every right but the tokens routes; a scoped token presented narrows it; another is ignored", () => {
     const config: GuardConfig = { ...open, tokenFor }
     expect(checkRequest(request({ method: "POST", path: "/reset" }), config)).toEqual({ ok: true, principal: { kind: "loopback" } })
