@@ -40,7 +40,7 @@ export default defineConfig({
   server: {
     fs: { allow: [repoRoot] },
     proxy: Object.fromEntries(
-      ["/events", "/log", "/status", "/commands", "/peers", "/channels", "/signals", "/healthz"].map((path) => [path, broker])
+      ["/events", "/log", "/status", "/whoami", "/projects", "/commands", "/peers", "/channels", "/signals", "/healthz"].map((path) => [path, broker])
     )
   }
 })

@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest"
 import type { BrokerEvent } from "../../src/core/events.js"
 import { Projection } from "../../src/core/projection.js"
 import { messageView, stateView } from "../../src/core/views.js"
-import { frameOf, LogView, parseNdjson, targetsIn, Timeline, toNdjson } from "../../web/src/store.js"
+import { dashboardPath, projectOfPath, routePrefix } from "../../web/src/projectPath.js"
+import { frameOf, LogView, parseNdjson, projectsIn, projectToShow, targetsIn, Timeline, toNdjson } from "../../web/src/store.js"
 import { generateSessionLog } from "./support/generate.js"
 
 const replayTo = (events: ReadonlyArray<BrokerEvent>, seq: number) => Projection.replay(events.filter((e) => e.seq <= seq))
@@ -91,6 +92,97 @@ describe("Timeline: the state at any seq is the core projection's", () => {
     expect(timeline.stepFrom(1_001, -5)).toBe(1_000)
     const seq = partial[200]!.seq
     expect(stateView(timeline.projectionAt(seq))).toEqual(stateView(Projection.replay(partial.filter((e) => e.seq <= seq))))
+  })
+})
+
+describe("A project's log: its events are a part of the one log, with gaps in their seqs", () => {
+  // Alpha's events among default's, as `/p/alpha/log` exports them: alpha's only, with their seqs in the one log.
+  const alphaAlone = generateSessionLog({ count: 600, seed: 4, resetAt: 400 })
+  const others = generateSessionLog({ count: 900, seed: 5 })
+  const whole: Array<BrokerEvent> = []
+  for (let a = 0, o = 0; a < alphaAlone.length || o < others.length; ) {
+    const takeAlpha = o >= others.length || (a < alphaAlone.length && (a * 7 + o) % 5 < 2)
+    const event = takeAlpha ? { ...alphaAlone[a++]!, project: "alpha" } : others[o++]!
+    whole.push({ ...event, seq: whole.length + 1 } as BrokerEvent)
+  }
+  const alpha = whole.filter((event) => event.project === "alpha")
+  const timeline = Timeline.of(alpha, { project: "alpha", every: 64, fineCheckpoints: 8 })
+  /** The state without its seq: alpha alone numbers its events 1, 2, 3…, the one log does not. */
+  const bare = ({ seq: _seq, ...state }: ReturnType<typeof stateView>) => state
+
+  it("shows the project's entities by their names, as a broker of that project alone would", () => {
+    for (const n of positions(alpha.length, 25)) {
+      const seq = timeline.seqAfter(n)
+      expect(timeline.countAt(seq), `after ${n} events`).toBe(n)
+      expect(bare(stateView(timeline.stateAt(seq), 1_000)), `after ${n} events`).toEqual(bare(stateView(replayTo(alphaAlone, n), 1_000)))
+    }
+    expect(stateView(timeline.headState).peers.map((peer) => peer.id).every((id) => !id.includes("/"))).toBe(true)
+  })
+
+  it("tells a heartbeat that brought a project's peer back, though default has an online peer of the same id", () => {
+    const at = "2025-06-02T09:00:00.000Z"
+    const connected = { peerId: "peer-x", role: "backend", capabilities: [], name: null }
+    const log: Array<BrokerEvent> = [
+      { seq: 1, at, type: "peer.connected", data: connected },
+      { seq: 2, at, type: "peer.connected", data: connected, project: "alpha" },
+      { seq: 4, at, type: "peer.went_offline", data: { peerId: "peer-x", reason: "timeout" }, project: "alpha" },
+      { seq: 7, at, type: "peer.heartbeat", data: { peerId: "peer-x" }, project: "alpha" }
+    ]
+    expect(Timeline.of(log.slice(1), { project: "alpha" }).revived(7)).toBe(true)
+    expect(Timeline.of(log, { project: "alpha" }).revived(7)).toBe(true)
+  })
+
+  it("puts the slider on events, not seqs: count 0 is the start, each step one event of the project", () => {
+    const view = new LogView(timeline)
+    view.scrubToCount(0)
+    expect(view.position).toBe(timeline.startSeq)
+    expect(frameOf(view).state.peers).toEqual([])
+    view.scrubToCount(10)
+    expect(view.position).toBe(alpha[9]!.seq)
+    expect(frameOf(view)).toMatchObject({ count: 10, total: alpha.length, seq: alpha[9]!.seq })
+    view.step(1)
+    expect(view.position).toBe(alpha[10]!.seq)
+    // A seq between two of the project's events shows the state after the earlier one.
+    view.scrubTo(alpha[10]!.seq + 1)
+    expect(view.count).toBe(11)
+    view.scrubToCount(alpha.length)
+    expect(view.following).toBe(true)
+  })
+
+  it("reads a channel's messages at a past position from the project's events", () => {
+    const n = 450
+    const state = timeline.stateAt(timeline.seqAfter(n))
+    const alone = replayTo(alphaAlone, n)
+    const aloneTimeline = Timeline.of(alphaAlone)
+    for (const name of alone.channels.keys()) {
+      const strip = (messages: ReadonlyArray<{ readonly id: number; readonly data: unknown; readonly from: string | null }>) =>
+        messages.map(({ id, data, from }) => ({ id, data, from }))
+      expect(strip(timeline.messages(state, name, 20))).toEqual(strip(aloneTimeline.messages(alone, name, 20)))
+    }
+  })
+
+  it("finds the projects a file holds, default first, and shows the page's own if it is there", () => {
+    expect(projectsIn(whole)).toEqual([
+      { name: "default", events: others.length },
+      { name: "alpha", events: alphaAlone.length }
+    ])
+    expect(projectsIn(alpha)).toEqual([{ name: "alpha", events: alphaAlone.length }])
+    expect(projectToShow(["default", "alpha", "beta"], "beta")).toBe("beta")
+    expect(projectToShow(["alpha", "beta"], "default")).toBe("alpha")
+    expect(projectToShow([], "default")).toBe("default")
+  })
+
+  it("reads the page's project from its address, and builds a project's addresses", () => {
+    expect(projectOfPath("/dashboard")).toBe("default")
+    expect(projectOfPath("/dashboard/")).toBe("default")
+    expect(projectOfPath("/p/alpha/dashboard")).toBe("alpha")
+    expect(projectOfPath("/p/alpha-2/dashboard/")).toBe("alpha-2")
+    expect(projectOfPath("/p/Alpha/dashboard")).toBe("default") // not a project name: the broker refuses it
+    expect(projectOfPath("/p/alpha/dashboards")).toBe("default")
+    expect(routePrefix("default")).toBe("")
+    expect(routePrefix("alpha")).toBe("/p/alpha")
+    expect(dashboardPath("default")).toBe("/dashboard")
+    expect(dashboardPath("alpha")).toBe("/p/alpha/dashboard")
   })
 })
 

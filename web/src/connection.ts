@@ -1,11 +1,17 @@
 import { eventTypes, isBrokerEvent, type BrokerEvent } from "../../src/core/events.js"
 import type { WhoAmI } from "../../src/core/principal.js"
-import type { CommandView } from "../../src/core/views.js"
+import type { CommandView, ProjectSummary } from "../../src/core/views.js"
+import { projectOfPath, routePrefix } from "./projectPath.js"
 
 /**
  * The one module that talks to the broker: the log as Server-Sent Events (`GET /events`), who the
- * page's token is (`GET /whoami`), and the few requests a person makes (send or cancel a command,
- * export the log). Everything else the dashboard shows it computes from the events.
+ * page's token is (`GET /whoami`), the projects (`GET /projects`), and the few requests a person
+ * makes (send or cancel a command, export the log). Everything else the dashboard shows it computes
+ * from the events.
+ *
+ * A page is of one project, the one its address names (`/p/<project>/dashboard`; `/dashboard` is
+ * default's), and every request goes to that project's routes (`/p/<project>/log`, …): its log
+ * holds that project's events only, with their seqs in the one log.
  */
 
 export type LinkState = "loading" | "connecting" | "live" | "reconnecting"
@@ -27,7 +33,14 @@ export interface Connection {
   close(): void
 }
 
-const endpoint = (path: string): string => new URL(path, window.location.origin).toString()
+/** The project this page shows, read once from its address. */
+export const pageProject: string = projectOfPath(window.location.pathname)
+
+const prefix = routePrefix(pageProject)
+const endpoint = (path: string): string => new URL(prefix + path, window.location.origin).toString()
+
+/** Gaps in the live stream wait this long for others before the log is asked about them, together. */
+const gapCheckDelayMs = 500
 
 const yieldToBrowser = () => new Promise<void>((resolve) => setTimeout(resolve, 0))
 
@@ -49,7 +62,8 @@ const readLine = (text: string): BrokerEvent | { readonly unreadable: number | n
  * Reads `GET /log?from=` (NDJSON, streamed) and hands the events over chunk by chunk, letting the
  * page paint between chunks. One response carries a long history far faster than as many SSE frames.
  * A line that is not an event we can read is reported to `skip` with its seq: its own, else the one
- * after the line before it (the log has one line per seq, in order).
+ * after the line before it. The project's log has every line of the project, so what is missing
+ * between two seqs is other projects' events, never a line we could not read.
  */
 const readHistory = async (
   from: number,
@@ -92,6 +106,11 @@ const readHistory = async (
  * the last id it saw (`Last-Event-ID`); if the server refuses the stream we catch up again after a
  * pause. After a reconnect we check the broker's head: if it is behind what we hold, the broker
  * restarted with a different log, and we start over from seq 1.
+ *
+ * The stream skips seqs for two reasons: other projects' events (the log is shared, the stream is
+ * this project's), and frames of an event type this version does not know, which EventSource never
+ * hands over. Only the project's own log can tell them apart: a gap is looked up in `/log?from=&to=`,
+ * and a line of it there is one we could not read.
  */
 export const followLog = (send: (message: ConnectionMessage) => void): Connection => {
   let source: EventSource | null = null
@@ -103,6 +122,12 @@ export const followLog = (send: (message: ConnectionMessage) => void): Connectio
   let flushQueued = false
   let aborter = new AbortController()
   let skipped: { count: number; firstSeq: number; lastSeq: number } | null = null
+  /** Seq ranges the stream skipped over, not looked up yet; and whether a lookup is under way or due. */
+  let gaps: Array<readonly [number, number]> = []
+  let gapCheck: ReturnType<typeof setTimeout> | undefined
+  let checkingGaps = false
+  /** Counts restarts, so a lookup begun before one does not count lines of the old log. */
+  let generation = 0
 
   /**
    * Counts the lines at seqs `from`..`to` as unreadable, each once: they are met in seq order, but
@@ -116,19 +141,57 @@ export const followLog = (send: (message: ConnectionMessage) => void): Connectio
     send({ type: "skipped", count: skipped.count, firstSeq: skipped.firstSeq })
   }
 
-  const deliver = (events: ReadonlyArray<BrokerEvent>) => {
+  /** `live`: from the stream, whose gaps may hide lines we could not read (see above). */
+  const deliver = (events: ReadonlyArray<BrokerEvent>, live = false) => {
     const fresh = events.filter((event) => event.seq > lastSeq)
     if (fresh.length === 0) return
-    // The log's seqs have no gaps: a gap is lines we could not read. This is how frames of an event
-    // type this version does not know are noticed at all, since EventSource only hands us the types
-    // we listen to.
-    let expected = lastSeq + 1
-    for (const event of fresh) {
-      if (event.seq > expected) skip(expected, event.seq - 1)
-      expected = event.seq + 1
+    if (live) {
+      let expected = lastSeq + 1
+      for (const event of fresh) {
+        if (event.seq > expected) gaps.push([expected, event.seq - 1])
+        expected = event.seq + 1
+      }
+      if (gaps.length > 0) scheduleGapCheck()
     }
     lastSeq = fresh[fresh.length - 1]!.seq
     send({ type: "events", events: fresh })
+  }
+
+  const scheduleGapCheck = () => {
+    if (gapCheck === undefined && !checkingGaps && !closed) gapCheck = setTimeout(() => void checkGaps(), gapCheckDelayMs)
+  }
+
+  /**
+   * Looks the gaps met so far up in the project's log, one request for all of them (from the first
+   * to the last: it brings our events between them again too, the price of knowing). Mostly they
+   * are other projects' events, and the answer holds nothing in them.
+   */
+  const checkGaps = async () => {
+    gapCheck = undefined
+    const ranges = gaps
+    gaps = []
+    if (ranges.length === 0 || closed) return
+    checkingGaps = true
+    const asked = generation
+    try {
+      const response = await fetch(endpoint(`/log?from=${ranges[0]![0]}&to=${ranges[ranges.length - 1]![1]}`), { signal: aborter.signal })
+      const text = response.ok ? await response.text() : ""
+      let r = 0
+      for (const line of text.split("\n")) {
+        if (asked !== generation) break
+        if (line.trim() === "") continue
+        const read = readLine(line)
+        if (!("unreadable" in read) || read.unreadable === null) continue
+        const seq = read.unreadable
+        while (r < ranges.length && ranges[r]![1] < seq) r++
+        if (r < ranges.length && ranges[r]![0] <= seq) skip(seq)
+      }
+    } catch {
+      // Unreachable or restarted: the gaps stay unexplained, as they were before anyone looked.
+    } finally {
+      checkingGaps = false
+    }
+    if (gaps.length > 0) scheduleGapCheck()
   }
 
   // Frames arrive one task each; hand them over in batches.
@@ -136,7 +199,7 @@ export const followLog = (send: (message: ConnectionMessage) => void): Connectio
     flushQueued = false
     const events = pending
     pending = []
-    deliver(events)
+    deliver(events, true)
   }
   const onFrame = (message: MessageEvent<string>) => {
     const event = readLine(message.data)
@@ -196,6 +259,8 @@ export const followLog = (send: (message: ConnectionMessage) => void): Connectio
         pending = []
         lastSeq = 0
         skipped = null
+        gaps = []
+        generation++
         send({ type: "restart" })
         void catchUp()
       }
@@ -210,6 +275,7 @@ export const followLog = (send: (message: ConnectionMessage) => void): Connectio
       closed = true
       aborter.abort()
       if (retry !== undefined) clearTimeout(retry)
+      if (gapCheck !== undefined) clearTimeout(gapCheck)
       source?.close()
     }
   }
@@ -234,6 +300,23 @@ export const whoAmI = async (): Promise<WhoAmI | null> => {
     const body = (await response.json()) as Partial<WhoAmI> | null
     if (body === null || typeof body !== "object" || typeof body.kind !== "string") return null
     return typeof body.may === "object" && body.may !== null ? (body as WhoAmI) : null
+  } catch {
+    return null
+  }
+}
+
+/**
+ * The projects of the broker (`GET /projects`), for a switcher between their dashboards; null when
+ * this page may not look across projects (403: only the admin token and trusted loopback may) or
+ * the broker cannot say.
+ */
+export const listProjects = async (): Promise<ReadonlyArray<string> | null> => {
+  try {
+    const response = await fetch(endpoint("/projects"), { headers: { accept: "application/json" } })
+    if (!response.ok) return null
+    const body = (await response.json()) as { projects?: ReadonlyArray<Partial<ProjectSummary>> } | null
+    if (!Array.isArray(body?.projects)) return null
+    return body.projects.flatMap((project) => (typeof project.name === "string" ? [project.name] : []))
   } catch {
     return null
   }

@@ -3,7 +3,9 @@ import { heldCount } from "../../src/core/machines/channel.js"
 import { peerStatus } from "../../src/core/machines/peer.js"
 import { commandStatus, type CommandStatus } from "../../src/core/machines/command.js"
 import { CheckpointChain } from "../../src/core/checkpointChain.js"
+import { defaultProject, projectOf, scoped } from "../../src/core/projects.js"
 import { Projection, type Checkpoint } from "../../src/core/projection.js"
+import type { ProjectState } from "../../src/core/projectView.js"
 import { messageView, recentCommands, stateView, type MessageView, type StateView } from "../../src/core/views.js"
 import { categoryOf, describe, type Category, type Names, type Tone } from "./describe.js"
 
@@ -20,6 +22,11 @@ export interface TimelineOptions {
   readonly maxCheckpoints?: number
   /** Fine checkpoints (every `every / 10` events) kept around the places a person scrubs. */
   readonly fineCheckpoints?: number
+  /**
+   * The project whose events these are (`default`): what the panels show is that project's state,
+   * by the names its clients use (`Projection.project`), as `/p/<project>/status?at=` shows it.
+   */
+  readonly project?: string
 }
 
 /**
@@ -31,6 +38,10 @@ export interface TimelineOptions {
  * `/status?at=`: deltas of what changed (`Projection.takeDelta`), not a copy of every entity map
  * each time, thinned by the chain itself (neighbours merged, the spacing doubled) past
  * `maxCheckpoints`.
+ *
+ * A project's events are a part of the one log, with their seqs in it: they need not be dense.
+ * Positions are seqs (the state right after an event, or the last one before a seq), counts are
+ * events held (the slider's scale), and `countAt` / `seqAfter` go from one to the other.
  */
 export class Timeline {
   private readonly list: Array<BrokerEvent> = []
@@ -45,8 +56,10 @@ export class Timeline {
   private dense = true
   /** Seqs of heartbeats that brought a stale or offline peer back: facts, unlike routine ones. */
   private readonly revivals = new Set<number>()
+  readonly project: string
 
   constructor(options: TimelineOptions = {}) {
+    this.project = options.project ?? defaultProject
     this.every = Math.max(2, options.every ?? 500)
     this.chain = new CheckpointChain(Math.max(2, options.maxCheckpoints ?? 200))
     this.maxFine = options.fineCheckpoints ?? 60
@@ -75,6 +88,10 @@ export class Timeline {
   get headProjection(): Projection {
     return this.head
   }
+  /** The project's state after the last event, by its names. */
+  get headState(): ProjectState {
+    return this.head.project(this.project)
+  }
   get checkpointInterval(): number {
     return this.every
   }
@@ -89,7 +106,7 @@ export class Timeline {
   append(event: BrokerEvent): boolean {
     const last = this.lastSeq
     if (this.list.length > 0 && event.seq <= last) return false
-    const before = event.type === "peer.heartbeat" ? this.head.peers.get(event.data.peerId) : undefined
+    const before = event.type === "peer.heartbeat" ? this.head.peers.get(scoped(projectOf(event), event.data.peerId)) : undefined
     this.head.apply(event)
     if (before !== undefined && peerStatus(before) !== "online") this.revivals.add(event.seq)
     if (this.list.length > 0 && event.seq !== last + 1) this.dense = false
@@ -132,10 +149,15 @@ export class Timeline {
     return event?.seq === seq ? event : undefined
   }
 
+  /** The seq of the position after the first `count` events: the start, or the seq of the count-th event. */
+  seqAfter(count: number): number {
+    const c = Math.max(0, Math.min(this.list.length, Math.floor(count)))
+    return c === 0 ? this.startSeq : this.list[c - 1]!.seq
+  }
+
   /** The seq of the event `delta` events away from `seq` (clamped to the log). */
   stepFrom(seq: number, delta: number): number {
-    const count = Math.max(0, Math.min(this.list.length, this.countAt(seq) + delta))
-    return count === 0 ? this.startSeq : this.list[count - 1]!.seq
+    return this.seqAfter(this.countAt(seq) + delta)
   }
 
   /**
@@ -144,6 +166,11 @@ export class Timeline {
    */
   projectionAt(seq: number): Projection {
     return this.projectionAfter(this.countAt(seq))
+  }
+
+  /** The project's state right after the event at `seq`, by its names; shared like `projectionAt`'s. */
+  stateAt(seq: number): ProjectState {
+    return this.projectionAt(seq).project(this.project)
   }
 
   /** The state after the first `count` events. */
@@ -215,9 +242,9 @@ export class Timeline {
     return out
   }
 
-  /** A channel's messages in `projection` (its seq index points into this log), newest first. */
-  messages(projection: Projection, channel: string, limit: number): Array<MessageView> {
-    const snapshot = projection.channels.get(channel)
+  /** A channel's messages in `state` (its seq index points into this log), newest first. */
+  messages(state: Pick<ProjectState, "channels">, channel: string, limit: number): Array<MessageView> {
+    const snapshot = state.channels.get(channel)
     if (!snapshot) return []
     const { seqs, count, trimmed } = snapshot.context
     const out: Array<MessageView> = []
@@ -290,6 +317,24 @@ export const parseNdjson = (text: string): ParsedLog => {
   return { events, lineNumbers, problems, lines }
 }
 
+/**
+ * The projects a log's events are of, `default` first, then by name: an export of the whole log (a
+ * broker's `events.ndjson`) may hold several, one of `/p/<project>/log` holds one.
+ */
+export const projectsIn = (events: ReadonlyArray<BrokerEvent>): Array<{ readonly name: string; readonly events: number }> => {
+  const counts = new Map<string, number>()
+  for (const event of events) {
+    const name = projectOf(event)
+    counts.set(name, (counts.get(name) ?? 0) + 1)
+  }
+  const names = [...counts.keys()].sort((a, b) => (a === defaultProject ? -1 : b === defaultProject ? 1 : a.localeCompare(b)))
+  return names.map((name) => ({ name, events: counts.get(name)! }))
+}
+
+/** Which of a file's projects an import shows first: the page's own if the file holds it, else the file's first. */
+export const projectToShow = (projects: ReadonlyArray<string>, pageProject: string): string =>
+  projects.includes(pageProject) ? pageProject : (projects[0] ?? pageProject)
+
 /** The log as NDJSON, the format `GET /log` exports and `parseNdjson` reads. */
 export const toNdjson = (events: ReadonlyArray<BrokerEvent>): string => {
   let out = ""
@@ -313,6 +358,10 @@ export class LogView {
   get position(): number {
     return this.pinned ?? this.timeline.lastSeq
   }
+  /** Events held at or before the position: where the slider is. */
+  get count(): number {
+    return this.timeline.countAt(this.position)
+  }
   /** Events in the log after the position. */
   get behind(): number {
     return this.timeline.length - this.timeline.countAt(this.position)
@@ -323,6 +372,11 @@ export class LogView {
     const timeline = this.timeline
     if (!Number.isFinite(seq) || seq >= timeline.lastSeq) this.pinned = null
     else this.pinned = Math.max(timeline.startSeq, Math.floor(seq))
+  }
+
+  /** Move to right after the first `count` events (the slider's scale). */
+  scrubToCount(count: number): void {
+    this.scrubTo(this.timeline.seqAfter(count))
   }
 
   step(delta: number): void {
@@ -352,7 +406,9 @@ export interface Frame {
   readonly at: string | null
   readonly startSeq: number
   readonly lastSeq: number
+  /** Events held, and how many of them are at or before the position (the slider: 0…total). */
   readonly total: number
+  readonly count: number
   readonly following: boolean
   readonly behind: number
   readonly state: StateView
@@ -378,8 +434,8 @@ export interface FrameOptions {
   readonly commandStatus?: CommandStatus | null
 }
 
-/** Names of peers and commands as the projection knows them, for sentences. */
-export const namesIn = (projection: Projection): Names => ({
+/** Names of peers and commands as the state knows them, for sentences. */
+export const namesIn = (projection: Pick<ProjectState, "peers" | "commands">): Names => ({
   roleOf: (id) => projection.peers.get(id)?.context.role,
   labelOf: (id) => projection.peers.get(id)?.context.name,
   actionOf: (id) => projection.commands.get(id)?.context.action,
@@ -395,7 +451,7 @@ export const feedItem = (event: BrokerEvent, names: Names, revived = false): Fee
 export const frameOf = (view: LogView, options: FrameOptions = {}): Frame => {
   const timeline = view.timeline
   const seq = view.position
-  const projection = timeline.projectionAt(seq)
+  const projection = timeline.stateAt(seq)
   const commandLimit = options.commandLimit ?? 200
   const full = stateView(projection, commandLimit)
   const only = options.commandStatus ?? null
@@ -429,6 +485,7 @@ export const frameOf = (view: LogView, options: FrameOptions = {}): Frame => {
     startSeq: timeline.startSeq,
     lastSeq: timeline.lastSeq,
     total: timeline.length,
+    count: timeline.countAt(seq),
     following: view.following,
     behind: view.behind,
     state,
@@ -444,7 +501,7 @@ export interface Targets {
   readonly peers: ReadonlyArray<{ readonly id: string; readonly role: string; readonly name: string | null }>
 }
 
-export const targetsIn = (projection: Projection): Targets => {
+export const targetsIn = (projection: Pick<ProjectState, "peers">): Targets => {
   const peers = [...projection.peers.values()]
     .filter((snapshot) => snapshot.value === "online")
     .map((snapshot) => ({ id: snapshot.context.id, role: snapshot.context.role, name: snapshot.context.name }))
@@ -453,7 +510,7 @@ export const targetsIn = (projection: Projection): Targets => {
 }
 
 /** A command's status at the head, for the command center's "sent" line. */
-export const commandNow = (projection: Projection, commandId: string) => {
+export const commandNow = (projection: Pick<ProjectState, "commands">, commandId: string) => {
   const snapshot = projection.commands.get(commandId)
   if (!snapshot) return undefined
   const { deliveredTo, result, action, target } = snapshot.context

@@ -24,13 +24,13 @@ export const createCommandCenter = (loop: FrameLoop, live: LiveLog, notices: Not
   /** Roles and peers online now (the live head). */
   const targets = createMemo<Targets>(() => {
     loop.version()
-    return targetsIn(live.view().timeline.headProjection)
+    return targetsIn(live.view().timeline.headState)
   })
 
   /** The commands sent from here, with their status at the live head. */
   const sentStatus = createMemo(() => {
     loop.version()
-    const head = live.view().timeline.headProjection
+    const head = live.view().timeline.headState
     return sent().map((command) => ({ ...command, now: commandNow(head, command.id) }))
   })
 
@@ -40,7 +40,7 @@ export const createCommandCenter = (loop: FrameLoop, live: LiveLog, notices: Not
     /** A peer at the live head, by id, to name it (role and label first). */
     peer(id: string | null | undefined) {
       loop.version()
-      return id == null ? undefined : live.view().timeline.headProjection.peers.get(id)?.context
+      return id == null ? undefined : live.view().timeline.headState.peers.get(id)?.context
     },
     /** Whether a command was sent from this page (its row is highlighted). */
     sentHere: (id: string) => sent().some((command) => command.id === id),

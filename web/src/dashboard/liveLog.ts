@@ -1,16 +1,21 @@
 import { createSignal, onCleanup } from "solid-js"
-import { followLog, type ConnectionMessage, type LinkState } from "../connection.js"
+import { followLog, pageProject, type Connection, type ConnectionMessage, type LinkState } from "../connection.js"
 import { LogView, Timeline } from "../store.js"
 import type { FrameLoop } from "./frameLoop.js"
 import type { Notices } from "./notices.js"
 
 /**
  * The broker's log, followed live: the events held, where the person looks in it, and the state of
- * the link. A broker that restarted with a different log is replayed from the start.
+ * the link. A broker that restarted with a different log is replayed from the start. The events are
+ * the page's project's (connection.ts), and so is the state shown.
  */
 export const createLiveLog = (loop: FrameLoop, notices: Notices) => {
-  let live = new LogView(new Timeline())
+  const fresh = () => new LogView(new Timeline({ project: pageProject }))
+  let live = fresh()
   const [link, setLink] = createSignal<LinkState>("connecting")
+  // Started later (once the page knows it may read here), closed with the owner that made this store.
+  let connection: Connection | undefined
+  onCleanup(() => connection?.close())
 
   const receive = (message: ConnectionMessage) => {
     switch (message.type) {
@@ -33,7 +38,7 @@ export const createLiveLog = (loop: FrameLoop, notices: Notices) => {
         notices.setSkipped({ count: message.count, firstSeq: message.firstSeq })
         return
       case "restart":
-        live = new LogView(new Timeline())
+        live = fresh()
         notices.setSkipped(null)
         notices.say("info", "The broker restarted with a different log: replaying it from the start.")
         loop.invalidate()
@@ -53,8 +58,7 @@ export const createLiveLog = (loop: FrameLoop, notices: Notices) => {
     },
     /** Follow the broker until the owner (the provider) is disposed. */
     start() {
-      const connection = followLog(receive)
-      onCleanup(() => connection.close())
+      connection ??= followLog(receive)
     }
   }
 }

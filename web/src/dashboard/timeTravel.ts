@@ -9,6 +9,10 @@ export const createTimeTravel = (loop: FrameLoop, view: () => LogView) => ({
   scrubTo(seq: number) {
     loop.defer(() => view().scrubTo(seq))
   },
+  /** The slider: right after the first `count` events of the log shown (a project's seqs have gaps). */
+  scrubToCount(count: number) {
+    loop.defer(() => view().scrubToCount(count))
+  },
   step(delta: number) {
     loop.drop()
     view().step(delta)

@@ -3,8 +3,10 @@ import { useDashboard } from "../dashboard/index.js"
 import { formatCount, formatFullTime, formatTime } from "../ui/format.js"
 
 /**
- * Time travel: a range input over the log's sequence numbers. Home is the start of the log (nothing
- * happened yet), End is the head, where the view follows new events live again.
+ * Time travel: a range input over the events of the log shown, 0 (nothing happened yet) to all of
+ * them. Its scale is events, not seqs: a project's events are a part of the one log, and their seqs
+ * leave gaps a drag would otherwise cross as dead ground. The label says the seq. Home is the start
+ * of the log, End is the head, where the view follows new events live again.
  */
 export const TimelineBar = () => {
   const { frame, files, timeTravel } = useDashboard()
@@ -13,16 +15,14 @@ export const TimelineBar = () => {
 
   // min, max and value in one place and in this order, so the browser never clamps the value to an old max.
   createEffect(() => {
-    const min = frame.startSeq
-    const max = Math.max(frame.lastSeq, min)
-    slider.min = String(min)
-    slider.max = String(max)
-    slider.value = String(frame.seq)
+    slider.min = "0"
+    slider.max = String(frame.total)
+    slider.value = String(frame.count)
     slider.setAttribute(
       "aria-valuetext",
-      frame.seq === min
-        ? `start of the log, before event ${min + 1}`
-        : `event ${frame.seq} of ${max}${frame.following ? ", live" : ""}`
+      frame.count === 0
+        ? "start of the log, before the first event"
+        : `event ${frame.seq} of ${frame.lastSeq}${frame.following ? ", live" : ""}`
     )
   })
 
@@ -39,7 +39,7 @@ export const TimelineBar = () => {
         id="replay"
         type="range"
         step="1"
-        onInput={(event) => timeTravel.scrubTo(Number(event.currentTarget.value))}
+        onInput={(event) => timeTravel.scrubToCount(Number(event.currentTarget.value))}
       />
       <button type="button" class="button icon-button" aria-label="Next event" title="Next event (→)" onClick={() => timeTravel.step(1)}>
         ›
@@ -61,7 +61,7 @@ export const TimelineBar = () => {
       </button>
       <div class="position" aria-live="off">
         <Show
-          when={frame.seq > frame.startSeq}
+          when={frame.count > 0}
           fallback={<span>Start of the log: nothing has happened yet</span>}
         >
           <span class="seq">
