@@ -1,11 +1,14 @@
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import { Effect } from "effect"
 import { existsSync } from "node:fs"
 import { readFile } from "node:fs/promises"
 import { extname, join, normalize, sep } from "node:path"
 import { fileURLToPath } from "node:url"
+import { defaultProject } from "../core/projects.js"
+import { projectOfRequest } from "../input/project.js"
 import type { Denial } from "./guard.js"
 import { errorJson, type Reply } from "./respond.js"
 
@@ -41,8 +44,14 @@ const serveFile = (relative: string) =>
     })
   })
 
+/** `/` is the dashboard's door, in each project: `/p/<project>/` opens that project's dashboard. */
+const toDashboard = Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
+  const project = projectOfRequest(NodeHttpServerRequest.toIncomingMessage(request))
+  return HttpServerResponse.redirect(project === defaultProject ? "/dashboard" : `/p/${project}/dashboard`, { status: 302 })
+})
+
 export const dashboardRoutes = HttpRouter.empty.pipe(
-  HttpRouter.get("/", Effect.succeed(HttpServerResponse.redirect("/dashboard", { status: 302 }))),
+  HttpRouter.get("/", toDashboard),
   HttpRouter.get("/dashboard", serveFile("index.html")),
   HttpRouter.get(
     "/dashboard/*",
@@ -57,9 +66,11 @@ export const dashboardRoutes = HttpRouter.empty.pipe(
  * What a browser gets for the dashboard without its token (the guard's `dashboardLogin`), instead
  * of a JSON 401 a person cannot act on: how to log in, where the token is, and a field to paste it
  * into. The form GETs /dashboard?token=…, which the guard turns into the login cookie. Static
- * text, no script, nothing from the request echoed back.
+ * text, no script, nothing from the request echoed back but the project's prefix (`/p/<project>`,
+ * a name the transport has checked: lower-case letters, digits, `_` and `-`), so that the form
+ * logs in to the dashboard of the project asked for.
  */
-export const dashboardLoginPage = (denial: Denial): Reply => {
+export const dashboardLoginPage = (denial: Denial, prefix = ""): Reply => {
   const heading = denial.dashboardLogin === "wrong" ? "That token is wrong" : "This broker needs a token"
   const body = `<!doctype html>
 <html lang="en">
@@ -80,7 +91,7 @@ export const dashboardLoginPage = (denial: Denial): Reply => {
 <p>The dashboard opens with the broker's token once: add <code>?token=&lt;token&gt;</code> to its address,
 e.g. <code>/dashboard?token=&lt;token&gt;</code>. The broker then keeps the token in a cookie and drops it
 from the address bar.</p>
-<form method="get" action="/dashboard">
+<form method="get" action="${prefix}/dashboard">
 <label>Token <input name="token" type="password" autocomplete="off" required></label>
 <button type="submit">Open the dashboard</button>
 </form>

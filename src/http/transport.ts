@@ -202,7 +202,7 @@ export const requestListener = <E, R>(platformApp: HttpApp.Default<E, R>, option
         guard
       )
       if (!verdict.ok) {
-        const refusal = verdict.dashboardLogin ? dashboardLoginPage(verdict) : errorReply(verdict.code, verdict.message, verdict.status)
+        const refusal = verdict.dashboardLogin ? dashboardLoginPage(verdict, scope.prefix) : errorReply(verdict.code, verdict.message, verdict.status)
         return finish(res, route, method, kind, started, refusal)
       }
       if ("login" in verdict) {

@@ -1,6 +1,6 @@
 import { createSignal } from "solid-js"
 import type { WhoAmI } from "../../../src/core/principal.js"
-import { whoAmI } from "../connection.js"
+import { pageProject, whoAmI } from "../connection.js"
 
 /**
  * Who the page is to the broker (`GET /whoami`) and so which controls it shows: a principal that may
@@ -29,9 +29,20 @@ export const createAccess = () => {
       if (known === undefined || known === null || known.may.write) return null
       return `${known.role ?? "viewer"}${known.name === undefined ? "" : ` · ${known.name}`}`
     },
-    /** Ask the broker once, as the page loads. */
-    start() {
-      void whoAmI().then(setMe)
+    /**
+     * The project this page should show instead, if any: a scoped token's own, when it may not read
+     * the page's (a token of project x opening `/dashboard`, default's). Null otherwise.
+     */
+    elsewhere: (): string | null => {
+      const known = me()
+      return known != null && !known.may.read && known.project !== pageProject ? known.project : null
+    },
+    /** Ask the broker once, as the page loads; resolves with the answer (null: it could not say). */
+    start(): Promise<WhoAmI | null> {
+      return whoAmI().then((answer) => {
+        setMe(answer)
+        return answer
+      })
     }
   }
 }

@@ -1,4 +1,5 @@
 import { createContext, useContext, type JSX } from "solid-js"
+import { dashboardPath } from "../projectPath.js"
 import { createAccess } from "./access.js"
 import { createCommandCenter } from "./commandCenter.js"
 import { createFrame } from "./frame.js"
@@ -6,6 +7,7 @@ import { createFrameLoop } from "./frameLoop.js"
 import { createLiveLog } from "./liveLog.js"
 import { createLogFiles } from "./logFiles.js"
 import { createNotices } from "./notices.js"
+import { createProjects } from "./projects.js"
 import { createSelections } from "./selections.js"
 import { createTheme } from "./theme.js"
 import { createTimeTravel } from "./timeTravel.js"
@@ -25,6 +27,7 @@ const createDashboard = () => {
   const files = createLogFiles(loop, notices, live, () => selections.selectChannel(null))
   const shown = createFrame(loop, files, selections)
   const access = createAccess()
+  const projects = createProjects()
   return {
     /** Every panel's data at the position shown, and how to name peers and times in it. */
     shown,
@@ -38,13 +41,36 @@ const createDashboard = () => {
     notices,
     /** Who the page is to the broker, and which of its controls it may use. */
     access,
+    /** The project shown, and the switcher to the others for those who may look across projects. */
+    projects,
     theme: createTheme(),
+    /**
+     * Who the page is first, then the log: a token of another project is sent to its own project's
+     * dashboard before this one asks for a log it may not read. A broker slow to say who the page
+     * is does not hold the log up for long.
+     */
     start: () => {
-      access.start()
-      live.start()
+      const asked = access.start()
+      let started = false
+      const follow = () => {
+        if (started) return
+        started = true
+        live.start()
+      }
+      const wait = setTimeout(follow, whoAmIPatienceMs)
+      void asked.then((me) => {
+        clearTimeout(wait)
+        const home = access.elsewhere()
+        if (home !== null) return window.location.replace(dashboardPath(home))
+        projects.start(me)
+        follow()
+      })
     }
   }
 }
+
+/** How long the log waits for `/whoami` before it starts anyway. */
+const whoAmIPatienceMs = 3_000
 
 export type Dashboard = ReturnType<typeof createDashboard>
 

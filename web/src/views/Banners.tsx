@@ -1,4 +1,5 @@
 import { For, Show } from "solid-js"
+import { defaultProject } from "../../../src/core/projects.js"
 import { useDashboard } from "../dashboard/index.js"
 import { describeProblems, describeSkipped } from "../dashboard/notices.js"
 import { formatCount } from "../ui/format.js"
@@ -13,10 +14,27 @@ export const Banners = () => {
           <div class="banner" data-tone="file" role="status">
             <p>
               Viewing <strong>{file().name}</strong> offline: {formatCount(file().view.timeline.length)} events
+              <Show when={file().project !== defaultProject || file().projects.length > 1}>
+                {" "}of project <strong>{file().project}</strong>
+              </Show>
               {file().view.timeline.length > 0 ? ` (seq ${file().view.timeline.startSeq + 1}–${file().view.timeline.lastSeq})` : ""}, replayed
               in your browser.
               <Show when={file().problems.length > 0}> {describeProblems(file().problems)}.</Show>
             </p>
+            <Show when={file().projects.length > 1}>
+              <label class="file-project">
+                <span>The file holds {file().projects.length} projects; show</span>
+                <select aria-label="Project in the file" onChange={(event) => void files.showProject(event.currentTarget.value)}>
+                  <For each={file().projects}>
+                    {(project) => (
+                      <option value={project.name} selected={project.name === file().project}>
+                        {project.name} ({formatCount(project.events)} events)
+                      </option>
+                    )}
+                  </For>
+                </select>
+              </label>
+            </Show>
             <Show when={file().problems.length > 3}>
               <details>
                 <summary>All {file().problems.length} bad lines</summary>

@@ -1,12 +1,49 @@
-import { Show } from "solid-js"
+import { For, Show } from "solid-js"
+import { defaultProject } from "../../../src/core/projects.js"
 import { useDashboard } from "../dashboard/index.js"
 import { plural } from "../ui/format.js"
 
 const linkLabels = { loading: "Connecting…", connecting: "Connecting…", live: "Connected", reconnecting: "Reconnecting…" } as const
 
 /**
- * The top bar: where the data comes from, who is looking when that token may only read, how much
- * data there is, and the log's import/export.
+ * The project shown: a switcher to the others for those who may look across projects, else the
+ * project's name (none on default's dashboard, as before projects).
+ */
+const ProjectSwitcher = () => {
+  const { projects } = useDashboard()
+  return (
+    <Show
+      when={projects.names()}
+      fallback={
+        <Show when={projects.current !== defaultProject}>
+          <span class="project-name" title="The project this dashboard shows">
+            <span class="muted">project</span> {projects.current}
+          </span>
+        </Show>
+      }
+    >
+      {(names) => (
+        <label class="project-switcher">
+          <span class="muted" aria-hidden="true">Project</span>
+          {/* Named apart from its label: a select inside a label would take its chosen option into its name. */}
+          <select aria-label="Project" onFocus={() => projects.refresh()} onChange={(event) => projects.open(event.currentTarget.value)}>
+            <For each={names()}>
+              {(name) => (
+                <option value={name} selected={name === projects.current}>
+                  {name}
+                </option>
+              )}
+            </For>
+          </select>
+        </label>
+      )}
+    </Show>
+  )
+}
+
+/**
+ * The top bar: the project, where the data comes from, who is looking when that token may only
+ * read, how much data there is, and the log's import/export.
  */
 export const Header = () => {
   const { files, live, frame, theme, access } = useDashboard()
@@ -22,6 +59,7 @@ export const Header = () => {
         </svg>
         <h1>claude-ipc-broker</h1>
       </div>
+      <ProjectSwitcher />
       <Show
         when={files.showing() === "file"}
         fallback={
