@@ -6,8 +6,8 @@ import type { MessageView } from "../core/views.js"
 import { request, segment, type Connection } from "./client.js"
 import { CliIo } from "./io.js"
 import {
+  clientOptions,
   connection,
-  connectionOptions,
   describe,
   fromOption,
   jsonArg,
@@ -26,7 +26,7 @@ const channelName = Args.text({ name: "channel" }).pipe(Args.withDescription("th
 export const publish = Command.make(
   "publish",
   {
-    ...connectionOptions,
+    ...clientOptions,
     channel: channelName,
     message: Args.text({ name: "json" }).pipe(
       Args.withDescription("the message, any JSON (quote a string: '\"ship it\"')"),
@@ -66,7 +66,7 @@ const readPage = (broker: Connection, channel: string, since: number, timeoutMs:
 export const read = Command.make(
   "read",
   {
-    ...connectionOptions,
+    ...clientOptions,
     channel: channelName,
     since: wholeNumberOption("since", "id", "a message id", "only messages after this id (default 0: from the first)").pipe(
       Options.withDefault(0)

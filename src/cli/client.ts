@@ -1,11 +1,14 @@
 import { Effect, Stream } from "effect"
+import { defaultProject } from "../core/projects.js"
 import { BrokerRefused, BrokerUnreachable } from "./errors.js"
 
-/** Where the broker is and how to get in: from --url/BROKER_URL and --token/BROKER_TOKEN. */
+/** Where the broker is and how to get in: from --url/BROKER_URL, --token/BROKER_TOKEN and --project/BROKER_PROJECT. */
 export interface Connection {
   /** e.g. http://127.0.0.1:9100, without a trailing slash. */
   readonly url: string
   readonly token: string | undefined
+  /** The project requests act in (a checked name); none, like `default`, uses the unprefixed routes. */
+  readonly project?: string | undefined
 }
 
 export interface RequestOptions {
@@ -19,8 +22,23 @@ export interface RequestOptions {
 
 export type ClientError = BrokerUnreachable | BrokerRefused
 
+/**
+ * The whole broker's routes, not a project's: the server routes `/p/x/tokens` too (the same route,
+ * guarded the same), but a prefix there would suggest the answer is the project's, which it is not.
+ */
+const brokerWide = ["/tokens", "/projects", "/healthz", "/metrics"]
+
+const isBrokerWide = (path: string) => brokerWide.some((route) => path === route || path.startsWith(`${route}/`) || path.startsWith(`${route}?`))
+
+/**
+ * A route as the connection's project has it: `/p/<project>/…`, or as it is for project `default`.
+ * The one place a subcommand's path gets its project, so that no subcommand can forget it.
+ */
+export const projectPath = (project: string | undefined, path: string): string =>
+  project === undefined || project === defaultProject || isBrokerWide(path) ? path : `/p/${project}${path}`
+
 const address = (connection: Connection, path: string, query: RequestOptions["query"]) => {
-  const url = new URL(`${connection.url}${path}`)
+  const url = new URL(`${connection.url}${projectPath(connection.project, path)}`)
   for (const [key, value] of Object.entries(query ?? {})) {
     if (value !== undefined) url.searchParams.set(key, String(value))
   }

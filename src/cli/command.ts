@@ -3,7 +3,7 @@ import { Console, Effect, Option } from "effect"
 import type { CommandDetail } from "../core/views.js"
 import { request, segment } from "./client.js"
 import { CliIo } from "./io.js"
-import { checkCommandId, commandIdArg, connection, connectionOptions, describe, jsonOption, seqOption } from "./options.js"
+import { checkCommandId, clientOptions, commandIdArg, connection, describe, jsonOption, seqOption } from "./options.js"
 import { counted, paint, shortTime, table, type Paint } from "./paint.js"
 
 /** One command as a person reads it: what it is, where it stands, then every event that moved it. */
@@ -21,7 +21,7 @@ const commandLines = (command: CommandDetail, p: Paint = paint(false)): Array<st
 export const command = Command.make(
   "command",
   {
-    ...connectionOptions,
+    ...clientOptions,
     id: commandIdArg("a command id"),
     at: seqOption("at", "the command as it was right after this event"),
     json: jsonOption

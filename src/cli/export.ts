@@ -2,12 +2,12 @@ import * as Command from "@effect/cli/Command"
 import { Effect, Option, Stream } from "effect"
 import { bodyOf, open } from "./client.js"
 import { CliIo } from "./io.js"
-import { connection, connectionOptions, describe, seqOption } from "./options.js"
+import { clientOptions, connection, describe, seqOption } from "./options.js"
 
 export const exportLog = Command.make(
   "export",
   {
-    ...connectionOptions,
+    ...clientOptions,
     from: seqOption("from", "first event, inclusive (default 1)"),
     to: seqOption("to", "last event, inclusive (default: the head when the export starts)")
   },
@@ -30,10 +30,12 @@ export const exportLog = Command.make(
 ).pipe(
   Command.withDescription(
     describe(
-      "Print the event log, or a range of it, as NDJSON: one stored event per line, the same format as the data dir's events.ndjson.",
+      "Print the event log, or a range of it, as NDJSON: one stored event per line, the same format as the data dir's events.ndjson. " +
+        "It is one project's log (default's without --project), with the seqs its events have in the whole log.",
       [
         "claude-ipc-broker export > incident.ndjson",
         "claude-ipc-broker export --from 1 --to 500 > first-500.ndjson",
+        "claude-ipc-broker export --project web > web.ndjson",
         "claude-ipc-broker replay incident.ndjson      # inspect it later, anywhere"
       ]
     )

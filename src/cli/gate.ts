@@ -2,7 +2,7 @@ import * as Command from "@effect/cli/Command"
 import { Console, Effect } from "effect"
 import type { CommandView } from "../core/views.js"
 import { request, segment } from "./client.js"
-import { checkCommandId, commandIdArg, connection, connectionOptions, describe, jsonOption } from "./options.js"
+import { checkCommandId, clientOptions, commandIdArg, connection, describe, jsonOption } from "./options.js"
 
 /**
  * `approve <id>` and `reject <id>`: a person's answer to a command the approval gate holds
@@ -13,7 +13,7 @@ const decision = (verb: "approve" | "reject", summary: string, example: string) 
   Command.make(
     verb,
     {
-      ...connectionOptions,
+      ...clientOptions,
       id: commandIdArg("a held command's id"),
       json: jsonOption
     },

@@ -14,6 +14,7 @@ import { approve, reject } from "./gate.js"
 import { CliIo, consoleOf, parsingConsoleOf, stripAnsi, type CliIoShape } from "./io.js"
 import { mcpBridge } from "./mcpBridge.js"
 import { mcpConfig } from "./mcpConfig.js"
+import { projects } from "./projects.js"
 import { replay } from "./replay.js"
 import { send } from "./send.js"
 import { serve } from "./serve.js"
@@ -32,6 +33,7 @@ const subcommands = [
   withOwnConsole(serve),
   withOwnConsole(status),
   withOwnConsole(peers),
+  withOwnConsole(projects),
   withOwnConsole(send),
   withOwnConsole(command),
   withOwnConsole(approve),
@@ -58,6 +60,7 @@ Commands:
   serve        run the broker: REST API, event stream, MCP and dashboard on one port
   status       a readable summary of the broker's state (--at <seq> for the past)
   peers        the peers it knows, with their roles and status
+  projects     every project with its peers, open commands, channels and signals
   send         send a command to a peer or role; --wait for its result
   command      one command: its status, attempts and history (--at <seq> for the past)
   approve      let a command the approval gate holds through (a person's decision)
@@ -74,7 +77,8 @@ Commands:
   token        scoped tokens: add, list, revoke (with the broker's admin token)
 
 Commands that talk to a broker take --url (default $BROKER_URL, else http://127.0.0.1:9100) and
---token (default $BROKER_TOKEN). Run '${name} <command> --help' for its options and examples.
+--token (default $BROKER_TOKEN); those that act in a project take --project (default
+$BROKER_PROJECT, else default). Run '${name} <command> --help' for its options and examples.
 
 Exit codes: 0 done, 1 the broker is unreachable or refused, 2 bad arguments, 3 a wait timed out.
 
@@ -85,6 +89,7 @@ Examples:
   ${name} serve --help
   ${name} send worker run_tests --params '{"path":"test/"}' --wait
   ${name} tail --type 'command.*'
+  ${name} status --project web
   ${name} export > incident.ndjson && ${name} replay incident.ndjson --port 9200
 `
 

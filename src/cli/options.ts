@@ -49,9 +49,41 @@ export const connectionOptions = {
   )
 }
 
+/** Why a project name is refused, naming where it came from (`--project`, BROKER_PROJECT). */
+const notAProject = (source: string, value: string) =>
+  `${source} '${shown(value)}' is not a project name: a project name has ${projectRule}`
+
+/** `--project <name>`: checked here, so a typo is exit 2 before any request rather than the broker's 400. */
+export const projectOption = (description: string) =>
+  Options.text("project").pipe(
+    Options.withPseudoName("name"),
+    Options.withDescription(description),
+    Options.mapEffect((value) => (isProjectName(value) ? Effect.succeed(value) : Effect.fail(invalid(notAProject("--project", value))))),
+    Options.optional
+  )
+
+/**
+ * The options of every subcommand that talks to one project of a broker: where it is, the token,
+ * and the project (`/p/<project>/…`; src/cli/client.ts applies it to every path).
+ */
+export const clientOptions = {
+  ...connectionOptions,
+  project: projectOption("the project to act in (default $BROKER_PROJECT, else default: the routes without /p/<project>)")
+}
+
 export interface ConnectionArgs {
   readonly url: Option.Option<string>
   readonly token: Option.Option<string>
+  /** Only on subcommands with `clientOptions`: the others act on the whole broker, or on project default. */
+  readonly project?: Option.Option<string>
+}
+
+/** `--project`, else BROKER_PROJECT (checked like the flag; empty means none), else `default`. */
+export const projectFrom = (flag: Option.Option<string>, env: CliIoShape["env"]): Effect.Effect<string, UsageError> => {
+  if (Option.isSome(flag)) return Effect.succeed(flag.value)
+  const given = nonEmpty(env.BROKER_PROJECT)
+  if (given === undefined) return Effect.succeed(defaultProject)
+  return isProjectName(given) ? Effect.succeed(given) : Effect.fail(new UsageError({ message: notAProject("BROKER_PROJECT", given) }))
 }
 
 const nonEmpty = (value: string | undefined) => (value === undefined || value === "" ? undefined : value)
@@ -60,7 +92,10 @@ const nonEmpty = (value: string | undefined) => (value === undefined || value ==
 export const tokenFrom = (flag: Option.Option<string>, env: CliIoShape["env"]): string | undefined =>
   Option.getOrUndefined(flag) ?? nonEmpty(env.BROKER_TOKEN)
 
-/** The broker's address and token: flags first, then the environment, then the default address. */
+/**
+ * The broker's address, token and project: flags first, then the environment, then the defaults.
+ * Checked before any request: a bad address or project name is a usage error (exit 2).
+ */
 export const connection = (args: ConnectionArgs): Effect.Effect<Connection, UsageError, CliIo> =>
   Effect.flatMap(CliIo, (io) => {
     const given = Option.getOrUndefined(args.url) ?? nonEmpty(io.env.BROKER_URL) ?? defaultUrl
@@ -69,10 +104,12 @@ export const connection = (args: ConnectionArgs): Effect.Effect<Connection, Usag
     if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:")) {
       return Effect.fail(new UsageError({ message: `${source} takes http://host:port, not '${given}'` }))
     }
-    return Effect.succeed({
+    const project = args.project === undefined ? Effect.succeed(defaultProject) : projectFrom(args.project, io.env)
+    return Effect.map(project, (project) => ({
       url: `${url.origin}${url.pathname.replace(/\/+$/, "")}`,
-      token: tokenFrom(args.token, io.env)
-    })
+      token: tokenFrom(args.token, io.env),
+      project
+    }))
   })
 
 /**

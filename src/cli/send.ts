@@ -6,8 +6,8 @@ import type { CommandView } from "../core/views.js"
 import { request, segment, type Connection } from "./client.js"
 import { Failed, UsageError, WaitTimedOut } from "./errors.js"
 import {
+  clientOptions,
   connection,
-  connectionOptions,
   describe,
   fromOption,
   jsonOption,
@@ -40,7 +40,7 @@ const awaitResult = (broker: Connection, id: string, timeoutMs: number | undefin
 export const send = Command.make(
   "send",
   {
-    ...connectionOptions,
+    ...clientOptions,
     target: Args.text({ name: "target" }).pipe(
       Args.withDescription("a peer id or a role: the command goes to exactly one peer with that id or role"),
       Args.mapEffect(nameArg("target"))

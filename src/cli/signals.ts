@@ -4,7 +4,7 @@ import { Console, Effect, Option } from "effect"
 import type { SignalView } from "../core/views.js"
 import { request, segment } from "./client.js"
 import { WaitTimedOut } from "./errors.js"
-import { connection, connectionOptions, describe, fromOption, jsonOption, jsonValueOption, nameArg, postAs, timeoutOption } from "./options.js"
+import { clientOptions, connection, describe, fromOption, jsonOption, jsonValueOption, nameArg, postAs, timeoutOption } from "./options.js"
 import { shortTime } from "./paint.js"
 import { waitUntil } from "./waiting.js"
 
@@ -19,7 +19,7 @@ const signalLine = (signal: SignalView): string =>
 export const signal = Command.make(
   "signal",
   {
-    ...connectionOptions,
+    ...clientOptions,
     name: signalName,
     data: jsonValueOption("data", "what waiters get with it, any JSON"),
     from: fromOption,
@@ -41,7 +41,7 @@ export const signal = Command.make(
 
 export const waitSignal = Command.make(
   "wait-signal",
-  { ...connectionOptions, name: signalName, timeout: timeoutOption("waiting"), json: jsonOption },
+  { ...clientOptions, name: signalName, timeout: timeoutOption("waiting"), json: jsonOption },
   (args) =>
     Effect.gen(function* () {
       const broker = yield* connection(args)

@@ -2,9 +2,10 @@ import * as Command from "@effect/cli/Command"
 import { Console, Effect, Option } from "effect"
 import type { Status } from "../broker/Broker.js"
 import type { PeerView } from "../core/views.js"
-import { request } from "./client.js"
+import { defaultProject } from "../core/projects.js"
+import { request, type Connection } from "./client.js"
 import { CliIo } from "./io.js"
-import { connection, connectionOptions, describe, jsonOption, seqOption } from "./options.js"
+import { clientOptions, connection, describe, jsonOption, seqOption } from "./options.js"
 import { counted, paint, shortTime, table, type Paint } from "./paint.js"
 import { who } from "./peerNames.js"
 
@@ -19,7 +20,7 @@ const some = (items: ReadonlyArray<string>, limit = 6) =>
   items.length === 0 ? "none" : items.slice(0, limit).join(", ") + (items.length > limit ? `, … ${items.length - limit} more` : "")
 
 /** `/status` as a person reads it: one line per kind of thing. */
-const statusLines = (status: Status, url: string, p: Paint = paint(false)): Array<string> => {
+const statusLines = (status: Status, broker: Connection, p: Paint = paint(false)): Array<string> => {
   const peers = count(status.peers, (peer) => peer.status)
   const counts = status.commandCounts as Record<string, number>
   const open = status.commands.filter((command) => command.status === "pending" || command.status === "delivered")
@@ -28,7 +29,10 @@ const statusLines = (status: Status, url: string, p: Paint = paint(false)): Arra
   const labels = new Map(status.peers.map((peer) => [peer.id, peer]))
   const named = (id: string) => who(id, labels.get(id), p)
   return [
-    `${p.bold(`claude-ipc-broker ${status.version}`)} at ${url}, up since ${shortTime(status.startedAt)}`,
+    // The project named, unless default: the counts below are that project's, the log line the broker's.
+    `${p.bold(`claude-ipc-broker ${status.version}`)} at ${broker.url}` +
+      `${broker.project === undefined || broker.project === defaultProject ? "" : `, project ${p.bold(broker.project)}`}` +
+      `, up since ${shortTime(status.startedAt)}`,
     `${p.dim("log")}       ${status.log.backend}, ${counted(status.log.head, "event")}` +
       (atHead ? "" : `; ${p.yellow(`showing the state at seq ${status.seq} (${shortTime(status.at)})`)}`),
     `${p.dim("peers")}     ${status.peers.length}: ${["online", "stale", "offline"].map((s) => `${peers.get(s) ?? 0} ${s}`).join(", ")}` +
@@ -45,7 +49,7 @@ const statusLines = (status: Status, url: string, p: Paint = paint(false)): Arra
 export const status = Command.make(
   "status",
   {
-    ...connectionOptions,
+    ...clientOptions,
     json: jsonOption,
     at: seqOption("at", "the state right after this event instead of now")
   },
@@ -54,13 +58,14 @@ export const status = Command.make(
       const broker = yield* connection(args)
       const io = yield* CliIo
       const state = yield* request<Status>(broker, "GET", "/status", { query: { at: Option.getOrUndefined(args.at) } })
-      yield* Console.log(args.json ? JSON.stringify(state, null, 2) : statusLines(state, broker.url, paint(io.color)).join("\n"))
+      yield* Console.log(args.json ? JSON.stringify(state, null, 2) : statusLines(state, broker, paint(io.color)).join("\n"))
     })
 ).pipe(
   Command.withDescription(
     describe("A readable summary of a running broker: its log, peers, commands, channels and signals.", [
       "claude-ipc-broker status",
       "claude-ipc-broker status --at 120          # the state right after event 120",
+      "claude-ipc-broker status --project web     # project web's state (/p/web/status)",
       "claude-ipc-broker status --json --url http://broker.lan:9100 --token \"$BROKER_TOKEN\""
     ])
   )
@@ -85,7 +90,7 @@ const peerLines = (peers: ReadonlyArray<PeerView>, p: Paint = paint(false)): Arr
         ])
       ])
 
-export const peers = Command.make("peers", { ...connectionOptions, json: jsonOption }, (args) =>
+export const peers = Command.make("peers", { ...clientOptions, json: jsonOption }, (args) =>
   Effect.gen(function* () {
     const broker = yield* connection(args)
     const io = yield* CliIo

@@ -6,7 +6,7 @@ import { bodyOf, open, type ClientError, type Connection } from "./client.js"
 import { BrokerUnreachable } from "./errors.js"
 import { eventLine, peerIdsOf, typeMatcher } from "./eventLine.js"
 import { CliIo } from "./io.js"
-import { connection, connectionOptions, describe, seqOption } from "./options.js"
+import { clientOptions, connection, describe, seqOption } from "./options.js"
 import { paint } from "./paint.js"
 import { brokerPeers } from "./peerNames.js"
 import { untilStopped } from "./stop.js"
@@ -49,15 +49,19 @@ const identityOf = (event: StoredEvent): string => JSON.stringify(event)
  */
 const isNewLog = (known: LogIdentity | undefined, now: LogIdentity): boolean => typeof known === "string" && known !== now
 
-/** The identity of the broker's log, from `GET /log?from=1&to=1`. */
+/**
+ * The identity of the log we follow, from the first line of `GET /log`: the project's first event,
+ * which need not be seq 1 (the log is shared by every project; `/p/<project>/log` holds that
+ * project's events only, and the unprefixed one default's). The rest of the answer is not read.
+ */
 const logIdentity = (broker: Connection): Effect.Effect<LogIdentity, ClientError> =>
-  Effect.flatMap(open(broker, "GET", "/log", { query: { from: 1, to: 1 } }), (response) =>
-    Effect.tryPromise({
-      try: () => response.text(),
-      catch: (error) => new BrokerUnreachable({ url: broker.url, reason: `the log broke off: ${String(error)}` })
-    }).pipe(
-      Effect.map((text) => {
-        const first = eventOf(text.split("\n")[0]!)
+  Effect.flatMap(open(broker, "GET", "/log", { query: { from: 1 } }), (response) =>
+    bodyOf(broker, response, "the log").pipe(
+      Stream.decodeText(),
+      Stream.splitLines,
+      Stream.runHead,
+      Effect.map((line) => {
+        const first = Option.isSome(line) ? eventOf(line.value) : undefined
         return first === undefined ? null : identityOf(first)
       })
     )
@@ -77,7 +81,7 @@ const frames = (broker: Connection, response: Response): Stream.Stream<Frame, Br
 export const tail = Command.make(
   "tail",
   {
-    ...connectionOptions,
+    ...clientOptions,
     from: seqOption("from", "start with this event (1: the whole log); default: only events from now on"),
     type: Options.text("type").pipe(
       Options.withPseudoName("glob"),
@@ -96,6 +100,8 @@ export const tail = Command.make(
       let next = Option.getOrUndefined(args.from)
       /** The first event of the log we follow, once we know it. */
       let known: LogIdentity | undefined
+      /** The stream attached shows the log from its first event: it was empty, and we asked from its start or head. */
+      let seesFirst = false
       const connect = Effect.suspend(() =>
         open(broker, "GET", "/events", { query: { from: next }, headers: { accept: "text/event-stream" } })
       )
@@ -111,6 +117,7 @@ export const tail = Command.make(
           const identity = yield* logIdentity(broker).pipe(Effect.tapError(() => discard(response)))
           const renewed = isNewLog(known, identity)
           known = identity
+          seesFirst = identity === null && (next === undefined || next === 1)
           if (!renewed) return response
           yield* discard(response)
           next = 1
@@ -125,7 +132,10 @@ export const tail = Command.make(
           }
           const { event } = frame
           next = event.seq + 1
-          if (event.seq === 1) known = identityOf(event)
+          // The log was empty when we looked, and this is its first event: it names the log from now on.
+          // (A project's first event is seldom seq 1: every project's events share the one log.)
+          if (known === null && (event.seq === 1 || seesFirst)) known = identityOf(event)
+          seesFirst = false
           // A connecting peer names itself: MCP sessions' ids are learnt here, without a lookup.
           if (event.type === "peer.connected") {
             const { peerId, role, name } = event.data as { peerId: string; role: string; name: string | null }

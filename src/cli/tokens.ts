@@ -4,11 +4,14 @@ import * as Options from "@effect/cli/Options"
 import { Console, Effect, Option } from "effect"
 import { tokenRoles, type TokenView } from "../core/tokens.js"
 import { request, segment } from "./client.js"
-import { connection, connectionOptions, describe, jsonOption, oneOf } from "./options.js"
+import { CliIo } from "./io.js"
+import { connection, connectionOptions, describe, jsonOption, oneOf, projectFrom, projectOption } from "./options.js"
 
 /**
  * `claude-ipc-broker token add|list|revoke`: the admin's scoped tokens, over the REST API with the
  * broker's admin token (--token or BROKER_TOKEN). The broker checks every field and words its refusals.
+ * Tokens are the whole broker's (`/tokens`, never under `/p/<project>`): `add --project` is the
+ * project the new token works in, not where the request goes.
  */
 
 const tokenName = Args.text({ name: "name" }).pipe(Args.withDescription("the token's name, e.g. ci or alice-viewer"))
@@ -22,11 +25,7 @@ const add = Command.make(
     ...connectionOptions,
     name: tokenName,
     role: oneOf("role", tokenRoles),
-    project: Options.text("project").pipe(
-      Options.withPseudoName("name"),
-      Options.withDescription("the project it is for (only 'default' until projects arrive)"),
-      Options.withDefault("default")
-    ),
+    project: projectOption("the project the token works in (default $BROKER_PROJECT, else default)"),
     boundRole: Options.text("bound-role").pipe(
       Options.withPseudoName("role"),
       Options.withDescription("agent tokens: the one role its requests may connect and act as"),
@@ -36,9 +35,12 @@ const add = Command.make(
   },
   (args) =>
     Effect.gen(function* () {
-      const broker = yield* connection(args)
+      const broker = yield* connection({ url: args.url, token: args.token })
+      // The project you work in (BROKER_PROJECT) is the one you most likely mint for; a token of
+      // another project than meant is refused there (403 forbidden_project), never more powerful.
+      const project = yield* projectFrom(args.project, (yield* CliIo).env)
       const minted = yield* request<TokenView & { token: string }>(broker, "POST", "/tokens", {
-        body: { name: args.name, project: args.project, role: args.role, boundRole: Option.getOrUndefined(args.boundRole) }
+        body: { name: args.name, project, role: args.role, boundRole: Option.getOrUndefined(args.boundRole) }
       })
       if (args.json) return yield* Console.log(JSON.stringify(minted))
       yield* Console.log(
@@ -53,7 +55,8 @@ const add = Command.make(
   Command.withDescription(
     describe("Mint a scoped token (needs the broker's admin token); its secret is printed once.", [
       "claude-ipc-broker token add alice --role viewer",
-      "claude-ipc-broker token add backend-bot --role agent --bound-role backend"
+      "claude-ipc-broker token add backend-bot --role agent --bound-role backend",
+      "claude-ipc-broker token add web-ci --role agent --project web   # works in /p/web/… only"
     ])
   )
 )

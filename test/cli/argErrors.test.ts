@@ -104,7 +104,7 @@ describe("the tool's argument errors", () => {
     await refused(["stauts"], "unknown command 'stauts'; did you mean status? (see claude-ipc-broker --help)")
     await refused(["sned", "w", "a"], "unknown command 'sned'; did you mean send?")
     await refused(["wait-signl", "go"], "unknown command 'wait-signl'; did you mean wait-signal?")
-    const far = await refused(["frobnicate"], "unknown command 'frobnicate': use one of serve, status, peers, send")
+    const far = await refused(["frobnicate"], "unknown command 'frobnicate': use one of serve, status, peers, projects, send")
     expect(far.stderr).not.toContain("did you mean")
   })
 
@@ -118,8 +118,8 @@ describe("the tool's argument errors", () => {
 describe("the tool's help", () => {
   it("names the program in each command's usage line, and shows repeatable flags as optional", async () => {
     for (const [command, expected] of [
-      ["send", "$ claude-ipc-broker send [--url http://host:port] [--token secret] [--params json] [--ttl-ms ms]"],
-      ["tail", "$ claude-ipc-broker tail [--url http://host:port] [--token secret] [--from seq] [--type glob]... [--json]"],
+      ["send", "$ claude-ipc-broker send [--url http://host:port] [--token secret] [--project name] [--params json] [--ttl-ms ms]"],
+      ["tail", "$ claude-ipc-broker tail [--url http://host:port] [--token secret] [--project name] [--from seq] [--type glob]... [--json]"],
       ["serve", "$ claude-ipc-broker serve [--port n] [--host addr] [--token secret] [--allowed-origin url]... [--data-dir dir]"],
       ["mcp", "[--subscribe channel]..."]
     ] as const) {

@@ -20,13 +20,13 @@ describe("the claude-ipc-broker bin", () => {
   it("lists its subcommands with --help", async () => {
     const root = await tool(["--help"])
     expect(root.code).toBe(0)
-    for (const subcommand of ["serve", "status", "peers", "send", "signal", "wait-signal", "publish", "read", "tail", "export", "replay", "mcp-config", "mcp"]) {
+    for (const subcommand of ["serve", "status", "peers", "projects", "send", "signal", "wait-signal", "publish", "read", "tail", "export", "replay", "mcp-config", "mcp"]) {
       expect(root.stdout).toMatch(new RegExp(`^  ${subcommand} `, "m"))
     }
   })
 
   it("gives every subcommand a --help with examples", async () => {
-    for (const subcommand of ["serve", "status", "peers", "send", "signal", "wait-signal", "publish", "read", "tail", "export", "replay", "mcp-config", "mcp"]) {
+    for (const subcommand of ["serve", "status", "peers", "projects", "send", "signal", "wait-signal", "publish", "read", "tail", "export", "replay", "mcp-config", "mcp"]) {
       const { code, stdout } = await tool([subcommand, "--help"])
       expect(code, subcommand).toBe(0)
       expect(stdout, subcommand).toContain("EXAMPLES")
