@@ -1,23 +1,40 @@
 import * as HttpServer from "@effect/platform/HttpServer"
 import { Console, Effect, Layer } from "effect"
 import { Broker } from "../broker/Broker.js"
+import { defaultProject } from "../core/projects.js"
 import { defaultStreamName } from "../log/jetstreamNames.js"
+import { replayContents, type ReplaySource } from "../log/replay.js"
 import type { ServerOptions } from "../server.js"
 import { version } from "../version.js"
 import { advertisedHostHere, isWildcard } from "./lanAddresses.js"
 import { mcpJson } from "./mcpEntry.js"
 import { counted } from "./paint.js"
 
-/** What the `log:` line says about where the events live. */
-const backendLabel = (options: ServerOptions): string =>
+/**
+ * A replayed file's events: how many, and where a project's are served when they are not all
+ * default's; its seqs when it is not the whole log (another project's events are not in it).
+ */
+const replayedLabel = (replay: ReplaySource): string => {
+  const { events, projects, first, last, whole } = replayContents(replay.events)
+  const at = (project: string) => (project === defaultProject ? "default at /" : `${project} at /p/${project}/`)
+  const onlyDefault = projects.every((project) => project === defaultProject)
+  const where = onlyDefault ? "" : `, of ${projects.length === 1 ? "project" : "projects"} ${projects.map(at).join(", ")}`
+  const seqs = whole ? "" : `, seq ${first}–${last} (the log's other events are not in the file)`
+  return `replay of ${replay.source} (read-only: every write is refused), ${counted(events, "event")}${where}${seqs}`
+}
+
+/** What the `log:` line says about where the events live, and how many there are. */
+const logLabel = (options: ServerOptions, head: number): string =>
   options.replay
-    ? `replay of ${options.replay.source} (read-only: every write is refused)`
-    : options.memory
-      ? "memory (nothing survives a restart)"
-      : options.nats
-        ? `jetstream stream ${options.nats.stream ?? defaultStreamName} on ${[options.nats.servers].flat().join(",")} ` +
-          `(shared by every node on it; checkpoints in ${options.dataDir})`
-        : `file ${options.dataDir}`
+    ? replayedLabel(options.replay)
+    : `${
+        options.memory
+          ? "memory (nothing survives a restart)"
+          : options.nats
+            ? `jetstream stream ${options.nats.stream ?? defaultStreamName} on ${[options.nats.servers].flat().join(",")} ` +
+              `(shared by every node on it; checkpoints in ${options.dataDir})`
+            : `file ${options.dataDir}`
+      }, ${counted(head, "event")}`
 
 /** Ready-to-paste client settings for a broker with a token, printed once when we made the token. */
 const tokenHelp = (base: string, token: string): Array<string> => [
@@ -58,7 +75,7 @@ export const announce = (options: ServerOptions, generatedToken: boolean) =>
           : generatedToken
             ? tokenHelp(base, options.token)
             : [`  auth:      every request needs 'Authorization: Bearer <your token>'`]),
-        `  log:       ${backendLabel(options)}, ${counted(head, "event")}`
+        `  log:       ${logLabel(options, head)}`
       ]
       // The log line to go with it, "broker started", comes from src/lifecycle.ts.
       yield* Console.log(lines.join("\n"))

@@ -45,9 +45,15 @@ export const replay = Command.make(
       [
         "claude-ipc-broker replay incident.ndjson",
         "claude-ipc-broker replay incident.ndjson --port 9200   # then open http://127.0.0.1:9200/dashboard",
-        "claude-ipc-broker status --url http://127.0.0.1:9200 --at 120"
+        "claude-ipc-broker status --url http://127.0.0.1:9200 --at 120",
+        "claude-ipc-broker status --url http://127.0.0.1:9200 --project web   # a project's export: served at /p/web/"
       ],
-      ["The file must hold the log from seq 1 (an export without --from); a bad line stops it with the line's number (exit 1)."]
+      [
+        "The file must be an export without --from: the log from seq 1, or one project's events from its first " +
+          "(gaps are other projects' events). A bad line stops it with the line's number (exit 1).",
+        "Each project of the file is served under /p/<project>/, as by the broker it came from; the routes without " +
+          "a prefix are project default's. Events keep their seqs, so --at means the same event as there."
+      ]
     )
   )
 )
