@@ -25,7 +25,7 @@ export const mcpBridge = Command.make(
   "mcp",
   {
     ...connectionOptions,
-    project: projectOption("act in this project of the broker: its session is <url>/p/<project>/mcp"),
+    project: projectOption("act in this project of the broker: its session is <url>/p/<project>/mcp (default $BROKER_PROJECT, else default)"),
     role: roleOption("register as this role at start (headless sessions need not call connect)"),
     capabilities: Options.text("capabilities").pipe(
       Options.withPseudoName("a,b"),
@@ -48,7 +48,7 @@ export const mcpBridge = Command.make(
   (args) =>
     Effect.gen(function* () {
       const broker = yield* connection(args)
-      const project = yield* projectFrom(args.project)
+      const project = yield* projectFrom(args.project, (yield* CliIo).env)
       const io = yield* CliIo
       const log = (line: string) => io.stderr.write(`claude-ipc-broker mcp: ${line}\n`)
       // Loaded when it runs, like serve: the other subcommands need none of the MCP SDK.

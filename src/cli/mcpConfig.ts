@@ -215,7 +215,7 @@ export const mcpConfig = Command.make(
       Options.withDescription("an entry that starts the stdio bridge ('claude-ipc-broker mcp --url …') instead of a URL")
     ),
     role: roleOption("with --stdio: the bridge registers as this role at start"),
-    project: projectOption("the project its sessions act in: the URL ends in /p/<project>/mcp, a --stdio bridge gets --project"),
+    project: projectOption("the project its sessions act in: the URL ends in /p/<project>/mcp, a --stdio bridge gets --project (default $BROKER_PROJECT, else default)"),
     lan: Options.boolean("lan").pipe(
       Options.withDescription(
         "an entry for another PC: this machine's LAN address in place of a loopback --url (127.0.0.1, localhost)"
@@ -243,7 +243,7 @@ export const mcpConfig = Command.make(
       const { client, name } = args
       const refused = refusal(args, name)
       if (refused !== undefined) return yield* new UsageError({ message: refused })
-      const project = yield* projectFrom(args.project)
+      const project = yield* projectFrom(args.project, (yield* CliIo).env)
       const broker = args.lan ? { ...given, url: yield* lanUrl(given.url) } : given
       const server: McpServer = args.stdio
         ? bridgeLaunch({ base: broker.url, token: broker.token, role: Option.getOrUndefined(args.role), project })

@@ -112,32 +112,6 @@ export const connection = (args: ConnectionArgs): Effect.Effect<Connection, Usag
     }))
   })
 
-/**
- * `--project <name>`: the project to act in, a broker inside the broker (`<url>/p/<project>/…`).
- * Checked here, so a mistyped name is a usage error (exit 2) rather than the broker's 400.
- */
-export const projectOption = (description: string) =>
-  Options.text("project").pipe(
-    Options.withPseudoName("name"),
-    Options.withDescription(`${description} (default $BROKER_PROJECT, else ${defaultProject})`),
-    Options.mapEffect((value) =>
-      isProjectName(value)
-        ? Effect.succeed(value)
-        : Effect.fail(invalid(`--project '${shown(value)}' is not a project name: a project name has ${projectRule}`))
-    ),
-    Options.optional
-  )
-
-/** `--project`, else BROKER_PROJECT, else project default; an empty variable means default. */
-export const projectFrom = (flag: Option.Option<string>): Effect.Effect<string, UsageError, CliIo> =>
-  Effect.flatMap(CliIo, (io) => {
-    if (Option.isSome(flag)) return Effect.succeed(flag.value)
-    const env = nonEmpty(io.env.BROKER_PROJECT)
-    if (env === undefined) return Effect.succeed(defaultProject)
-    if (isProjectName(env)) return Effect.succeed(env)
-    return Effect.fail(new UsageError({ message: `BROKER_PROJECT '${shown(env)}' is not a project name: a project name has ${projectRule}` }))
-  })
-
 export const jsonOption = Options.boolean("json").pipe(Options.withDescription("print JSON instead of readable text"))
 
 /** A name the broker will accept (peer ids, roles, channels, signals): checked here for a clearer error. */
