@@ -12,6 +12,7 @@ import { bridgesScenario } from "./scenarios/bridges.js"
 import { fanOutScenario } from "./scenarios/fanout.js"
 import { jetStreamScenario } from "./scenarios/jetstream.js"
 import { largeLogScenario, peersMemoryScenario, type LogPart } from "./scenarios/log.js"
+import { projectsScenario } from "./scenarios/projects.js"
 import { pushScenario } from "./scenarios/push.js"
 import { roundTripScenario } from "./scenarios/roundtrip.js"
 import { idleScenario, sendScenario } from "./scenarios/send.js"
@@ -19,7 +20,7 @@ import { sseScenario } from "./scenarios/sse.js"
 
 export type { Context } from "./scenarios/context.js"
 
-export const scenarioNames = ["send", "idle", "roundtrip", "fanout", "sse", "startup", "replay", "memory", "push", "bridges", "jetstream"] as const
+export const scenarioNames = ["send", "idle", "roundtrip", "fanout", "sse", "startup", "replay", "memory", "push", "bridges", "jetstream", "projects"] as const
 export type ScenarioName = (typeof scenarioNames)[number]
 
 export const describeScenario: Record<ScenarioName, string> = {
@@ -33,7 +34,8 @@ export const describeScenario: Record<ScenarioName, string> = {
   memory: "7. memory: 10,000 peers; 1M-event log",
   push: "8. push latency: REST send → claude/channel at a stdio bridge, 100 bridges connected",
   bridges: "9. 1,000 idle bridges: broker CPU, RSS growth and log appends while idle",
-  jetstream: "10. JetStream backend: channel send at 100 conns vs bare JetStream; command round trip"
+  jetstream: "10. JetStream backend: channel send at 100 conns vs bare JetStream; command round trip",
+  projects: "11. projects: channel sends spread over 100 projects × 10 peers vs into one project"
 }
 
 /** Scenarios 5–7 share their large logs and brokers; profiling any of them profiles those brokers. */
@@ -106,6 +108,9 @@ export const runBench = async (options: RunOptions): Promise<RunResult> => {
         break
       case "jetstream":
         rows.push(...(await jetStreamScenario(ctx)))
+        break
+      case "projects":
+        rows.push(...(await projectsScenario(ctx)))
         break
       case "startup":
       case "replay":

@@ -105,6 +105,13 @@ interface AutocannonOptions {
   readonly body?: string
   readonly headers?: Record<string, string>
   readonly timeout?: number
+  /** Each connection's requests in turn; `setupRequest` may change one before it is sent (its path). */
+  readonly requests?: ReadonlyArray<{
+    readonly method?: string
+    readonly body?: string
+    readonly headers?: Record<string, string>
+    readonly setupRequest?: (request: Record<string, unknown>) => Record<string, unknown>
+  }>
 }
 export interface AutocannonResult {
   readonly duration: number
@@ -148,6 +155,32 @@ export const postLoad = async (url: string, body: unknown, connections: number, 
     body: JSON.stringify(body),
     headers: { "content-type": "application/json" },
     timeout: 30
+  })
+  return throughputOf(result)
+}
+
+/** `postLoad` over several paths of one server, each connection's requests taking them in turn. */
+export const postLoadRotating = async (
+  origin: string,
+  paths: ReadonlyArray<string>,
+  body: unknown,
+  connections: number,
+  seconds: number
+): Promise<Throughput> => {
+  let next = 0
+  const result = await autocannon({
+    url: origin,
+    connections,
+    duration: seconds,
+    timeout: 30,
+    requests: [
+      {
+        method: "POST",
+        body: JSON.stringify(body),
+        headers: { "content-type": "application/json" },
+        setupRequest: (request: Record<string, unknown>) => ({ ...request, path: paths[next++ % paths.length] })
+      }
+    ]
   })
   return throughputOf(result)
 }
