@@ -20,7 +20,7 @@ const scrape = Effect.gen(function* () {
   const memory = process.memoryUsage()
   const text = exposition({
     metrics: yield* Metrics,
-    projection: broker.projection,
+    projects: broker.projects().map((name) => ({ name, state: broker.project(name).projection })),
     head: yield* broker.head,
     stats: yield* broker.stats,
     config: yield* BrokerConfig,

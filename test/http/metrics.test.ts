@@ -26,6 +26,21 @@ const requests = (
 const gauge = (families: ReadonlyMap<string, ParsedFamily>, name: string, labels: Record<string, string> = {}) =>
   sampleValue(families, `${prefix}_${name}`, labels)
 
+describe("GET /metrics in projects", () => {
+  const broker = useBroker({ config: quietConfig })
+
+  it("labels the state's gauges with their project; the log's are the one log's", async () => {
+    await connect(client(`${broker.url}/p/metrics-b`), { role: "b-worker" })
+    ok(await client(`${broker.url}/p/metrics-b`).post("/channels/c/send", { n: 1 }))
+    const families = await scrape(broker.client)
+    expect(gauge(families, "peers", { project: "metrics-b", status: "online" })).toBe(1)
+    expect(gauge(families, "peers", { project: "default", status: "online" })).toBe(0)
+    expect(gauge(families, "channels", { project: "metrics-b" })).toBe(1)
+    expect(gauge(families, "channels", { project: "default" })).toBe(0)
+    expect(gauge(families, "projection_seq")).toBe(gauge(families, "log_head"))
+  })
+})
+
 describe("GET /metrics on the file log", () => {
   const broker = useBroker({ memory: false, config: quietConfig })
   const c = broker.client
@@ -63,21 +78,21 @@ describe("GET /metrics on the file log", () => {
     expect(gauge(families, "info", { version: "0.1.0", backend: "file" })).toBe(1)
   })
 
-  it("shows peers and commands by status, from the state", async () => {
+  it("shows peers and commands by project and status, from the state", async () => {
     const families = await scrape(c)
-    expect(gauge(families, "peers", { status: "online" })).toBe(1)
-    expect(gauge(families, "peers", { status: "stale" })).toBe(0)
-    expect(gauge(families, "peers", { status: "offline" })).toBe(1)
+    expect(gauge(families, "peers", { project: "default", status: "online" })).toBe(1)
+    expect(gauge(families, "peers", { project: "default", status: "stale" })).toBe(0)
+    expect(gauge(families, "peers", { project: "default", status: "offline" })).toBe(1)
     const commands = Object.fromEntries(
       ["pending", "delivered", "acked", "failed", "expired", "cancelled"].map((status) => [
         status,
-        gauge(families, "commands", { status })
+        gauge(families, "commands", { project: "default", status })
       ])
     )
     expect(commands).toEqual({ pending: 1, delivered: 0, acked: 1, failed: 0, expired: 0, cancelled: 1 })
-    expect(gauge(families, "channels")).toBe(1)
-    expect(gauge(families, "channel_messages", { state: "held" })).toBe(2)
-    expect(gauge(families, "channel_messages", { state: "trimmed" })).toBe(0)
+    expect(gauge(families, "channels", { project: "default" })).toBe(1)
+    expect(gauge(families, "channel_messages", { project: "default", state: "held" })).toBe(2)
+    expect(gauge(families, "channel_messages", { project: "default", state: "trimmed" })).toBe(0)
   })
 
   it("times requests by route template and status, long polls apart", async () => {

@@ -10,7 +10,8 @@ import { type Family, render } from "./prometheus.js"
 /** Everything one scrape reads; the gauges are computed from it now, not maintained in between. */
 export interface ScrapeInput {
   readonly metrics: MetricsService
-  readonly projection: ProjectState
+  /** Every project's state, `default` first: the state gauges carry a `project` label. */
+  readonly projects: ReadonlyArray<{ readonly name: string; readonly state: ProjectState }>
   readonly head: number
   readonly stats: { readonly waits: number; readonly subscribers: number }
   readonly config: BrokerConfigShape
@@ -32,15 +33,19 @@ const gauge = (name: string, help: string, samples: Family["samples"]): Family =
 
 /** The text `GET /metrics` answers. */
 export const exposition = (input: ScrapeInput): string => {
-  const { metrics, projection, stats, config } = input
-  const peers = Object.fromEntries(peerStatuses.map((status) => [status, 0])) as Record<PeerStatus, number>
-  for (const peer of projection.peers.values()) peers[peerStatus(peer)] += 1
-  const commands = commandCounts(projection)
-  const messages = { held: 0, trimmed: 0 }
-  for (const { context } of projection.channels.values()) {
-    messages.held += heldCount(context)
-    messages.trimmed += context.trimmed
-  }
+  const { metrics, projects, stats, config } = input
+  const perProject = projects.map(({ name: project, state }) => {
+    const peers = Object.fromEntries(peerStatuses.map((status) => [status, 0])) as Record<PeerStatus, number>
+    for (const peer of state.peers.values()) peers[peerStatus(peer)] += 1
+    const messages = { held: 0, trimmed: 0 }
+    for (const { context } of state.channels.values()) {
+      messages.held += heldCount(context)
+      messages.trimmed += context.trimmed
+    }
+    return { project, peers, commands: commandCounts(state), channels: state.channels.size, messages }
+  })
+  // The projection's seq is the whole log's: every project's view shares it.
+  const seq = projects[0]?.state.seq ?? 0
   const name = (suffix: string) => `${metricPrefix}_${suffix}`
 
   const families: Array<Family> = [
@@ -49,26 +54,34 @@ export const exposition = (input: ScrapeInput): string => {
     ]),
     metrics.eventsAppended.family(),
     gauge(name("log_head"), "Seq of the last durable event in the log.", [{ value: input.head }]),
-    gauge(name("projection_seq"), "Seq of the last event applied to this broker's state.", [{ value: projection.seq }]),
+    gauge(name("projection_seq"), "Seq of the last event applied to this broker's state.", [{ value: seq }]),
     gauge(name("healthy"), "1 when /healthz answers 200; 0 while the state is behind the log or has stopped following it.", [
       { value: input.healthy ? 1 : 0 }
     ]),
     metrics.projectionFaults.family(),
     gauge(
       name("peers"),
-      "Peers by status.",
-      peerStatuses.map((status) => ({ labels: { status }, value: peers[status] }))
+      "Peers by project and status.",
+      perProject.flatMap(({ project, peers }) => peerStatuses.map((status) => ({ labels: { project, status }, value: peers[status] })))
     ),
     gauge(
       name("commands"),
-      "Commands by status (settled ones stay until a reset).",
-      commandStatuses.map((status) => ({ labels: { status }, value: commands[status] }))
+      "Commands by project and status (settled ones stay until the project's reset).",
+      perProject.flatMap(({ project, commands }) =>
+        commandStatuses.map((status) => ({ labels: { project, status }, value: commands[status] }))
+      )
     ),
-    gauge(name("channels"), "Channels with at least one message.", [{ value: projection.channels.size }]),
+    gauge(
+      name("channels"),
+      "Channels with at least one message, by project.",
+      perProject.map(({ project, channels }) => ({ labels: { project }, value: channels }))
+    ),
     gauge(
       name("channel_messages"),
-      "Channel messages held by the state, and dropped from it by retention (they stay in the log).",
-      (["held", "trimmed"] as const).map((state) => ({ labels: { state }, value: messages[state] }))
+      "Channel messages held by the state, and dropped from it by retention (they stay in the log), by project.",
+      perProject.flatMap(({ project, messages }) =>
+        (["held", "trimmed"] as const).map((state) => ({ labels: { project, state }, value: messages[state] }))
+      )
     ),
     gauge(name("waiters"), "Parked long polls (REST and MCP) with a timeout above 0.", [{ value: stats.waits }]),
     gauge(name("waiters_max"), "Parked long polls allowed (maxWaits); more get 429.", [{ value: config.maxWaits }]),
