@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, type Scope } from "effect"
+import { Effect, Either, Fiber, type Scope } from "effect"
 import type { LogUnavailable } from "../../src/core/errors.js"
-import type { EventLogService } from "../../src/log/EventLog.js"
+import type { BrokerEvent, EventDraft } from "../../src/core/events.js"
+import type { Appended, EventLogService } from "../../src/log/EventLog.js"
 import { makeFileLog } from "../../src/log/file.js"
 import { makeMemoryLog } from "../../src/log/memory.js"
 import { natsUnavailable, scopedJetStreamLog } from "../cluster/nats.js"
@@ -109,6 +110,42 @@ for (const { name, make, unavailable } of backends) {
         expect(picked[0]).toEqual(stored[6])
         expect(seqs(yield* log.readSeqs([0, 11, 5, -1, 12]))).toEqual([5])
         expect(yield* log.readSeqs([])).toEqual([])
+      })
+    )
+
+    it.scoped("keeps each event's project: a draft with one is stored and read back with it, a draft without one has none", () =>
+      Effect.gen(function* () {
+        const log = yield* make
+        // Read by every path before the events are appended (tail, follow) and after (read, readSeqs).
+        const tail = yield* Effect.fork(takeTail(log, 1, 6))
+        const followed: Array<BrokerEvent> = []
+        const stop = yield* log.follow(1, (batch) => followed.push(...batch))
+        const mixed = (tag: string): Array<EventDraft> => [
+          { ...drafts(1, tag)[0]!, project: "alpha" },
+          drafts(1, tag)[0]!,
+          { ...drafts(1, tag)[0]!, project: "beta/web" }
+        ]
+        const stored = [...(yield* log.append(mixed("a"))), ...(yield* log.append(mixed("b")))]
+        const projects = [["alpha", undefined, "beta/web"], ["alpha", undefined, "beta/web"]].flat()
+        expect(stored.map((event) => event.project)).toEqual(projects)
+        // No project is no key at all, as every event was before projects: old files and exports stay byte for byte.
+        expect(stored.map((event) => "project" in event)).toEqual(projects.map((project) => project !== undefined))
+        expect(yield* log.read(1)).toEqual(stored)
+        expect(yield* log.readSeqs([5, 1, 2])).toEqual([stored[4], stored[0], stored[1]])
+        expect(yield* Fiber.join(tail)).toEqual(stored)
+        stop()
+        expect(followed).toEqual(stored)
+        const appendWith = log.appendWith
+        if (appendWith !== undefined) {
+          const appended = yield* Effect.async<Appended>((resume) => appendWith(mixed("w"), (done) => resume(Effect.succeed(done))))
+          expect(Either.getOrThrow(appended).map((event) => event.project)).toEqual(projects.slice(0, 3))
+        }
+        if (log.appendIfHead !== undefined) {
+          const head = yield* log.head
+          const conditional = yield* log.appendIfHead(head, mixed("c"))
+          expect(conditional.map((event) => event.project)).toEqual(projects.slice(0, 3))
+          expect(yield* log.read(head + 1)).toEqual(conditional)
+        }
       })
     )
 

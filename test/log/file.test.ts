@@ -63,6 +63,21 @@ describe("file log", () => {
     })
   )
 
+  it.scoped("keeps each event's project across a restart, written as a key between at and type", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const options = { recentEvents: 1 }
+      const mixed: Array<EventDraft> = [{ ...drafts(1, "a")[0]!, project: "alpha" }, drafts(1, "b")[0]!]
+      const before = yield* session(dir, (log) => log.append(mixed), options)
+      const log = yield* makeFileLog(dir, options)
+      expect(yield* log.read(1)).toEqual(before)
+      expect((yield* log.readSeqs([1]))[0]!.project).toBe("alpha")
+      expect(yield* takeTail(log, 1, 2)).toEqual(before)
+      const keys = (yield* readLines(dir)).map((line) => Object.keys(JSON.parse(line) as object))
+      expect(keys).toEqual([["seq", "at", "project", "type", "data"], ["seq", "at", "type", "data"]])
+    })
+  )
+
   it.scoped(
     "reads what the cache no longer holds from the file",
     () =>
