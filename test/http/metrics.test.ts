@@ -222,6 +222,20 @@ describe("GET /metrics with a token", () => {
     // The refused scrape was timed too, under its route.
     expect(requests(families, "http_request_duration_seconds", "GET", "/metrics", 401)).toBe(1)
   })
+
+  it("is the whole broker's view, as GET /projects is: a scoped token of any role, in its own project or not, is 403 admin_token_required", async () => {
+    const admin = { headers: { authorization: "Bearer metrics-token" } }
+    ok(await c.post("/p/hidden/channels/c/send", { n: 1 }, admin))
+    // Its state gauges name every project: a token of project alpha would learn of `hidden` and what it holds.
+    expect(gauge(await scrape(c, admin.headers), "channels", { project: "hidden" })).toBe(1)
+    for (const role of ["viewer", "agent", "admin"]) {
+      const { token } = ok(await c.post<{ token: string }>("/tokens", { name: `metrics-${role}`, project: "alpha", role }, admin), 201)
+      for (const path of ["/p/alpha/metrics", "/metrics", "/p/hidden/metrics"]) {
+        expectError(await c.get(path, { headers: { authorization: `Bearer ${token}` } }), 403, "admin_token_required")
+      }
+      expectError(await c.get("/p/alpha/projects", { headers: { authorization: `Bearer ${token}` } }), 403, "admin_token_required")
+    }
+  })
 })
 
 describe("the exposition format", () => {
