@@ -16,11 +16,12 @@ import { projectsScenario } from "./scenarios/projects.js"
 import { pushScenario } from "./scenarios/push.js"
 import { roundTripScenario } from "./scenarios/roundtrip.js"
 import { idleScenario, sendScenario } from "./scenarios/send.js"
+import { spreadScenario } from "./scenarios/spread.js"
 import { sseScenario } from "./scenarios/sse.js"
 
 export type { Context } from "./scenarios/context.js"
 
-export const scenarioNames = ["send", "idle", "roundtrip", "fanout", "sse", "startup", "replay", "memory", "push", "bridges", "jetstream", "projects"] as const
+export const scenarioNames = ["send", "idle", "roundtrip", "fanout", "sse", "startup", "replay", "memory", "push", "bridges", "jetstream", "projects", "spread"] as const
 export type ScenarioName = (typeof scenarioNames)[number]
 
 export const describeScenario: Record<ScenarioName, string> = {
@@ -35,7 +36,8 @@ export const describeScenario: Record<ScenarioName, string> = {
   push: "8. push latency: REST send → claude/channel at a stdio bridge, 100 bridges connected",
   bridges: "9. 1,000 idle bridges: broker CPU, RSS growth and log appends while idle",
   jetstream: "10. JetStream backend: channel send at 100 conns vs bare JetStream; command round trip",
-  projects: "11. projects: channel sends spread over 100 projects × 10 peers vs into one project"
+  projects: "11. projects: channel sends spread over 100 projects × 10 peers vs into one project",
+  spread: "12. spread (JetStream): 4 projects on 4 brokers, each its own stream, vs on 1 broker, 1 stream"
 }
 
 /** Scenarios 5–7 share their large logs and brokers; profiling any of them profiles those brokers. */
@@ -111,6 +113,9 @@ export const runBench = async (options: RunOptions): Promise<RunResult> => {
         break
       case "projects":
         rows.push(...(await projectsScenario(ctx)))
+        break
+      case "spread":
+        rows.push(...(await spreadScenario(ctx)))
         break
       case "startup":
       case "replay":

@@ -97,7 +97,8 @@ export const pool = async (
 
 // autocannon ships no types; this is the slice of its API the harness uses.
 interface AutocannonOptions {
-  readonly url: string
+  /** Several URLs: connection i goes to `url[i % url.length]`. */
+  readonly url: string | ReadonlyArray<string>
   readonly connections: number
   readonly duration?: number
   readonly amount?: number
@@ -182,6 +183,35 @@ export const postLoadRotating = async (
       }
     ]
   })
+  return throughputOf(result)
+}
+
+/**
+ * `postLoad` over several full URLs at once (origins and paths may differ): connection i keeps its
+ * keep-alive socket to `urls[i % urls.length]` for the whole run, so the connections are dealt out
+ * evenly and the requests in flight interleave over the URLs. The same code whether the URLs name
+ * one server or several.
+ */
+export const postLoadUrls = async (
+  urls: ReadonlyArray<string>,
+  body: unknown,
+  connections: number,
+  seconds: number,
+  /** Stop after this many requests in all (dealt out over the connections), or after `seconds`, whichever comes first. */
+  amount?: number
+): Promise<Throughput> => {
+  const tracker = autocannon({
+    url: [...urls],
+    connections,
+    ...(amount === undefined ? { duration: seconds } : { amount }),
+    method: "POST",
+    body: JSON.stringify(body),
+    headers: { "content-type": "application/json" },
+    timeout: 30
+  })
+  const timer = amount === undefined ? undefined : setTimeout(() => tracker.stop(), seconds * 1000)
+  const result = await tracker
+  clearTimeout(timer)
   return throughputOf(result)
 }
 

@@ -3,6 +3,7 @@ import { makeContext, type Context } from "../../bench/harness.js"
 import { formatTable, ratioOf, verdictOf } from "../../bench/report.js"
 import { jetStreamScenario, jetStreamParams } from "../../bench/scenarios/jetstream.js"
 import { sendScenario } from "../../bench/scenarios/send.js"
+import { spreadParams, spreadScenario } from "../../bench/scenarios/spread.js"
 
 /**
  * The benchmark harness still runs: the cheapest scenario (channel send, 10 connections, 1 s) against
@@ -41,5 +42,11 @@ describe("bench harness (smoke)", () => {
       expect.stringMatching(/^jetstream: command round trip p99, 1 waiter: skipped \(no NATS\)$/)
     ])
     expect(rows.map(verdictOf)).toEqual(["—", "—"])
+  })
+
+  it("reports the spread row as skipped, with no target, where no NATS server answers", async () => {
+    const rows = await spreadScenario(ctx, spreadParams(true), "nats://127.0.0.1:1")
+    expect(rows.map((row) => row.scenario)).toEqual([expect.stringMatching(/^spread: channel send .*: skipped \(no NATS\)$/)])
+    expect(rows.map(verdictOf)).toEqual(["—"])
   })
 })
