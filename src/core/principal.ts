@@ -20,7 +20,7 @@ export const trustedLoopback: Principal = { kind: "loopback" }
  * What a request does, for the rights table: `open` needs nothing (health), `self` asks who the
  * caller is (`/whoami`, in any project), `read` changes nothing, `write` appends (a command wait
  * too: it claims), `admin` is what a project's people decide over its agents (a reset, a redelivery
- * of a dead command), `broker` looks across projects (`GET /projects`, `GET /metrics`), `tokens` manages credentials.
+ * of a dead command), `broker` looks across projects (`GET /projects`), `tokens` manages credentials.
  * Every access but `open`, `self`, `broker` and `tokens` is inside the request's project, and a
  * scoped token has none outside its own.
  */

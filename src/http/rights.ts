@@ -10,9 +10,7 @@ import { routes, type RouteSpec } from "./routes.js"
 export const accessOfRoute = (route: RouteSpec): Access => {
   if (route.path === "/healthz") return "open"
   if (route.path === "/whoami") return "self"
-  // The whole broker's view: the projects, and the metrics, whose state gauges are labelled with every
-  // project's name (a scoped token must not learn of other projects through them either).
-  if (route.path === "/projects" || route.path === "/metrics") return "broker"
+  if (route.path === "/projects") return "broker"
   if (route.tag === "tokens") return "tokens"
   // A person's decisions over the project's agents: a reset, a redelivery (else two agents could
   // keep redelivering what crashes each other, with no one deciding), and the approval gate.

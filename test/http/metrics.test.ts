@@ -223,17 +223,28 @@ describe("GET /metrics with a token", () => {
     expect(requests(families, "http_request_duration_seconds", "GET", "/metrics", 401)).toBe(1)
   })
 
-  it("is the whole broker's view, as GET /projects is: a scoped token of any role, in its own project or not, is 403 admin_token_required", async () => {
-    const admin = { headers: { authorization: "Bearer metrics-token" } }
-    ok(await c.post("/p/hidden/channels/c/send", { n: 1 }, admin))
-    // Its state gauges name every project: a token of project alpha would learn of `hidden` and what it holds.
-    expect(gauge(await scrape(c, admin.headers), "channels", { project: "hidden" })).toBe(1)
+  it("shows a scoped token its own project's gauges only, and every project to the admin token", async () => {
+    const admin = { authorization: "Bearer metrics-token" }
+    ok(await c.post("/p/hidden/channels/c/send", { n: 1 }, { headers: admin }))
+    ok(await c.post("/p/alpha/channels/c/send", { n: 1 }, { headers: admin }))
+    const all = await scrape(c, admin)
+    expect(gauge(all, "channels", { project: "hidden" })).toBe(1)
+    expect(gauge(all, "channels", { project: "alpha" })).toBe(1)
     for (const role of ["viewer", "agent", "admin"]) {
-      const { token } = ok(await c.post<{ token: string }>("/tokens", { name: `metrics-${role}`, project: "alpha", role }, admin), 201)
-      for (const path of ["/p/alpha/metrics", "/metrics", "/p/hidden/metrics"]) {
-        expectError(await c.get(path, { headers: { authorization: `Bearer ${token}` } }), 403, "admin_token_required")
-      }
-      expectError(await c.get("/p/alpha/projects", { headers: { authorization: `Bearer ${token}` } }), 403, "admin_token_required")
+      const { token } = ok(await c.post<{ token: string }>("/tokens", { name: `metrics-${role}`, project: "alpha", role }, { headers: admin }), 201)
+      const headers = { authorization: `Bearer ${token}` }
+      const res = await c.get("/p/alpha/metrics", { headers })
+      expect(res.status, res.text).toBe(200)
+      const own = parsePrometheus(res.text)
+      expect(gauge(own, "channels", { project: "alpha" })).toBe(1)
+      expect(gauge(own, "peers", { project: "alpha", status: "online" })).toBe(0)
+      // No other project is named: not hidden, not even default.
+      expect(res.text).not.toMatch(/project="(?!alpha")/)
+      // The broker's own families are there as for the admin.
+      expect(gauge(own, "log_head")).toBeGreaterThan(0)
+      // Another project's scrape (default's too) is another project's request.
+      expectError(await c.get("/metrics", { headers }), 403, "forbidden_project")
+      expectError(await c.get("/p/hidden/metrics", { headers }), 403, "forbidden_project")
     }
   })
 })

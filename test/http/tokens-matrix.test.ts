@@ -21,8 +21,8 @@ const secrets: Record<Who, string> = { viewer: "", agent: "", admin: "", global:
 /** What the rights table says, written out here on its own. */
 const expectedRefusal = (route: RouteSpec, who: Who): string | undefined => {
   if (who === "global" || route.path === "/healthz") return undefined
-  // Credentials, and the view across projects (the metrics label every project), are the whole broker's.
-  if (route.tag === "tokens" || route.path === "/projects" || route.path === "/metrics") return "admin_token_required"
+  // Credentials, and the view across projects, are the whole broker's.
+  if (route.tag === "tokens" || route.path === "/projects") return "admin_token_required"
   const writes = (route.method !== "GET" && route.tag !== "mcp") || route.path === "/commands/:peerId/wait"
   // Decisions a project's people keep over its agents: a reset, a redelivery of a dead command, and
   // the approval gate's approve and reject.
@@ -131,11 +131,11 @@ describe("the rights matrix: every route × viewer, agent, project admin, global
  * Outside its own project a scoped token has no rights at all (403 `forbidden_project`, whatever
  * its role), but for what is not inside any project: `/healthz` (open), `/whoami` and the
  * dashboard's static files (who the caller is, in any project), and the whole broker's routes,
- * `/tokens`, `/projects` and `/metrics`, which stay the global admin's (403 `admin_token_required`).
+ * `/tokens` and `/projects`, which stay the global admin's (403 `admin_token_required`).
  */
 const expectedElsewhere = (route: RouteSpec): string | undefined => {
   if (route.path === "/healthz" || route.path === "/whoami" || route.tag === "dashboard") return undefined
-  if (route.tag === "tokens" || route.path === "/projects" || route.path === "/metrics") return "admin_token_required"
+  if (route.tag === "tokens" || route.path === "/projects") return "admin_token_required"
   return "forbidden_project"
 }
 
