@@ -34,9 +34,9 @@ import {
   type SignalView,
   type StateView
 } from "../core/views.js"
-import { type Appended, EventLog } from "../log/EventLog.js"
+import { type Appended, EventLog, type SignOfLife } from "../log/EventLog.js"
 import { makeApplier, positionHealth, type Health } from "./applier.js"
-import { Liveness, recordEveryMs } from "./liveness.js"
+import { gossipEveryMs, Liveness, recordEveryMs } from "./liveness.js"
 import { BrokerConfig } from "./Config.js"
 import { newCommandId, newPeerId } from "./ids.js"
 import { hashSecret, newSecret } from "./secrets.js"
@@ -313,6 +313,8 @@ export const makeBroker = Effect.gen(function* () {
   const brokenFor = yield* Deferred.make<string>()
   /** The brokers of the projects served so far, made on first use (see `project` below). */
   const projects = new Map<string, ProjectBroker>()
+  /** Only on a shared log that has it: how the nodes tell one another which peers are alive. */
+  const signsOfLife = log.appendIfHead === undefined ? undefined : log.signsOfLife
 
   /** One event into the state, in seq order (the applier sees to it), and the waits it concerns woken. */
   const applyEvent = (event: BrokerEvent): void => {
@@ -509,7 +511,11 @@ export const makeBroker = Effect.gen(function* () {
     const projection = root.project(name)
     const waits = new ParkedWaits(projection, config, parkedCount)
     const notices = new Notices()
-    const liveness = new Liveness(log.appendIfHead !== undefined, recordEveryMs(config.staleAfterMs, config.sweepIntervalMs))
+    const liveness = new Liveness(
+      log.appendIfHead !== undefined,
+      recordEveryMs(config.staleAfterMs, config.sweepIntervalMs),
+      signsOfLife !== undefined
+    )
     liveness.seed(projection.peers.values(), Date.now())
     /** A peer as clients see it: the projection's view, with the latest sign of life. */
     const livePeerView = (snapshot: PeerSnapshot): PeerView => liveness.view(snapshot, peerView(snapshot))
@@ -614,7 +620,8 @@ export const makeBroker = Effect.gen(function* () {
 
     /**
      * A sign of life: noted in memory; recorded as an event only when it is a fact (back online from
-     * stale or offline) or, on a shared log, when other nodes would otherwise see the peer go stale.
+     * stale or offline) or, on a shared log without gossip, when other nodes would otherwise see the
+     * peer go stale (with gossip they hear of it beside the log: liveness.ts).
      */
     const touched = (peerId: string) => {
       const peer = projection.peers.get(peerId)
@@ -1024,6 +1031,41 @@ export const makeBroker = Effect.gen(function* () {
 
   // The projects in the log are served from the start, so their peers' signs of life count from now.
   for (const name of root.projects()) projectFor(name)
+
+  // On a shared log with a gossip channel (liveness.ts): what each node saw alive goes to the others
+  // every few seconds, instead of a `peer.heartbeat` in the log every ~15 s per live peer.
+  if (signsOfLife !== undefined) {
+    const stopListening = signsOfLife.listen(
+      (signs, receivedAt) => {
+        // A project this node has not served yet seeds its peers when first served (makeProject).
+        for (const [project, peerId, ageMs] of signs) projects.get(project)?.service.liveness.heard(peerId, ageMs, receivedAt)
+      },
+      () => {
+        // Cut off, this node missed the others' gossip: as at a start, every present peer gets a
+        // fresh window rather than being found stale on the strength of silence it could not hear.
+        const now = Date.now()
+        for (const { service } of projects.values()) service.liveness.seed(service.projection.peers.values(), now)
+      }
+    )
+    const tell = () => {
+      // While cut off, what is noted waits: published now, its ages would arrive late and be wrong.
+      if (!signsOfLife.connected()) return
+      const now = Date.now()
+      const signs: Array<SignOfLife> = []
+      for (const [project, { service }] of projects) {
+        for (const [peerId, ageMs] of service.liveness.fresh(now)) signs.push([project, peerId, ageMs])
+      }
+      signsOfLife.publish(signs)
+    }
+    const timer = setInterval(tell, gossipEveryMs(config.staleAfterMs, config.sweepIntervalMs))
+    timer.unref()
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        clearInterval(timer)
+        stopListening()
+      })
+    )
+  }
   return projectFor(defaultProject).service
 })
 

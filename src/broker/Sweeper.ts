@@ -49,8 +49,9 @@ export const sweepDecisions = (
 /**
  * A peer parked in a wait is alive, but only the node holding the wait knows it: that node notes it
  * (in memory), so that its own sweeper does not find the peer silent once a wait longer than the
- * offline threshold ends; and records a heartbeat when `note` says the log must have one — a stale
- * peer coming back, or, on a shared log, before other nodes' sweepers could find it stale.
+ * offline threshold ends (on a shared log with gossip, the other nodes hear of it that way, see
+ * liveness.ts); and records a heartbeat when `note` says the log must have one — a stale peer
+ * coming back, or, on a shared log without gossip, before other nodes' sweepers could find it stale.
  */
 export const keepAliveDecisions = (
   projection: ProjectState,

@@ -55,6 +55,36 @@ export interface EventLogService {
   ) => Effect.Effect<ReadonlyArray<BrokerEvent>, LogUnavailable | HeadMoved>
   /** Only on shared logs: where this node's view stands against the log (X-Log-Head, /healthz). */
   readonly position?: () => LogPosition
+  /**
+   * Only on shared logs, and only where the backend has an ephemeral channel beside the log (core
+   * NATS beside JetStream): signs of life of peers, gossiped between the broker nodes instead of
+   * being recorded (src/broker/liveness.ts). Nothing sent here is stored or replayed, and a node cut
+   * off from it misses what was said meanwhile. A shared log without it records heartbeats instead.
+   */
+  readonly signsOfLife?: SignsOfLife
+}
+
+/** One sign of life as gossiped: a peer of a project was seen by the sender `ageMs` before it sent. */
+export type SignOfLife = readonly [project: string, peerId: string, ageMs: number]
+
+/**
+ * The ephemeral side channel of a shared log (see `signsOfLife`). Ages rather than times, so that
+ * the nodes' clocks need not agree: a receiver takes "seen `ageMs` before I heard it".
+ */
+export interface SignsOfLife {
+  /** Tell the other nodes, best effort (split into messages as large as the channel allows). */
+  readonly publish: (signs: ReadonlyArray<SignOfLife>) => void
+  /**
+   * Hear the other nodes' signs of life (never this node's own), with the time each batch arrived;
+   * and `reconnected` once this node is back after a cut-off during which it may have missed some.
+   * Returns the way to stop listening.
+   */
+  readonly listen: (
+    heard: (signs: ReadonlyArray<SignOfLife>, receivedAt: number) => void,
+    reconnected: () => void
+  ) => () => void
+  /** False while the channel is down: what is published then would arrive late, so wait. */
+  readonly connected: () => boolean
 }
 
 /**

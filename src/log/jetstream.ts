@@ -5,6 +5,7 @@ import { bodyOf, isBrokerEvent, storedAt, type BrokerEvent, type EventDraft } fr
 import type { LogUnavailable } from "../core/errors.js"
 import { type Appended, EventLog, HeadMoved, type EventLogService, type LogPosition } from "./EventLog.js"
 import { startFollowerRun, type FollowerRun } from "./jetstreamFollower.js"
+import { gossipSubject, makeGossipChannel, subjectMatches, type GossipChannel } from "./jetstreamLiveness.js"
 import { ViewPosition } from "./jetstreamPosition.js"
 import { AckTimeout, Publisher, type Ack } from "./jetstreamPublisher.js"
 import {
@@ -195,6 +196,20 @@ export const makeJetStreamLog = (
     }, resolved.probeIntervalMs)
     probe.unref()
 
+    // Liveness gossip beside the stream (jetstreamLiveness.ts), on a subject the stream cannot capture.
+    // A stream subject configured so broadly that it would (`>`, say) gets no gossip: its nodes record
+    // heartbeats in the log as before, which is correct, only costlier.
+    const livenessSubject = gossipSubject(stream)
+    let gossip: GossipChannel | undefined
+    if (subjectMatches(subject, livenessSubject)) {
+      warn(
+        `jetstream log: stream ${stream} captures '${subject}', which matches the liveness subject '${livenessSubject}'; ` +
+          `peers' signs of life are recorded in the log instead of gossiped`
+      )
+    } else {
+      gossip = makeGossipChannel(nc, livenessSubject, maxPayload, () => connected && !closed)
+    }
+
     // Connection state: appends fail fast while disconnected; the follower starts over on reconnecting.
     void (async () => {
       for await (const status of nc.status()) {
@@ -204,6 +219,8 @@ export const makeJetStreamLog = (
         } else if (status.type === "reconnect") {
           connected = true
           warn(`jetstream log: reconnected to NATS (${status.server})`)
+          // Gossip heard by others while this node was cut off never reached it.
+          gossip?.reconnected()
           // The follower's consumer died with the connection: follow again from our head now rather
           // than when its heartbeats are missed.
           restartFollower()
@@ -488,6 +505,7 @@ export const makeJetStreamLog = (
       subject,
       connected: () => connected && !closed,
       position,
+      ...(gossip === undefined ? {} : { signsOfLife: gossip.signsOfLife }),
       append,
       appendWith,
       appendIfHead,

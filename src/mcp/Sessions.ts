@@ -670,8 +670,8 @@ export const makeMcpSessions = Effect.gen(function* () {
   /**
    * A live session's peer stays online. An online peer is only noted alive, in memory (see
    * src/broker/liveness.ts), with no Effect per session per sweep; a heartbeat is written only when
-   * the log must have one (a stale peer coming back, or on a shared log a recorded sign of life
-   * grown old). A peer that is gone (a reset) or offline is left alone: offline means someone took
+   * the log must have one (a stale peer coming back, or on a shared log without liveness gossip a
+   * recorded sign of life grown old). An idle session on a healthy cluster thus adds no event. A peer that is gone (a reset) or offline is left alone: offline means someone took
    * it offline on purpose, and the session's next call revives or connects it.
    */
   const keepPeerOnline = (session: Session, now: number): Effect.Effect<void> | undefined => {

@@ -2,7 +2,10 @@ import { existsSync } from "node:fs"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { jetstreamManager } from "@nats-io/jetstream"
+import { connect } from "@nats-io/transport-node"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { gossipSubject } from "../../src/log/jetstreamLiveness.js"
 import { startBroker, type TestBroker } from "../support/broker.js"
 import { deleteStreams, natsUnavailable, natsUrl, uniqueStream } from "./nats.js"
 import { startProxy, type CuttableProxy } from "./proxy.js"
@@ -259,14 +262,14 @@ describe.skipIf(natsUnavailable !== undefined)(title("sweeping on several nodes 
   )
 
   it(
-    "keeps a peer parked in a wait on one node online, though the other nodes cannot see its wait",
+    "keeps a peer parked in a wait on one node online, though the other nodes cannot see its wait, and records no heartbeat",
     async () => {
       const parked = await connectPeer(b, "parked")
+      // More than twice the staleness threshold in a wait on B: A and C know it is alive only by gossip.
       const { command } = await waitCommand(b, parked.id, 3_500)
       expect(command).toBeNull()
       const events = (await logOf(b)).filter((event) => event.data.peerId === parked.id).map((event) => event.type)
-      expect(events).not.toContain("peer.went_stale")
-      expect(events).toContain("peer.heartbeat")
+      expect(events).toEqual(["peer.connected"])
       // Once it stops waiting, it goes stale (once, though three nodes sweep).
       await eventually("stale", async () => {
         const peer = ok(await c.get<Peer>(`/peers/${parked.id}`))
@@ -274,7 +277,56 @@ describe.skipIf(natsUnavailable !== undefined)(title("sweeping on several nodes 
       })
       await sleep(300)
       const after = (await logOf(b)).filter((event) => event.data.peerId === parked.id).map((event) => event.type)
-      expect(after.filter((type) => type === "peer.went_stale")).toHaveLength(1)
+      expect(after).toEqual(["peer.connected", "peer.went_stale"])
+    },
+    30_000
+  )
+
+  it(
+    "keeps a peer heartbeating on one node online on the others, sharing its last-seen but not recording it",
+    async () => {
+      const beating = await connectPeer(a, "beating")
+      const connectedAt = Date.parse((await eventually("on C", async () => {
+        const reply = await c.get<Peer & { lastSeenAt: string }>(`/peers/${beating.id}`)
+        return reply.status === 200 && reply.body
+      })).lastSeenAt)
+      const until = Date.now() + 3_500
+      while (Date.now() < until) {
+        ok(await a.post(`/peers/${beating.id}/heartbeat`))
+        await sleep(200)
+      }
+      // C heard of the heartbeats through gossip: its view of the peer moved on, though the log did not.
+      const onC = ok(await c.get<Peer & { lastSeenAt: string }>(`/peers/${beating.id}`))
+      expect(onC.status).toBe("online")
+      expect(Date.parse(onC.lastSeenAt)).toBeGreaterThan(connectedAt + 2_500)
+      const events = (await logOf(b)).filter((event) => event.data.peerId === beating.id).map((event) => event.type)
+      expect(events).toEqual(["peer.connected"])
+      ok(await a.post(`/peers/${beating.id}/disconnect`)) // so that it does not go stale during the next test
+    },
+    30_000
+  )
+
+  it(
+    "adds nothing to the stream while live peers idle on every node, and gossips beside it",
+    async () => {
+      const nc = await connect({ servers: natsUrl })
+      try {
+        let gossiped = 0
+        const subscription = nc.subscribe(gossipSubject(cluster.stream), { callback: () => void gossiped++ })
+        const jsm = await jetstreamManager(nc)
+        const idlers = await Promise.all([a, b, c].map((node) => connectPeer(node, "idler")))
+        const head = await headOf(a)
+        await allCaughtUp([a, b, c], head)
+        const before = (await jsm.streams.info(cluster.stream)).state.messages
+        // Each idles in a wait on its own node for more than twice the staleness threshold.
+        const waits = await Promise.all([a, b, c].map((node, i) => waitCommand(node, idlers[i]!.id, 3_500)))
+        expect(waits.map((wait) => wait.command)).toEqual([null, null, null])
+        expect((await jsm.streams.info(cluster.stream)).state.messages).toBe(before)
+        expect(gossiped).toBeGreaterThan(0)
+        subscription.unsubscribe()
+      } finally {
+        await nc.close()
+      }
     },
     30_000
   )
@@ -358,6 +410,42 @@ describe.skipIf(natsUnavailable !== undefined)(title("a node that loses its NATS
         const [health, seen] = [await b.get("/healthz"), await position(b, "/status")]
         return health.status === 200 && (health.body as { status?: string }).status === undefined && seen.behind === "0" && seen.head === String(after)
       })
+    },
+    40_000
+  )
+})
+
+describe.skipIf(natsUnavailable !== undefined)(title("a node cut off from the others' liveness gossip"), () => {
+  let cluster: TestCluster
+  let proxy: CuttableProxy
+  let a: Node, b: Node
+
+  beforeAll(async () => {
+    proxy = await startProxy(natsUrl)
+    cluster = await startCluster(1, { config: { staleAfterMs: 1_500, offlineAfterMs: 600_000, sweepIntervalMs: 50 } })
+    a = cluster.nodes[0]!
+    b = await cluster.start("B", undefined, proxy.url)
+  }, 30_000)
+  afterAll(async () => {
+    await cluster?.close()
+    await proxy?.close()
+  }, 30_000)
+
+  it(
+    "does not find another node's live peer stale on the strength of gossip it missed while cut off",
+    async () => {
+      const alive = await connectPeer(a, "mainlander")
+      await allCaughtUp([a, b], await headOf(a))
+      const waiting = waitCommand(a, alive.id, 6_000)
+      await sleep(200)
+      // Cut off for twice the staleness threshold: B hears nothing of the peer parked on A meanwhile.
+      await proxy.cut()
+      await sleep(3_000)
+      await proxy.restore()
+      expect((await waiting).command).toBeNull()
+      await allCaughtUp([a, b], await headOf(a))
+      const events = (await logOf(a)).filter((event) => event.data.peerId === alive.id).map((event) => event.type)
+      expect(events).toEqual(["peer.connected"])
     },
     40_000
   )
