@@ -1,3 +1,4 @@
+import type { BrokerConfigShape } from "../../src/broker/Config.js"
 import { existsSync } from "node:fs"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
@@ -332,21 +333,30 @@ describe.skipIf(natsUnavailable !== undefined)(title("sweeping on several nodes 
   )
 })
 
-describe.skipIf(natsUnavailable !== undefined)(title("a node that loses its NATS connection"), () => {
-  let cluster: TestCluster
-  let proxy: CuttableProxy
-  let a: Node, b: Node
-
+/**
+ * Node A on NATS directly, node B through a proxy the test can cut: for the suites about a node that
+ * loses its NATS connection. Call in a describe; the nodes are there from its beforeAll on.
+ */
+const useCutOffPair = (config: Partial<BrokerConfigShape>) => {
+  let cluster: TestCluster | undefined
+  let proxy: CuttableProxy | undefined
+  let nodes: { a: Node; b: Node; proxy: CuttableProxy } | undefined
   beforeAll(async () => {
     proxy = await startProxy(natsUrl)
-    cluster = await startCluster(1, { config: quiet })
-    a = cluster.nodes[0]!
-    b = await cluster.start("B", undefined, proxy.url)
+    cluster = await startCluster(1, { config })
+    nodes = { a: cluster.nodes[0]!, b: await cluster.start("B", undefined, proxy.url), proxy }
   }, 30_000)
   afterAll(async () => {
     await cluster?.close()
     await proxy?.close()
   }, 30_000)
+  return () => nodes!
+}
+
+describe.skipIf(natsUnavailable !== undefined)(title("a node that loses its NATS connection"), () => {
+  const pair = useCutOffPair(quiet)
+  let a: Node, b: Node, proxy: CuttableProxy
+  beforeAll(() => void ({ a, b, proxy } = pair()))
 
   it(
     "answers writes with 503 while cut off, then reconnects and serves the waiter it kept",
@@ -416,20 +426,9 @@ describe.skipIf(natsUnavailable !== undefined)(title("a node that loses its NATS
 })
 
 describe.skipIf(natsUnavailable !== undefined)(title("a node cut off from the others' liveness gossip"), () => {
-  let cluster: TestCluster
-  let proxy: CuttableProxy
-  let a: Node, b: Node
-
-  beforeAll(async () => {
-    proxy = await startProxy(natsUrl)
-    cluster = await startCluster(1, { config: { staleAfterMs: 1_500, offlineAfterMs: 600_000, sweepIntervalMs: 50 } })
-    a = cluster.nodes[0]!
-    b = await cluster.start("B", undefined, proxy.url)
-  }, 30_000)
-  afterAll(async () => {
-    await cluster?.close()
-    await proxy?.close()
-  }, 30_000)
+  const pair = useCutOffPair({ staleAfterMs: 1_500, offlineAfterMs: 600_000, sweepIntervalMs: 50 })
+  let a: Node, b: Node, proxy: CuttableProxy
+  beforeAll(() => void ({ a, b, proxy } = pair()))
 
   it(
     "does not find another node's live peer stale on the strength of gossip it missed while cut off",
