@@ -19,7 +19,7 @@ export interface McpConfigShape {
   readonly sessionIdleMs: number
   /** How often idle sessions are looked for and the peers of live sessions are kept online. */
   readonly sweepIntervalMs: number
-  /** Comment frames on legacy SSE streams, so that proxies keep a quiet stream open. */
+  /** Comment frames on every SSE stream of a session (both transports), so that proxies keep a quiet stream open; 0: none. */
   readonly sseKeepAliveMs: number
   /** At shutdown, how long answering in-flight tool calls ("the broker is restarting") may take. */
   readonly shutdownGraceMs: number

@@ -21,6 +21,7 @@ import { Broker, type BrokerService } from "../broker/Broker.js"
 import { BrokerConfig } from "../broker/Config.js"
 import { peerStatus } from "../core/machines/peer.js"
 import { version } from "../version.js"
+import { makeStreamKeepAlive } from "./streamKeepAlive.js"
 import { isInitializeRequest, requestIds, toWebRequest, writeJsonRpcError, writeWebResponse } from "./fetchAdapter.js"
 import { McpConfig } from "./Config.js"
 import { forgetPositions, inboxOf, isEmpty, newFollowing, type Inbox } from "./inbox.js"
@@ -194,6 +195,9 @@ export const makeMcpSessions = Effect.gen(function* () {
   const sseSessions = new Map<string, Session>()
 
   // Pushes: each project's notices, routed to the sessions of that project they concern.
+  const keepAlive = makeStreamKeepAlive(config.sseKeepAliveMs)
+  yield* Effect.addFinalizer(() => Effect.sync(keepAlive.stop))
+
   const projects = mcpProjects(broker, config.pushCoalesceMs, (project) => {
     for (const session of [...httpSessions.values(), ...sseSessions.values()]) {
       if (session.project === project) forgetPositions(session.state.following)
@@ -392,7 +396,9 @@ export const makeMcpSessions = Effect.gen(function* () {
         httpSessions.set(id, session)
         project.pusher.add(session.push)
       },
-      onsessionclosed: () => undefined
+      onsessionclosed: () => undefined,
+      // Comment frames come from the broker's one timer for all streams (streamKeepAlive.ts).
+      keepAliveMs: 0
     })
     const state = newState("http", id, resumed, principal)
     const session: Session = {
@@ -495,7 +501,7 @@ export const makeMcpSessions = Effect.gen(function* () {
         toWebRequest(req),
         req.method === "POST" ? { parsedBody: body } : undefined
       )
-      await writeWebResponse(response, res)
+      await writeWebResponse(response, res, keepAlive.hold)
     } finally {
       session.active--
       session.lastActivity = Date.now()
@@ -621,15 +627,11 @@ export const makeMcpSessions = Effect.gen(function* () {
       if (res.destroyed || res.writableEnded) resolve()
       else res.once("close", () => resolve())
     })
-    const keepAlive = setInterval(() => {
-      if (!res.destroyed && !res.writableEnded) res.write(": keep-alive\n\n")
-    }, config.sseKeepAliveMs)
-    keepAlive.unref()
     try {
       await session.server.connect(transport)
+      keepAlive.hold(res)
       await ended
     } finally {
-      clearInterval(keepAlive)
       session.active--
       session.lastActivity = Date.now()
       // The stream is the session: once it is gone, so is the session (and its peer).

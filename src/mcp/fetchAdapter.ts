@@ -24,9 +24,14 @@ export const toWebRequest = (req: IncomingMessage): Request => {
 
 /**
  * Write a Fetch `Response` to a Node response, streaming its body (SSE included) until it ends or
- * the client goes away; a client that goes away cancels the body, which tells the transport.
+ * the client goes away; a client that goes away cancels the body, which tells the transport. An SSE
+ * body is handed to `holdStream` once its headers are out (its keep-alive comments).
  */
-export const writeWebResponse = async (response: Response, res: ServerResponse): Promise<void> => {
+export const writeWebResponse = async (
+  response: Response,
+  res: ServerResponse,
+  holdStream?: (res: ServerResponse) => void
+): Promise<void> => {
   if (res.destroyed) {
     await response.body?.cancel().catch(() => undefined)
     return
@@ -41,6 +46,9 @@ export const writeWebResponse = async (response: Response, res: ServerResponse):
     return
   }
   res.flushHeaders()
+  // The transport enqueues each SSE event whole, so a comment written between two chunks cannot
+  // split one.
+  if (response.headers.get("content-type")?.startsWith("text/event-stream")) holdStream?.(res)
   const reader = response.body.getReader()
   const cancel = () => {
     reader.cancel().catch(() => undefined)

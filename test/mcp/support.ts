@@ -106,7 +106,7 @@ export const join = async (session: McpSession, role: string): Promise<string> =
 // Raw JSON-RPC over Streamable HTTP
 // ---------------------------------------------------------------------------------------------
 
-const rpcHeaders = (sessionId: string | undefined): Record<string, string> => ({
+export const rpcHeaders = (sessionId: string | undefined): Record<string, string> => ({
   accept: "application/json, text/event-stream",
   "content-type": "application/json",
   ...(sessionId === undefined ? {} : { "mcp-session-id": sessionId, "mcp-protocol-version": "2025-06-18" })
