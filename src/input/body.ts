@@ -59,7 +59,9 @@ export const readBodyWith = (request: IncomingMessage, maxBytes: number, done: (
       request.destroy()
     }
   }
-  const onEnd = () => finish(size > maxBytes ? Either.left(tooLarge()) : Either.right(Buffer.concat(chunks, size)))
+  // A body in one chunk (most of them) is that chunk, not a copy of it.
+  const onEnd = () =>
+    finish(size > maxBytes ? Either.left(tooLarge()) : Either.right(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)))
   // A body already past the limit is a 413 however it ends.
   const onError = (error: unknown) => finish(Either.left(size > maxBytes ? tooLarge() : unreadable(error)))
   request.on("data", onData)
@@ -113,7 +115,8 @@ export const parseJson = (body: Buffer): Either.Either<unknown, BadRequest> => {
   } catch (error) {
     return Either.left(notJson(error))
   }
-  if (nestsDeeperThan(json, maxJsonDepth)) {
+  // Nesting deeper than the limit takes more characters than that: most bodies need no scan.
+  if (json.length > maxJsonDepth && nestsDeeperThan(json, maxJsonDepth)) {
     return Either.left(new BadRequest({ message: `the body nests arrays and objects deeper than ${maxJsonDepth} levels` }))
   }
   try {
