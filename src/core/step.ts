@@ -30,7 +30,8 @@ export const stepsOf = <M extends AnyStateMachine>(machine: M, sampleInput: Inpu
     emit: () => {},
     actionExecutor: (action: { readonly type: string }) => void chosen.push(action)
   }
-  const { share } = snapshotTemplates(machine)
+  const { share, restore } = snapshotTemplates(machine)
+  const direct = directSteps(machine, scope)
   return {
     initial: (input) => {
       chosen = []
@@ -38,9 +39,89 @@ export const stepsOf = <M extends AnyStateMachine>(machine: M, sampleInput: Inpu
       return [share(snapshot), chosen] as const
     },
     next: (snapshot, event) => {
+      const { value, context } = snapshot as { readonly value: unknown; readonly context: unknown }
+      const assign = typeof value === "string" ? direct(value, event.type) : undefined
+      if (assign !== undefined) return [restore(value as string, assign(context, event)), noActions] as const
       chosen = []
       const next = machine.transition(snapshot as never, event, scope as never) as SnapshotFrom<M>
       return [next === snapshot ? next : share(next), chosen] as const
     }
   }
+}
+
+const noActions: ReadonlyArray<{ readonly type: string }> = []
+
+/** An inline `assign(…)` as xstate keeps it in a transition's actions. */
+interface AssignAction {
+  readonly type: "xstate.assign"
+  readonly assignment: unknown
+}
+
+const isAssign = (action: unknown): action is AssignAction =>
+  typeof action === "function" && (action as { type?: unknown }).type === "xstate.assign"
+
+type Assigner = (context: unknown, event: { readonly type: string }) => unknown
+
+/**
+ * The steps that are nothing but a context update, done without xstate's macrostep: in a flat
+ * machine with no eventless transitions, an event the state itself handles with one unguarded,
+ * targetless transition whose actions are all inline `assign`s. A channel's `message.sent` is one.
+ * These ran xstate's whole macrostep (Sets and Maps of state nodes per step, a fifth of what a
+ * channel send allocated; docs/benchmarks.md), to end where they started with a new context.
+ * Applied as xstate's `resolveAssign` applies them, in order, each seeing the context the previous
+ * one made; no actions are chosen (xstate executes none for an assign). test/core/step.test.ts holds
+ * the result to xstate's own `transition`. Anything else (a target, a guard, a named or other
+ * action, child states) goes through xstate.
+ */
+const directSteps = (
+  machine: AnyStateMachine,
+  scope: { readonly self: unknown; readonly system: unknown }
+): ((value: string, eventType: string) => Assigner | undefined) => {
+  const plans = new Map<string, Assigner | null>()
+  const noSpawn = () => {
+    throw new Error(`${machine.id}: a step that spawns is not supported (our machines have no children)`)
+  }
+  const planFor = (value: string, eventType: string): Assigner | null => {
+    const root = machine.root as unknown as StateNodeShape
+    const node = root.states[value]
+    if (node === undefined || Object.keys(node.states).length > 0 || (root.always?.length ?? 0) > 0 || (node.always?.length ?? 0) > 0) return null
+    const candidates = node.transitions.get(eventType)
+    if (candidates === undefined || candidates.length !== 1) return null
+    const [transition] = candidates
+    if (transition!.target !== undefined || transition!.guard !== undefined || transition!.reenter) return null
+    const actions = transition!.actions
+    if (actions.length === 0 || !actions.every(isAssign)) return null
+    const assignments = (actions as ReadonlyArray<AssignAction>).map((action) => action.assignment)
+    return (context, event) => {
+      for (const assignment of assignments) {
+        const args = { context, event, spawn: noSpawn, self: scope.self, system: scope.system }
+        let partial: Record<string, unknown>
+        if (typeof assignment === "function") partial = assignment(args, undefined)
+        else {
+          partial = {}
+          for (const [key, assign] of Object.entries(assignment as Record<string, unknown>)) {
+            partial[key] = typeof assign === "function" ? assign(args, undefined) : assign
+          }
+        }
+        context = Object.assign({}, context, partial)
+      }
+      return context
+    }
+  }
+  return (value, eventType) => {
+    const key = `${value}\u0000${eventType}`
+    let plan = plans.get(key)
+    if (plan === undefined) plans.set(key, (plan = planFor(value, eventType)))
+    return plan ?? undefined
+  }
+}
+
+/** The parts of an xstate state node the plan reads (xstate types them as internals). */
+interface StateNodeShape {
+  readonly states: Readonly<Record<string, StateNodeShape>>
+  readonly always?: ReadonlyArray<unknown>
+  readonly transitions: ReadonlyMap<
+    string,
+    ReadonlyArray<{ readonly target?: unknown; readonly guard?: unknown; readonly reenter?: boolean; readonly actions: ReadonlyArray<unknown> }>
+  >
 }

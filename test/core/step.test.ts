@@ -129,8 +129,8 @@ describe("machine steps without actors agree with xstate's pure transition", () 
     // A trim's bound ranges over the seqs the sequence can reach, so some trims drop messages and some nothing.
     const event = fc.oneof(
       fc
-        .record({ from: by, message: json })
-        .map((data) => ({ type: "message.sent" as const, data: { channel, ...data } })),
+        .record({ from: by, message: json, key: fc.option(fc.constantFrom("k1", "k2"), { nil: undefined }) })
+        .map(({ key, ...data }) => ({ type: "message.sent" as const, data: { channel, ...data, ...(key === undefined ? {} : { idempotencyKey: key }) } })),
       fc
         .record({ beforeSeq: fc.integer({ min: 0, max: 45 }), reason: fc.constantFrom("max_messages" as const, "max_age" as const) })
         .map((data) => ({ type: "channel.trimmed" as const, data: { channel, ...data } }))
@@ -141,6 +141,30 @@ describe("machine steps without actors agree with xstate's pure transition", () 
       ),
       runs
     )
+  })
+
+  it("a channel's message.sent (targetless, unguarded, only assigns) is stepped without xstate's transition; a guarded trim is not", () => {
+    const steps = stepsOf(channelMachine, { name: "c" })
+    const original = channelMachine.transition
+    let transitions = 0
+    Object.assign(channelMachine, {
+      transition: (...args: Parameters<typeof original>) => {
+        transitions++
+        return original.apply(channelMachine, args)
+      }
+    })
+    try {
+      let [snapshot] = steps.initial({ name: "log" })
+      for (const event of stamped([1, 2, 3].map((n) => ({ type: "message.sent" as const, data: { channel: "log", from: null, message: n } })), 1)) {
+        ;[snapshot] = steps.next(snapshot, event)
+      }
+      expect(transitions).toBe(0)
+      ;[snapshot] = steps.next(snapshot, stamped([{ type: "channel.trimmed" as const, data: { channel: "log", beforeSeq: 3, reason: "max_messages" as const } }], 4)[0]!)
+      expect(transitions).toBe(1)
+      expect(snapshot.context).toMatchObject({ count: 3, trimmed: 2, seqs: [3] })
+    } finally {
+      Reflect.deleteProperty(channelMachine, "transition")
+    }
   })
 
   it("signal", () => {
