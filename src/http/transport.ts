@@ -30,11 +30,15 @@ export interface TransportOptions {
 
 const internalError = errorReply("internal", "the broker hit an internal error; see its log", 500)
 
+/** A route template's segments, split once per template rather than once per request. */
+const segmentsOf = new Map<string, ReadonlyArray<string>>()
+
 /** The `:params` of a matched route, URI-decoded (a segment that does not decode is kept as sent). */
 const paramsOf = (template: string, path: string): Record<string, string> => {
   const params: Record<string, string> = {}
   if (!template.includes(":")) return params
-  const names = template.split("/")
+  let names = segmentsOf.get(template)
+  if (names === undefined) segmentsOf.set(template, (names = template.split("/")))
   const values = path.split("/")
   for (let i = 0; i < names.length; i++) {
     const name = names[i]!
@@ -47,6 +51,14 @@ const paramsOf = (template: string, path: string): Record<string, string> => {
     }
   }
   return params
+}
+
+/** "POST /channels/:name/send", as the handler maps are keyed: made once per route. */
+const routeKeys = new WeakMap<RouteSpec, string>()
+const routeKey = (route: RouteSpec): string => {
+  let key = routeKeys.get(route)
+  if (key === undefined) routeKeys.set(route, (key = `${route.method} ${route.path}`))
+  return key
 }
 
 const noHeaders: ReadonlyArray<string> = []
@@ -214,7 +226,7 @@ export const requestListener = <E, R>(platformApp: HttpApp.Default<E, R>, option
         const message = `this broker replays an exported log read-only; ${method} ${preview(target.path)} would change it`
         return finish(res, route, method, kind, started, errorReply("read_only", message, 405))
       }
-      const key = route && `${route.method} ${route.path}`
+      const key = route && routeKey(route)
       const { directs, handlers } = routesOf(project)
       const direct = key && directs.get(key)
       const handler = key && handlers.get(key)

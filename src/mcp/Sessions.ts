@@ -194,10 +194,10 @@ export const makeMcpSessions = Effect.gen(function* () {
   const httpSessions = new Map<string, Session>()
   const sseSessions = new Map<string, Session>()
 
-  // Pushes: each project's notices, routed to the sessions of that project they concern.
   const keepAlive = makeStreamKeepAlive(config.sseKeepAliveMs)
   yield* Effect.addFinalizer(() => Effect.sync(keepAlive.stop))
 
+  // Pushes: each project's notices, routed to the sessions of that project they concern.
   const projects = mcpProjects(broker, config.pushCoalesceMs, (project) => {
     for (const session of [...httpSessions.values(), ...sseSessions.values()]) {
       if (session.project === project) forgetPositions(session.state.following)
