@@ -39,8 +39,9 @@ export const stepsOf = <M extends AnyStateMachine>(machine: M, sampleInput: Inpu
       return [share(snapshot), chosen] as const
     },
     next: (snapshot, event) => {
-      const { value, context } = snapshot as { readonly value: unknown; readonly context: unknown }
-      const assign = typeof value === "string" ? direct(value, event.type) : undefined
+      const { value, context, status } = snapshot as { readonly value: unknown; readonly context: unknown; readonly status: string }
+      // xstate leaves a snapshot that is done (a final state) or stopped as it is: only active ones step here.
+      const assign = typeof value === "string" && status === "active" ? direct(value, event.type) : undefined
       if (assign !== undefined) return [restore(value as string, assign(context, event)), noActions] as const
       chosen = []
       const next = machine.transition(snapshot as never, event, scope as never) as SnapshotFrom<M>
