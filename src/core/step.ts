@@ -78,7 +78,8 @@ const directSteps = (
   machine: AnyStateMachine,
   scope: { readonly self: unknown; readonly system: unknown }
 ): ((value: string, eventType: string) => Assigner | undefined) => {
-  const plans = new Map<string, Assigner | null>()
+  /** By state, then event type: looked up on every step, so no key is built per step. */
+  const plans = new Map<string, Map<string, Assigner | null>>()
   const noSpawn = () => {
     throw new Error(`${machine.id}: a step that spawns is not supported (our machines have no children)`)
   }
@@ -110,9 +111,10 @@ const directSteps = (
     }
   }
   return (value, eventType) => {
-    const key = `${value}\u0000${eventType}`
-    let plan = plans.get(key)
-    if (plan === undefined) plans.set(key, (plan = planFor(value, eventType)))
+    let byEvent = plans.get(value)
+    if (byEvent === undefined) plans.set(value, (byEvent = new Map()))
+    let plan = byEvent.get(eventType)
+    if (plan === undefined) byEvent.set(eventType, (plan = planFor(value, eventType)))
     return plan ?? undefined
   }
 }
