@@ -125,19 +125,23 @@ export const processIo = (): CliIoShape => {
     color: wantsColor(process.stdout, process.env),
     errorColor: wantsColor(process.stderr, process.env),
     stopped: Effect.async<void>((resume) => {
-      const stop = () => {
-        // A second Ctrl-C while shutting down means "now" (but not the first one's echo).
-        const firstAt = Date.now()
-        process.on("SIGINT", () => {
-          if (!isEcho(firstAt, Date.now())) process.exit(130)
-        })
-        resume(Effect.void)
+      // One listener for the whole shutdown, never removed and re-added: while a signal has no
+      // listener Node restores its default action, and a terminal's Ctrl-C and npm's copy of it
+      // arrive close enough that the copy could land in that gap and kill the broker mid-shutdown.
+      let firstAt: number | undefined
+      const onSignal = (signal: NodeJS.Signals) => {
+        if (firstAt === undefined) {
+          firstAt = Date.now()
+          resume(Effect.void)
+        } else if (signal === "SIGINT" && !isEcho(firstAt, Date.now())) {
+          process.exit(130) // a second Ctrl-C while shutting down means "now"
+        }
       }
-      process.once("SIGINT", stop)
-      process.once("SIGTERM", stop)
+      process.on("SIGINT", onSignal)
+      process.on("SIGTERM", onSignal)
       return Effect.sync(() => {
-        process.off("SIGINT", stop)
-        process.off("SIGTERM", stop)
+        process.off("SIGINT", onSignal)
+        process.off("SIGTERM", onSignal)
       })
     })
   }
