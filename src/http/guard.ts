@@ -23,7 +23,8 @@ export interface RequestFacts {
   readonly path: string
   readonly project?: string
   readonly prefix?: string
-  readonly query: URLSearchParams
+  /** The query string, `?` included when there is one; parsed only where a login reads it. */
+  readonly search: string
   readonly headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
 }
 
@@ -194,14 +195,15 @@ export const checkRequest = (facts: RequestFacts, config: GuardConfig): Verdict 
   if (fromCookie !== undefined) return permitted(facts, fromCookie)
 
   // The dashboard logs in once with ?token=…, then keeps the token in a cookie scripts cannot read.
-  const fromQuery = facts.query.get("token")
+  const query = new URLSearchParams(facts.search)
+  const fromQuery = query.get("token")
   if (facts.method === "GET" && facts.path.startsWith("/dashboard") && fromQuery !== null) {
     const principal = principalFor(fromQuery, config)
     if (principal === undefined) {
       const wrong = deny(401, "unauthorized", `the token is wrong, or was revoked: it must be ${whereTheTokenIs}`)
       return isDashboardPage(facts) ? { ...wrong, dashboardLogin: "wrong" } : wrong
     }
-    const rest = new URLSearchParams(facts.query)
+    const rest = new URLSearchParams(query)
     rest.delete("token")
     const search = rest.toString()
     return {

@@ -205,10 +205,7 @@ export const requestListener = <E, R>(platformApp: HttpApp.Default<E, R>, option
           path,
           project,
           prefix: scope.prefix,
-          // Only a dashboard login reads it: not parsed for every request.
-          get query() {
-            return new URLSearchParams(target.search)
-          },
+          search: target.search,
           headers: req.headers
         },
         guard

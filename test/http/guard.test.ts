@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest"
 import { checkRequest, type GuardConfig, type RequestFacts } from "../../src/http/guard.js"
 
-const request = (overrides: Partial<Omit<RequestFacts, "query">> & { url?: string } = {}): RequestFacts => {
+const request = (overrides: Partial<Omit<RequestFacts, "search">> & { url?: string } = {}): RequestFacts => {
   const url = new URL(overrides.url ?? "/status", "http://x")
   return {
     method: overrides.method ?? "GET",
     path: overrides.path ?? url.pathname,
-    query: url.searchParams,
+    search: url.search,
     headers: { host: "localhost:9100", ...overrides.headers }
   }
 }
