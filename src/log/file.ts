@@ -1,7 +1,7 @@
 import { constants, fdatasync } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as nodePath from "node:path"
-import { Cause, Effect, Either, Exit, Layer, Option, type Scope } from "effect"
+import { Cause, Effect, Either, Exit, Layer, Option, Runtime, type Scope } from "effect"
 import { bodyOf, storedAt, type BrokerEvent, type EventDraft } from "../core/events.js"
 import { LogUnavailable } from "../core/errors.js"
 import { lockDataDir } from "./dataDirLock.js"
@@ -105,8 +105,8 @@ export const makeFileLog = (
     const feed = new LiveFeed(yield* listenerFailures, faults)
     /** Batches waiting for the committer, oldest first; appends join the last one until it is full. */
     const batches: Array<Batch> = []
-    const work = yield* Effect.makeLatch(false)
     const stats = { fsyncs: 0, appends: 0, events: 0, indexedAtOpen: trusted }
+    const runCallback = Runtime.runCallback(yield* Effect.runtime<never>())
     let lastAt = recoveredAt
     let closed = false
     // Set while a failed batch's bytes may still lie past the valid end of the file; the next
@@ -121,38 +121,42 @@ export const makeFileLog = (
       yield* io("fdatasync", path, () => handle.datasync())
       undoPending = false
     })
+    /** The rare path, in Effect: `next` hears whether the failed batch's bytes are gone. */
+    const undo = (next: (failure: LogUnavailable | undefined) => void): void => {
+      runCallback(undoFailedBatch, { onExit: (exit) => next(Exit.isSuccess(exit) ? undefined : failureOf(exit.cause)) })
+    }
+    const failureOf = (cause: Cause.Cause<LogUnavailable>): LogUnavailable =>
+      Option.getOrElse(
+        Cause.failureOption(cause),
+        () => new LogUnavailable({ message: `file log: append to ${path} failed: ${Cause.pretty(cause)}` })
+      )
 
-    // The batch is written at once, on this thread (a copy into the page cache); only the
-    // fdatasync, which waits for the disk, goes to the thread pool.
-    const writeDurably = (bytes: Buffer) =>
-      Effect.gen(function* () {
-        if (undoPending) yield* undoFailedBatch
-        yield* Effect.try({
-          try: () => {
-            faults.beforeWrite?.()
-            writeFullySync(handle.fd, bytes, index.byteLength)
-          },
-          catch: ioError("write", path)
-        })
-        yield* Effect.async<void, LogUnavailable>((resume) => {
-          const failed = ioError("fdatasync", path)
-          try {
-            faults.beforeSync?.()
-          } catch (error) {
-            return resume(Effect.fail(failed(error)))
-          }
-          const started = performance.now()
-          // The callback form: no promise, no FileHandle bookkeeping, for the one call per batch.
-          fdatasync(handle.fd, (error) => {
-            if (error) return resume(Effect.fail(failed(error)))
-            options.onSync?.((performance.now() - started) / 1000)
-            resume(Effect.void)
-          })
-        })
+    /**
+     * The batch is written at once, on this thread (a copy into the page cache); only the
+     * fdatasync, which waits for the disk, goes to the thread pool. `done` hears the failure, if any.
+     */
+    const writeDurably = (bytes: Buffer, done: (failure: LogUnavailable | undefined) => void): void => {
+      try {
+        faults.beforeWrite?.()
+        writeFullySync(handle.fd, bytes, index.byteLength)
+      } catch (error) {
+        return done(ioError("write", path)(error))
+      }
+      try {
+        faults.beforeSync?.()
+      } catch (error) {
+        return done(ioError("fdatasync", path)(error))
+      }
+      const started = performance.now()
+      fdatasync(handle.fd, (error) => {
+        if (error) return done(ioError("fdatasync", path)(error))
+        options.onSync?.((performance.now() - started) / 1000)
+        done(undefined)
       })
+    }
 
     /** Tell each append of a batch how it went; a callback that throws is a bug of its caller's, not the log's. */
-    const answer = (appends: ReadonlyArray<PendingAppend>, outcome: (i: number) => Appended) => {
+    const answer = (appends: ReadonlyArray<PendingAppend>, outcome: (i: number) => Appended): void => {
       const failures: Array<unknown> = []
       appends.forEach((pending, i) => {
         try {
@@ -161,25 +165,25 @@ export const makeFileLog = (
           failures.push(error)
         }
       })
-      return failures.length === 0 ? Effect.void : Effect.logError("file log: an append's callback failed", ...failures)
+      if (failures.length > 0) runCallback(Effect.logError("file log: an append's callback failed", ...failures))
     }
 
-    const commit = ({ appends }: Batch) =>
-      Effect.gen(function* () {
-        const at = nextTimestamp(lastAt)
-        let seq = index.length
-        const lines: Array<string> = []
-        const results = appends.map((pending) =>
-          pending.drafts.map((draft, i) => {
-            seq += 1
-            lines.push(`{"seq":${seq},"at":${JSON.stringify(at)},${pending.bodies[i]!.slice(1)}\n`)
-            return storedAt(seq, at, draft)
-          })
-        )
-        const written = yield* Effect.exit(writeDurably(Buffer.from(lines.join(""), "utf8")))
+    /** One write and one fdatasync for the whole batch; `finished` once its appends are answered. */
+    const commit = ({ appends }: Batch, finished: () => void): void => {
+      const at = nextTimestamp(lastAt)
+      let seq = index.length
+      const lines: Array<string> = []
+      const results = appends.map((pending) =>
+        pending.drafts.map((draft, i) => {
+          seq += 1
+          lines.push(`{"seq":${seq},"at":${JSON.stringify(at)},${pending.bodies[i]!.slice(1)}\n`)
+          return storedAt(seq, at, draft)
+        })
+      )
+      const settle = (failure: LogUnavailable | undefined) => {
         // Everything below is synchronous, so no reader can see the head moved without the index,
         // and the head always moves before the live feed hears of the batch (LiveFeed.tail relies on it).
-        if (Exit.isSuccess(written)) {
+        if (failure === undefined) {
           let end = index.byteLength
           for (const line of lines) index.push((end += Buffer.byteLength(line, "utf8")))
           lastAt = at
@@ -191,62 +195,81 @@ export const makeFileLog = (
           stats.appends += results.length
           stats.events += events.length
           feed.publish(events)
-          yield* answer(appends, (i) => Either.right(results[i]!))
+          answer(appends, (i) => Either.right(results[i]!))
         } else {
           undoPending = true
-          const error = Option.getOrElse(
-            Cause.failureOption(written.cause),
-            () => new LogUnavailable({ message: `file log: append to ${path} failed: ${Cause.pretty(written.cause)}` })
-          )
-          yield* answer(appends, () => Either.left(error))
+          answer(appends, () => Either.left(failure))
         }
         // A failed undo is retried before the next write; the appends have already been answered.
-        if (undoPending) yield* Effect.ignore(undoFailedBatch)
-      })
+        if (undoPending) undo(finished)
+        else finished()
+      }
+      const bytes = Buffer.from(lines.join(""), "utf8")
+      if (undoPending) undo((failure) => (failure === undefined ? writeDurably(bytes, settle) : settle(failure)))
+      else writeDurably(bytes, settle)
+    }
 
     // The persisted index trails the log by about a second: what a crash loses of it is scanned.
     yield* Effect.addFinalizer(() => offsets.flush(index))
     yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep("1 second"), offsets.flush(index))))
     yield* Effect.addFinalizer(() =>
-      Effect.gen(function* () {
-        closed = true
-        for (const stranded of batches.splice(0)) yield* answer(stranded.appends, () => Either.left(closedError(path)))
-      })
-    )
-    /**
-     * The committer starts a batch once the event loop has handled every request that arrived
-     * with the first one (setImmediate runs after the poll phase), not in the microtask right after
-     * it: else the first request of a quiet moment went to disk alone and those beside it waited a
-     * whole fdatasync longer for the next batch.
-     */
-    const afterThisRound = Effect.async<void>((resume) => {
-      const next = setImmediate(() => resume(Effect.void))
-      return Effect.sync(() => clearImmediate(next))
-    })
-    /** The next batch to commit, once there is one; appends arriving meanwhile start the batch after it. */
-    const nextBatch = Effect.zipRight(
-      Effect.zipRight(work.await, afterThisRound),
       Effect.sync(() => {
-        const batch = batches.shift()!
-        if (batches.length === 0) work.unsafeClose()
-        return batch
+        closed = true
+        for (const stranded of batches.splice(0)) answer(stranded.appends, () => Either.left(closedError(path)))
       })
     )
-    // The wait is interruptible, the commit is not: closing the scope lets an in-flight batch
-    // finish (and answer its appends) before the finalizer above fails whatever is still queued.
-    yield* Effect.forkScoped(
-      Effect.forever(Effect.uninterruptibleMask((restore) => Effect.flatMap(restore(nextBatch), commit)))
+
+    /**
+     * The committer: one batch at a time, in plain callbacks. A fiber here cost more than its work:
+     * the long-lived committer fiber kept each batch's appends (and through their callbacks the
+     * requests) reachable across young-generation collections, so every request was promoted to
+     * the old generation and each scavenge took ~10 ms (docs/benchmarks.md).
+     * A batch starts once the event loop has handled every request that arrived with the first one
+     * (setImmediate runs after the poll phase), not in the microtask right after it: else the first
+     * request of a quiet moment went to disk alone and those beside it waited a whole fdatasync
+     * longer for the next batch.
+     */
+    let committing = false
+    let scheduled: NodeJS.Immediate | undefined
+    /** The close waiting for the batch in flight to be answered. */
+    let whenIdle: (() => void) | undefined
+    const commitSoon = (): void => {
+      if (committing || closed || batches.length === 0) return
+      committing = true
+      scheduled = setImmediate(() => {
+        scheduled = undefined
+        commit(batches.shift()!, committed)
+      })
+    }
+    const committed = (): void => {
+      committing = false
+      const idle = whenIdle
+      whenIdle = undefined
+      idle?.()
+      commitSoon()
+    }
+    // Closing lets the batch in flight finish (and answer its appends) before the finalizer above
+    // fails whatever is still queued; one not started yet is queued still.
+    yield* Effect.addFinalizer(() =>
+      Effect.async<void>((resume) => {
+        closed = true
+        if (scheduled !== undefined) {
+          clearImmediate(scheduled)
+          scheduled = undefined
+          committing = false
+        }
+        if (!committing) return resume(Effect.void)
+        whenIdle = () => resume(Effect.void)
+      })
     )
 
     /** Queue an append for the next group commit. */
     const enqueue = (pending: PendingAppend): void => {
       if (closed) return pending.done(Either.left(closedError(path)))
       let batch = batches[batches.length - 1]
-      if (batch === undefined || batch.appends.length >= maxAppendsPerBatch) {
-        batches.push((batch = { appends: [] }))
-        work.unsafeOpen()
-      }
+      if (batch === undefined || batch.appends.length >= maxAppendsPerBatch) batches.push((batch = { appends: [] }))
       batch.appends.push(pending)
+      commitSoon()
     }
 
     /** `done` hears how the append went. Throws for a draft that is a bug (see serializeBody). */
