@@ -99,11 +99,18 @@ describe("machine steps without actors agree with xstate's pure transition", () 
       fc
         .record({ reason: fc.constantFrom("lease_expired" as const, "holder_offline" as const), deliveries: fc.integer({ min: 1, max: 9 }) })
         .map((data) => ({ type: "command.dead" as const, data: { commandId, ...data } })),
-      by.map((by) => ({ type: "command.redelivered" as const, data: { commandId, by } }))
+      by.map((by) => ({ type: "command.redelivered" as const, data: { commandId, by } })),
+      by.map((by) => ({ type: "command.approved" as const, data: { commandId, by } })),
+      by.map((by) => ({ type: "command.rejected" as const, data: { commandId, by } }))
     )
     // `holder.gone` is no log event (the projection derives it from its holder going offline); it
     // carries the position of that `peer.went_offline`.
-    const step = fc.oneof({ arbitrary: event, weight: 5 }, { arbitrary: fc.constant({ type: "holder.gone" as const }), weight: 1 })
+    // `sent.held` neither: the projection steps a held send with it right after `command.sent`.
+    const step = fc.oneof(
+      { arbitrary: event, weight: 5 },
+      { arbitrary: fc.constant({ type: "holder.gone" as const }), weight: 1 },
+      { arbitrary: fc.constant({ type: "sent.held" as const }), weight: 1 }
+    )
     const sent = fc.record({
       from: id,
       target: fc.constantFrom("worker", "p1"),
@@ -117,7 +124,9 @@ describe("machine steps without actors agree with xstate's pure transition", () 
           commandMachine,
           { commandId: "c", from: "f", target: "t", action: "a", params: null, ttlMs: null, at: "", seq: 0 },
           { commandId, ...data, at: time(1_000), seq: 1 },
-          steps.map((s, i) => (s.type === "holder.gone" ? { ...s, seq: 2 + i } : { ...s, seq: 2 + i, at: time((2 + i) * 1_000) }))
+          steps.map((s, i) =>
+            s.type === "sent.held" ? s : s.type === "holder.gone" ? { ...s, seq: 2 + i } : { ...s, seq: 2 + i, at: time((2 + i) * 1_000) }
+          )
         )
       ),
       runs
@@ -143,28 +152,63 @@ describe("machine steps without actors agree with xstate's pure transition", () 
     )
   })
 
-  it("a channel's message.sent (targetless, unguarded, only assigns) is stepped without xstate's transition; a guarded trim is not", () => {
-    const steps = stepsOf(channelMachine, { name: "c" })
-    const original = channelMachine.transition
+  /** Counts the calls of `machine.transition` (xstate's macrostep) while `run` runs. */
+  const transitionsDuring = (machine: AnyStateMachine, run: () => void): number => {
+    const original = machine.transition
     let transitions = 0
-    Object.assign(channelMachine, {
+    Object.assign(machine, {
       transition: (...args: Parameters<typeof original>) => {
         transitions++
-        return original.apply(channelMachine, args)
+        return original.apply(machine, args)
       }
     })
     try {
-      let [snapshot] = steps.initial({ name: "log" })
-      for (const event of stamped([1, 2, 3].map((n) => ({ type: "message.sent" as const, data: { channel: "log", from: null, message: n } })), 1)) {
-        ;[snapshot] = steps.next(snapshot, event)
-      }
-      expect(transitions).toBe(0)
-      ;[snapshot] = steps.next(snapshot, stamped([{ type: "channel.trimmed" as const, data: { channel: "log", beforeSeq: 3, reason: "max_messages" as const } }], 4)[0]!)
-      expect(transitions).toBe(1)
-      expect(snapshot.context).toMatchObject({ count: 3, trimmed: 2, seqs: [3] })
+      run()
     } finally {
-      Reflect.deleteProperty(channelMachine, "transition")
+      Reflect.deleteProperty(machine, "transition")
     }
+    return transitions
+  }
+
+  it("a channel's messages and trims and a command's whole life are stepped without xstate's transition; a step with an entry action is not", () => {
+    const channel = stepsOf(channelMachine, { name: "c" })
+    const messages = transitionsDuring(channelMachine, () => {
+      let [snapshot] = channel.initial({ name: "log" })
+      for (const event of stamped([1, 2, 3].map((n) => ({ type: "message.sent" as const, data: { channel: "log", from: null, message: n } })), 1)) {
+        ;[snapshot] = channel.next(snapshot, event)
+      }
+      ;[snapshot] = channel.next(snapshot, stamped([{ type: "channel.trimmed" as const, data: { channel: "log", beforeSeq: 3, reason: "max_messages" as const } }], 4)[0]!)
+      expect(snapshot.context).toMatchObject({ count: 3, trimmed: 2, seqs: [3] })
+    })
+    expect(messages).toBe(0)
+
+    const command = stepsOf(commandMachine, { commandId: "c", from: "f", target: "t", action: "a", params: null, ttlMs: null, at: "", seq: 0 })
+    const life = transitionsDuring(commandMachine, () => {
+      let [snapshot] = command.initial({ commandId: "c1", from: "f", target: "w", action: "run", params: null, ttlMs: null, at: time(1_000), seq: 1 })
+      const events = stamped(
+        [
+          { type: "command.delivered" as const, data: { commandId: "c1", peerId: "w", leaseMs: 30_000 } },
+          { type: "command.lease_expired" as const, data: { commandId: "c1" } },
+          { type: "command.delivered" as const, data: { commandId: "c1", peerId: "w", leaseMs: 30_000 } },
+          { type: "command.acked" as const, data: { commandId: "c1", ok: true, result: 42, by: "w" } },
+          // Ignored: a settled command takes no second ack.
+          { type: "command.acked" as const, data: { commandId: "c1", ok: false, result: null, by: "w" } }
+        ],
+        2
+      )
+      for (const event of events) [snapshot] = command.next(snapshot, event)
+      expect(snapshot).toMatchObject({ value: "acked", status: "done", context: { result: 42, deliveries: 2, history: [1, 2, 3, 4, 5] } })
+    })
+    expect(life).toBe(0)
+
+    const peer = stepsOf(peerMachine, { peerId: "p", role: "r", capabilities: [], name: null, at: "" })
+    let actions: ReadonlyArray<{ readonly type: string }> = []
+    const offline = transitionsDuring(peerMachine, () => {
+      const [snapshot] = peer.initial({ peerId: "p1", role: "worker", capabilities: [], name: null, at: time(0) })
+      ;[, actions] = peer.next(snapshot, stamped([{ type: "peer.went_offline" as const, data: { peerId: "p1", reason: "timeout" as const } }], 2)[0]!)
+    })
+    expect(offline).toBe(1)
+    expect(actionTypes(actions)).toEqual(["releaseHeldCommands"])
   })
 
   it("signal", () => {
