@@ -148,6 +148,7 @@ export const makeFileLog = (
         return done(ioError("fdatasync", path)(error))
       }
       const started = performance.now()
+      // The callback form: no promise, no FileHandle bookkeeping, for the one call per batch.
       fdatasync(handle.fd, (error) => {
         if (error) return done(ioError("fdatasync", path)(error))
         options.onSync?.((performance.now() - started) / 1000)
