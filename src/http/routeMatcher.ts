@@ -6,12 +6,21 @@ import type { RouteSpec } from "./routes.js"
  * the router's: a static path wins over a template (`/peers/discover` over `/peers/:id`); HEAD is
  * answered by GET. Static paths are one map lookup, the common case on the send path.
  */
+const segments = new Map<string, ReadonlyArray<string>>()
+
+/** A route template's segments (`/peers/:id` → `["", "peers", ":id"]`), split once per template. */
+export const templateSegments = (template: string): ReadonlyArray<string> => {
+  let split = segments.get(template)
+  if (split === undefined) segments.set(template, (split = template.split("/")))
+  return split
+}
+
 export const routeMatcher = (table: ReadonlyArray<RouteSpec>) => {
   const exact = new Map<string, RouteSpec>()
   const templates: Array<{ readonly route: RouteSpec; readonly segments: ReadonlyArray<string> }> = []
   for (const route of table) {
     if (route.path.includes(":") || route.path.includes("*")) {
-      templates.push({ route, segments: route.path.split("/") })
+      templates.push({ route, segments: templateSegments(route.path) })
     } else {
       exact.set(`${route.method} ${route.path}`, route)
     }

@@ -11,6 +11,7 @@ import { checkRequest, type GuardConfig } from "./guard.js"
 import { countedWhileParked, kindOf, type Kind, logRequest, matchRoute, observed, parkedGauge, recordersFor } from "./observed.js"
 import { refusedWhenReadOnly } from "./readOnly.js"
 import { splitUrl } from "./requestTarget.js"
+import { templateSegments } from "./routeMatcher.js"
 import { dashboardLoginPage } from "./Static.js"
 import { brokerErrorReply, errorReply, type Reply } from "./respond.js"
 import { directHandlers } from "./rest/direct.js"
@@ -30,15 +31,11 @@ export interface TransportOptions {
 
 const internalError = errorReply("internal", "the broker hit an internal error; see its log", 500)
 
-/** A route template's segments, split once per template rather than once per request. */
-const segmentsOf = new Map<string, ReadonlyArray<string>>()
-
 /** The `:params` of a matched route, URI-decoded (a segment that does not decode is kept as sent). */
 const paramsOf = (template: string, path: string): Record<string, string> => {
   const params: Record<string, string> = {}
   if (!template.includes(":")) return params
-  let names = segmentsOf.get(template)
-  if (names === undefined) segmentsOf.set(template, (names = template.split("/")))
+  const names = templateSegments(template)
   const values = path.split("/")
   for (let i = 0; i < names.length; i++) {
     const name = names[i]!
